@@ -1,0 +1,132 @@
+"""Configuration options (oslo.config).
+
+``register_opts(conf)`` adds every os-numa option to a ``ConfigOpts``;
+``list_opts()`` feeds ``oslo-config-generator --namespace os_numa``. The
+``[compute]`` and ``[libvirt]`` options keep Nova's names and meaning, so a
+Nova deployment's configuration file works unchanged; options Nova does not
+have live in our own ``[os_numa]`` group.
+"""
+
+from __future__ import annotations
+
+from oslo_config import cfg, types
+
+from os_numa import cpuset, exception
+
+compute_group = cfg.OptGroup(
+    "compute", title="Compute host CPU sets", help="Which host CPUs guests may use."
+)
+libvirt_group = cfg.OptGroup(
+    "libvirt", title="libvirt driver", help="Options of the libvirt guest XML builder."
+)
+os_numa_group = cfg.OptGroup(
+    "os_numa",
+    title="os-numa placement",
+    help="Placement options that Nova does not have.",
+)
+
+compute_opts = [
+    cfg.StrOpt(
+        "cpu_dedicated_set",
+        help=(
+            "Host CPUs that guests with pinned vCPUs (hw:cpu_policy=dedicated or mixed) "
+            "may be pinned to, as a CPU spec such as '4-15,^8'. These are the PCPU "
+            "inventory of the host and become NUMACell.pcpuset. Must not overlap "
+            "cpu_shared_set. Unset: every online CPU may be pinned."
+        ),
+    ),
+    cfg.StrOpt(
+        "cpu_shared_set",
+        help=(
+            "Host CPUs that floating vCPUs run on, as a CPU spec such as '0-3'. These "
+            "are the VCPU inventory of the host and become NUMACell.cpuset. They are "
+            "also where emulator threads run for guests with "
+            "hw:emulator_threads_policy=share. Must not overlap cpu_dedicated_set."
+        ),
+    ),
+    cfg.BoolOpt(
+        "packing_host_numa_cells_allocation_strategy",
+        default=False,
+        help=(
+            "Order host NUMA cells for a fit: True packs guests onto the most used "
+            "cells first, False (the default, as in Nova) spreads them over the "
+            "least used cells."
+        ),
+    ),
+]
+
+libvirt_opts = [
+    cfg.IntOpt(
+        "realtime_scheduler_priority",
+        default=1,
+        min=1,
+        max=99,
+        help=(
+            "The SCHED_FIFO priority given to realtime vCPUs "
+            "(<vcpusched scheduler='fifo' priority=N>). A flavor may override it "
+            "with hw:cpu_realtime_priority."
+        ),
+    ),
+]
+
+os_numa_opts: list[cfg.Opt] = []
+
+
+def _all_groups():
+    return [
+        (compute_group, compute_opts),
+        (libvirt_group, libvirt_opts),
+        (os_numa_group, os_numa_opts),
+    ]
+
+
+def register_opts(conf: cfg.ConfigOpts) -> None:
+    """Register every os-numa option group on ``conf`` (idempotent)."""
+    for group, opts in _all_groups():
+        conf.register_group(group)
+        conf.register_opts(opts, group=group)
+
+
+def list_opts():
+    """Option groups for ``oslo-config-generator --namespace os_numa``."""
+    return [(group, list(opts)) for group, opts in _all_groups()]
+
+
+def make_conf(args: list[str] | None = None, **overrides) -> cfg.ConfigOpts:
+    """A fresh ``ConfigOpts`` with os-numa's options, for callers without one.
+
+    ``overrides`` maps ``"group.option"`` to a value, e.g.
+    ``make_conf(**{"compute.cpu_shared_set": "0-1"})``.
+    """
+    conf = cfg.ConfigOpts()
+    register_opts(conf)
+    conf(args or [], project="os_numa", default_config_files=[])
+    for key, value in overrides.items():
+        group, _, name = key.rpartition(".")
+        conf.set_override(name, value, group=group or None)
+    return conf
+
+
+def parse_cpu_set_option(conf: cfg.ConfigOpts, group: str, name: str) -> set[int] | None:
+    """Parse a CPU-spec option, or None when unset.
+
+    :raises InvalidConfiguration: the spec is malformed or empty.
+    """
+    value = getattr(getattr(conf, group), name)
+    if value is None:
+        return None
+    try:
+        cpus = cpuset.parse_cpu_spec(value)
+    except exception.InvalidCPUSpec as exc:
+        raise exception.InvalidConfiguration(reason=f"[{group}] {name}: {exc}") from exc
+    if not cpus:
+        raise exception.InvalidConfiguration(
+            reason=f"[{group}] {name}={value!r} names no CPUs"
+        )
+    return cpus
+
+
+CONF = cfg.CONF
+register_opts(CONF)
+
+__all__ = ["CONF", "list_opts", "make_conf", "parse_cpu_set_option", "register_opts", "types"]

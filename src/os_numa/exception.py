@@ -1,0 +1,346 @@
+"""Typed errors raised by os-numa.
+
+Every error derives from :class:`OsNumaError`, whose message is a template
+(``msg_fmt``) filled from keyword arguments, as in Nova. Errors caused by bad
+input (extra specs, image properties, CPU specs, configuration, XML) also
+derive from :class:`ValueError`, so generic callers can catch them without
+importing this module. Class names match Nova's where Nova has the same error,
+so a driver that catches ``nova.exception.X`` can catch ``os_numa.exception.X``.
+"""
+
+from __future__ import annotations
+
+
+class OsNumaError(Exception):
+    """Base class: formats ``msg_fmt`` with the keyword arguments given."""
+
+    msg_fmt = "An unknown os-numa error occurred."
+    code = 500
+
+    def __init__(self, message: str | None = None, **kwargs):
+        self.kwargs = kwargs
+        if message is None:
+            try:
+                message = self.msg_fmt % kwargs
+            except (KeyError, TypeError, ValueError):
+                # A template/argument mismatch is a bug in the raiser; keep the
+                # template and the arguments rather than hiding the real error.
+                message = f"{self.msg_fmt} ({kwargs!r})"
+        self.message = message
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class Invalid(OsNumaError, ValueError):
+    """Bad input: an extra spec, image property, option, CPU spec or document."""
+
+    msg_fmt = "Unacceptable parameters: %(reason)s"
+    code = 400
+
+
+class Forbidden(OsNumaError, ValueError):
+    """Input that is well formed but not allowed in this combination."""
+
+    msg_fmt = "Forbidden: %(reason)s"
+    code = 403
+
+
+class NotFound(OsNumaError):
+    msg_fmt = "Resource could not be found."
+    code = 404
+
+
+class InternalError(OsNumaError):
+    msg_fmt = "%(err)s"
+
+
+# --- CPU specs and configuration -------------------------------------------
+
+
+class InvalidCPUSpec(Invalid):
+    msg_fmt = "Invalid CPU spec %(spec)r: %(reason)s"
+
+
+class InvalidConfiguration(Invalid):
+    msg_fmt = "Configuration is invalid: %(reason)s"
+
+
+class InvalidReservedMemoryPagesOption(Invalid):
+    msg_fmt = "The reserved huge pages option is invalid: %(conf)s. %(reason)s"
+
+
+class InvalidRequest(Invalid):
+    msg_fmt = "The request is invalid: %(reason)s"
+
+
+# --- CPU policies ----------------------------------------------------------
+
+
+class InvalidCPUAllocationPolicy(Invalid):
+    msg_fmt = (
+        "CPU policy %(source)s value %(requested)r is invalid; "
+        "valid values are %(available)s."
+    )
+
+
+class InvalidCPUThreadAllocationPolicy(Invalid):
+    msg_fmt = (
+        "CPU thread policy %(source)s value %(requested)r is invalid; "
+        "valid values are %(available)s."
+    )
+
+
+class CPUThreadPolicyConfigurationInvalid(Invalid):
+    msg_fmt = (
+        "hw:cpu_thread_policy / hw_cpu_thread_policy is only valid with "
+        "hw:cpu_policy 'dedicated' or 'mixed'; the CPU policy is %(cpu_policy)s."
+    )
+
+
+class ImageCPUPinningForbidden(Forbidden):
+    msg_fmt = (
+        "Image property hw_cpu_policy=%(image)s is not allowed with flavor "
+        "hw:cpu_policy=%(flavor)s: an image may not ask for more pinning than the flavor."
+    )
+
+
+class ImageCPUThreadPolicyForbidden(Forbidden):
+    msg_fmt = (
+        "Image property hw_cpu_thread_policy=%(image)s conflicts with flavor "
+        "hw:cpu_thread_policy=%(flavor)s: the flavor's isolate/require cannot be overridden."
+    )
+
+
+class InvalidMixedInstanceDedicatedMask(Invalid):
+    msg_fmt = (
+        "Mixed instance dedicated vCPU(s) mask %(mask)r is invalid for %(vcpus)d vCPUs: "
+        "%(reason)s"
+    )
+
+
+class RequiredMixedInstancePolicy(Invalid):
+    msg_fmt = "hw:cpu_dedicated_mask=%(mask)r requires hw:cpu_policy=mixed."
+
+
+class RequiredMixedOrRealtimeCPUMask(Invalid):
+    msg_fmt = (
+        "hw:cpu_policy=mixed needs exactly one of hw:cpu_dedicated_mask and "
+        "hw:cpu_realtime_mask (with hw:cpu_realtime=yes); %(reason)s"
+    )
+
+
+# --- Emulator threads --------------------------------------------------------
+
+
+class InvalidEmulatorThreadsPolicy(Invalid):
+    msg_fmt = (
+        "Emulator threads policy %(requested)r is invalid; valid values are "
+        "%(available)s (case-sensitive)."
+    )
+
+
+class BadRequirementEmulatorThreadsPolicy(Invalid):
+    msg_fmt = (
+        "hw:emulator_threads_policy=%(policy)s needs pinned vCPUs: set "
+        "hw:cpu_policy to 'dedicated' or 'mixed' (it is %(cpu_policy)s)."
+    )
+
+
+class InvalidEmulatorThreadsMask(Invalid):
+    msg_fmt = "Emulator threads mask %(mask)r is invalid: %(reason)s"
+
+
+class InvalidEmulatorThreadsCount(Invalid):
+    msg_fmt = "hw:emulator_threads_count=%(count)r is invalid: %(reason)s"
+
+
+class EmulatorPinEmpty(Invalid):
+    msg_fmt = (
+        "Refusing to build an empty emulator pin set: %(reason)s"
+    )
+
+
+# --- Realtime ----------------------------------------------------------------
+
+
+class RealtimeConfigurationInvalid(Invalid):
+    msg_fmt = (
+        "Cannot set realtime policy in a non dedicated CPU pinning policy: "
+        "hw:cpu_realtime needs hw:cpu_policy 'dedicated' or 'mixed' (it is %(cpu_policy)s)."
+    )
+
+
+class RealtimeMaskNotFoundOrInvalid(Invalid):
+    msg_fmt = (
+        "Use of realtime CPUs requires either one or more non-realtime CPU(s) "
+        "or offloaded emulator threads. %(reason)s"
+    )
+
+    def __init__(self, message: str | None = None, **kwargs):
+        kwargs.setdefault("reason", "")
+        super().__init__(message, **kwargs)
+
+
+class InvalidRealtimePriority(Invalid):
+    msg_fmt = "Realtime priority %(priority)r is invalid: an integer in 1..99 is required."
+
+
+# --- NUMA topology requests ----------------------------------------------------
+
+
+class InvalidNUMANodesNumber(Invalid):
+    msg_fmt = (
+        "The NUMA node count %(nodes)r is invalid: it must be an integer from 1 to "
+        "the number of vCPUs (%(vcpus)s)."
+    )
+
+
+class ImageNUMATopologyForbidden(Forbidden):
+    msg_fmt = "Image property %(name)s is not permitted when the flavor also sets it."
+
+
+class ImageNUMATopologyAsymmetric(Invalid):
+    msg_fmt = (
+        "%(vcpus)d vCPUs / %(memory)d MB cannot be split evenly over %(nodes)d NUMA nodes; "
+        "use hw:numa_cpus.N and hw:numa_mem.N for an uneven split."
+    )
+
+
+class ImageNUMATopologyIncomplete(Invalid):
+    msg_fmt = "The NUMA topology is incomplete: %(reason)s"
+
+
+class ImageNUMATopologyCPUOutOfRange(Invalid):
+    msg_fmt = "vCPU %(cpunum)d in hw:numa_cpus is out of range 0..%(cpumax)d."
+
+
+class ImageNUMATopologyCPUDuplicates(Invalid):
+    msg_fmt = "vCPU %(cpunum)d is assigned to more than one NUMA node."
+
+
+class ImageNUMATopologyCPUsUnassigned(Invalid):
+    msg_fmt = "vCPU(s) %(cpuset)s are not assigned to any NUMA node."
+
+
+class ImageNUMATopologyMemoryOutOfRange(Invalid):
+    msg_fmt = (
+        "The NUMA node memory sums to %(memsize)d MB, but the flavor has %(memtotal)d MB."
+    )
+
+
+# --- Memory pages ----------------------------------------------------------------
+
+
+class MemoryPageSizeInvalid(Invalid):
+    msg_fmt = (
+        "Page size %(pagesize)r is invalid: use small, large, any, a number of KiB, "
+        "or a size such as 2MB or 1GB."
+    )
+
+
+class MemoryPageSizeForbidden(Forbidden):
+    msg_fmt = "Page size %(pagesize)s is forbidden against %(against)s."
+
+
+class MemoryPageSizeNotSupported(Invalid):
+    msg_fmt = "Page size %(pagesize)s is not supported by the host."
+
+
+class LockMemoryForbidden(Forbidden):
+    msg_fmt = "Memory locking needs a page size (hw:mem_page_size)."
+
+
+class FlavorImageLockedMemoryConflict(Forbidden):
+    msg_fmt = (
+        "hw:locked_memory=%(flavor)s in the flavor conflicts with hw_locked_memory=%(image)s "
+        "in the image."
+    )
+
+
+# --- Pinning and usage ---------------------------------------------------------------
+
+
+class CPUPinningInvalid(Invalid):
+    msg_fmt = (
+        "CPU set to pin %(requested)s must be a subset of free CPU set %(available)s"
+    )
+
+
+class CPUPinningUnknown(Invalid):
+    msg_fmt = (
+        "CPU set to pin %(requested)s must be a subset of known CPU set %(available)s"
+    )
+
+
+class CPUUnpinningInvalid(Invalid):
+    msg_fmt = (
+        "CPU set to unpin %(requested)s must be a subset of pinned CPU set %(available)s"
+    )
+
+
+class CPUUnpinningUnknown(Invalid):
+    msg_fmt = (
+        "CPU set to unpin %(requested)s must be a subset of known CPU set %(available)s"
+    )
+
+
+class MemoryUsageInvalid(Invalid):
+    msg_fmt = "Memory accounting on host cell %(cell)d is invalid: %(reason)s"
+
+
+class InstanceNotClaimed(NotFound):
+    msg_fmt = "Instance %(instance)s holds no claim on this host."
+
+
+class InstanceAlreadyClaimed(Invalid):
+    msg_fmt = "Instance %(instance)s already holds a claim on this host."
+
+
+class ComputeResourcesUnavailable(OsNumaError):
+    msg_fmt = "Insufficient compute resources: %(reason)s"
+
+
+# --- XML -------------------------------------------------------------------------------
+
+
+class InvalidXML(Invalid):
+    msg_fmt = "Invalid XML document: %(reason)s"
+
+
+class UnsafeXML(InvalidXML):
+    msg_fmt = "Refusing unsafe XML document: %(reason)s"
+
+
+class LibvirtConnectionError(OsNumaError):
+    msg_fmt = "Cannot use libvirt connection %(uri)s: %(reason)s"
+
+
+# --- PCI ---------------------------------------------------------------------------------
+
+
+class PciInvalidAlias(Invalid):
+    msg_fmt = "Invalid PCI alias definition: %(reason)s"
+
+
+class PciRequestAliasNotDefined(Invalid):
+    msg_fmt = "PCI alias %(alias)s is not defined (known aliases: %(known)s)."
+
+
+class PciRequestInvalid(Invalid):
+    msg_fmt = "PCI request %(request)r is invalid: %(reason)s"
+
+
+class InvalidPCINUMAAffinity(Invalid):
+    msg_fmt = (
+        "Invalid PCI NUMA affinity policy %(policy)r; valid values are %(available)s."
+    )
+
+
+class PciDeviceInvalidStatus(Invalid):
+    msg_fmt = "PCI device %(address)s is %(status)s; expected %(expected)s."
+
+
+class PciDeviceNotFound(NotFound):
+    msg_fmt = "PCI device %(address)s is not known on this host."

@@ -1,0 +1,26 @@
+"""os-numa's versioned objects. Importing this package registers them all."""
+
+from os_numa.objects import fields  # noqa: F401
+from os_numa.objects.flavor import Flavor
+from os_numa.objects.image_meta import ImageMeta, ImageMetaProps, VirtCPUTopology
+from os_numa.objects.instance_numa import InstanceNUMACell, InstanceNUMATopology
+from os_numa.objects.numa import (
+    NUMACell,
+    NUMAPagesTopology,
+    NUMATopology,
+    NUMATopologyLimits,
+)
+
+__all__ = [
+    "Flavor",
+    "ImageMeta",
+    "ImageMetaProps",
+    "InstanceNUMACell",
+    "InstanceNUMATopology",
+    "NUMACell",
+    "NUMAPagesTopology",
+    "NUMATopology",
+    "NUMATopologyLimits",
+    "VirtCPUTopology",
+    "fields",
+]

@@ -1,0 +1,71 @@
+"""Field types and enums of os-numa objects (oslo.versionedobjects style)."""
+
+from __future__ import annotations
+
+from oslo_versionedobjects import fields as ovo_fields
+
+# Re-export the oslo field types our objects use, so object modules import one place.
+BooleanField = ovo_fields.BooleanField
+DictOfIntegersField = ovo_fields.DictOfIntegersField
+DictOfStringsField = ovo_fields.DictOfStringsField
+FloatField = ovo_fields.FloatField
+IntegerField = ovo_fields.IntegerField
+ListOfIntegersField = ovo_fields.ListOfIntegersField
+ListOfObjectsField = ovo_fields.ListOfObjectsField
+ListOfSetsOfIntegersField = ovo_fields.ListOfSetsOfIntegersField
+ListOfStringsField = ovo_fields.ListOfStringsField
+ObjectField = ovo_fields.ObjectField
+SetOfIntegersField = ovo_fields.SetOfIntegersField
+StringField = ovo_fields.StringField
+Enum = ovo_fields.Enum
+BaseEnumField = ovo_fields.BaseEnumField
+
+
+class CPUAllocationPolicy(Enum):
+    """``hw:cpu_policy``: how guest vCPUs map onto host CPUs."""
+
+    DEDICATED = "dedicated"
+    SHARED = "shared"
+    MIXED = "mixed"
+
+    ALL = (DEDICATED, SHARED, MIXED)
+
+    def __init__(self):
+        super().__init__(valid_values=CPUAllocationPolicy.ALL)
+
+
+class CPUThreadAllocationPolicy(Enum):
+    """``hw:cpu_thread_policy``: how pinned vCPUs use SMT siblings."""
+
+    PREFER = "prefer"
+    ISOLATE = "isolate"
+    REQUIRE = "require"
+
+    ALL = (PREFER, ISOLATE, REQUIRE)
+
+    def __init__(self):
+        super().__init__(valid_values=CPUThreadAllocationPolicy.ALL)
+
+
+class CPUEmulatorThreadsPolicy(Enum):
+    """``hw:emulator_threads_policy``. Unset (None) is not the same as ``share``."""
+
+    SHARE = "share"
+    ISOLATE = "isolate"
+
+    ALL = (SHARE, ISOLATE)
+
+    def __init__(self):
+        super().__init__(valid_values=CPUEmulatorThreadsPolicy.ALL)
+
+
+class CPUAllocationPolicyField(BaseEnumField):
+    AUTO_TYPE = CPUAllocationPolicy()
+
+
+class CPUThreadAllocationPolicyField(BaseEnumField):
+    AUTO_TYPE = CPUThreadAllocationPolicy()
+
+
+class CPUEmulatorThreadsPolicyField(BaseEnumField):
+    AUTO_TYPE = CPUEmulatorThreadsPolicy()

@@ -1,0 +1,165 @@
+"""Guest NUMA topology objects: the request before a fit and the placement after it."""
+
+from __future__ import annotations
+
+from oslo_utils import versionutils
+
+from os_numa import exception
+from os_numa.objects import base, fields
+
+_POLICY = fields.CPUAllocationPolicy
+_THREADS = fields.CPUThreadAllocationPolicy
+_EMULATOR = fields.CPUEmulatorThreadsPolicy
+
+
+@base.OsNumaObjectRegistry.register
+class InstanceNUMACell(base.OsNumaObject):
+    """One guest NUMA cell.
+
+    ``cpuset`` and ``pcpuset`` hold *guest vCPU ids* (floating and pinned),
+    ``memory`` is MiB and ``pagesize`` KiB. After a fit, ``id`` is the host cell
+    id, ``cpu_pinning`` maps each pinned vCPU to its host pCPU and
+    ``cpuset_reserved`` holds the host pCPU(s) reserved for emulator threads.
+
+    Version 1.0: id, cpuset, memory, pagesize, cpu_pinning_raw, cpu_policy,
+                 cpu_thread_policy
+    Version 1.1: cpuset_reserved
+    Version 1.2: pcpuset (older versions keep pinned vCPUs in cpuset)
+    Version 1.3: cpu_policy 'mixed'
+    """
+
+    VERSION = "1.3"
+
+    fields = {
+        "id": fields.IntegerField(),
+        "cpuset": fields.SetOfIntegersField(),
+        "pcpuset": fields.SetOfIntegersField(default=set()),
+        "memory": fields.IntegerField(),
+        "pagesize": fields.IntegerField(nullable=True, default=None),
+        "cpu_pinning_raw": fields.DictOfIntegersField(nullable=True, default=None),
+        "cpuset_reserved": fields.SetOfIntegersField(nullable=True, default=None),
+        "cpu_policy": fields.CPUAllocationPolicyField(nullable=True, default=None),
+        "cpu_thread_policy": fields.CPUThreadAllocationPolicyField(
+            nullable=True, default=None
+        ),
+    }
+
+    def __init__(self, cpu_pinning: dict[int, int] | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.obj_set_defaults()
+        if cpu_pinning is not None:
+            self.cpu_pinning = cpu_pinning
+
+    def obj_make_compatible(self, primitive, target_version):
+        super().obj_make_compatible(primitive, target_version)
+        target = versionutils.convert_version_to_tuple(target_version)
+        if target < (1, 3) and primitive.get("cpu_policy") == _POLICY.MIXED:
+            raise exception.InternalError(
+                err=f"InstanceNUMACell {target_version} cannot carry cpu_policy 'mixed'"
+            )
+        if target < (1, 2):
+            pcpuset = primitive.pop("pcpuset", None)
+            if pcpuset:
+                primitive["cpuset"] = tuple(sorted(set(primitive.get("cpuset", ())) | set(pcpuset)))
+        if target < (1, 1):
+            primitive.pop("cpuset_reserved", None)
+
+    # cpu_pinning is stored with string keys (oslo dict fields); expose int keys.
+    @property
+    def cpu_pinning(self) -> dict[int, int] | None:
+        raw = self.cpu_pinning_raw
+        if raw is None:
+            return None
+        return {int(vcpu): pcpu for vcpu, pcpu in raw.items()}
+
+    @cpu_pinning.setter
+    def cpu_pinning(self, value: dict[int, int] | None) -> None:
+        if value is None:
+            self.cpu_pinning_raw = None
+        else:
+            self.cpu_pinning_raw = {str(vcpu): pcpu for vcpu, pcpu in value.items()}
+
+    @property
+    def total_cpus(self) -> int:
+        return len(self.cpuset) + len(self.pcpuset)
+
+    @property
+    def cpus(self) -> set[int]:
+        """Every vCPU of the cell, floating or pinned."""
+        return set(self.cpuset) | set(self.pcpuset)
+
+    @property
+    def cpu_pinning_requested(self) -> bool:
+        return self.cpu_policy in (_POLICY.DEDICATED, _POLICY.MIXED)
+
+    @property
+    def cpuset_reserved_or_empty(self) -> set[int]:
+        return set(self.cpuset_reserved or ())
+
+
+@base.OsNumaObjectRegistry.register
+class InstanceNUMATopology(base.OsNumaObject):
+    """A guest's NUMA cells and its emulator-threads policy.
+
+    Version 1.0: cells
+    Version 1.1: emulator_threads_policy
+    """
+
+    VERSION = "1.1"
+
+    fields = {
+        "cells": fields.ListOfObjectsField("OsNumaInstanceNUMACell"),
+        "emulator_threads_policy": fields.CPUEmulatorThreadsPolicyField(
+            nullable=True, default=None
+        ),
+    }
+
+    obj_relationships = {"cells": [("1.0", "1.0"), ("1.1", "1.3")]}
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.obj_set_defaults()
+
+    def obj_make_compatible(self, primitive, target_version):
+        super().obj_make_compatible(primitive, target_version)
+        if versionutils.convert_version_to_tuple(target_version) < (1, 1):
+            primitive.pop("emulator_threads_policy", None)
+
+    @property
+    def emulator_threads_isolated(self) -> bool:
+        return self.emulator_threads_policy == _EMULATOR.ISOLATE
+
+    @property
+    def cpu_pinning(self) -> set[int]:
+        """Every host pCPU a vCPU of this guest is pinned to."""
+        return {
+            pcpu
+            for cell in self.cells
+            for pcpu in (cell.cpu_pinning or {}).values()
+        }
+
+    @property
+    def cpuset_reserved(self) -> set[int]:
+        """Every host pCPU reserved for this guest's emulator threads."""
+        return {pcpu for cell in self.cells for pcpu in (cell.cpuset_reserved or ())}
+
+    @property
+    def cpu_policy(self) -> str | None:
+        """The cells' common CPU policy.
+
+        :raises InternalError: the cells disagree.
+        """
+        policies = {cell.cpu_policy for cell in self.cells}
+        if len(policies) > 1:
+            raise exception.InternalError(
+                err=f"instance NUMA cells disagree on cpu_policy: {sorted(map(str, policies))}"
+            )
+        return policies.pop() if policies else None
+
+    @property
+    def vcpus(self) -> int:
+        return sum(cell.total_cpus for cell in self.cells)
+
+    @property
+    def memory(self) -> int:
+        return sum(cell.memory for cell in self.cells)

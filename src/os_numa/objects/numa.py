@@ -1,0 +1,210 @@
+"""Host NUMA topology objects: cells, huge-page pools, allocation limits."""
+
+from __future__ import annotations
+
+from oslo_utils import versionutils
+
+from os_numa import exception
+from os_numa.objects import base, fields
+
+
+@base.OsNumaObjectRegistry.register
+class NUMAPagesTopology(base.OsNumaObject):
+    """One page-size pool of a host cell: ``total``/``used``/``reserved`` pages of ``size_kb``.
+
+    Version 1.0: size_kb, total, used
+    Version 1.1: reserved
+    """
+
+    VERSION = "1.1"
+
+    fields = {
+        "size_kb": fields.IntegerField(),
+        "total": fields.IntegerField(),
+        "used": fields.IntegerField(default=0),
+        "reserved": fields.IntegerField(default=0),
+    }
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.obj_set_defaults()
+
+    def obj_make_compatible(self, primitive, target_version):
+        super().obj_make_compatible(primitive, target_version)
+        if versionutils.convert_version_to_tuple(target_version) < (1, 1):
+            primitive.pop("reserved", None)
+
+    @property
+    def free(self) -> int:
+        """Pages neither used nor reserved."""
+        return self.total - self.used - self.reserved
+
+    @property
+    def free_kb(self) -> int:
+        return self.free * self.size_kb
+
+    @property
+    def total_kb(self) -> int:
+        return self.total * self.size_kb
+
+
+@base.OsNumaObjectRegistry.register
+class NUMACell(base.OsNumaObject):
+    """A host NUMA cell and its usage.
+
+    ``cpuset`` holds the host CPUs floating vCPUs may run on (``[compute]
+    cpu_shared_set``), ``pcpuset`` those that may be pinned (``[compute]
+    cpu_dedicated_set``); ``siblings`` lists the SMT thread groups, sorted by
+    lowest CPU id; ``memory`` and ``memory_usage`` are MiB.
+
+    Version 1.0: id, cpuset, memory, cpu_usage, memory_usage, pinned_cpus,
+                 siblings, mempages
+    Version 1.1: pcpuset
+    Version 1.2: socket
+    """
+
+    VERSION = "1.2"
+
+    fields = {
+        "id": fields.IntegerField(read_only=True),
+        "cpuset": fields.SetOfIntegersField(),
+        "pcpuset": fields.SetOfIntegersField(),
+        "memory": fields.IntegerField(),
+        "cpu_usage": fields.IntegerField(default=0),
+        "memory_usage": fields.IntegerField(default=0),
+        "pinned_cpus": fields.SetOfIntegersField(default=set()),
+        "siblings": fields.ListOfSetsOfIntegersField(default=[]),
+        "mempages": fields.ListOfObjectsField("OsNumaNUMAPagesTopology", default=[]),
+        "socket": fields.IntegerField(nullable=True, default=None),
+    }
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.obj_set_defaults()
+
+    def obj_make_compatible(self, primitive, target_version):
+        super().obj_make_compatible(primitive, target_version)
+        target = versionutils.convert_version_to_tuple(target_version)
+        if target < (1, 2):
+            primitive.pop("socket", None)
+        if target < (1, 1):
+            # Before pcpuset, one set held every usable CPU.
+            pcpuset = primitive.pop("pcpuset", None)
+            if pcpuset is not None:
+                primitive["cpuset"] = tuple(sorted(set(primitive.get("cpuset", ())) | set(pcpuset)))
+
+    @property
+    def free_pcpus(self) -> set[int]:
+        """pCPUs that may be pinned and are not pinned yet."""
+        return set(self.pcpuset) - set(self.pinned_cpus)
+
+    @property
+    def avail_pcpus(self) -> int:
+        return len(self.free_pcpus)
+
+    @property
+    def avail_memory(self) -> int:
+        """MiB not yet used by guests."""
+        return self.memory - self.memory_usage
+
+    @property
+    def has_threads(self) -> bool:
+        """True when any core has more than one thread."""
+        return any(len(s) > 1 for s in self.siblings)
+
+    def siblings_of(self, cpus: set[int]) -> set[int]:
+        """``cpus`` plus every pinnable SMT sibling of them."""
+        result = set(cpus)
+        for group in self.siblings:
+            if group & result:
+                result |= group & self.pcpuset
+        return result
+
+    def pin_cpus(self, cpus: set[int]) -> None:
+        """Mark ``cpus`` pinned.
+
+        :raises CPUPinningUnknown: a CPU is not in ``pcpuset``.
+        :raises CPUPinningInvalid: a CPU is already pinned. Nothing changes on error.
+        """
+        cpus = set(cpus)
+        if cpus - self.pcpuset:
+            raise exception.CPUPinningUnknown(
+                requested=sorted(cpus), available=sorted(self.pcpuset)
+            )
+        if cpus & self.pinned_cpus:
+            raise exception.CPUPinningInvalid(
+                requested=sorted(cpus), available=sorted(self.free_pcpus)
+            )
+        self.pinned_cpus = self.pinned_cpus | cpus
+
+    def unpin_cpus(self, cpus: set[int]) -> None:
+        """Release pinned ``cpus``.
+
+        :raises CPUUnpinningUnknown: a CPU is not in ``pcpuset``.
+        :raises CPUUnpinningInvalid: a CPU is not pinned. Nothing changes on error.
+        """
+        cpus = set(cpus)
+        if cpus - self.pcpuset:
+            raise exception.CPUUnpinningUnknown(
+                requested=sorted(cpus), available=sorted(self.pcpuset)
+            )
+        if cpus - self.pinned_cpus:
+            raise exception.CPUUnpinningInvalid(
+                requested=sorted(cpus), available=sorted(self.pinned_cpus)
+            )
+        self.pinned_cpus = self.pinned_cpus - cpus
+
+    def pin_cpus_with_siblings(self, cpus: set[int]) -> None:
+        """Pin ``cpus`` and their whole cores (thread policy ``isolate``)."""
+        self.pin_cpus(self.siblings_of(cpus))
+
+    def unpin_cpus_with_siblings(self, cpus: set[int]) -> None:
+        """Release ``cpus`` and their whole cores."""
+        self.unpin_cpus(self.siblings_of(cpus))
+
+    def pages_of_size(self, size_kb: int) -> NUMAPagesTopology | None:
+        for pages in self.mempages:
+            if pages.size_kb == size_kb:
+                return pages
+        return None
+
+
+@base.OsNumaObjectRegistry.register
+class NUMATopology(base.OsNumaObject):
+    """A host's NUMA cells.
+
+    Version 1.0: cells
+    """
+
+    VERSION = "1.0"
+
+    fields = {
+        "cells": fields.ListOfObjectsField("OsNumaNUMACell"),
+    }
+
+    obj_relationships = {"cells": [("1.0", "1.2")]}
+
+    @property
+    def has_threads(self) -> bool:
+        return any(cell.has_threads for cell in self.cells)
+
+    def cell_by_id(self, cell_id: int) -> NUMACell:
+        for cell in self.cells:
+            if cell.id == cell_id:
+                return cell
+        raise exception.NotFound(f"host NUMA cell {cell_id} does not exist")
+
+
+@base.OsNumaObjectRegistry.register
+class NUMATopologyLimits(base.OsNumaObject):
+    """Overcommit ratios applied to floating vCPUs and memory of shared cells.
+
+    Version 1.0: cpu_allocation_ratio, ram_allocation_ratio
+    """
+
+    VERSION = "1.0"
+
+    fields = {
+        "cpu_allocation_ratio": fields.FloatField(),
+        "ram_allocation_ratio": fields.FloatField(),
+    }

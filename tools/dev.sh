@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# One entry point for a fresh Debian 12 machine (run as root):
+#   bash tools/dev.sh run    set everything up, then show os-numa placing a guest
+#   bash tools/dev.sh test   set everything up, then run the whole test suite
+# Set-up is idempotent: it installs only what is missing.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+VENV="$ROOT/.venv"
+cd "$ROOT"
+
+APT_PACKAGES=(
+  pkg-config libvirt-dev              # build libvirt-python
+  libvirt-clients libxml2-utils       # virsh, virt-xml-validate, xmllint
+  libvirt-daemon libvirt-daemon-driver-qemu libvirt-daemon-system
+  qemu-system-x86                     # the real-guest end-to-end test
+)
+
+log() { printf '[dev.sh] %s\n' "$*" >&2; }
+
+ensure_apt() {
+  local missing=()
+  for p in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  if ((${#missing[@]})); then
+    log "installing Debian packages: ${missing[*]}"
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    export DEBIAN_FRONTEND=noninteractive
+    $sudo apt-get update -qq
+    # libvirt-daemon-system's maintainer scripts try to start services; there is no init here.
+    $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+}
+
+find_python() {
+  for py in python3.11 python3.12 python3.10 python3; do
+    if command -v "$py" >/dev/null 2>&1 &&
+       "$py" -c 'import sys, venv; sys.exit(sys.version_info < (3, 10))' 2>/dev/null; then
+      command -v "$py"; return
+    fi
+  done
+  log "no Python >= 3.10 with venv found"; exit 1
+}
+
+ensure_venv() {
+  if [ ! -x "$VENV/bin/python" ]; then
+    log "creating $VENV"
+    "$(find_python)" -m venv "$VENV"
+  fi
+  local stamp="$VENV/.os-numa-installed"
+  if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+    log "installing os-numa (editable) with its test and doc tools"
+    "$VENV/bin/python" -m pip install -q --upgrade pip
+    "$VENV/bin/python" -m pip install -q -e ".[test,doc]"
+    touch "$stamp"
+  fi
+}
+
+setup() { ensure_apt; ensure_venv; }
+
+case "${1:-}" in
+  setup) setup ;;
+  run)
+    setup
+    shift
+    exec "$VENV/bin/os-numa" place \
+      --flavor "vcpus=4,memory_mb=4096,hw:cpu_policy=dedicated,hw:emulator_threads_policy=isolate" "$@"
+    ;;
+  test)
+    setup
+    shift
+    exec "$VENV/bin/python" -m pytest "$@"
+    ;;
+  *) echo "usage: bash tools/dev.sh {run|test|setup} [args]" >&2; exit 2 ;;
+esac
