@@ -75,6 +75,14 @@ class InvalidRequest(Invalid):
     msg_fmt = "The request is invalid: %(reason)s"
 
 
+class InvalidFlavor(Invalid):
+    msg_fmt = "The flavor is invalid: %(reason)s"
+
+
+class InvalidExtraSpecValue(Invalid):
+    msg_fmt = "%(key)s=%(value)r is invalid: %(reason)s"
+
+
 # --- CPU policies ----------------------------------------------------------
 
 

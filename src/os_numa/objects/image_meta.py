@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from oslo_utils import versionutils
+
 from os_numa import cpuset, exception
 from os_numa.objects import base, fields
 
@@ -22,9 +24,11 @@ class ImageMetaProps(base.OsNumaObject):
     Version 1.0: hw_cpu_policy, hw_cpu_thread_policy, hw_cpu_realtime_mask,
                  hw_numa_nodes, hw_numa_cpus, hw_numa_mem, hw_mem_page_size,
                  hw_locked_memory
+    Version 1.1: traits_required (Nova's name: read for HW_CPU_HYPERTHREADING),
+                 hw_emulator_threads_mask
     """
 
-    VERSION = "1.0"
+    VERSION = "1.1"
 
     fields = {
         "hw_cpu_policy": fields.StringField(),
@@ -35,7 +39,15 @@ class ImageMetaProps(base.OsNumaObject):
         "hw_numa_mem": fields.ListOfIntegersField(),
         "hw_mem_page_size": fields.StringField(),
         "hw_locked_memory": fields.BooleanField(),
+        "traits_required": fields.ListOfStringsField(),
+        "hw_emulator_threads_mask": fields.StringField(),
     }
+
+    def obj_make_compatible(self, primitive, target_version):
+        super().obj_make_compatible(primitive, target_version)
+        if versionutils.convert_version_to_tuple(target_version) < (1, 1):
+            primitive.pop("traits_required", None)
+            primitive.pop("hw_emulator_threads_mask", None)
 
     def get(self, name: str, default: Any = None) -> Any:
         if name in self.fields and self.obj_attr_is_set(name):
@@ -54,7 +66,7 @@ class ImageMetaProps(base.OsNumaObject):
             flat = _collect_indexed(props, name)
             if flat is not None:
                 props[name] = flat
-        for name, field in cls.fields.items():
+        for name in cls.fields:
             if name not in props or props[name] is None:
                 continue
             value = props[name]
@@ -89,15 +101,16 @@ class ImageMeta(base.OsNumaObject):
     """An image's metadata; os-numa reads only ``properties``.
 
     Version 1.0: properties
+    Version 1.1: properties 1.1
     """
 
-    VERSION = "1.0"
+    VERSION = "1.1"
 
     fields = {
         "properties": fields.ObjectField("OsNumaImageMetaProps"),
     }
 
-    obj_relationships = {"properties": [("1.0", "1.0")]}
+    obj_relationships = {"properties": [("1.0", "1.0"), ("1.1", "1.1")]}
 
     @classmethod
     def from_dict(cls, image_meta: Mapping[str, Any] | None) -> ImageMeta:
