@@ -310,6 +310,12 @@ class ComputeResourcesUnavailable(OsNumaError):
     msg_fmt = "Insufficient compute resources: %(reason)s"
 
 
+class InstanceUsageConflict(Invalid):
+    msg_fmt = (
+        "Instance %(instance)s cannot be accounted on this host: %(reason)s"
+    )
+
+
 # --- XML -------------------------------------------------------------------------------
 
 
