@@ -13,9 +13,7 @@ class OsNumaObjectRegistry(ovo_base.VersionedObjectRegistry):
 
         version = tuple(int(x) for x in cls.VERSION.split("."))
         current = getattr(objects, cls.__name__, None)
-        if current is None or version >= tuple(
-            int(x) for x in current.VERSION.split(".")
-        ):
+        if current is None or version >= tuple(int(x) for x in current.VERSION.split(".")):
             setattr(objects, cls.__name__, cls)
 
 
@@ -42,6 +40,12 @@ class OsNumaObject(ovo_base.VersionedObject, ovo_base.ComparableVersionedObject)
             return
         super().obj_load_attr(attrname)
 
+    def obj_to_primitive(self, target_version=None, version_manifest=None):
+        primitive = super().obj_to_primitive(target_version, version_manifest)
+        if target_version is not None and target_version != self.VERSION:
+            _prune_changes(primitive, self.OBJ_SERIAL_NAMESPACE)
+        return primitive
+
     def __repr__(self) -> str:
         shown = ", ".join(
             f"{name}={getattr(self, name)!r}"
@@ -49,3 +53,24 @@ class OsNumaObject(ovo_base.VersionedObject, ovo_base.ComparableVersionedObject)
             if self.obj_attr_is_set(name)
         )
         return f"{type(self).__name__}({shown})"
+
+
+def _prune_changes(primitive, namespace: str) -> None:
+    """Drop field names a downgrade removed from nested objects' change lists.
+
+    oslo.versionedobjects filters the top object's ``changes`` after a
+    downgrade but not those of the child objects it backports, which would
+    otherwise still name fields (``pcpuset``...) their older version lacks.
+    """
+    if isinstance(primitive, list):
+        for item in primitive:
+            _prune_changes(item, namespace)
+        return
+    if not isinstance(primitive, dict) or f"{namespace}.data" not in primitive:
+        return
+    data = primitive[f"{namespace}.data"]
+    changes_key = f"{namespace}.changes"
+    if changes_key in primitive:
+        primitive[changes_key] = [name for name in primitive[changes_key] if name in data]
+    for value in data.values():
+        _prune_changes(value, namespace)

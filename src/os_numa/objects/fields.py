@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from oslo_utils import strutils
 from oslo_versionedobjects import fields as ovo_fields
 
 # Re-export the oslo field types our objects use, so object modules import one place.
@@ -19,6 +20,24 @@ SetOfIntegersField = ovo_fields.SetOfIntegersField
 StringField = ovo_fields.StringField
 Enum = ovo_fields.Enum
 BaseEnumField = ovo_fields.BaseEnumField
+FieldType = ovo_fields.FieldType
+AutoTypedField = ovo_fields.AutoTypedField
+
+
+class FlexibleBoolean(FieldType):
+    """A boolean that also accepts oslo's strings (``yes``/``no``, ``true``/``false``, ``1``/``0``).
+
+    Glance image properties are all strings; a plain boolean field would turn
+    ``"false"`` into ``True``. Anything else raises ``ValueError``.
+    """
+
+    @staticmethod
+    def coerce(obj, attr, value):
+        return strutils.bool_from_string(value, strict=True)
+
+
+class FlexibleBooleanField(AutoTypedField):
+    AUTO_TYPE = FlexibleBoolean()
 
 
 class CPUAllocationPolicy(Enum):

@@ -21,11 +21,15 @@ class InstanceNUMACell(base.OsNumaObject):
     id, ``cpu_pinning`` maps each pinned vCPU to its host pCPU and
     ``cpuset_reserved`` holds the host pCPU(s) reserved for emulator threads.
 
-    Version 1.0: id, cpuset, memory, pagesize, cpu_pinning_raw, cpu_policy,
-                 cpu_thread_policy
-    Version 1.1: cpuset_reserved
-    Version 1.2: pcpuset (older versions keep pinned vCPUs in cpuset)
-    Version 1.3: cpu_policy 'mixed'
+    Versions:
+
+    * 1.0: id, cpuset, memory, pagesize, cpu_pinning_raw, cpu_policy,
+      cpu_thread_policy
+    * 1.1: cpuset_reserved (dropped when downgrading)
+    * 1.2: pcpuset (a downgrade moves the pinned vCPUs into cpuset, where
+      older versions kept them)
+    * 1.3: cpu_policy ``mixed`` (a downgrade of a mixed cell raises
+      :class:`~os_numa.exception.InternalError`: older readers cannot express it)
     """
 
     VERSION = "1.3"
@@ -39,9 +43,7 @@ class InstanceNUMACell(base.OsNumaObject):
         "cpu_pinning_raw": fields.DictOfIntegersField(nullable=True, default=None),
         "cpuset_reserved": fields.SetOfIntegersField(nullable=True, default=None),
         "cpu_policy": fields.CPUAllocationPolicyField(nullable=True, default=None),
-        "cpu_thread_policy": fields.CPUThreadAllocationPolicyField(
-            nullable=True, default=None
-        ),
+        "cpu_thread_policy": fields.CPUThreadAllocationPolicyField(nullable=True, default=None),
     }
 
     def __init__(self, cpu_pinning: dict[int, int] | None = None, **kwargs):
@@ -101,11 +103,16 @@ class InstanceNUMACell(base.OsNumaObject):
 class InstanceNUMATopology(base.OsNumaObject):
     """A guest's NUMA cells and its emulator-threads policy.
 
-    Version 1.0: cells
-    Version 1.1: emulator_threads_policy
+    Versions (each bump also raises the version of the cells it carries):
+
+    * 1.0: cells (InstanceNUMACell 1.0)
+    * 1.1: emulator_threads_policy (dropped when downgrading); cells are
+      InstanceNUMACell 1.1 (cpuset_reserved)
+    * 1.2: cells are InstanceNUMACell 1.2 (pcpuset)
+    * 1.3: cells are InstanceNUMACell 1.3 (cpu_policy ``mixed``)
     """
 
-    VERSION = "1.1"
+    VERSION = "1.3"
 
     fields = {
         "cells": fields.ListOfObjectsField("OsNumaInstanceNUMACell"),
@@ -114,7 +121,7 @@ class InstanceNUMATopology(base.OsNumaObject):
         ),
     }
 
-    obj_relationships = {"cells": [("1.0", "1.0"), ("1.1", "1.3")]}
+    obj_relationships = {"cells": [("1.0", "1.0"), ("1.1", "1.1"), ("1.2", "1.2"), ("1.3", "1.3")]}
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -132,11 +139,7 @@ class InstanceNUMATopology(base.OsNumaObject):
     @property
     def cpu_pinning(self) -> set[int]:
         """Every host pCPU a vCPU of this guest is pinned to."""
-        return {
-            pcpu
-            for cell in self.cells
-            for pcpu in (cell.cpu_pinning or {}).values()
-        }
+        return {pcpu for cell in self.cells for pcpu in (cell.cpu_pinning or {}).values()}
 
     @property
     def cpuset_reserved(self) -> set[int]:

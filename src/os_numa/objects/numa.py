@@ -12,8 +12,10 @@ from os_numa.objects import base, fields
 class NUMAPagesTopology(base.OsNumaObject):
     """One page-size pool of a host cell: ``total``/``used``/``reserved`` pages of ``size_kb``.
 
-    Version 1.0: size_kb, total, used
-    Version 1.1: reserved
+    Versions:
+
+    * 1.0: size_kb, total, used
+    * 1.1: reserved (dropped when downgrading)
     """
 
     VERSION = "1.1"
@@ -57,10 +59,13 @@ class NUMACell(base.OsNumaObject):
     cpu_dedicated_set``); ``siblings`` lists the SMT thread groups, sorted by
     lowest CPU id; ``memory`` and ``memory_usage`` are MiB.
 
-    Version 1.0: id, cpuset, memory, cpu_usage, memory_usage, pinned_cpus,
-                 siblings, mempages
-    Version 1.1: pcpuset
-    Version 1.2: socket
+    Versions:
+
+    * 1.0: id, cpuset, memory, cpu_usage, memory_usage, pinned_cpus, siblings,
+      mempages (NUMAPagesTopology 1.0)
+    * 1.1: pcpuset (a downgrade merges it into cpuset, which then held every
+      usable CPU); mempages carry NUMAPagesTopology 1.1
+    * 1.2: socket (dropped when downgrading)
     """
 
     VERSION = "1.2"
@@ -77,6 +82,8 @@ class NUMACell(base.OsNumaObject):
         "mempages": fields.ListOfObjectsField("OsNumaNUMAPagesTopology", default=[]),
         "socket": fields.IntegerField(nullable=True, default=None),
     }
+
+    obj_relationships = {"mempages": [("1.0", "1.0"), ("1.1", "1.1")]}
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -173,16 +180,20 @@ class NUMACell(base.OsNumaObject):
 class NUMATopology(base.OsNumaObject):
     """A host's NUMA cells.
 
-    Version 1.0: cells
+    Versions (each bump follows a NUMACell bump):
+
+    * 1.0: cells (NUMACell 1.0)
+    * 1.1: cells are NUMACell 1.1 (pcpuset)
+    * 1.2: cells are NUMACell 1.2 (socket)
     """
 
-    VERSION = "1.0"
+    VERSION = "1.2"
 
     fields = {
         "cells": fields.ListOfObjectsField("OsNumaNUMACell"),
     }
 
-    obj_relationships = {"cells": [("1.0", "1.2")]}
+    obj_relationships = {"cells": [("1.0", "1.0"), ("1.1", "1.1"), ("1.2", "1.2")]}
 
     @property
     def has_threads(self) -> bool:
