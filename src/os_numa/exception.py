@@ -71,6 +71,10 @@ class InvalidReservedMemoryPagesOption(Invalid):
     msg_fmt = "The reserved huge pages option is invalid: %(conf)s. %(reason)s"
 
 
+class InvalidImageProperty(Invalid):
+    msg_fmt = "Image property %(name)s=%(value)r is invalid: %(reason)s"
+
+
 class InvalidRequest(Invalid):
     msg_fmt = "The request is invalid: %(reason)s"
 
@@ -88,8 +92,7 @@ class InvalidExtraSpecValue(Invalid):
 
 class InvalidCPUAllocationPolicy(Invalid):
     msg_fmt = (
-        "CPU policy %(source)s value %(requested)r is invalid; "
-        "valid values are %(available)s."
+        "CPU policy %(source)s value %(requested)r is invalid; valid values are %(available)s."
     )
 
 
@@ -123,8 +126,7 @@ class ImageCPUThreadPolicyForbidden(Forbidden):
 
 class InvalidMixedInstanceDedicatedMask(Invalid):
     msg_fmt = (
-        "Mixed instance dedicated vCPU(s) mask %(mask)r is invalid for %(vcpus)d vCPUs: "
-        "%(reason)s"
+        "Mixed instance dedicated vCPU(s) mask %(mask)r is invalid for %(vcpus)d vCPUs: %(reason)s"
     )
 
 
@@ -165,9 +167,7 @@ class InvalidEmulatorThreadsCount(Invalid):
 
 
 class EmulatorPinEmpty(Invalid):
-    msg_fmt = (
-        "Refusing to build an empty emulator pin set: %(reason)s"
-    )
+    msg_fmt = "Refusing to build an empty emulator pin set: %(reason)s"
 
 
 # --- Realtime ----------------------------------------------------------------
@@ -233,9 +233,27 @@ class ImageNUMATopologyCPUsUnassigned(Invalid):
 
 
 class ImageNUMATopologyMemoryOutOfRange(Invalid):
+    msg_fmt = "The NUMA node memory sums to %(memsize)d MB, but the flavor has %(memtotal)d MB."
+
+
+class ImageVCPULimitsRangeExceeded(Invalid):
     msg_fmt = (
-        "The NUMA node memory sums to %(memsize)d MB, but the flavor has %(memtotal)d MB."
+        "Image vCPU topology limits (sockets=%(sockets)d, cores=%(cores)d, threads=%(threads)d) "
+        "exceed the permitted limits (sockets=%(maxsockets)d, cores=%(maxcores)d, "
+        "threads=%(maxthreads)d)."
     )
+
+
+class ImageVCPUTopologyRangeExceeded(Invalid):
+    msg_fmt = (
+        "Image vCPU topology (sockets=%(sockets)d, cores=%(cores)d, threads=%(threads)d) "
+        "exceeds the permitted limits (sockets=%(maxsockets)d, cores=%(maxcores)d, "
+        "threads=%(maxthreads)d)."
+    )
+
+
+class ImageVCPULimitsRangeImpossible(Invalid):
+    msg_fmt = "Requested vCPU limits %(sockets)d:%(cores)d:%(threads)d cannot hold %(vcpus)d vCPUs."
 
 
 # --- Memory pages ----------------------------------------------------------------
@@ -256,6 +274,10 @@ class MemoryPageSizeNotSupported(Invalid):
     msg_fmt = "Page size %(pagesize)s is not supported by the host."
 
 
+class MemoryPagesUnsupported(Invalid):
+    msg_fmt = "Host does not support guests with custom memory page sizes: %(reason)s"
+
+
 class LockMemoryForbidden(Forbidden):
     msg_fmt = "Memory locking needs a page size (hw:mem_page_size)."
 
@@ -271,27 +293,19 @@ class FlavorImageLockedMemoryConflict(Forbidden):
 
 
 class CPUPinningInvalid(Invalid):
-    msg_fmt = (
-        "CPU set to pin %(requested)s must be a subset of free CPU set %(available)s"
-    )
+    msg_fmt = "CPU set to pin %(requested)s must be a subset of free CPU set %(available)s"
 
 
 class CPUPinningUnknown(Invalid):
-    msg_fmt = (
-        "CPU set to pin %(requested)s must be a subset of known CPU set %(available)s"
-    )
+    msg_fmt = "CPU set to pin %(requested)s must be a subset of known CPU set %(available)s"
 
 
 class CPUUnpinningInvalid(Invalid):
-    msg_fmt = (
-        "CPU set to unpin %(requested)s must be a subset of pinned CPU set %(available)s"
-    )
+    msg_fmt = "CPU set to unpin %(requested)s must be a subset of pinned CPU set %(available)s"
 
 
 class CPUUnpinningUnknown(Invalid):
-    msg_fmt = (
-        "CPU set to unpin %(requested)s must be a subset of known CPU set %(available)s"
-    )
+    msg_fmt = "CPU set to unpin %(requested)s must be a subset of known CPU set %(available)s"
 
 
 class MemoryUsageInvalid(Invalid):
@@ -311,9 +325,7 @@ class ComputeResourcesUnavailable(OsNumaError):
 
 
 class InstanceUsageConflict(Invalid):
-    msg_fmt = (
-        "Instance %(instance)s cannot be accounted on this host: %(reason)s"
-    )
+    msg_fmt = "Instance %(instance)s cannot be accounted on this host: %(reason)s"
 
 
 # --- XML -------------------------------------------------------------------------------
@@ -347,9 +359,7 @@ class PciRequestInvalid(Invalid):
 
 
 class InvalidPCINUMAAffinity(Invalid):
-    msg_fmt = (
-        "Invalid PCI NUMA affinity policy %(policy)r; valid values are %(available)s."
-    )
+    msg_fmt = "Invalid PCI NUMA affinity policy %(policy)r; valid values are %(available)s."
 
 
 class PciDeviceInvalidStatus(Invalid):

@@ -38,7 +38,7 @@ class ImageMetaProps(base.OsNumaObject):
         "hw_numa_cpus": fields.ListOfSetsOfIntegersField(),
         "hw_numa_mem": fields.ListOfIntegersField(),
         "hw_mem_page_size": fields.StringField(),
-        "hw_locked_memory": fields.BooleanField(),
+        "hw_locked_memory": fields.FlexibleBooleanField(),
         "traits_required": fields.ListOfStringsField(),
         "hw_emulator_threads_mask": fields.StringField(),
     }
@@ -58,42 +58,87 @@ class ImageMetaProps(base.OsNumaObject):
     def from_dict(cls, props: Mapping[str, Any]) -> ImageMetaProps:
         """Build from Glance-style properties (flat ``hw_numa_cpus.0`` keys allowed).
 
-        :raises Invalid: a property value has the wrong type.
+        ``hw_numa_cpus.N`` (CPU specs) and ``hw_numa_mem.N`` (MB) are read from
+        N=0 up to the first missing index, as Nova does; a list under the plain
+        name is accepted too. Booleans accept oslo's strings (``"yes"``,
+        ``"false"``...). Unknown properties are ignored.
+
+        :raises InvalidImageProperty: naming the key and value, when a value
+            cannot be converted to its field's type.
         """
+        if not isinstance(props, Mapping):
+            raise exception.InvalidImageProperty(
+                name="properties", value=type(props).__name__, reason="a mapping is required"
+            )
         obj = cls()
-        props = dict(props)
-        for name in ("hw_numa_cpus", "hw_numa_mem"):
-            flat = _collect_indexed(props, name)
-            if flat is not None:
-                props[name] = flat
         for name in cls.fields:
-            if name not in props or props[name] is None:
+            value = props.get(name)
+            if name in _INDEXED:
+                flat = _collect_indexed(props, name)
+                if flat is not None:
+                    setattr(obj, name, flat)
+                    continue
+            if value is None:
                 continue
-            value = props[name]
-            if name == "hw_numa_cpus":
-                value = [
-                    cpuset.parse_cpu_spec(v) if isinstance(v, str) else set(v) for v in value
-                ]
+            if name in _INDEXED:
+                if not isinstance(value, (list, tuple)):
+                    raise exception.InvalidImageProperty(
+                        name=name, value=value, reason="a list (one item per NUMA node) is required"
+                    )
+                value = [_INDEXED[name](f"{name}[{i}]", v) for i, v in enumerate(value)]
             try:
                 setattr(obj, name, value)
             except (ValueError, TypeError) as exc:
-                raise exception.Invalid(
-                    reason=f"image property {name}={value!r} is invalid: {exc}"
-                ) from exc
+                raise exception.InvalidImageProperty(name=name, value=value, reason=exc) from exc
         return obj
 
 
+def _numa_cpus_item(key: str, value: Any) -> set[int]:
+    if isinstance(value, str):
+        try:
+            return cpuset.parse_cpu_spec(value)
+        except exception.InvalidCPUSpec as exc:
+            raise exception.InvalidImageProperty(name=key, value=value, reason=exc) from exc
+    try:
+        cpus = set(value)
+    except TypeError as exc:
+        raise exception.InvalidImageProperty(
+            name=key, value=value, reason="a CPU spec such as '0-3' is required"
+        ) from exc
+    if not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in cpus):
+        raise exception.InvalidImageProperty(
+            name=key, value=value, reason="vCPU ids must be non-negative integers"
+        )
+    return cpus
+
+
+def _numa_mem_item(key: str, value: Any) -> int:
+    if isinstance(value, bool):
+        raise exception.InvalidImageProperty(name=key, value=value, reason="MB must be an integer")
+    try:
+        return int(str(value).strip()) if isinstance(value, str) else int(value)
+    except (TypeError, ValueError) as exc:
+        raise exception.InvalidImageProperty(
+            name=key, value=value, reason="an integer number of MB is required"
+        ) from exc
+
+
+#: Properties Glance stores as flat ``name.N`` keys, with the converter of one item.
+_INDEXED = {"hw_numa_cpus": _numa_cpus_item, "hw_numa_mem": _numa_mem_item}
+
+
 def _collect_indexed(props: Mapping[str, Any], name: str) -> list | None:
-    """``hw_numa_cpus.0``, ``.1``, ... -> a list, stopping at the first gap."""
-    if not any(key.startswith(name + ".") for key in props):
-        return None
+    """``hw_numa_cpus.0``, ``.1``, ... -> a list, stopping at the first gap.
+
+    None when there is no ``name.0`` (a ``name.1`` alone is ignored, as in Nova).
+    """
     values = []
     for index in range(MAX_NUMA_NODES):
         key = f"{name}.{index}"
         if key not in props:
             break
-        values.append(props[key])
-    return values
+        values.append(_INDEXED[name](key, props[key]))
+    return values or None
 
 
 @base.OsNumaObjectRegistry.register
@@ -114,8 +159,16 @@ class ImageMeta(base.OsNumaObject):
 
     @classmethod
     def from_dict(cls, image_meta: Mapping[str, Any] | None) -> ImageMeta:
-        """Build from ``{'properties': {...}}`` as Glance returns it."""
+        """Build from ``{'properties': {...}}`` as Glance returns it (None: no properties).
+
+        :raises InvalidImageProperty: ``image_meta`` is not a mapping, or a
+            property value is invalid (see :meth:`ImageMetaProps.from_dict`).
+        """
         image_meta = image_meta or {}
+        if not isinstance(image_meta, Mapping):
+            raise exception.InvalidImageProperty(
+                name="image_meta", value=type(image_meta).__name__, reason="a mapping is required"
+            )
         return cls(properties=ImageMetaProps.from_dict(image_meta.get("properties") or {}))
 
 
