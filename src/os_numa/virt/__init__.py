@@ -1,0 +1,1 @@
+"""Hypervisor drivers: the driver-agnostic base and the libvirt driver."""

@@ -1,0 +1,1 @@
+"""libvirt: XML element classes, host topology from capabilities, guest NUMA config."""
