@@ -71,12 +71,34 @@ libvirt_opts = [
 
 os_numa_opts: list[cfg.Opt] = []
 
+pci_group = cfg.OptGroup(
+    "pci", title="PCI passthrough", help="Aliases that flavors use to request host PCI devices."
+)
+
+pci_opts = [
+    cfg.MultiStrOpt(
+        "alias",
+        default=[],
+        help=(
+            "A PCI device alias that flavors request with "
+            "pci_passthrough:alias=NAME:COUNT, as a JSON object (one option per alias), "
+            'e.g. {"name": "nic1", "vendor_id": "8086", "product_id": "154c", '
+            '"device_type": "type-VF", "numa_policy": "required"}. vendor_id and '
+            "product_id are 4 hex digits; device_type is type-PCI, type-PF or type-VF "
+            "(unset: any); numa_policy is required, preferred, legacy (the default) or "
+            "socket. An alias name may be defined again for another vendor/product pair "
+            "with the same device_type and numa_policy."
+        ),
+    ),
+]
+
 
 def _all_groups():
     return [
         (compute_group, compute_opts),
         (libvirt_group, libvirt_opts),
         (os_numa_group, os_numa_opts),
+        (pci_group, pci_opts),
     ]
 
 

@@ -368,3 +368,10 @@ class PciDeviceInvalidStatus(Invalid):
 
 class PciDeviceNotFound(NotFound):
     msg_fmt = "PCI device %(address)s is not known on this host."
+
+
+class ImagePCINUMAPolicyForbidden(Forbidden):
+    msg_fmt = (
+        "Image property hw_pci_numa_affinity_policy=%(image)s conflicts with flavor "
+        "hw:pci_numa_affinity_policy=%(flavor)s; the image may only repeat the flavor's value."
+    )

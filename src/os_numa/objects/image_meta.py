@@ -26,9 +26,10 @@ class ImageMetaProps(base.OsNumaObject):
                  hw_locked_memory
     Version 1.1: traits_required (Nova's name: read for HW_CPU_HYPERTHREADING),
                  hw_emulator_threads_mask
+    Version 1.2: hw_pci_numa_affinity_policy
     """
 
-    VERSION = "1.1"
+    VERSION = "1.2"
 
     fields = {
         "hw_cpu_policy": fields.StringField(),
@@ -41,10 +42,13 @@ class ImageMetaProps(base.OsNumaObject):
         "hw_locked_memory": fields.FlexibleBooleanField(),
         "traits_required": fields.ListOfStringsField(),
         "hw_emulator_threads_mask": fields.StringField(),
+        "hw_pci_numa_affinity_policy": fields.StringField(),
     }
 
     def obj_make_compatible(self, primitive, target_version):
         super().obj_make_compatible(primitive, target_version)
+        if versionutils.convert_version_to_tuple(target_version) < (1, 2):
+            primitive.pop("hw_pci_numa_affinity_policy", None)
         if versionutils.convert_version_to_tuple(target_version) < (1, 1):
             primitive.pop("traits_required", None)
             primitive.pop("hw_emulator_threads_mask", None)
@@ -147,15 +151,16 @@ class ImageMeta(base.OsNumaObject):
 
     Version 1.0: properties
     Version 1.1: properties 1.1
+    Version 1.2: properties 1.2
     """
 
-    VERSION = "1.1"
+    VERSION = "1.2"
 
     fields = {
         "properties": fields.ObjectField("OsNumaImageMetaProps"),
     }
 
-    obj_relationships = {"properties": [("1.0", "1.0"), ("1.1", "1.1")]}
+    obj_relationships = {"properties": [("1.0", "1.0"), ("1.1", "1.1"), ("1.2", "1.2")]}
 
     @classmethod
     def from_dict(cls, image_meta: Mapping[str, Any] | None) -> ImageMeta:
