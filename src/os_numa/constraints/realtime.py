@@ -1,0 +1,123 @@
+"""Realtime vCPUs: ``hw:cpu_realtime`` and ``hw:cpu_realtime_mask``.
+
+Realtime vCPUs are scheduled SCHED_FIFO, so they must be pinned, and the
+emulator threads must run somewhere else than on them: on at least one
+non-realtime vCPU, or wherever an emulator-threads policy sends them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from os_numa import cpuset, exception
+from os_numa.constraints import cpu, source
+from os_numa.objects import fields
+
+_POLICY = fields.CPUAllocationPolicy
+
+
+def is_realtime_enabled(flavor: Any) -> bool:
+    """Whether the flavor asks for realtime vCPUs (``hw:cpu_realtime``, flavor only).
+
+    :raises InvalidExtraSpecValue: the value is not one of oslo's boolean
+        strings (``yes``/``no``, ``true``/``false``, ``1``/``0``, ...). Nova reads
+        unknown strings as False; a typo that silently disables realtime is
+        worse than an error.
+    """
+    value = source.flavor_view(flavor).spec("hw:cpu_realtime")
+    if value is None:
+        return False
+    return source.parse_bool("hw:cpu_realtime", value)
+
+
+def _mask_and_key(flavor: source.FlavorView, props: source.Properties) -> tuple[str | None, str]:
+    flavor_mask, image_mask = source.flavor_image_values("cpu_realtime_mask", flavor, props)
+    # The image's mask is more specific to the workload, so it wins.
+    if image_mask:
+        return image_mask, "image property hw_cpu_realtime_mask"
+    return flavor_mask or None, "hw:cpu_realtime_mask"
+
+
+def check_realtime_policy(policies: cpu.CPUPolicies) -> None:
+    """Realtime needs pinned vCPUs.
+
+    :raises RealtimeConfigurationInvalid: the CPU policy is shared or unset.
+    """
+    if policies.cpu_policy not in (_POLICY.DEDICATED, _POLICY.MIXED):
+        raise exception.RealtimeConfigurationInvalid(
+            cpu_policy=cpu.describe_policy(policies.cpu_policy)
+        )
+
+
+def realtime_set(
+    flavor: source.FlavorView, props: source.Properties, emulator_policy: str | None
+) -> set[int]:
+    """The realtime vCPUs selected by the mask, checked against the realtime rule.
+
+    :raises RealtimeMaskNotFoundOrInvalid: the mask is malformed, names a vCPU
+        the flavor lacks, selects none, or selects every vCPU while no
+        emulator-threads policy gives the emulator threads another home.
+    """
+    mask, key = _mask_and_key(flavor, props)
+    vcpus = flavor.vcpus
+    every = set(range(vcpus))
+
+    def invalid(reason: str) -> exception.RealtimeMaskNotFoundOrInvalid:
+        return exception.RealtimeMaskNotFoundOrInvalid(reason=reason)
+
+    if mask is None:
+        selected = every
+    else:
+        try:
+            selected = source.parse_vcpu_mask(mask, vcpus)
+        except exception.InvalidCPUSpec as exc:
+            raise exception.RealtimeMaskNotFoundOrInvalid(
+                message=f"{key}={mask!r} is not a vCPU spec: {exc}", reason=str(exc)
+            ) from exc
+        outside = selected - every
+        if outside:
+            raise invalid(
+                f"{key}={mask!r} names vCPU(s) {cpuset.format_cpu_spec(outside)}, but the "
+                f"flavor's vCPUs are 0-{vcpus - 1}."
+            )
+        if not selected:
+            raise invalid(
+                f"{key}={mask!r} selects no vCPU; name the realtime vCPUs, e.g. '^0' "
+                "for every vCPU but vCPU 0."
+            )
+    if selected == every and not emulator_policy:
+        what = (
+            "hw:cpu_realtime_mask is not set, so every vCPU would be realtime"
+            if mask is None
+            else f"{key}={mask!r} makes every vCPU (0-{vcpus - 1}) realtime"
+        )
+        raise invalid(
+            f"{what} and the emulator threads would have nowhere to run: leave at least "
+            "one vCPU out of the mask (e.g. '^0') or set hw:emulator_threads_policy "
+            "to 'isolate' or 'share'."
+        )
+    return selected
+
+
+def get_realtime_cpu_constraint(flavor: Any, image_meta: Any) -> set[int] | None:
+    """The realtime guest vCPUs, or None when ``hw:cpu_realtime`` is off.
+
+    The mask is ``hw_cpu_realtime_mask`` from the image if set (the image wins),
+    else ``hw:cpu_realtime_mask`` from the flavor: with a leading ``^`` every
+    vCPU but the exclusions, otherwise the literal set. Without a mask every
+    vCPU is realtime, which needs an emulator-threads policy.
+
+    Unlike Nova, which checks the mask first, the pinning requirement is checked
+    first: ``hw:cpu_realtime=yes`` on a shared flavor reports the missing
+    ``hw:cpu_policy``, the actual mistake, rather than a missing mask.
+
+    :raises RealtimeConfigurationInvalid: the CPU policy is shared or unset.
+    :raises RealtimeMaskNotFoundOrInvalid: see :func:`realtime_set`.
+    """
+    flavor_v = source.flavor_view(flavor)
+    if not is_realtime_enabled(flavor_v):
+        return None
+    image_v = source.image_view(image_meta)
+    policies = cpu.resolve_cpu_policies(flavor_v, image_v)
+    check_realtime_policy(policies)
+    return realtime_set(flavor_v, image_v.properties, policies.emulator_threads_policy)

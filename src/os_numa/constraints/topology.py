@@ -1,0 +1,111 @@
+"""``numa_get_constraints``: from a flavor and an image to the requested guest topology."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from os_numa import exception, objects
+from os_numa.constraints import cpu, numa, pages, realtime, source
+from os_numa.objects import fields
+
+_POLICY = fields.CPUAllocationPolicy
+
+
+def _pinned_vcpus(
+    flavor: source.FlavorView,
+    props: source.Properties,
+    policies: cpu.CPUPolicies,
+    realtime_cpus: set[int] | None,
+) -> set[int]:
+    """Which vCPUs are pinned: all (dedicated), the mask's (mixed) or none."""
+    if policies.cpu_policy == _POLICY.DEDICATED:
+        return set(range(flavor.vcpus))
+    if policies.cpu_policy != _POLICY.MIXED:
+        return set()
+    has_mask = bool(flavor.spec("hw:cpu_dedicated_mask"))
+    if has_mask and realtime_cpus is not None:
+        raise exception.RequiredMixedOrRealtimeCPUMask(
+            reason=(
+                "both hw:cpu_dedicated_mask and hw:cpu_realtime are set; with "
+                "hw:cpu_policy=mixed the realtime vCPUs are the pinned ones, so use one or "
+                "the other"
+            )
+        )
+    if not has_mask and realtime_cpus is None:
+        raise exception.RequiredMixedOrRealtimeCPUMask(
+            reason=(
+                "neither is set; say which vCPUs are pinned with hw:cpu_dedicated_mask "
+                "(e.g. '^0' = all but vCPU 0)"
+            )
+        )
+    if realtime_cpus is not None:
+        return set(realtime_cpus)
+    return cpu.get_dedicated_cpu_constraint(flavor) or set()
+
+
+def numa_get_constraints(flavor: Any, image_meta: Any) -> objects.InstanceNUMATopology | None:
+    """The guest NUMA topology a flavor and image ask for, or None.
+
+    A topology is returned when ``hw:numa_nodes``, ``hw:mem_page_size`` or a
+    pinning CPU policy (``dedicated``, ``mixed``, or ``resources:PCPU``) asks
+    for one. Guest cell i has ``id`` i, its floating vCPUs in ``cpuset`` and
+    its pinned vCPUs in ``pcpuset``; ``pagesize``, ``cpu_policy`` and
+    ``cpu_thread_policy`` are the same in every cell, and the topology carries
+    ``emulator_threads_policy``. The realtime set is not stored: see
+    :func:`~os_numa.constraints.realtime.get_realtime_cpu_constraint`.
+
+    Checks run from the general to the specific: each value on its own, then
+    the policy combinations (a thread policy, emulator ``isolate``, realtime or
+    a dedicated mask without pinning), then the masks' contents, then NUMA
+    nodes and pages. So ``hw:cpu_realtime=yes`` on a flavor without
+    ``hw:cpu_policy`` reports :class:`RealtimeConfigurationInvalid`, where Nova
+    reports a missing mask.
+
+    Inputs are never modified. Every error is a subclass of
+    :class:`~os_numa.exception.Invalid` or :class:`~os_numa.exception.Forbidden`
+    naming the key, its value and what would be valid; the individual classes
+    are listed by the ``get_*_constraint`` helpers and ``doc/source/extra-specs.rst``.
+    """
+    flavor_v = source.flavor_view(flavor)
+    image_v = source.image_view(image_meta)
+    props = image_v.properties
+
+    rt_enabled = realtime.is_realtime_enabled(flavor_v)
+    policies = cpu.resolve_cpu_policies(flavor_v, image_v)
+    cpu.check_pinning_required(policies, flavor_v)
+    if rt_enabled:
+        realtime.check_realtime_policy(policies)
+    realtime_cpus = (
+        realtime.realtime_set(flavor_v, props, policies.emulator_threads_policy)
+        if rt_enabled
+        else None
+    )
+    pinned = _pinned_vcpus(flavor_v, props, policies, realtime_cpus)
+
+    nodes = numa.get_numa_nodes_constraint(flavor_v, image_v)
+    pagesize = pages.get_mem_page_size_constraint(flavor_v, image_v)
+    pages.get_locked_memory_constraint(flavor_v, image_v)
+
+    wants_numa = (
+        nodes is not None
+        or pagesize is not None
+        or policies.cpu_policy in (_POLICY.DEDICATED, _POLICY.MIXED)
+    )
+    if not wants_numa:
+        return None
+
+    cells = [
+        objects.InstanceNUMACell(
+            id=index,
+            cpuset=set(split.vcpus - pinned),
+            pcpuset=set(split.vcpus & pinned),
+            memory=split.memory_mb,
+            pagesize=pagesize,
+            cpu_policy=policies.cpu_policy,
+            cpu_thread_policy=policies.cpu_thread_policy,
+        )
+        for index, split in enumerate(numa.split_nodes(flavor_v, image_v, nodes or 1))
+    ]
+    return objects.InstanceNUMATopology(
+        cells=cells, emulator_threads_policy=policies.emulator_threads_policy
+    )

@@ -1,0 +1,40 @@
+"""The fitting facade: flavor + image -> constraints -> fit -> usage.
+
+A compute driver or scheduler filter imports this one module. It re-exports
+the public names of the modules that do the work; see those modules for the
+details.
+"""
+
+from os_numa.constraints import (
+    MEMPAGES_ANY,
+    MEMPAGES_LARGE,
+    MEMPAGES_SMALL,
+    get_cpu_policy_constraint,
+    get_cpu_thread_policy_constraint,
+    get_dedicated_cpu_constraint,
+    get_emulator_thread_policy_constraint,
+    get_locked_memory_constraint,
+    get_mem_page_size_constraint,
+    get_numa_nodes_constraint,
+    get_realtime_cpu_constraint,
+    is_realtime_enabled,
+    numa_get_constraints,
+    parse_page_size,
+)
+
+__all__ = [
+    "MEMPAGES_ANY",
+    "MEMPAGES_LARGE",
+    "MEMPAGES_SMALL",
+    "get_cpu_policy_constraint",
+    "get_cpu_thread_policy_constraint",
+    "get_dedicated_cpu_constraint",
+    "get_emulator_thread_policy_constraint",
+    "get_locked_memory_constraint",
+    "get_mem_page_size_constraint",
+    "get_numa_nodes_constraint",
+    "get_realtime_cpu_constraint",
+    "is_realtime_enabled",
+    "numa_get_constraints",
+    "parse_page_size",
+]
