@@ -1,0 +1,155 @@
+"""The ``os-numa`` argument parser: subcommands ``place``, ``host`` and ``validate-flavor``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import TextIO
+
+import os_numa
+
+EPILOG = """\
+exit status: 0 the guest fits (or the flavor is valid), 1 it does not fit,
+2 invalid input (flavor, image property, host document, option), 3 internal error.
+
+--flavor takes comma-separated KEY=VALUE items; an item without '=' continues
+the previous value, so  --flavor vcpus=4,memory_mb=4096,hw:cpu_realtime_mask=^0,1
+sets the mask to '^0,1'. A value holding both ',' and '=' goes in its own
+--extra-spec KEY=VALUE. Repeat the options freely; a later value for a key wins.
+"""
+
+
+def _add_host_options(parser: argparse.ArgumentParser) -> None:
+    source = parser.add_argument_group("host (default: the built-in 2-socket SMT server)")
+    exclusive = source.add_mutually_exclusive_group()
+    exclusive.add_argument(
+        "--capabilities",
+        metavar="FILE",
+        help="a libvirt capabilities XML document (virsh capabilities > FILE)",
+    )
+    exclusive.add_argument(
+        "--connect",
+        metavar="URI",
+        help="read the capabilities from a libvirt connection, e.g. qemu:///system",
+    )
+    source.add_argument(
+        "--cpu-dedicated-set",
+        metavar="SPEC",
+        help="[compute] cpu_dedicated_set: host CPUs that may be pinned, e.g. 2-15,18-31",
+    )
+    source.add_argument(
+        "--cpu-shared-set",
+        metavar="SPEC",
+        help="[compute] cpu_shared_set: host CPUs for floating vCPUs and shared emulator threads",
+    )
+    source.add_argument(
+        "--existing",
+        metavar="FILE",
+        action="append",
+        default=[],
+        help=(
+            "JSON placements already on the host (what --format json prints; one object "
+            "or a list), claimed before anything else; repeatable"
+        ),
+    )
+
+
+def _add_flavor_options(parser: argparse.ArgumentParser) -> None:
+    guest = parser.add_argument_group("guest")
+    guest.add_argument(
+        "--flavor",
+        metavar="K=V,...",
+        action="append",
+        required=True,
+        help=(
+            "vcpus=N,memory_mb=M and extra specs such as hw:cpu_policy=dedicated "
+            "(see the comma rule below); repeatable"
+        ),
+    )
+    guest.add_argument(
+        "--extra-spec",
+        metavar="KEY=VALUE",
+        action="append",
+        default=[],
+        help="one extra spec, value taken literally (commas allowed); repeatable",
+    )
+    guest.add_argument(
+        "--image-property",
+        metavar="KEY=VALUE",
+        action="append",
+        default=[],
+        help="one image property such as hw_cpu_realtime_mask=^0; repeatable",
+    )
+
+
+def _add_color_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--color",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="colour the picture: auto (only on a terminal, unless NO_COLOR is set)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="os-numa",
+        description=(
+            "Place a guest's vCPUs, emulator threads and memory on a host's NUMA cells "
+            "and show the result."
+        ),
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"os-numa {os_numa.__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    place = commands.add_parser(
+        "place",
+        help="fit a flavor onto a host and print the placement",
+        description="Fit a flavor (and image properties) onto a host and print the placement.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_host_options(place)
+    _add_flavor_options(place)
+    place.add_argument(
+        "--format",
+        choices=("picture", "json", "xml"),
+        default="picture",
+        help="picture of the host (default), the placement as JSON, or the domain XML",
+    )
+    _add_color_option(place)
+
+    host = commands.add_parser(
+        "host",
+        help="print the picture of a host alone",
+        description="Print the host's NUMA cells, cores and threads, and what is in use.",
+    )
+    _add_host_options(host)
+    _add_color_option(host)
+
+    validate = commands.add_parser(
+        "validate-flavor",
+        help="check a flavor's extra specs without a host",
+        description=(
+            "Check a flavor's extra specs and image properties and summarise the "
+            "requested topology."
+        ),
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_flavor_options(validate)
+    return parser
+
+
+def use_color(choice: str, stream: TextIO = sys.stdout) -> bool:
+    """``always``/``never`` as said; ``auto`` only on a terminal that is not ``dumb``
+    and without ``NO_COLOR`` in the environment (https://no-color.org)."""
+    if choice != "auto":
+        return choice == "always"
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())

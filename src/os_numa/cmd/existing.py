@@ -1,0 +1,148 @@
+"""``--existing FILE``: placements already on the host, claimed before placing.
+
+The file holds what ``os-numa place --format json`` prints: one placement
+object, or a list of them. Entries with ``"fits": false`` hold nothing and are
+skipped. Each cell needs ``host_cell``, ``vcpus`` and ``memory_mb``;
+``cpu_pinning``, ``cpuset_reserved``, ``pagesize_kb``, ``cpu_policy`` and
+``cpu_thread_policy`` are optional.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from os_numa import exception
+from os_numa.objects import fields
+from os_numa.objects.instance_numa import InstanceNUMACell, InstanceNUMATopology
+from os_numa.objects.numa import NUMATopology
+
+#: Largest --existing file read, in bytes.
+MAX_EXISTING_BYTES = 16 * 1024 * 1024
+
+
+def _bad(where: str, reason: str) -> exception.InvalidRequest:
+    return exception.InvalidRequest(reason=f"--existing {where}: {reason}")
+
+
+def _int(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise _bad(where, f"{value!r} is not a non-negative integer")
+    return value
+
+
+def _int_list(value: Any, where: str) -> set[int]:
+    if not isinstance(value, list):
+        raise _bad(where, f"{value!r} is not a list of integers")
+    return {_int(v, where) for v in value}
+
+
+def _enum(value: Any, valid: tuple[str, ...], where: str) -> str | None:
+    if value is not None and value not in valid:
+        raise _bad(where, f"{value!r} is not one of {', '.join(valid)}")
+    return value
+
+
+def cell_from_dict(doc: Any, where: str) -> InstanceNUMACell:
+    """One placed cell (see the module docstring) as an :class:`InstanceNUMACell`."""
+    if not isinstance(doc, dict):
+        raise _bad(where, "a cell must be a JSON object")
+    for key in ("host_cell", "vcpus", "memory_mb"):
+        if key not in doc:
+            raise _bad(where, f"missing {key!r}")
+    vcpus = _int_list(doc["vcpus"], f"{where}.vcpus")
+    raw_pinning = doc.get("cpu_pinning") or {}
+    if not isinstance(raw_pinning, dict):
+        raise _bad(f"{where}.cpu_pinning", "must be an object {vcpu: pcpu}")
+    pinning: dict[int, int] = {}
+    for vcpu, pcpu in raw_pinning.items():
+        if not str(vcpu).isdigit() or int(vcpu) not in vcpus:
+            raise _bad(f"{where}.cpu_pinning", f"vCPU {vcpu!r} is not one of the cell's vcpus")
+        pinning[int(vcpu)] = _int(pcpu, f"{where}.cpu_pinning.{vcpu}")
+    reserved = doc.get("cpuset_reserved")
+    reserved_set = _int_list(reserved, f"{where}.cpuset_reserved") if reserved else None
+    pagesize = doc.get("pagesize_kb")
+    policy = _enum(doc.get("cpu_policy"), fields.CPUAllocationPolicy.ALL, f"{where}.cpu_policy")
+    if policy is None and pinning:
+        policy = (
+            fields.CPUAllocationPolicy.DEDICATED
+            if set(pinning) == vcpus
+            else fields.CPUAllocationPolicy.MIXED
+        )
+    thread_policy = _enum(
+        doc.get("cpu_thread_policy"),
+        fields.CPUThreadAllocationPolicy.ALL,
+        f"{where}.cpu_thread_policy",
+    )
+    return InstanceNUMACell(
+        id=_int(doc["host_cell"], f"{where}.host_cell"),
+        cpuset=vcpus - set(pinning),
+        pcpuset=set(pinning),
+        memory=_int(doc["memory_mb"], f"{where}.memory_mb"),
+        pagesize=None if pagesize is None else _int(pagesize, f"{where}.pagesize_kb"),
+        cpu_pinning=pinning or None,
+        cpuset_reserved=reserved_set,
+        cpu_policy=policy,
+        cpu_thread_policy=thread_policy,
+    )
+
+
+def placement_from_dict(doc: Any, where: str) -> InstanceNUMATopology | None:
+    """One ``--format json`` document; None when it records a non-fit."""
+    if not isinstance(doc, dict):
+        raise _bad(where, "a placement must be a JSON object")
+    if doc.get("fits") is False:
+        return None
+    cells = doc.get("cells")
+    if not isinstance(cells, list) or not cells:
+        raise _bad(where, "needs a non-empty 'cells' list")
+    policy = _enum(
+        doc.get("emulator_threads_policy"),
+        fields.CPUEmulatorThreadsPolicy.ALL,
+        f"{where}.emulator_threads_policy",
+    )
+    return InstanceNUMATopology(
+        cells=[cell_from_dict(c, f"{where}.cells[{i}]") for i, c in enumerate(cells)],
+        emulator_threads_policy=policy,
+    )
+
+
+def parse_existing(text: str, source: str = "--existing") -> list[InstanceNUMATopology]:
+    """Every placement in a JSON document (an object or a list of objects)."""
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise exception.InvalidRequest(reason=f"{source} is not valid JSON: {exc}") from exc
+    docs = doc if isinstance(doc, list) else [doc]
+    placements = (placement_from_dict(d, f"entry {i}") for i, d in enumerate(docs))
+    return [p for p in placements if p is not None]
+
+
+def load_existing(path: str) -> list[InstanceNUMATopology]:
+    """Read and parse an ``--existing`` file (at most :data:`MAX_EXISTING_BYTES`)."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_EXISTING_BYTES + 1)
+    except OSError as exc:
+        raise exception.InvalidRequest(reason=f"cannot read --existing {path}: {exc}") from exc
+    if len(data) > MAX_EXISTING_BYTES:
+        raise exception.InvalidRequest(
+            reason=f"--existing {path} is larger than {MAX_EXISTING_BYTES} bytes"
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise exception.InvalidRequest(reason=f"--existing {path} is not UTF-8") from exc
+    return parse_existing(text, f"--existing {path}")
+
+
+def check_host_cells(host: NUMATopology, placements: list[InstanceNUMATopology]) -> None:
+    """Every placed cell must name a cell of this host (else its claim would be lost)."""
+    known = sorted(cell.id for cell in host.cells)
+    for index, placement in enumerate(placements):
+        for cell in placement.cells:
+            if cell.id not in known:
+                raise _bad(
+                    f"entry {index}",
+                    f"host cell {cell.id} does not exist on this host (cells: {known})",
+                )

@@ -1,0 +1,60 @@
+"""``os-numa place --format json``: the placement as one JSON object.
+
+The keys are the contract in the design's API page; more may be added. Two
+additions here: each cell's ``cpu_policy`` and ``cpu_thread_policy``, so that a
+document can be fed back through ``--existing`` and claimed exactly as placed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from os_numa.objects.instance_numa import InstanceNUMACell, InstanceNUMATopology
+
+
+def cell_to_dict(guest_cell: int, cell: InstanceNUMACell) -> dict[str, Any]:
+    """One placed guest cell; ``host_cell`` is the cell's post-fit id."""
+    pinning = cell.cpu_pinning or {}
+    return {
+        "guest_cell": guest_cell,
+        "host_cell": cell.id,
+        "vcpus": sorted(cell.cpus),
+        "cpu_pinning": {str(vcpu): pinning[vcpu] for vcpu in sorted(pinning)},
+        "cpuset_reserved": sorted(cell.cpuset_reserved or ()),
+        "memory_mb": cell.memory,
+        "pagesize_kb": cell.pagesize,
+        "cpu_policy": cell.cpu_policy,
+        "cpu_thread_policy": cell.cpu_thread_policy,
+    }
+
+
+def vcpusched_to_dict(vcpus: Iterable[int], scheduler: str, priority: int) -> dict[str, Any]:
+    return {"vcpus": sorted(vcpus), "scheduler": scheduler, "priority": priority}
+
+
+def placement_document(
+    placement: InstanceNUMATopology | None,
+    *,
+    emulator_threads_policy: str | None,
+    emulatorpin: Iterable[int] = (),
+    vcpusched: Iterable[dict[str, Any]] = (),
+    explanation: str | None = None,
+) -> dict[str, Any]:
+    """The JSON contract: ``fits``, the placed ``cells``, ``emulatorpin``,
+    ``vcpusched`` and, when nothing fits, the ``explanation``."""
+    fits = placement is not None
+    return {
+        "fits": fits,
+        "emulator_threads_policy": emulator_threads_policy,
+        "cells": [cell_to_dict(i, c) for i, c in enumerate(placement.cells)] if fits else [],
+        "emulatorpin": sorted(emulatorpin) if fits else [],
+        "vcpusched": list(vcpusched) if fits else [],
+        "explanation": None if fits else explanation,
+    }
+
+
+def dumps(document: dict[str, Any]) -> str:
+    """Stable, readable JSON (sorted within lists by construction, keys in contract order)."""
+    return json.dumps(document, indent=2)

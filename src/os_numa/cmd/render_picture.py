@@ -1,0 +1,237 @@
+"""The host picture: every NUMA cell, every core with its SMT threads, and what runs where.
+
+Each host CPU gets one label:
+
+========  ==========================================================
+``vN``    guest vCPU N is pinned here
+``EMU``   reserved for the guest's emulator threads (policy isolate)
+``used``  already pinned by other guests (``--existing``)
+``free``  may be pinned and is free
+``shr``   a shared CPU (floating vCPUs run here, not pinnable)
+``host``  neither pinnable nor shared: kept for the host
+========  ==========================================================
+
+A ``+E`` suffix marks a CPU that the guest's emulator threads may also run on
+without owning it (policy share, or a realtime guest's housekeeping vCPUs).
+Colour (ANSI SGR) is optional and never changes the text or its width.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from os_numa.cpuset import format_cpu_spec
+from os_numa.objects.instance_numa import InstanceNUMATopology
+from os_numa.objects.numa import NUMACell, NUMATopology
+
+#: Cores per row of the picture.
+CORES_PER_ROW = 4
+
+_SGR = {
+    "vcpu": "1;32",
+    "emu": "1;35",
+    "used": "31",
+    "free": "2",
+    "shr": "36",
+    "host": "2",
+    "pin": "33",
+    "title": "1",
+}
+
+
+@dataclass(frozen=True)
+class Mark:
+    """What one host CPU shows: its label, its style and whether emulator threads may run there."""
+
+    label: str
+    style: str
+    emulator: bool = False
+
+    @property
+    def text(self) -> str:
+        return self.label + ("+E" if self.emulator else "")
+
+
+class Painter:
+    """Wraps text in ANSI colour when enabled, and is the identity otherwise."""
+
+    def __init__(self, color: bool):
+        self.color = color
+
+    def __call__(self, text: str, style: str) -> str:
+        if not self.color or not text:
+            return text
+        return f"\x1b[{_SGR[style]}m{text}\x1b[0m"
+
+
+def cores_of(cell: NUMACell) -> list[list[int]]:
+    """The cell's cores as sorted thread lists, ordered by lowest CPU id.
+
+    CPUs the siblings list does not mention are cores of their own, so a host
+    reported without SMT data still shows every CPU.
+    """
+    known = set(cell.cpuset) | set(cell.pcpuset)
+    cores = [sorted(group) for group in cell.siblings if group]
+    listed = {cpu for core in cores for cpu in core}
+    cores.extend([cpu] for cpu in sorted(known - listed))
+    return sorted(cores, key=lambda threads: threads[0])
+
+
+def mark_cpus(
+    cell: NUMACell,
+    placement: InstanceNUMATopology | None = None,
+    emulatorpin: Iterable[int] = (),
+) -> dict[int, Mark]:
+    """Label every CPU of one host cell (``cell`` holds usage *before* the guest)."""
+    emulator_cpus = set(emulatorpin)
+    guest_pins: dict[int, int] = {}
+    reserved: set[int] = set()
+    for guest_cell in placement.cells if placement else ():
+        if guest_cell.id != cell.id:
+            continue
+        guest_pins.update({p: v for v, p in (guest_cell.cpu_pinning or {}).items()})
+        reserved |= set(guest_cell.cpuset_reserved or ())
+    marks: dict[int, Mark] = {}
+    for core in cores_of(cell):
+        for cpu in core:
+            if cpu in guest_pins:
+                mark = Mark(f"v{guest_pins[cpu]}", "vcpu")
+            elif cpu in reserved:
+                mark = Mark("EMU", "emu")
+            elif cpu in cell.pinned_cpus:
+                mark = Mark("used", "used")
+            elif cpu in cell.pcpuset:
+                mark = Mark("free", "free")
+            elif cpu in cell.cpuset:
+                mark = Mark("shr", "shr")
+            else:
+                mark = Mark("host", "host")
+            extra = cpu in emulator_cpus and cpu not in reserved
+            marks[cpu] = Mark(mark.label, mark.style, extra)
+    return marks
+
+
+def _pages_text(cell: NUMACell) -> str:
+    parts = []
+    for pages in sorted(cell.mempages, key=lambda p: p.size_kb):
+        if pages.size_kb <= 4:
+            continue
+        size = (
+            f"{pages.size_kb // (1024 * 1024)}G"
+            if pages.size_kb >= 1024 * 1024
+            else f"{pages.size_kb // 1024}M"
+        )
+        parts.append(f"{size} {pages.free}/{pages.total} free")
+    return "; pages " + ", ".join(parts) if parts else ""
+
+
+def _cell_header(cell: NUMACell, guest_mb: int, paint: Painter) -> str:
+    socket = "" if cell.socket is None else f", socket {cell.socket}"
+    cpus = set(cell.cpuset) | set(cell.pcpuset)
+    guest = f", {guest_mb} to this guest" if guest_mb else ""
+    memory = f"memory {cell.memory} MiB ({cell.memory_usage} used{guest})"
+    title = paint(f"host cell {cell.id}", "title")
+    return f"{title}{socket}: {len(cpus)} CPUs, {memory}{_pages_text(cell)}"
+
+
+def render_cell(
+    cell: NUMACell,
+    placement: InstanceNUMATopology | None,
+    emulatorpin: Iterable[int],
+    paint: Painter,
+    cpu_width: int,
+) -> list[str]:
+    """The lines for one host cell: header, cores in rows, floating vCPUs if any."""
+    marks = mark_cpus(cell, placement, emulatorpin)
+    guest_cells = [c for c in placement.cells if c.id == cell.id] if placement else []
+    lines = [_cell_header(cell, sum(c.memory for c in guest_cells), paint)]
+    cores = cores_of(cell)
+    label_width = max((len(m.text) for m in marks.values()), default=4)
+    rendered = []
+    for core in cores:
+        threads = []
+        for cpu in core:
+            mark = marks[cpu]
+            label = paint(mark.label, mark.style) + (paint("+E", "pin") if mark.emulator else "")
+            pad = " " * (label_width - len(mark.text))
+            threads.append(f"{cpu:>{cpu_width}} {label}{pad}")
+        rendered.append("[" + "  ".join(threads) + "]")
+    for start in range(0, len(rendered), CORES_PER_ROW):
+        lines.append("  " + " ".join(rendered[start : start + CORES_PER_ROW]))
+    for guest_cell in guest_cells:
+        if guest_cell.cpuset:
+            lines.append(
+                f"  floating vCPUs {format_cpu_spec(guest_cell.cpuset)} run on shared CPUs "
+                f"{format_cpu_spec(cell.cpuset) or '(none)'}"
+            )
+    return lines
+
+
+def _guest_lines(placement: InstanceNUMATopology, emulatorpin: set[int]) -> list[str]:
+    lines = []
+    for index, cell in enumerate(placement.cells):
+        pinning = cell.cpu_pinning or {}
+        parts = [f"guest cell {index} -> host cell {cell.id}: vCPUs {format_cpu_spec(cell.cpus)}"]
+        if pinning:
+            pairs = ", ".join(f"{v}->{pinning[v]}" for v in sorted(pinning))
+            parts.append(f"pinned {pairs}")
+        if cell.cpuset:
+            parts.append(f"floating {format_cpu_spec(cell.cpuset)}")
+        page = f", {cell.pagesize} KiB pages" if cell.pagesize else ""
+        parts.append(f"{cell.memory} MiB{page}")
+        lines.append("; ".join(parts))
+    policy = placement.emulator_threads_policy or "unset"
+    where = format_cpu_spec(emulatorpin) if emulatorpin else "(not pinned)"
+    lines.append(f"emulator threads ({policy}) on host CPUs {where}")
+    return lines
+
+
+def legend(paint: Painter, with_guest: bool) -> list[str]:
+    """The key to the labels; guest labels only when a guest is drawn."""
+    items = []
+    if with_guest:
+        items += [
+            ("vN", "vcpu", "guest vCPU N pinned here"),
+            ("EMU", "emu", "reserved for the guest's emulator threads"),
+            ("+E", "pin", "emulator threads may also run here"),
+        ]
+    items += [
+        ("used", "used", "pinned by existing guests"),
+        ("free", "free", "free to pin"),
+        ("shr", "shr", "shared CPU for floating vCPUs"),
+        ("host", "host", "not for guests"),
+    ]
+    return ["legend:"] + [
+        f"  {paint(key, style)}{' ' * (5 - len(key))}{text}" for key, style, text in items
+    ]
+
+
+def render_host(
+    host: NUMATopology,
+    placement: InstanceNUMATopology | None = None,
+    emulatorpin: Iterable[int] = (),
+    *,
+    color: bool = False,
+    title: str | None = None,
+) -> str:
+    """The whole picture: an optional title, the guest summary, each host cell, the legend.
+
+    ``host`` is the host *before* this guest (existing claims applied), so the
+    guest's CPUs and the ones other guests use stay distinct.
+    """
+    paint = Painter(color)
+    emulator_cpus = set(emulatorpin)
+    every_cpu = [cpu for cell in host.cells for cpu in set(cell.cpuset) | set(cell.pcpuset)]
+    cpu_width = len(str(max(every_cpu, default=0)))
+    lines: list[str] = []
+    if title:
+        lines.append(paint(title, "title"))
+    if placement is not None:
+        lines += _guest_lines(placement, emulator_cpus)
+    for cell in sorted(host.cells, key=lambda c: c.id):
+        lines.append("")
+        lines += render_cell(cell, placement, emulator_cpus, paint, cpu_width)
+    lines.append("")
+    lines += legend(paint, placement is not None)
+    return "\n".join(lines) + "\n"
