@@ -105,8 +105,11 @@ def _all_groups():
 def register_opts(conf: cfg.ConfigOpts) -> None:
     """Register every os-numa option group on ``conf`` (idempotent)."""
     for group, opts in _all_groups():
-        conf.register_group(group)
-        conf.register_opts(opts, group=group)
+        # oslo.config keeps a group's overrides and parsed values in the OptGroup
+        # it was given (a shallow copy shares them), so each ConfigOpts gets its
+        # own group object: otherwise one make_conf()'s overrides leak into all.
+        conf.register_group(cfg.OptGroup(group.name, title=group.title, help=group.help))
+        conf.register_opts(opts, group=group.name)
 
 
 def list_opts():
@@ -142,9 +145,7 @@ def parse_cpu_set_option(conf: cfg.ConfigOpts, group: str, name: str) -> set[int
     except exception.InvalidCPUSpec as exc:
         raise exception.InvalidConfiguration(reason=f"[{group}] {name}: {exc}") from exc
     if not cpus:
-        raise exception.InvalidConfiguration(
-            reason=f"[{group}] {name}={value!r} names no CPUs"
-        )
+        raise exception.InvalidConfiguration(reason=f"[{group}] {name}={value!r} names no CPUs")
     return cpus
 
 
