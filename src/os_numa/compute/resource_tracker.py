@@ -1,0 +1,202 @@
+"""A reference resource tracker a compute driver can embed.
+
+It keeps one host's usage: which instance holds which pCPUs, memory and
+pages, plus what the driver says each instance costs on top
+(``estimate_instance_overhead``: for example the pCPU an isolated emulator
+thread runs on). Claims are all-or-nothing: a claim either fits and is
+recorded in full, or raises and leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import threading
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from os_numa import exception
+from os_numa.compute import claims as claims_mod
+from os_numa.compute.claims import Claim
+from os_numa.compute.instance import (
+    flavor_resources,
+    instance_uuid,
+    overhead_resources,
+    requested_topology,
+)
+from os_numa.compute.usage import Usage, summarize
+from os_numa.objects import NUMATopology, NUMATopologyLimits
+
+
+class ResourceTracker:
+    """Track one host's NUMA usage across instance claims, drops and restarts.
+
+    :param driver: anything with ``estimate_instance_overhead(instance) ->
+        {'vcpus', 'memory_mb', 'disk_gb'}``, such as
+        :class:`os_numa.virt.driver.ComputeDriver` or the libvirt driver.
+    :param host_topology: the host as the driver reports it, before any
+        instance is accounted. It is copied; later changes to it do not reach
+        the tracker.
+    :param conf: the ``oslo.config`` options in force (kept for the driver's
+        use; the fit reads its options from the global ``CONF``).
+    :param limits: allocation ratios for floating vCPUs and memory of shared
+        cells, passed to every fit.
+
+    Every public method is thread-safe: one lock covers each fit and the
+    bookkeeping that records it, so concurrent claims never share a pCPU.
+    The body of an :meth:`instance_claim` block (the slow part: building the
+    guest) runs outside the lock.
+    """
+
+    def __init__(
+        self,
+        driver: Any,
+        host_topology: NUMATopology,
+        conf: Any = None,
+        limits: NUMATopologyLimits | None = None,
+    ) -> None:
+        self.driver = driver
+        self.conf = conf
+        self.limits = limits
+        self._baseline = host_topology.obj_clone()
+        self._host = self._baseline
+        self._claims: dict[str, Claim] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def usage(self) -> Usage:
+        """An immutable snapshot of the current usage."""
+        with self._lock:
+            return summarize(self._host, self._claims.values())
+
+    @property
+    def host_topology(self) -> NUMATopology:
+        """A copy of the host topology with every claim applied."""
+        with self._lock:
+            return self._host.obj_clone()
+
+    @contextlib.contextmanager
+    def instance_claim(self, instance: Any) -> Iterator[Claim]:
+        """Claim the host resources ``instance`` needs, for the ``with`` block.
+
+        The requested topology (``instance.numa_topology`` if set, otherwise
+        derived from the flavor and image) is fitted to the host as used now;
+        the placement is recorded on ``instance.numa_topology``, the driver's
+        overhead estimate (made with the placement in place) is added, and
+        the host usage is updated. If the ``with`` block raises, all of that
+        is undone and the exception propagates. Yields the :class:`Claim`.
+
+        :raises ComputeResourcesUnavailable: nothing fits; the message says why.
+        :raises InstanceAlreadyClaimed: the instance already holds a claim.
+        :raises Invalid: a bad flavor, extra spec, image property or overhead.
+        """
+        claim, previous = self._claim(instance)
+        try:
+            yield dataclasses.replace(claim, placement=getattr(instance, "numa_topology", None))
+        except BaseException:
+            self._abort(instance, claim, previous)
+            raise
+
+    def drop(self, instance: Any) -> None:
+        """Release everything ``instance`` (or its uuid) claimed, overhead included.
+
+        :raises InstanceNotClaimed: it holds no claim; nothing changes.
+        """
+        uuid = instance if isinstance(instance, str) else instance_uuid(instance)
+        with self._lock:
+            claim = self._claims.get(uuid)
+            if claim is None:
+                raise exception.InstanceNotClaimed(instance=uuid)
+            self._host = claims_mod.apply_placement(self._host, claim.placement, free=True)
+            del self._claims[uuid]
+
+    def update_available_resource(self, instances: Iterable[Any]) -> Usage:
+        """Rebuild the usage from scratch from ``instances``' recorded placements.
+
+        This is what a compute service does after a restart: each instance's
+        ``numa_topology`` is taken as its placement (no fit is made), and the
+        driver's overhead estimate is added. The new usage replaces the old
+        only when every instance could be accounted; returns its snapshot.
+
+        :raises InstanceUsageConflict: an instance's placement clashes with an
+            earlier one (a pCPU pinned twice, an unknown pCPU or cell), is not
+            a placement at all, or its uuid repeats; the message names it and
+            the tracker keeps its previous usage.
+        """
+        with self._lock:
+            host = self._baseline
+            rebuilt: dict[str, Claim] = {}
+            for instance in instances:
+                claim, host = self._account(instance, host, rebuilt)
+                rebuilt[claim.instance_uuid] = claim
+            self._host = host
+            self._claims = rebuilt
+            return summarize(self._host, self._claims.values())
+
+    # -- internals (callers hold no lock; these take it where needed) --------
+
+    def _claim(self, instance: Any) -> tuple[Claim, Any]:
+        uuid = instance_uuid(instance)
+        resources = flavor_resources(instance.flavor)
+        previous = getattr(instance, "numa_topology", None)
+        request = requested_topology(instance)
+        with self._lock:
+            if uuid in self._claims:
+                raise exception.InstanceAlreadyClaimed(instance=uuid)
+            placement = None
+            host = self._host
+            if request is not None:
+                placement = claims_mod.fit_instance(self._host, request, self.limits)
+                host = claims_mod.apply_placement(self._host, placement)
+                instance.numa_topology = placement
+            try:
+                overhead = overhead_resources(
+                    self.driver.estimate_instance_overhead(instance), self.driver
+                )
+            except BaseException:
+                instance.numa_topology = previous
+                raise
+            claim = Claim(
+                instance_uuid=uuid,
+                placement=None if placement is None else placement.obj_clone(),
+                resources=resources,
+                overhead=overhead,
+            )
+            self._host = host
+            self._claims[uuid] = claim
+        return claim, previous
+
+    def _abort(self, instance: Any, claim: Claim, previous: Any) -> None:
+        with self._lock:
+            if self._claims.get(claim.instance_uuid) is not claim:
+                return  # dropped (or rebuilt away) inside the block: nothing left to undo
+            self._host = claims_mod.apply_placement(self._host, claim.placement, free=True)
+            del self._claims[claim.instance_uuid]
+            instance.numa_topology = previous
+
+    def _account(
+        self, instance: Any, host: NUMATopology, seen: dict[str, Claim]
+    ) -> tuple[Claim, NUMATopology]:
+        uuid = instance_uuid(instance)
+        if uuid in seen:
+            raise exception.InstanceUsageConflict(
+                instance=uuid, reason="it appears more than once in the instance list"
+            )
+        placement = getattr(instance, "numa_topology", None)
+        try:
+            resources = flavor_resources(instance.flavor)
+            if placement is not None:
+                claims_mod.check_placement(placement)
+                host = claims_mod.apply_placement(host, placement)
+            overhead = overhead_resources(
+                self.driver.estimate_instance_overhead(instance), self.driver
+            )
+        except exception.OsNumaError as exc:
+            raise exception.InstanceUsageConflict(instance=uuid, reason=str(exc)) from exc
+        claim = Claim(
+            instance_uuid=uuid,
+            placement=None if placement is None else placement.obj_clone(),
+            resources=resources,
+            overhead=overhead,
+        )
+        return claim, host

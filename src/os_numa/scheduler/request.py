@@ -1,0 +1,166 @@
+"""Translate a flavor and image into what a scheduler asks a placement service for.
+
+This follows Nova's ``ResourceRequest`` (nova/scheduler/utils.py): pinned
+vCPUs become ``PCPU``, floating ones ``VCPU``, an isolated emulator thread one
+more ``PCPU``, and thread policies the ``HW_CPU_HYPERTHREADING`` trait. The
+emulator pCPU appears here *and* in the compute host's usage
+(:mod:`os_numa.compute`), so placement's inventory and the host agree.
+"""
+
+from __future__ import annotations
+
+import re
+import types
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from os_numa import exception, hardware
+from os_numa.compute.instance import flavor_resources
+from os_numa.objects import InstanceNUMATopology, fields
+
+HW_CPU_HYPERTHREADING = "HW_CPU_HYPERTHREADING"
+
+_RESOURCE_KEY = re.compile(r"resources(?:[1-9][0-9]*)?:([A-Z0-9_]+)")
+_TRAIT_KEY = re.compile(r"trait(?:[1-9][0-9]*)?:([A-Z0-9_]+)")
+_PINNED = (fields.CPUAllocationPolicy.DEDICATED, fields.CPUAllocationPolicy.MIXED)
+_THREAD_TRAIT = {
+    fields.CPUThreadAllocationPolicy.REQUIRE: "required",
+    fields.CPUThreadAllocationPolicy.ISOLATE: "forbidden",
+}
+
+
+@dataclass(frozen=True)
+class ResourceRequest:
+    """Resource amounts and traits for one placement query (granular groups merged).
+
+    ``resources`` maps a resource class to a positive amount (zero amounts are
+    dropped, as Nova does); it is read-only.
+    """
+
+    resources: Mapping[str, int]
+    required_traits: frozenset[str] = field(default_factory=frozenset)
+    forbidden_traits: frozenset[str] = field(default_factory=frozenset)
+
+    def __post_init__(self) -> None:
+        frozen = types.MappingProxyType(dict(sorted(self.resources.items())))
+        object.__setattr__(self, "resources", frozen)
+
+
+def emulator_pcpus(topology: InstanceNUMATopology | None) -> int:
+    """Dedicated pCPUs the guest's emulator threads take: 0, or the isolate count (1 by default)."""
+    if topology is None or not topology.emulator_threads_isolated:
+        return 0
+    count = getattr(topology, "emulator_threads_count", None) if _has_count(topology) else None
+    return count or 1
+
+
+def _has_count(topology: InstanceNUMATopology) -> bool:
+    return "emulator_threads_count" in topology.fields and topology.obj_attr_is_set(
+        "emulator_threads_count"
+    )
+
+
+def resources_from_request(flavor: Any, image_meta: Any = None) -> ResourceRequest:
+    """What to ask placement for to boot ``flavor`` with ``image_meta``.
+
+    - ``hw:cpu_policy=dedicated``: ``PCPU`` = vCPUs; ``mixed``: ``PCPU`` = the
+      pinned vCPUs and ``VCPU`` = the floating ones; otherwise ``VCPU`` = vCPUs.
+    - ``hw:emulator_threads_policy=isolate`` adds the emulator pCPU(s) to ``PCPU``.
+    - ``hw:cpu_thread_policy=require`` requires ``HW_CPU_HYPERTHREADING``,
+      ``isolate`` forbids it.
+    - ``MEMORY_MB`` = the flavor's memory; ``DISK_GB`` = root + ephemeral +
+      swap when the flavor has those fields.
+    - Explicit ``resources[N]:<CLASS>=<amount>`` and ``trait[N]:<NAME>=required|forbidden``
+      extra specs are honoured (an explicit ``VCPU``/``PCPU`` replaces the
+      translation); the image's ``traits_required`` are required.
+
+    Every extra spec and image property is validated first, with the typed
+    errors of :func:`os_numa.hardware.numa_get_constraints`.
+
+    :raises InvalidRequest: the explicit form contradicts the flavor (for
+        example ``resources:PCPU`` is not vCPUs + 1 with emulator ``isolate``,
+        or it is combined with ``hw:cpu_policy``).
+    :raises InvalidExtraSpecValue: a resource amount or trait value is malformed.
+    """
+    topology = hardware.numa_get_constraints(flavor, image_meta)
+    explicit = _explicit_resources(flavor)
+    required, forbidden = _explicit_traits(flavor)
+    required |= set(_image_property(image_meta, "traits_required") or ())
+
+    resources = dict(explicit)
+    if "VCPU" not in explicit and "PCPU" not in explicit:
+        resources.update(_cpu_resources(flavor.vcpus, topology))
+    if topology is not None and topology.cells:
+        trait = _THREAD_TRAIT.get(topology.cells[0].cpu_thread_policy)
+        if trait == "required":
+            required.add(HW_CPU_HYPERTHREADING)
+        elif trait == "forbidden":
+            forbidden.add(HW_CPU_HYPERTHREADING)
+    own = flavor_resources(flavor)
+    resources.setdefault("MEMORY_MB", own.memory_mb)
+    resources.setdefault("DISK_GB", own.disk_gb)
+
+    both = required & forbidden
+    if both:
+        raise exception.InvalidRequest(
+            reason=f"trait(s) {sorted(both)} are both required and forbidden"
+        )
+    return ResourceRequest(
+        resources={rc: amount for rc, amount in resources.items() if amount},
+        required_traits=frozenset(required),
+        forbidden_traits=frozenset(forbidden),
+    )
+
+
+def _cpu_resources(vcpus: int, topology: InstanceNUMATopology | None) -> dict[str, int]:
+    if topology is None or topology.cpu_policy not in _PINNED:
+        return {"VCPU": vcpus}
+    pinned = sum(len(cell.pcpuset) for cell in topology.cells)
+    floating = sum(len(cell.cpuset) for cell in topology.cells)
+    return {"PCPU": pinned + emulator_pcpus(topology), "VCPU": floating}
+
+
+def _explicit_resources(flavor: Any) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for key, value in sorted((getattr(flavor, "extra_specs", None) or {}).items()):
+        match = _RESOURCE_KEY.fullmatch(key)
+        if not match:
+            continue
+        try:
+            amount = int(str(value).strip())
+        except ValueError:
+            amount = -1
+        if amount < 0:
+            raise exception.InvalidExtraSpecValue(
+                key=key, value=value, reason="a resource amount must be a non-negative integer"
+            )
+        totals[match.group(1)] = totals.get(match.group(1), 0) + amount
+    return totals
+
+
+def _explicit_traits(flavor: Any) -> tuple[set[str], set[str]]:
+    required: set[str] = set()
+    forbidden: set[str] = set()
+    for key, value in sorted((getattr(flavor, "extra_specs", None) or {}).items()):
+        match = _TRAIT_KEY.fullmatch(key)
+        if not match:
+            continue
+        if value == "required":
+            required.add(match.group(1))
+        elif value == "forbidden":
+            forbidden.add(match.group(1))
+        else:
+            raise exception.InvalidExtraSpecValue(
+                key=key, value=value, reason="a trait must be 'required' or 'forbidden'"
+            )
+    return required, forbidden
+
+
+def _image_property(image_meta: Any, name: str) -> Any:
+    if image_meta is None:
+        return None
+    if isinstance(image_meta, Mapping):
+        return (image_meta.get("properties") or {}).get(name)
+    properties = getattr(image_meta, "properties", None)
+    return None if properties is None else properties.get(name)
