@@ -10,6 +10,7 @@ from os_numa.objects.numa import (
     NUMATopology,
     NUMATopologyLimits,
 )
+from os_numa.objects.pci import InstancePCIDevice
 
 __all__ = [
     "Flavor",
@@ -17,6 +18,7 @@ __all__ = [
     "ImageMetaProps",
     "InstanceNUMACell",
     "InstanceNUMATopology",
+    "InstancePCIDevice",
     "NUMACell",
     "NUMAPagesTopology",
     "NUMATopology",

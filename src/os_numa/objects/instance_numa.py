@@ -110,18 +110,24 @@ class InstanceNUMATopology(base.OsNumaObject):
       InstanceNUMACell 1.1 (cpuset_reserved)
     * 1.2: cells are InstanceNUMACell 1.2 (pcpuset)
     * 1.3: cells are InstanceNUMACell 1.3 (cpu_policy ``mixed``)
+    * 1.4: pci_devices (InstancePCIDevice list: the devices assigned by the
+      fit and the guest cell each is local to; dropped when downgrading)
     """
 
-    VERSION = "1.3"
+    VERSION = "1.4"
 
     fields = {
         "cells": fields.ListOfObjectsField("OsNumaInstanceNUMACell"),
         "emulator_threads_policy": fields.CPUEmulatorThreadsPolicyField(
             nullable=True, default=None
         ),
+        "pci_devices": fields.ListOfObjectsField("OsNumaInstancePCIDevice", default=[]),
     }
 
-    obj_relationships = {"cells": [("1.0", "1.0"), ("1.1", "1.1"), ("1.2", "1.2"), ("1.3", "1.3")]}
+    obj_relationships = {
+        "cells": [("1.0", "1.0"), ("1.1", "1.1"), ("1.2", "1.2"), ("1.3", "1.3")],
+        "pci_devices": [("1.4", "1.0")],
+    }
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -129,6 +135,8 @@ class InstanceNUMATopology(base.OsNumaObject):
 
     def obj_make_compatible(self, primitive, target_version):
         super().obj_make_compatible(primitive, target_version)
+        if versionutils.convert_version_to_tuple(target_version) < (1, 4):
+            primitive.pop("pci_devices", None)
         if versionutils.convert_version_to_tuple(target_version) < (1, 1):
             primitive.pop("emulator_threads_policy", None)
 
