@@ -1,0 +1,172 @@
+"""``explain_fit``: the fit's own search, plus why it failed, per host cell and guest cell.
+
+Nova only logs "does not fit". The report here runs the very same
+:class:`~os_numa.fit.fit.Problem` as :func:`numa_fit_instance_to_host` and then
+reads the per-pair answers it cached (computing the missing ones), so the
+explanation cannot disagree with the fit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from os_numa import objects
+from os_numa.fit import search
+from os_numa.fit.fit import build_placement, make_problem
+from os_numa.fit.outcome import Shortfall
+
+
+@dataclass(frozen=True)
+class CellVerdict:
+    """Guest cell ``guest_cell`` (its index) on host cell ``host_cell`` (its id)."""
+
+    guest_cell: int
+    host_cell: int
+    shortfall: Shortfall | None
+
+    @property
+    def fits(self) -> bool:
+        return self.shortfall is None
+
+    def __str__(self) -> str:
+        what = "fits" if self.shortfall is None else self.shortfall.text
+        return f"guest cell {self.guest_cell} on host cell {self.host_cell}: {what}"
+
+
+@dataclass(frozen=True)
+class FitReport:
+    """Whether a request fits a host, where, and if not, why.
+
+    ``verdicts`` holds every guest cell x host cell pair (guest cells in order,
+    host cells in the order the search offers them, ``host_order``), each with
+    the first constraint that failed. ``unplaceable`` lists guest cells that fit
+    no host cell; ``obstacle`` is ``(guest cells, host cell ids)`` when every
+    guest cell fits somewhere but those guest cells together fit fewer host cells
+    than they are; ``reason`` is set when the shapes alone rule a fit out.
+    """
+
+    fits: bool
+    placement: objects.InstanceNUMATopology | None
+    host_order: tuple[int, ...] = ()
+    verdicts: tuple[CellVerdict, ...] = ()
+    unplaceable: tuple[int, ...] = ()
+    obstacle: tuple[tuple[int, ...], tuple[int, ...]] | None = None
+    reason: str | None = None
+
+    def verdicts_for(self, guest_cell: int) -> tuple[CellVerdict, ...]:
+        return tuple(v for v in self.verdicts if v.guest_cell == guest_cell)
+
+    def summary(self) -> str:
+        """One paragraph for a person: where it went, or what stood in the way."""
+        if self.fits:
+            if self.placement is None:
+                return "Fits: nothing asks for NUMA placement."
+            return (
+                "Fits: "
+                + "; ".join(_placed(i, c) for i, c in enumerate(self.placement.cells))
+                + "."
+            )
+        if self.reason is not None:
+            return f"Does not fit: {self.reason}."
+        if self.unplaceable:
+            parts = []
+            for guest in self.unplaceable:
+                why = "; ".join(
+                    f"host cell {v.host_cell}: {v.shortfall.text}" for v in self.verdicts_for(guest)
+                )
+                parts.append(f"guest cell {guest} fits no host cell ({why})")
+            return "Does not fit: " + "; ".join(parts) + "."
+        guests, hosts = self.obstacle or ((), ())
+        return (
+            "Does not fit: every guest cell fits some host cell, but not all at once: "
+            f"guest cells {_names(guests)} fit only host cell{'s' if len(hosts) != 1 else ''} "
+            f"{_names(hosts)}, and each guest cell needs a host cell of its own."
+        )
+
+    def __str__(self) -> str:
+        lines = [self.summary()]
+        if not self.fits:
+            lines.extend(f"  {v}" for v in self.verdicts)
+        return "\n".join(lines)
+
+
+def explain_fit(
+    host_topology,
+    instance_topology,
+    limits=None,
+    pci_requests=None,
+    pci_stats=None,
+    conf=None,
+) -> FitReport:
+    """Run the fit of :func:`~os_numa.fit.fit.numa_fit_instance_to_host` and explain it.
+
+    Same arguments and errors as the fit; ``pci_requests``/``pci_stats`` are not used yet.
+    """
+    if host_topology is None or instance_topology is None:
+        return FitReport(
+            fits=False,
+            placement=None,
+            reason="fitting needs both a host NUMA topology and a requested one",
+        )
+    problem = make_problem(host_topology, instance_topology, limits, conf)
+    k, n = len(problem.guests), len(problem.hosts)
+    host_ids = tuple(problem.hosts[h].id for h in problem.order)
+    if k > n:
+        return FitReport(
+            fits=False,
+            placement=None,
+            host_order=host_ids,
+            reason=(
+                f"the guest asks for {k} NUMA cells but the host has {n}; "
+                "each guest cell needs a host cell of its own"
+            ),
+        )
+    assignment = problem.assignment()
+    verdicts = []
+    for guest in range(k):
+        for host in problem.order:
+            outcome = problem.outcome(guest, host)
+            shortfall = outcome if isinstance(outcome, Shortfall) else None
+            verdicts.append(CellVerdict(guest, problem.hosts[host].id, shortfall))
+    if assignment is not None:
+        return FitReport(
+            fits=True,
+            placement=build_placement(instance_topology, problem, assignment),
+            host_order=host_ids,
+            verdicts=tuple(verdicts),
+        )
+    unplaceable = tuple(
+        g for g in range(k) if not any(problem.feasible(g, h) for h in problem.order)
+    )
+    obstacle = None
+    if not unplaceable:
+        found = search.matching_obstacle(k, problem.order, problem.feasible)
+        if found is not None:
+            guests, hosts = found
+            obstacle = (guests, tuple(problem.hosts[h].id for h in hosts))
+    return FitReport(
+        fits=False,
+        placement=None,
+        host_order=host_ids,
+        verdicts=tuple(verdicts),
+        unplaceable=unplaceable,
+        obstacle=obstacle,
+    )
+
+
+def _names(values) -> str:
+    values = [str(v) for v in values]
+    if len(values) <= 1:
+        return "".join(values)
+    return ", ".join(values[:-1]) + " and " + values[-1]
+
+
+def _placed(index: int, cell) -> str:
+    text = f"guest cell {index} on host cell {cell.id}"
+    if cell.cpu_pinning:
+        pins = ", ".join(f"{v}->{p}" for v, p in sorted(cell.cpu_pinning.items()))
+        text += f" (vCPU->pCPU {pins}"
+        if cell.cpuset_reserved:
+            text += f"; emulator pCPU {_names(sorted(cell.cpuset_reserved))}"
+        text += ")"
+    return text

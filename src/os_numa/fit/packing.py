@@ -1,0 +1,120 @@
+"""Pinning one guest cell's vCPUs onto one host cell's cores (Nova's step 4 and 5.3).
+
+Every choice takes cores in order of their lowest pCPU and threads lowest first,
+so the same host and request always give the same pins.
+"""
+
+from __future__ import annotations
+
+from itertools import chain, islice
+
+from os_numa import topology
+from os_numa.fit.outcome import Shortfall, pcpus_needed
+from os_numa.fit.snapshot import HostCell
+from os_numa.objects import fields
+
+_THREADS = fields.CPUThreadAllocationPolicy
+
+Pins = tuple[tuple[int, int], ...]
+
+
+def pack(
+    host: HostCell, vcpus: tuple[int, ...], thread_policy: str | None, reserve: int
+) -> tuple[Pins, tuple[int, ...]] | Shortfall:
+    """Pin ``vcpus`` (sorted) on ``host`` and reserve ``reserve`` emulator pCPUs.
+
+    The caller has checked that ``host`` has ``len(vcpus) + reserve`` free pCPUs.
+    Returns ``(pinning, reserved)`` or the Shortfall of the thread policy.
+    """
+    if thread_policy == _THREADS.ISOLATE:
+        return _pack_isolate(host, vcpus, reserve)
+    free_cores = topology.free_threads(host.cores, host.free)
+    if thread_policy == _THREADS.REQUIRE:
+        pcpus = _sibling_threads(host, free_cores, len(vcpus))
+    else:
+        pcpus = _prefer_threads(free_cores, len(vcpus))
+    if isinstance(pcpus, Shortfall):
+        return pcpus
+    pinning = tuple(zip(vcpus, pcpus, strict=True))
+    used = set(pcpus)
+    spare = (cpu for cpu in chain.from_iterable(free_cores) if cpu not in used)
+    reserved = tuple(islice(spare, reserve))
+    return pinning, reserved
+
+
+def _take(cores: list[topology.Core], per_core: int, count: int) -> tuple[int, ...] | None:
+    """The first ``per_core`` threads of each core, the first ``count`` of them, or None."""
+    if per_core * len(cores) < count:
+        return None
+    return tuple(chain.from_iterable(core[:per_core] for core in cores))[:count]
+
+
+def _prefer_threads(free_cores: tuple[topology.Core, ...], count: int) -> tuple[int, ...]:
+    """Siblings first: the most threads per core that still fit, then any free pCPUs."""
+    most = max((len(core) for core in free_cores), default=1)
+    for per_core in range(most, 0, -1):
+        pcpus = _take([c for c in free_cores if len(c) >= per_core], per_core, count)
+        if pcpus is not None:
+            return pcpus
+    # Not enough cores even one thread each: every free pCPU, core by core.
+    return tuple(chain.from_iterable(free_cores))[:count]
+
+
+def _sibling_threads(
+    host: HostCell, free_cores: tuple[topology.Core, ...], count: int
+) -> tuple[int, ...] | Shortfall:
+    """``require``: only cores with at least two free threads, most threads per core first."""
+    if host.threads <= 1:
+        return Shortfall(
+            "smt_required",
+            2,
+            host.threads,
+            "thread policy 'require' needs SMT siblings; the cell has 1 thread per core",
+        )
+    best = 0
+    for per_core in range(host.threads, 1, -1):
+        usable = [c for c in free_cores if len(c) >= per_core]
+        pcpus = _take(usable, per_core, count)
+        if pcpus is not None:
+            return pcpus
+        best = max(best, per_core * len(usable))
+    return Shortfall(
+        "sibling_threads",
+        count,
+        best,
+        f"thread policy 'require': {count} vCPUs need sibling threads on cores with 2 or "
+        f"more free threads; such cores offer {best}",
+    )
+
+
+def _pack_isolate(
+    host: HostCell, vcpus: tuple[int, ...], reserve: int
+) -> tuple[Pins, tuple[int, ...]] | Shortfall:
+    """``isolate``: one vCPU per fully free core, and each emulator pCPU on a core of its own.
+
+    The claim pins whole cores under ``isolate`` (``pin_cpus_with_siblings``), so
+    the emulator pCPU must come from a fully free core too; Nova takes any core
+    its pins do not touch and its own claim then fails (defect 9).
+    """
+    if host.threads > 1 and host.new_style:
+        return Shortfall(
+            "smt_config",
+            1,
+            host.threads,
+            "thread policy 'isolate' cannot be used on an SMT cell configured with "
+            "cpu_dedicated_set/cpu_shared_set (Nova bug 1889633); use the "
+            "HW_CPU_HYPERTHREADING trait instead",
+        )
+    whole = topology.whole_free_cores(host.cores, host.free)
+    needed = len(vcpus) + reserve
+    if len(whole) < needed:
+        return Shortfall(
+            "whole_cores",
+            needed,
+            len(whole),
+            f"thread policy 'isolate': {pcpus_needed(len(vcpus), reserve)} on whole free "
+            f"cores, {len(whole)} whole cores free",
+        )
+    pinning = tuple(zip(vcpus, (core[0] for core in whole[: len(vcpus)]), strict=True))
+    reserved = tuple(core[0] for core in whole[len(vcpus) : needed])
+    return pinning, reserved

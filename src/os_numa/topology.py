@@ -1,0 +1,60 @@
+"""Small pure queries over a host cell's CPUs, on plain sets, ints and tuples.
+
+A *core* here is one SMT sibling group restricted to the CPUs that may be
+pinned, as a sorted tuple; cores are listed by their lowest CPU. Sorting is what
+makes every choice deterministic (Nova keeps sibling sets in hash order and pins
+come out as 6, 2, 5, 4; see ``doc/source/fitting.rst``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+Core = tuple[int, ...]
+
+
+def cores_of(siblings: Iterable[Iterable[int]], cpus: Iterable[int]) -> tuple[Core, ...]:
+    """The cores made of ``cpus``: each sibling group intersected with ``cpus``.
+
+    CPUs that no sibling group mentions become one-thread cores, so a host that
+    reports no siblings still has cores. Groups are de-duplicated; the result is
+    sorted by lowest CPU, each core sorted.
+    """
+    wanted = set(cpus)
+    seen: set[int] = set()
+    cores = []
+    for group in siblings:
+        core = tuple(sorted(set(group) & wanted - seen))
+        if core:
+            cores.append(core)
+            seen.update(core)
+    cores.extend((cpu,) for cpu in wanted - seen)
+    return tuple(sorted(cores))
+
+
+def threads_per_core(cores: Iterable[Core]) -> int:
+    """Threads of the largest core, or 1 when there are no cores."""
+    return max((len(core) for core in cores), default=1)
+
+
+def free_threads(cores: Iterable[Core], free: set[int] | frozenset[int]) -> tuple[Core, ...]:
+    """Each core's free CPUs, for cores with at least one, in core order."""
+    result = []
+    for core in cores:
+        part = tuple(cpu for cpu in core if cpu in free)
+        if part:
+            result.append(part)
+    return tuple(result)
+
+
+def whole_free_cores(cores: Iterable[Core], free: set[int] | frozenset[int]) -> tuple[Core, ...]:
+    """Cores every thread of which is free, in core order."""
+    return tuple(core for core in cores if all(cpu in free for cpu in core))
+
+
+def core_of(cores: Iterable[Core], cpu: int) -> Core | None:
+    """The core holding ``cpu``, or None."""
+    for core in cores:
+        if cpu in core:
+            return core
+    return None

@@ -1,0 +1,164 @@
+"""Named host topologies and request builders shared by the fitting tests and benchmarks.
+
+Hosts are built as a libvirt driver would: per cell ``cpuset``/``pcpuset`` from
+``cpu_shared_set``/``cpu_dedicated_set`` (both every CPU when neither is set),
+siblings sorted by lowest CPU, 4 KiB pages for all memory, optional 2 MiB pages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from os_numa import objects
+from os_numa.objects import fields
+
+DEDICATED = fields.CPUAllocationPolicy.DEDICATED
+SHARED = fields.CPUAllocationPolicy.SHARED
+MIXED = fields.CPUAllocationPolicy.MIXED
+
+
+def host(
+    cells: int,
+    cores: int,
+    threads: int = 1,
+    *,
+    memory: int = 4096,
+    dedicated: Iterable[int] | None = None,
+    shared: Iterable[int] | None = None,
+    huge_2m: int = 0,
+    layout: str = "adjacent",
+    pinned: Iterable[int] = (),
+) -> objects.NUMATopology:
+    """``cells`` x ``cores`` x ``threads``; ``layout`` "adjacent" numbers a core's threads
+    consecutively (0-1, 2-3), "split" as Linux does on many servers (thread t of core c
+    is ``t * total_cores + c``). ``huge_2m`` 2 MiB pages per cell are carved out of
+    ``memory``; ``pinned`` CPUs start pinned."""
+    total_cores = cells * cores
+    dedicated = set(dedicated) if dedicated is not None else None
+    shared = set(shared) if shared is not None else None
+    pinned = set(pinned)
+    result = []
+    for cell in range(cells):
+        groups = []
+        for core in range(cell * cores, (cell + 1) * cores):
+            if layout == "adjacent":
+                groups.append({core * threads + t for t in range(threads)})
+            else:
+                groups.append({t * total_cores + core for t in range(threads)})
+        cpus = set().union(*groups)
+        if dedicated is None and shared is None:
+            cpuset, pcpuset = set(cpus), set(cpus)
+        else:
+            cpuset, pcpuset = cpus & (shared or set()), cpus & (dedicated or set())
+        small = (memory - huge_2m * 2) * 256
+        pages = [objects.NUMAPagesTopology(size_kb=4, total=small)]
+        if huge_2m:
+            pages.append(objects.NUMAPagesTopology(size_kb=2048, total=huge_2m))
+        result.append(
+            objects.NUMACell(
+                id=cell,
+                cpuset=cpuset,
+                pcpuset=pcpuset,
+                memory=memory,
+                pinned_cpus=pinned & pcpuset,
+                siblings=sorted(
+                    (g & (cpuset | pcpuset) for g in groups if g & (cpuset | pcpuset)), key=min
+                ),
+                mempages=pages,
+            )
+        )
+    return objects.NUMATopology(cells=result)
+
+
+def cell(
+    pinned: Iterable[int] = (),
+    floating: Iterable[int] = (),
+    memory: int = 1024,
+    *,
+    policy: str | None = DEDICATED,
+    thread: str | None = None,
+    pagesize: int | None = None,
+    index: int = 0,
+) -> objects.InstanceNUMACell:
+    return objects.InstanceNUMACell(
+        id=index,
+        cpuset=set(floating),
+        pcpuset=set(pinned),
+        memory=memory,
+        pagesize=pagesize,
+        cpu_policy=policy,
+        cpu_thread_policy=thread,
+    )
+
+
+def guest(
+    vcpus_per_cell: Sequence[int],
+    memory_per_cell: int | Sequence[int] = 1024,
+    *,
+    policy: str | None = DEDICATED,
+    thread: str | None = None,
+    emulator: str | None = None,
+    pagesize: int | None = None,
+) -> objects.InstanceNUMATopology:
+    """Consecutive vCPU ids per cell, all pinned (dedicated) or all floating (shared/None)."""
+    if isinstance(memory_per_cell, int):
+        memory_per_cell = [memory_per_cell] * len(vcpus_per_cell)
+    cells = []
+    first = 0
+    for index, (count, mem) in enumerate(zip(vcpus_per_cell, memory_per_cell, strict=True)):
+        vcpus = range(first, first + count)
+        first += count
+        pinned = policy in (DEDICATED, MIXED)
+        cells.append(
+            cell(
+                pinned=vcpus if pinned else (),
+                floating=() if pinned else vcpus,
+                memory=mem,
+                policy=policy,
+                thread=thread,
+                pagesize=pagesize,
+                index=index,
+            )
+        )
+    return objects.InstanceNUMATopology(cells=cells, emulator_threads_policy=emulator)
+
+
+# Named hosts of nova-behaviour.md and the fitting tests.
+def a1_host() -> objects.NUMATopology:
+    """A1: 2 cells x 4 cores, no SMT, cpu_dedicated_set=0-7."""
+    return host(2, 4, dedicated=range(8))
+
+
+def a3_host() -> objects.NUMATopology:
+    """A3: 2 cells x 4 cores x 2 threads, siblings 0-1, 2-3, ..., legacy configuration."""
+    return host(2, 4, 2)
+
+
+def c1_host() -> objects.NUMATopology:
+    """C1: 2 cells x 8 cores, cpu_shared_set=0-1,8-9, cpu_dedicated_set=2-7,10-15."""
+    return host(2, 8, shared={0, 1, 8, 9}, dedicated=set(range(2, 8)) | set(range(10, 16)))
+
+
+def asymmetric_host() -> objects.NUMATopology:
+    """Three cells of 2, 4 and 6 pCPUs (no SMT) with 1, 2 and 3 GiB."""
+    cells = []
+    first = 0
+    for index, (count, memory) in enumerate(((2, 1024), (4, 2048), (6, 3072))):
+        cpus = set(range(first, first + count))
+        first += count
+        cells.append(
+            objects.NUMACell(
+                id=index,
+                cpuset=set(cpus),
+                pcpuset=set(cpus),
+                memory=memory,
+                siblings=[{c} for c in sorted(cpus)],
+                mempages=[objects.NUMAPagesTopology(size_kb=4, total=memory * 256)],
+            )
+        )
+    return objects.NUMATopology(cells=cells)
+
+
+def sixteen_cell_host() -> objects.NUMATopology:
+    """16 cells x 4 pCPUs, no SMT (the worst-case no-fit shape)."""
+    return host(16, 4)
