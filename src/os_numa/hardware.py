@@ -21,6 +21,9 @@ from os_numa.constraints import (
     numa_get_constraints,
     parse_page_size,
 )
+from os_numa.explain import CellVerdict, FitReport, explain_fit
+from os_numa.fit import numa_fit_instance_to_host
+from os_numa.usage import numa_usage_from_instance_numa
 
 __all__ = [
     "MEMPAGES_ANY",
@@ -37,4 +40,9 @@ __all__ = [
     "is_realtime_enabled",
     "numa_get_constraints",
     "parse_page_size",
+    "CellVerdict",
+    "FitReport",
+    "explain_fit",
+    "numa_fit_instance_to_host",
+    "numa_usage_from_instance_numa",
 ]
