@@ -233,97 +233,123 @@ def _child(el: etree._Element, tag: str) -> etree._Element | None:
     return found[0] if found else None
 
 
+@dataclasses.dataclass(frozen=True)
+class _Attr:
+    """One XML attribute of an attribute-only element, mapped to a dataclass field.
+
+    ``kind`` is ``"int"``, ``"str"``, ``"cpus"`` (a CPU/node set written as a CPU
+    spec) or ``"kib"`` (an int written with ``unit='KiB'`` after it and read in
+    any unit). An optional attribute is omitted when its value is None (or an
+    empty set); when missing from a document, the field keeps its default.
+    """
+
+    xml: str
+    field: str
+    kind: str = "int"
+    required: bool = False
+
+    def write(self, el: etree._Element, value: Any) -> None:
+        if not self.required and (value is None or (self.kind == "cpus" and not value)):
+            return
+        el.set(self.xml, _spec(value) if self.kind == "cpus" else str(value))
+        if self.kind == "kib":
+            el.set("unit", "KiB")
+
+    def read(self, el: etree._Element) -> Any:
+        value = el.get(self.xml)
+        if value is None:
+            if self.required:
+                _req_attr(el, self.xml)
+            return None
+        if self.kind == "cpus":
+            return _cpus(el, value, self.xml)
+        if self.kind == "int":
+            return _to_int(el, value, self.xml)
+        if self.kind == "kib":
+            return _kib(el, _to_int(el, value, self.xml))
+        return value
+
+
+@dataclasses.dataclass
+class _AttributeElement(LibvirtConfigObject):
+    """An element whose data are all attributes, declared in :attr:`attributes`."""
+
+    attributes: ClassVar[tuple[_Attr, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        names = [a.xml for a in cls.attributes]
+        if any(a.kind == "kib" for a in cls.attributes):
+            names.append("unit")
+        cls.known_attrs = tuple(names)
+
+    def _format(self):
+        el = etree.Element(self.root_name)
+        for attr in self.attributes:
+            attr.write(el, getattr(self, attr.field))
+        return el
+
+    @classmethod
+    def _parse(cls, el):
+        values = {a.field: a.read(el) for a in cls.attributes}
+        return cls(**{name: value for name, value in values.items() if value is not None})
+
+
 # --- <cputune> -------------------------------------------------------------------------
 
 
 @dataclasses.dataclass
-class LibvirtConfigGuestCPUTuneVCPUPin(LibvirtConfigObject):
+class LibvirtConfigGuestCPUTuneVCPUPin(_AttributeElement):
     """``<vcpupin vcpu='id' cpuset='...'/>``: the host CPUs one vCPU may run on."""
 
     root_name: ClassVar[str] = "vcpupin"
-    known_attrs: ClassVar[tuple[str, ...]] = ("vcpu", "cpuset")
+    attributes: ClassVar[tuple[_Attr, ...]] = (
+        _Attr("vcpu", "id", required=True),
+        _Attr("cpuset", "cpuset", "cpus", required=True),
+    )
 
     id: int = 0
     cpuset: set[int] = field(default_factory=set)
 
-    def _format(self):
-        el = etree.Element(self.root_name)
-        el.set("vcpu", str(self.id))
-        el.set("cpuset", _spec(self.cpuset))
-        return el
-
-    @classmethod
-    def _parse(cls, el):
-        return cls(id=_req_int(el, "vcpu"), cpuset=_cpus(el, el.get("cpuset"), "cpuset"))
-
 
 @dataclasses.dataclass
-class LibvirtConfigGuestCPUTuneEmulatorPin(LibvirtConfigObject):
+class LibvirtConfigGuestCPUTuneEmulatorPin(_AttributeElement):
     """``<emulatorpin cpuset='...'/>``: the host CPUs of QEMU's emulator threads."""
 
     root_name: ClassVar[str] = "emulatorpin"
-    known_attrs: ClassVar[tuple[str, ...]] = ("cpuset",)
+    attributes: ClassVar[tuple[_Attr, ...]] = (_Attr("cpuset", "cpuset", "cpus", required=True),)
 
     cpuset: set[int] = field(default_factory=set)
 
-    def _format(self):
-        el = etree.Element(self.root_name)
-        el.set("cpuset", _spec(self.cpuset))
-        return el
-
-    @classmethod
-    def _parse(cls, el):
-        return cls(cpuset=_cpus(el, el.get("cpuset"), "cpuset"))
-
 
 @dataclasses.dataclass
-class LibvirtConfigGuestCPUTuneIOThreadPin(LibvirtConfigObject):
+class LibvirtConfigGuestCPUTuneIOThreadPin(_AttributeElement):
     """``<iothreadpin iothread='N' cpuset='...'/>``: the host CPUs of one I/O thread."""
 
     root_name: ClassVar[str] = "iothreadpin"
-    known_attrs: ClassVar[tuple[str, ...]] = ("iothread", "cpuset")
+    attributes: ClassVar[tuple[_Attr, ...]] = (
+        _Attr("iothread", "iothread", required=True),
+        _Attr("cpuset", "cpuset", "cpus", required=True),
+    )
 
     iothread: int = 1
     cpuset: set[int] = field(default_factory=set)
 
-    def _format(self):
-        el = etree.Element(self.root_name)
-        el.set("iothread", str(self.iothread))
-        el.set("cpuset", _spec(self.cpuset))
-        return el
-
-    @classmethod
-    def _parse(cls, el):
-        return cls(iothread=_req_int(el, "iothread"), cpuset=_cpus(el, el.get("cpuset"), "cpuset"))
-
 
 @dataclasses.dataclass
-class LibvirtConfigGuestCPUTuneVCPUSched(LibvirtConfigObject):
+class LibvirtConfigGuestCPUTuneVCPUSched(_AttributeElement):
     """``<vcpusched vcpus='...' scheduler='fifo' priority='N'/>``: a scheduler for vCPUs."""
 
     root_name: ClassVar[str] = "vcpusched"
-    known_attrs: ClassVar[tuple[str, ...]] = ("vcpus", "scheduler", "priority")
+    attributes: ClassVar[tuple[_Attr, ...]] = (
+        _Attr("vcpus", "vcpus", "cpus", required=True),
+        _Attr("scheduler", "scheduler", "str"),
+        _Attr("priority", "priority"),
+    )
 
     vcpus: set[int] = field(default_factory=set)
     scheduler: str | None = None
     priority: int | None = None
-
-    def _format(self):
-        el = etree.Element(self.root_name)
-        el.set("vcpus", _spec(self.vcpus))
-        if self.scheduler is not None:
-            el.set("scheduler", self.scheduler)
-        if self.priority is not None:
-            el.set("priority", str(self.priority))
-        return el
-
-    @classmethod
-    def _parse(cls, el):
-        return cls(
-            vcpus=_cpus(el, el.get("vcpus"), "vcpus"),
-            scheduler=el.get("scheduler"),
-            priority=_opt_int(el, "priority"),
-        )
 
 
 @dataclasses.dataclass
@@ -399,51 +425,33 @@ class LibvirtConfigGuestCPUTune(LibvirtConfigObject):
 
 
 @dataclasses.dataclass
-class LibvirtConfigGuestNUMATuneMemory(LibvirtConfigObject):
+class LibvirtConfigGuestNUMATuneMemory(_AttributeElement):
     """``<memory mode='strict' nodeset='...'/>``: host nodes for all guest memory."""
 
     root_name: ClassVar[str] = "memory"
-    known_attrs: ClassVar[tuple[str, ...]] = ("mode", "nodeset")
+    attributes: ClassVar[tuple[_Attr, ...]] = (
+        _Attr("mode", "mode", "str"),
+        _Attr("nodeset", "nodeset", "cpus", required=True),
+    )
 
     mode: str = "strict"
     nodeset: set[int] = field(default_factory=set)
 
-    def _format(self):
-        el = etree.Element(self.root_name)
-        el.set("mode", self.mode)
-        el.set("nodeset", _spec(self.nodeset))
-        return el
-
-    @classmethod
-    def _parse(cls, el):
-        return cls(mode=el.get("mode", "strict"), nodeset=_cpus(el, el.get("nodeset"), "nodeset"))
-
 
 @dataclasses.dataclass
-class LibvirtConfigGuestNUMATuneMemNode(LibvirtConfigObject):
+class LibvirtConfigGuestNUMATuneMemNode(_AttributeElement):
     """``<memnode cellid='N' mode='strict' nodeset='...'/>``: host nodes of one guest cell."""
 
     root_name: ClassVar[str] = "memnode"
-    known_attrs: ClassVar[tuple[str, ...]] = ("cellid", "mode", "nodeset")
+    attributes: ClassVar[tuple[_Attr, ...]] = (
+        _Attr("cellid", "cellid", required=True),
+        _Attr("mode", "mode", "str"),
+        _Attr("nodeset", "nodeset", "cpus", required=True),
+    )
 
     cellid: int = 0
     mode: str = "strict"
     nodeset: set[int] = field(default_factory=set)
-
-    def _format(self):
-        el = etree.Element(self.root_name)
-        el.set("cellid", str(self.cellid))
-        el.set("mode", self.mode)
-        el.set("nodeset", _spec(self.nodeset))
-        return el
-
-    @classmethod
-    def _parse(cls, el):
-        return cls(
-            cellid=_req_int(el, "cellid"),
-            mode=el.get("mode", "strict"),
-            nodeset=_cpus(el, el.get("nodeset"), "nodeset"),
-        )
 
 
 @dataclasses.dataclass
@@ -479,35 +487,21 @@ class LibvirtConfigGuestNUMATune(LibvirtConfigObject):
 
 
 @dataclasses.dataclass
-class LibvirtConfigGuestCPUNUMACell(LibvirtConfigObject):
+class LibvirtConfigGuestCPUNUMACell(_AttributeElement):
     """``<cell id='N' cpus='...' memory='KiB' [memAccess='shared']/>``: one guest cell."""
 
     root_name: ClassVar[str] = "cell"
-    known_attrs: ClassVar[tuple[str, ...]] = ("id", "cpus", "memory", "unit", "memAccess")
+    attributes: ClassVar[tuple[_Attr, ...]] = (
+        _Attr("id", "id", required=True),
+        _Attr("cpus", "cpus", "cpus", required=True),
+        _Attr("memory", "memory", "kib", required=True),
+        _Attr("memAccess", "memAccess", "str"),
+    )
 
     id: int = 0
     cpus: set[int] = field(default_factory=set)
     memory: int = 0
     memAccess: str | None = None  # noqa: N815 - libvirt's and Nova's spelling
-
-    def _format(self):
-        el = etree.Element(self.root_name)
-        el.set("id", str(self.id))
-        el.set("cpus", _spec(self.cpus))
-        el.set("memory", str(self.memory))
-        el.set("unit", "KiB")
-        if self.memAccess is not None:
-            el.set("memAccess", self.memAccess)
-        return el
-
-    @classmethod
-    def _parse(cls, el):
-        return cls(
-            id=_req_int(el, "id"),
-            cpus=_cpus(el, el.get("cpus"), "cpus"),
-            memory=_kib(el, _req_int(el, "memory")),
-            memAccess=el.get("memAccess"),
-        )
 
 
 @dataclasses.dataclass
@@ -589,30 +583,18 @@ class LibvirtConfigGuestCPU(LibvirtConfigObject):
 
 
 @dataclasses.dataclass
-class LibvirtConfigGuestMemoryBackingPage(LibvirtConfigObject):
-    """``<page size='KiB' unit='KiB' [nodeset='...']/>``: huge pages for some guest cells."""
+class LibvirtConfigGuestMemoryBackingPage(_AttributeElement):
+    """``<page size='KiB' unit='KiB' [nodeset='...']/>``: huge pages for some guest
+    cells (all cells when ``nodeset`` is empty)."""
 
     root_name: ClassVar[str] = "page"
-    known_attrs: ClassVar[tuple[str, ...]] = ("size", "unit", "nodeset")
+    attributes: ClassVar[tuple[_Attr, ...]] = (
+        _Attr("size", "size_kb", "kib", required=True),
+        _Attr("nodeset", "nodeset", "cpus"),
+    )
 
     size_kb: int = 0
     nodeset: set[int] = field(default_factory=set)
-
-    def _format(self):
-        el = etree.Element(self.root_name)
-        el.set("size", str(self.size_kb))
-        el.set("unit", "KiB")
-        if self.nodeset:
-            el.set("nodeset", _spec(self.nodeset))
-        return el
-
-    @classmethod
-    def _parse(cls, el):
-        nodeset = el.get("nodeset")
-        return cls(
-            size_kb=_kib(el, _req_int(el, "size")),
-            nodeset=set() if nodeset is None else _cpus(el, nodeset, "nodeset"),
-        )
 
 
 @dataclasses.dataclass
@@ -800,3 +782,257 @@ def _device_element(device: Any) -> etree._Element:
     raise TypeError(
         f"a device must be a config object, an lxml element or XML text, not {device!r}"
     )
+
+
+# --- host capabilities ---------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class LibvirtConfigCapsNUMAPages(LibvirtConfigObject):
+    """``<pages unit='KiB' size='N'>total</pages>``: one page-size pool of a host cell.
+
+    ``total`` is the pool size in pages (None when libvirt wrote no count).
+    """
+
+    root_name: ClassVar[str] = "pages"
+    known_attrs: ClassVar[tuple[str, ...]] = ("unit", "size")
+
+    size: int = 4
+    total: int | None = None
+
+    def _format(self):
+        el = etree.Element(self.root_name)
+        el.set("unit", "KiB")
+        el.set("size", str(self.size))
+        if self.total is not None:
+            el.text = str(self.total)
+        return el
+
+    @classmethod
+    def _parse(cls, el):
+        text = (el.text or "").strip()
+        return cls(
+            size=_kib(el, _req_int(el, "size")),
+            total=_text_int(el) if text else None,
+        )
+
+
+@dataclasses.dataclass
+class LibvirtConfigCapsNUMACPU(_AttributeElement):
+    """``<cpu id socket_id die_id core_id siblings/>``: one online host CPU of a cell."""
+
+    root_name: ClassVar[str] = "cpu"
+    attributes: ClassVar[tuple[_Attr, ...]] = (
+        _Attr("id", "id", required=True),
+        _Attr("socket_id", "socket_id"),
+        _Attr("die_id", "die_id"),
+        _Attr("core_id", "core_id"),
+        _Attr("siblings", "siblings", "cpus"),
+    )
+
+    id: int = 0
+    socket_id: int | None = None
+    die_id: int | None = None
+    core_id: int | None = None
+    siblings: set[int] | None = None
+
+
+@dataclasses.dataclass
+class LibvirtConfigCapsNUMACell(LibvirtConfigObject):
+    """A host ``<cell>``: memory (KiB), page pools, distances, online CPUs.
+
+    A cell without CPUs (a memory-only node) may come with ``<cpus num='0'/>``
+    or with no ``<cpus>`` at all; both parse to ``cpus == []`` and render as
+    ``<cpus num='0'/>``, as libvirt writes it. ``distances`` maps a cell id
+    to its distance; ``memory`` is None when the document gives none.
+    """
+
+    root_name: ClassVar[str] = "cell"
+    known_children: ClassVar[tuple[str, ...]] = ("memory", "pages", "distances", "cpus")
+    known_attrs: ClassVar[tuple[str, ...]] = ("id",)
+
+    id: int = 0
+    memory: int | None = None
+    mempages: list[LibvirtConfigCapsNUMAPages] = field(default_factory=list)
+    distances: dict[int, int] = field(default_factory=dict)
+    cpus: list[LibvirtConfigCapsNUMACPU] = field(default_factory=list)
+
+    def _format(self):
+        el = etree.Element(self.root_name)
+        el.set("id", str(self.id))
+        if self.memory is not None:
+            _sub(el, "memory", self.memory, unit="KiB")
+        for pages in self.mempages:
+            el.append(pages.format_dom())
+        if self.distances:
+            distances = _sub(el, "distances")
+            for cell_id in sorted(self.distances):
+                _sub(distances, "sibling", id=cell_id, value=self.distances[cell_id])
+        cpus = _sub(el, "cpus", num=len(self.cpus))
+        for cpu in self.cpus:
+            cpus.append(cpu.format_dom())
+        return el
+
+    @classmethod
+    def _parse(cls, el):
+        memory = _child(el, "memory")
+        distances = _child(el, "distances")
+        cpus = _child(el, "cpus")
+        return cls(
+            id=_req_int(el, "id"),
+            memory=None if memory is None else _kib(memory, _text_int(memory)),
+            mempages=[LibvirtConfigCapsNUMAPages.parse_dom(p) for p in _children(el, "pages")],
+            distances=(
+                {}
+                if distances is None
+                else {
+                    _req_int(s, "id"): _req_int(s, "value") for s in _children(distances, "sibling")
+                }
+            ),
+            cpus=(
+                []
+                if cpus is None
+                else [LibvirtConfigCapsNUMACPU.parse_dom(c) for c in _children(cpus, "cpu")]
+            ),
+        )
+
+    @property
+    def cpu_ids(self) -> set[int]:
+        """The ids of the cell's online CPUs."""
+        return {cpu.id for cpu in self.cpus}
+
+
+@dataclasses.dataclass
+class LibvirtConfigCapsNUMATopology(LibvirtConfigObject):
+    """The host ``<topology><cells num='N'>...</cells></topology>``."""
+
+    root_name: ClassVar[str] = "topology"
+    known_children: ClassVar[tuple[str, ...]] = ("cells",)
+
+    cells: list[LibvirtConfigCapsNUMACell] = field(default_factory=list)
+
+    def _format(self):
+        el = etree.Element(self.root_name)
+        cells = _sub(el, "cells", num=len(self.cells))
+        for cell in self.cells:
+            cells.append(cell.format_dom())
+        return el
+
+    @classmethod
+    def _parse(cls, el):
+        cells = _child(el, "cells")
+        return cls(
+            cells=(
+                []
+                if cells is None
+                else [LibvirtConfigCapsNUMACell.parse_dom(c) for c in _children(cells, "cell")]
+            )
+        )
+
+
+@dataclasses.dataclass
+class LibvirtConfigCapsHostCPU(LibvirtConfigObject):
+    """The host ``<cpu>``: arch, model, vendor and ``<topology>`` (sockets, dies,
+    cores, threads per NUMA node, as libvirt reports them). Features and the
+    rest are kept as unknown children."""
+
+    root_name: ClassVar[str] = "cpu"
+    known_children: ClassVar[tuple[str, ...]] = ("arch", "model", "vendor", "topology")
+
+    arch: str | None = None
+    model: str | None = None
+    vendor: str | None = None
+    sockets: int | None = None
+    dies: int | None = None
+    cores: int | None = None
+    threads: int | None = None
+
+    def _format(self):
+        el = etree.Element(self.root_name)
+        for name in ("arch", "model", "vendor"):
+            if getattr(self, name) is not None:
+                _sub(el, name, getattr(self, name))
+        topology = {n: getattr(self, n) for n in ("sockets", "dies", "cores", "threads")}
+        if any(v is not None for v in topology.values()):
+            _sub(el, "topology", **topology)
+        return el
+
+    @classmethod
+    def _parse(cls, el):
+        def text(tag: str) -> str | None:
+            child = _child(el, tag)
+            return None if child is None else (child.text or "").strip()
+
+        topology = _child(el, "topology")
+        return cls(
+            arch=text("arch"),
+            model=text("model"),
+            vendor=text("vendor"),
+            **{
+                n: None if topology is None else _opt_int(topology, n)
+                for n in ("sockets", "dies", "cores", "threads")
+            },
+        )
+
+
+@dataclasses.dataclass
+class LibvirtConfigCapsHost(LibvirtConfigObject):
+    """The capabilities ``<host>``: uuid, cpu, NUMA topology; the rest is kept as is."""
+
+    root_name: ClassVar[str] = "host"
+    known_children: ClassVar[tuple[str, ...]] = ("uuid", "cpu", "topology")
+
+    uuid: str | None = None
+    cpu: LibvirtConfigCapsHostCPU | None = None
+    topology: LibvirtConfigCapsNUMATopology | None = None
+
+    def _format(self):
+        el = etree.Element(self.root_name)
+        if self.uuid is not None:
+            _sub(el, "uuid", self.uuid)
+        if self.cpu is not None:
+            el.append(self.cpu.format_dom())
+        if self.topology is not None:
+            el.append(self.topology.format_dom())
+        return el
+
+    @classmethod
+    def _parse(cls, el):
+        uuid = _child(el, "uuid")
+        cpu = _child(el, "cpu")
+        topology = _child(el, "topology")
+        return cls(
+            uuid=None if uuid is None else (uuid.text or "").strip(),
+            cpu=None if cpu is None else LibvirtConfigCapsHostCPU.parse_dom(cpu),
+            topology=(
+                None if topology is None else LibvirtConfigCapsNUMATopology.parse_dom(topology)
+            ),
+        )
+
+
+@dataclasses.dataclass
+class LibvirtConfigCaps(LibvirtConfigObject):
+    """A ``<capabilities>`` document: the ``<host>``; ``<guest>`` blocks are kept as is."""
+
+    root_name: ClassVar[str] = "capabilities"
+    known_children: ClassVar[tuple[str, ...]] = ("host",)
+
+    host: LibvirtConfigCapsHost | None = None
+
+    def _format(self):
+        el = etree.Element(self.root_name)
+        if self.host is not None:
+            el.append(self.host.format_dom())
+        return el
+
+    @classmethod
+    def _parse(cls, el):
+        host = _child(el, "host")
+        return cls(host=None if host is None else LibvirtConfigCapsHost.parse_dom(host))
+
+    @property
+    def cells(self) -> list[LibvirtConfigCapsNUMACell]:
+        """The host's NUMA cells (empty when the document has no topology)."""
+        if self.host is None or self.host.topology is None:
+            return []
+        return list(self.host.topology.cells)

@@ -1,0 +1,204 @@
+"""The host's NUMA topology, from libvirt's capabilities and the ``[compute]`` CPU sets.
+
+:func:`host_topology_from_capabilities` is a pure function of a capabilities
+document and two CPU sets; :class:`Host` adds the libvirt-python connection
+that supplies the document.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import libvirt
+from oslo_config import cfg
+
+from os_numa import conf as os_numa_conf
+from os_numa import cpuset as cpuset_mod
+from os_numa import exception, objects
+from os_numa.virt.libvirt import config
+
+CPUSetLike = str | Iterable[int]
+
+
+def _explicit_set(value: CPUSetLike, option: str) -> set[int]:
+    if isinstance(value, str):
+        try:
+            cpus = cpuset_mod.parse_cpu_spec(value)
+        except exception.InvalidCPUSpec as exc:
+            raise exception.InvalidConfiguration(reason=f"[compute] {option}: {exc}") from exc
+    else:
+        try:
+            cpus = {int(cpu) for cpu in value}
+        except (TypeError, ValueError) as exc:
+            raise exception.InvalidConfiguration(
+                reason=f"[compute] {option}={value!r} is neither a CPU spec nor CPU ids"
+            ) from exc
+    if not cpus:
+        raise exception.InvalidConfiguration(reason=f"[compute] {option}={value!r} names no CPUs")
+    return cpus
+
+
+def _resolve_set(value: CPUSetLike | None, option: str, conf: cfg.ConfigOpts) -> set[int] | None:
+    if value is None:
+        return os_numa_conf.parse_cpu_set_option(conf, "compute", option)
+    return _explicit_set(value, option)
+
+
+def _check_sets(dedicated: set[int] | None, shared: set[int] | None, online: set[int]) -> None:
+    if dedicated is not None and shared is not None and dedicated & shared:
+        raise exception.InvalidConfiguration(
+            reason="[compute] cpu_dedicated_set and cpu_shared_set overlap on CPU(s) "
+            f"{cpuset_mod.format_cpu_spec(dedicated & shared)}; a CPU may be in one set only"
+        )
+    for option, cpus in (("cpu_dedicated_set", dedicated), ("cpu_shared_set", shared)):
+        if cpus is not None and cpus - online:
+            raise exception.InvalidConfiguration(
+                reason=f"[compute] {option} names CPU(s) "
+                f"{cpuset_mod.format_cpu_spec(cpus - online)} that are not online on this "
+                f"host; online CPUs are {cpuset_mod.format_cpu_spec(online) or 'none'}"
+            )
+
+
+def _siblings(cell: config.LibvirtConfigCapsNUMACell, pcpuset: set[int]) -> list[set[int]]:
+    """The cell's SMT thread groups restricted to ``pcpuset``, unique, lowest CPU first.
+
+    A CPU without a ``siblings`` attribute is a group of its own.
+    """
+    groups = {
+        frozenset(cpu.siblings if cpu.siblings is not None else {cpu.id}) for cpu in cell.cpus
+    }
+    restricted = {group & pcpuset for group in groups}
+    return sorted((set(group) for group in restricted if group), key=min)
+
+
+def _socket(cell: config.LibvirtConfigCapsNUMACell) -> int | None:
+    sockets = {cpu.socket_id for cpu in cell.cpus}
+    if len(sockets) == 1:
+        return sockets.pop()
+    return None
+
+
+def _mempages(cell: config.LibvirtConfigCapsNUMACell) -> list[objects.NUMAPagesTopology]:
+    return [
+        objects.NUMAPagesTopology(size_kb=pages.size, total=pages.total or 0)
+        for pages in sorted(cell.mempages, key=lambda p: p.size)
+    ]
+
+
+def host_topology_from_capabilities(
+    caps_xml: str | bytes | config.LibvirtConfigCaps,
+    cpu_dedicated_set: CPUSetLike | None = None,
+    cpu_shared_set: CPUSetLike | None = None,
+    conf: cfg.ConfigOpts | None = None,
+) -> objects.NUMATopology:
+    """Build the host :class:`~os_numa.objects.NUMATopology` from capabilities.
+
+    Per cell, from its online CPUs (offline CPUs are in no cell):
+
+    - ``pcpuset`` = the cell's CPUs in ``cpu_dedicated_set``, ``cpuset`` = those in
+      ``cpu_shared_set``. With neither set, both are every CPU of the cell; with
+      only one of them, the other is empty (as in Nova).
+    - ``siblings``: the SMT thread groups, de-duplicated, restricted to ``pcpuset``,
+      empty groups dropped, sorted by lowest CPU.
+    - ``memory`` in MiB, ``mempages`` from the ``<pages>`` pools (total pages),
+      ``socket`` when every CPU of the cell is on the same socket, else None.
+
+    ``cpu_dedicated_set`` / ``cpu_shared_set`` are CPU specs (``"4-15,^8"``) or
+    iterables of CPU ids; each one that is None is read from ``[compute]`` of
+    ``conf`` (default :data:`os_numa.conf.CONF`).
+
+    :raises InvalidConfiguration: the sets overlap, name CPUs that are not online,
+        are malformed or empty; the message names the CPUs.
+    :raises InvalidXML: the document is malformed; :raises UnsafeXML: it is unsafe.
+    """
+    if isinstance(caps_xml, config.LibvirtConfigCaps):
+        caps = caps_xml
+    else:
+        caps = config.LibvirtConfigCaps.parse_str(caps_xml)
+    conf = os_numa_conf.CONF if conf is None else conf
+    dedicated = _resolve_set(cpu_dedicated_set, "cpu_dedicated_set", conf)
+    shared = _resolve_set(cpu_shared_set, "cpu_shared_set", conf)
+
+    cells = sorted(caps.cells, key=lambda cell: cell.id)
+    online: set[int] = set().union(*(cell.cpu_ids for cell in cells))
+    _check_sets(dedicated, shared, online)
+
+    result = []
+    for cell in cells:
+        cpus = cell.cpu_ids
+        if dedicated is None and shared is None:
+            pcpuset, cpuset = set(cpus), set(cpus)
+        else:
+            pcpuset = cpus & (dedicated or set())
+            cpuset = cpus & (shared or set())
+        result.append(
+            objects.NUMACell(
+                id=cell.id,
+                cpuset=cpuset,
+                pcpuset=pcpuset,
+                memory=(cell.memory or 0) // 1024,
+                cpu_usage=0,
+                memory_usage=0,
+                pinned_cpus=set(),
+                siblings=_siblings(cell, pcpuset),
+                mempages=_mempages(cell),
+                socket=_socket(cell),
+            )
+        )
+    return objects.NUMATopology(cells=result)
+
+
+class Host:
+    """A libvirt host reached through libvirt-python, opened on first use.
+
+    ``Host("qemu:///system")`` or ``Host("test:///default", read_only=True)``;
+    ``conf`` supplies the ``[compute]`` CPU sets (default :data:`os_numa.conf.CONF`).
+    Every libvirt failure is raised as :class:`~os_numa.exception.LibvirtConnectionError`
+    naming the URI.
+    """
+
+    def __init__(self, uri: str, conf: cfg.ConfigOpts | None = None, read_only: bool = False):
+        self.uri = uri
+        self.conf = conf
+        self.read_only = read_only
+        self._conn = None
+
+    def get_connection(self):
+        """The open ``virConnect``, opening it now if needed."""
+        if self._conn is None:
+            opener = libvirt.openReadOnly if self.read_only else libvirt.open
+            try:
+                self._conn = opener(self.uri)
+            except libvirt.libvirtError as exc:
+                raise exception.LibvirtConnectionError(uri=self.uri, reason=str(exc)) from exc
+        return self._conn
+
+    def get_capabilities(self) -> str:
+        """The host's capabilities document, as libvirt returns it."""
+        conn = self.get_connection()
+        try:
+            return conn.getCapabilities()
+        except libvirt.libvirtError as exc:
+            raise exception.LibvirtConnectionError(uri=self.uri, reason=str(exc)) from exc
+
+    def get_host_topology(
+        self,
+        cpu_dedicated_set: CPUSetLike | None = None,
+        cpu_shared_set: CPUSetLike | None = None,
+    ) -> objects.NUMATopology:
+        """:func:`host_topology_from_capabilities` of this host's capabilities."""
+        return host_topology_from_capabilities(
+            self.get_capabilities(), cpu_dedicated_set, cpu_shared_set, conf=self.conf
+        )
+
+    def close(self) -> None:
+        """Close the connection if it is open; a later call opens a new one."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+
+    def __enter__(self) -> Host:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
