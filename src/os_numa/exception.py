@@ -170,6 +170,12 @@ class EmulatorPinEmpty(Invalid):
     msg_fmt = "Refusing to build an empty emulator pin set: %(reason)s"
 
 
+class InvalidGuestPlacement(Invalid):
+    """A placement that cannot be written as libvirt XML without libvirt dropping part of it."""
+
+    msg_fmt = "The guest placement cannot be written as libvirt XML: %(reason)s"
+
+
 # --- Realtime ----------------------------------------------------------------
 
 
