@@ -314,6 +314,10 @@ class CPUUnpinningUnknown(Invalid):
     msg_fmt = "CPU set to unpin %(requested)s must be a subset of known CPU set %(available)s"
 
 
+class CPUUsageInvalid(Invalid):
+    msg_fmt = "Floating vCPU accounting on host cell %(cell)d is invalid: %(reason)s"
+
+
 class MemoryUsageInvalid(Invalid):
     msg_fmt = "Memory accounting on host cell %(cell)d is invalid: %(reason)s"
 
