@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from oslo_versionedobjects import base as ovo_base
+from oslo_versionedobjects import fields as ovo_fields
 
 
 class OsNumaObjectRegistry(ovo_base.VersionedObjectRegistry):
@@ -35,7 +36,11 @@ class OsNumaObject(ovo_base.VersionedObject, ovo_base.ComparableVersionedObject)
 
     def obj_load_attr(self, attrname):
         # Unset fields with a default read as the default instead of raising.
-        if attrname in self.fields and self.fields[attrname].default is not None:
+        # A default of None counts (e.g. cpuset_reserved); only "no default" does not.
+        if (
+            attrname in self.fields
+            and self.fields[attrname].default is not ovo_fields.UnspecifiedDefault
+        ):
             self.obj_set_defaults(attrname)
             return
         super().obj_load_attr(attrname)
