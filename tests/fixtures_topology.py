@@ -162,3 +162,25 @@ def asymmetric_host() -> objects.NUMATopology:
 def sixteen_cell_host() -> objects.NUMATopology:
     """16 cells x 4 pCPUs, no SMT (the worst-case no-fit shape)."""
     return host(16, 4)
+
+
+def host_state(topology: objects.NUMATopology) -> list[dict]:
+    """Everything a host topology records, as plain comparable values (sets, not
+    primitives, whose tuple order follows set iteration order)."""
+    cells = []
+    for cell in topology.cells:
+        cells.append(
+            {
+                "id": cell.id,
+                "cpuset": set(cell.cpuset),
+                "pcpuset": set(cell.pcpuset),
+                "pinned_cpus": set(cell.pinned_cpus),
+                "siblings": sorted(sorted(group) for group in cell.siblings),
+                "memory": cell.memory,
+                "memory_usage": cell.memory_usage,
+                "cpu_usage": cell.cpu_usage,
+                "mempages": sorted((p.size_kb, p.total, p.used, p.reserved) for p in cell.mempages),
+                "socket": cell.socket,
+            }
+        )
+    return cells

@@ -2,7 +2,8 @@
 
 Departure from Nova: Nova clamps memory, CPU and page usage at zero, which hides a
 double release. Here a release below zero raises
-:class:`~os_numa.exception.MemoryUsageInvalid` instead; pCPUs already raise
+:class:`~os_numa.exception.MemoryUsageInvalid` (memory, pages) or
+:class:`~os_numa.exception.CPUUsageInvalid` (floating vCPUs) instead; pCPUs already raise
 ``CPUPinningInvalid``/``CPUUnpinningInvalid`` as in Nova. The result is always a
 new topology, so an error leaves the caller's host exactly as it was.
 """
@@ -29,7 +30,8 @@ def numa_usage_from_instance_numa(
     :raises CPUPinningInvalid: a pCPU is already pinned (claimed twice).
     :raises CPUUnpinningInvalid: a pCPU is not pinned (released twice).
     :raises CPUPinningUnknown, CPUUnpinningUnknown: a pCPU is outside ``pcpuset``.
-    :raises MemoryUsageInvalid: a release would take usage below zero.
+    :raises MemoryUsageInvalid: a release would take memory or page usage below zero.
+    :raises CPUUsageInvalid: a release would take floating vCPU usage below zero.
     :raises MemoryPageSizeNotSupported: the cell has no pages of the guest's size.
     :raises NotFound: a guest cell names a host cell that does not exist.
     :raises InternalError: a pinned guest cell has no ``cpu_pinning`` (it was never fitted).
@@ -72,16 +74,29 @@ def _copy_cell(cell: objects.NUMACell) -> objects.NUMACell:
 
 
 def _account(host_cell: objects.NUMACell, guest_cell, sign: int) -> None:
+    if guest_cell.cpu_policy in _PINNED:
+        _account_pins(host_cell, guest_cell, sign)
     host_cell.memory_usage = _moved(
-        host_cell, "memory_usage", host_cell.memory_usage, sign * guest_cell.memory, "MiB"
+        exception.MemoryUsageInvalid,
+        host_cell,
+        "memory_usage",
+        host_cell.memory_usage,
+        sign * guest_cell.memory,
+        "MiB",
     )
     host_cell.cpu_usage = _moved(
-        host_cell, "cpu_usage", host_cell.cpu_usage, sign * len(guest_cell.cpuset), "vCPUs"
+        exception.CPUUsageInvalid,
+        host_cell,
+        "cpu_usage",
+        host_cell.cpu_usage,
+        sign * len(guest_cell.cpuset),
+        "vCPUs",
     )
     if guest_cell.pagesize and guest_cell.pagesize > 0:
         _account_pages(host_cell, guest_cell, sign)
-    if guest_cell.cpu_policy not in _PINNED:
-        return
+
+
+def _account_pins(host_cell: objects.NUMACell, guest_cell, sign: int) -> None:
     if guest_cell.cpu_pinning is None:
         raise exception.InternalError(
             err=f"guest cell on host cell {host_cell.id} asks for pinning but has no "
@@ -101,14 +116,19 @@ def _account_pages(host_cell: objects.NUMACell, guest_cell, sign: int) -> None:
         raise exception.MemoryPageSizeNotSupported(pagesize=f"{guest_cell.pagesize} KiB")
     count = guest_cell.memory * 1024 // pool.size_kb
     pool.used = _moved(
-        host_cell, f"{pool.size_kb} KiB pages used", pool.used, sign * count, "pages"
+        exception.MemoryUsageInvalid,
+        host_cell,
+        f"{pool.size_kb} KiB pages used",
+        pool.used,
+        sign * count,
+        "pages",
     )
 
 
-def _moved(host_cell, what: str, current: int, delta: int, unit: str) -> int:
+def _moved(error, host_cell, what: str, current: int, delta: int, unit: str) -> int:
     after = current + delta
     if after < 0:
-        raise exception.MemoryUsageInvalid(
+        raise error(
             cell=host_cell.id,
             reason=f"releasing {-delta} {unit} of {what} leaves {after}; only {current} "
             "are in use (released twice?)",

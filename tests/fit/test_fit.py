@@ -1,0 +1,416 @@
+"""numa_fit_instance_to_host over named hosts: Nova's examples, every rule, Nova's defects."""
+
+import pytest
+
+from os_numa import conf as os_numa_conf
+from os_numa import exception, objects
+from os_numa.fit import numa_fit_instance_to_host as fit
+from tests import fixtures_topology as ft
+
+ISOLATE = "isolate"
+
+
+def placed(result):
+    """(host cell id, pinning, reserved, pagesize) per guest cell, or None."""
+    if result is None:
+        return None
+    return [
+        (c.id, c.cpu_pinning, set(c.cpuset_reserved) if c.cpuset_reserved else None, c.pagesize)
+        for c in result.cells
+    ]
+
+
+def mixed(pinned, floating, memory=1024, **kw):
+    return ft.cell(pinned=pinned, floating=floating, memory=memory, policy=ft.MIXED, **kw)
+
+
+def topo(*cells, emulator=None):
+    for index, cell in enumerate(cells):
+        cell.id = index
+    return objects.InstanceNUMATopology(cells=list(cells), emulator_threads_policy=emulator)
+
+
+def fragmented_a3(pinned):
+    """A3 host with cell 1 fully pinned, so the request must go to cell 0."""
+    return ft.host(2, 4, 2, pinned=set(pinned) | set(range(8, 16)))
+
+
+# Nova's section 7.4 examples, with siblings sorted: lowest pCPUs first where Nova's
+# hash-ordered siblings gave 6, 7 (A1), 0, 1, 6, 7 (A3) and 6, 2, 5, 4 (C1).
+EXAMPLES = {
+    "A1 two guest cells, emulator isolate": (
+        ft.a1_host,
+        lambda: ft.guest([2, 2], emulator=ISOLATE),
+        [(0, {0: 0, 1: 1}, {2}, None), (1, {2: 4, 3: 5}, None, None)],
+    ),
+    "A2 one guest cell needs 4+1 of 4 pCPUs": (
+        ft.a1_host,
+        lambda: ft.guest([4], emulator=ISOLATE),
+        None,
+    ),
+    "A3 SMT host, emulator isolate": (
+        ft.a3_host,
+        lambda: ft.guest([4], emulator=ISOLATE),
+        [(0, {0: 0, 1: 1, 2: 2, 3: 3}, {4}, None)],
+    ),
+    "A3 plus thread isolate needs 5 whole cores of 4": (
+        ft.a3_host,
+        lambda: ft.guest([4], emulator=ISOLATE, thread=ISOLATE),
+        None,
+    ),
+    "C1 share on a split host pins dedicated pCPUs only": (
+        ft.c1_host,
+        lambda: ft.guest([4], emulator="share"),
+        [(0, {0: 2, 1: 3, 2: 4, 3: 5}, None, None)],
+    ),
+    "D1 mixed, dedicated mask 2-3, isolate": (
+        ft.c1_host,
+        lambda: topo(mixed({2, 3}, {0, 1}), emulator=ISOLATE),
+        [(0, {2: 2, 3: 3}, {4}, None)],
+    ),
+}
+
+RULES = {
+    "thread isolate: one vCPU per whole core": (
+        ft.a3_host,
+        lambda: ft.guest([4], thread=ISOLATE),
+        [(0, {0: 0, 1: 2, 2: 4, 3: 6}, None, None)],
+    ),
+    "thread isolate + emulator isolate: emulator on a whole core too": (
+        ft.a3_host,
+        lambda: ft.guest([3], thread=ISOLATE, emulator=ISOLATE),
+        [(0, {0: 0, 1: 2, 2: 4}, {6}, None)],
+    ),
+    "thread isolate: non-SMT host is one thread per core": (
+        ft.a1_host,
+        lambda: ft.guest([3], thread=ISOLATE, emulator=ISOLATE),
+        [(0, {0: 0, 1: 1, 2: 2}, {3}, None)],
+    ),
+    "thread isolate: new-style SMT cell never fits (Nova bug 1889633)": (
+        lambda: ft.host(2, 4, 2, dedicated=range(16), shared=()),
+        lambda: ft.guest([1], thread=ISOLATE),
+        None,
+    ),
+    "thread require: siblings": (
+        ft.a3_host,
+        lambda: ft.guest([3], thread="require"),
+        [(0, {0: 0, 1: 1, 2: 2}, None, None)],
+    ),
+    "thread require: no SMT never fits": (
+        ft.a1_host,
+        lambda: ft.guest([1], thread="require"),
+        None,
+    ),
+    "thread require: only single free threads left": (
+        lambda: fragmented_a3({1, 3, 5, 7}),
+        lambda: ft.guest([2], thread="require"),
+        None,
+    ),
+    "thread require: one whole core is enough for 2": (
+        lambda: fragmented_a3({1, 3, 5}),
+        lambda: ft.guest([2], thread="require"),
+        [(0, {0: 6, 1: 7}, None, None)],
+    ),
+    "thread prefer: whole cores first": (
+        lambda: fragmented_a3({0, 2}),
+        lambda: ft.guest([4], thread="prefer"),
+        [(0, {0: 4, 1: 5, 2: 6, 3: 7}, None, None)],
+    ),
+    "thread prefer: falls back to any free pCPUs": (
+        lambda: fragmented_a3({0, 2}),
+        lambda: ft.guest([5], thread="prefer"),
+        [(0, {0: 1, 1: 3, 2: 4, 3: 5, 4: 6}, None, None)],
+    ),
+    "unset thread policy behaves as prefer, emulator on the next free pCPU": (
+        lambda: fragmented_a3({0, 2}),
+        lambda: ft.guest([2], emulator=ISOLATE),
+        [(0, {0: 4, 1: 5}, {1}, None)],
+    ),
+    "guest cells on distinct host cells, each with its own pCPUs (defect 2)": (
+        lambda: ft.host(3, 4),
+        lambda: ft.guest([2, 2, 2]),
+        [
+            (0, {0: 0, 1: 1}, None, None),
+            (1, {2: 4, 3: 5}, None, None),
+            (2, {4: 8, 5: 9}, None, None),
+        ],
+    ),
+    "asymmetric host: first assignment in id order": (
+        ft.asymmetric_host,
+        lambda: ft.guest([3, 3, 1]),
+        [
+            (1, {0: 2, 1: 3, 2: 4}, None, None),
+            (2, {3: 6, 4: 7, 5: 8}, None, None),
+            (0, {6: 0}, None, None),
+        ],
+    ),
+    "more guest cells than host cells": (ft.a1_host, lambda: ft.guest([1, 1, 1]), None),
+    "shared guest: floating vCPUs need shared CPUs": (
+        ft.c1_host,
+        lambda: ft.guest([3], policy=ft.SHARED),
+        None,
+    ),
+    "shared guest on shared CPUs": (
+        ft.c1_host,
+        lambda: ft.guest([2], policy=ft.SHARED),
+        [(0, None, None, None)],
+    ),
+    "unset policy is shared": (
+        ft.a3_host,
+        lambda: ft.guest([2], policy=None),
+        [(0, None, None, None)],
+    ),
+    "mixed: floating vCPUs count against shared CPUs": (
+        ft.c1_host,
+        lambda: topo(mixed({3}, {0, 1, 2})),
+        None,
+    ),
+    "dedicated: pinned vCPUs count against pinnable pCPUs": (
+        ft.c1_host,
+        lambda: ft.guest([7]),
+        None,
+    ),
+    "pages: explicit 2 MiB": (
+        lambda: ft.host(1, 4, huge_2m=512),
+        lambda: ft.guest([1], pagesize=2048),
+        [(0, {0: 0}, None, 2048)],
+    ),
+    "pages: large resolves to the largest non-small size": (
+        lambda: ft.host(1, 4, huge_2m=512),
+        lambda: ft.guest([1], pagesize=-2),
+        [(0, {0: 0}, None, 2048)],
+    ),
+    "pages: any resolves to the largest size that fits": (
+        lambda: ft.host(1, 4, huge_2m=512),
+        lambda: ft.guest([1], pagesize=-3),
+        [(0, {0: 0}, None, 2048)],
+    ),
+    "pages: any falls back to small pages": (
+        lambda: ft.host(1, 4, huge_2m=100),
+        lambda: ft.guest([1], pagesize=-3),
+        [(0, {0: 0}, None, 4)],
+    ),
+    "pages: small": (
+        lambda: ft.host(1, 4, huge_2m=512),
+        lambda: ft.guest([1], pagesize=-1),
+        [(0, {0: 0}, None, 4)],
+    ),
+    "pages: large never falls back to small": (
+        lambda: ft.host(1, 4, huge_2m=100),
+        lambda: ft.guest([1], pagesize=-2),
+        None,
+    ),
+    "pages: large on a host without huge pages": (
+        lambda: ft.host(1, 4),
+        lambda: ft.guest([1], pagesize=-2),
+        None,
+    ),
+    "pages: size the host does not offer": (
+        lambda: ft.host(1, 4, huge_2m=512),
+        lambda: ft.guest([1], pagesize=1048576),
+        None,
+    ),
+    "pages: memory must be a multiple of the page size": (
+        lambda: ft.host(1, 4, huge_2m=512),
+        lambda: ft.guest([1], 3, pagesize=2048),
+        None,
+    ),
+    "memory: too much for any cell": (ft.a1_host, lambda: ft.guest([1], 5000), None),
+}
+
+
+@pytest.mark.parametrize(
+    "make_host,make_request,expected",
+    list(EXAMPLES.values()) + list(RULES.values()),
+    ids=list(EXAMPLES) + list(RULES),
+)
+def test_fit(make_host, make_request, expected):
+    assert placed(fit(make_host(), make_request())) == expected
+
+
+def test_result_keeps_request_fields_and_sets_host_ids():
+    request = ft.guest([2, 2], emulator=ISOLATE, thread="prefer")
+    result = fit(ft.a1_host(), request)
+    assert result.emulator_threads_policy == ISOLATE
+    for asked, got in zip(request.cells, result.cells, strict=True):
+        assert got.pcpuset == asked.pcpuset and got.cpuset == asked.cpuset
+        assert got.memory == asked.memory
+        assert got.cpu_policy == "dedicated" and got.cpu_thread_policy == "prefer"
+    assert result.cpuset_reserved == {2}
+    assert result.cells[1].cpuset_reserved is None
+
+
+@pytest.mark.parametrize("count", [3, 4, 5, 6])
+def test_defect_1_false_positive_is_gone(count):
+    """Nova put a 5-vCPU guest cell on a 4-pCPU host cell with an empty pinning."""
+    for k in range(3, count + 1):
+        assert fit(ft.host(count, 4), ft.guest([1] * (k - 1) + [5])) is None
+
+
+def test_defect_9_emulator_never_lands_on_a_partly_used_core():
+    """Thread isolate + emulator isolate: Nova would reserve pCPU 4, whose sibling 5 is
+    pinned, and its own claim would then raise. Here the emulator takes whole core 6-7."""
+    host = fragmented_a3({5})
+    result = fit(host, ft.guest([2], thread=ISOLATE, emulator=ISOLATE))
+    assert placed(result) == [(0, {0: 0, 1: 2}, {6}, None)]
+    fragmented = fragmented_a3({5, 7})
+    assert fit(fragmented, ft.guest([2], thread=ISOLATE, emulator=ISOLATE)) is None
+
+
+def _cells_with(free_counts, **fields):
+    host = ft.host(len(free_counts), 4)
+    for cell, free in zip(host.cells, free_counts, strict=True):
+        cell.pinned_cpus = set(sorted(cell.pcpuset)[: 4 - free])
+        for name, values in fields.items():
+            setattr(cell, name, values[cell.id])
+    return host
+
+
+ORDER_CASES = {
+    "spread: most free pCPUs first": (False, [3, 2, 4], {}, ft.guest([1]), 2),
+    "pack: fewest free pCPUs first": (True, [3, 2, 4], {}, ft.guest([1]), 1),
+    "spread: ties go to the lowest id": (False, [4, 4, 4], {}, ft.guest([1]), 0),
+    "pack: ties go to the lowest id": (True, [4, 4, 4], {}, ft.guest([1]), 0),
+    "spread, shared: least cpu_usage first": (
+        False,
+        [4, 4, 4],
+        {"cpu_usage": [2, 1, 3]},
+        ft.guest([1], policy=ft.SHARED),
+        1,
+    ),
+    "pack, shared: most cpu_usage first": (
+        True,
+        [4, 4, 4],
+        {"cpu_usage": [2, 1, 3]},
+        ft.guest([1], policy=ft.SHARED),
+        2,
+    ),
+    "spread, shared: memory decides between equal cpu_usage": (
+        False,
+        [4, 4, 4],
+        {"memory_usage": [512, 0, 256]},
+        ft.guest([1], policy=ft.SHARED),
+        1,
+    ),
+    "pack: free pCPUs dominate memory": (
+        True,
+        [3, 2, 4],
+        {"memory_usage": [0, 0, 1024]},
+        ft.guest([1]),
+        1,
+    ),
+}
+
+
+@pytest.mark.parametrize("pack,free,fields,request_,host_id", ORDER_CASES.values(), ids=ORDER_CASES)
+def test_pack_and_spread(pack, free, fields, request_, host_id):
+    conf = os_numa_conf.make_conf(**{"compute.packing_host_numa_cells_allocation_strategy": pack})
+    result = fit(_cells_with(free, **fields), request_, conf=conf)
+    assert result.cells[0].id == host_id
+
+
+def test_as_many_host_cells_as_guest_cells_keeps_id_order():
+    host = _cells_with([2, 4])
+    assert [c.id for c in fit(host, ft.guest([1, 1])).cells] == [0, 1]
+
+
+def test_default_conf_is_spread():
+    assert fit(_cells_with([3, 2, 4]), ft.guest([1])).cells[0].id == 2
+
+
+LIMITS = {
+    "cpu ratio 1: floating vCPUs over shared CPUs": (1.0, 16.0, [3, 0], 2, 1),
+    "cpu ratio 1, second cell still has room": (1.0, 16.0, [3, 3], 2, None),
+    "cpu ratio 2 lets it fit on the emptier cell": (2.0, 16.0, [3, 3], 2, 0),
+    "ram ratio 1": (16.0, 1.0, [0, 0], 2, 0),
+}
+
+
+@pytest.mark.parametrize("cpu_ratio,ram_ratio,usage,vcpus,host_id", LIMITS.values(), ids=LIMITS)
+def test_limits_for_shared_cells(cpu_ratio, ram_ratio, usage, vcpus, host_id):
+    host = ft.host(2, 4)
+    for cell, used in zip(host.cells, usage, strict=True):
+        cell.cpu_usage = used
+    limits = objects.NUMATopologyLimits(
+        cpu_allocation_ratio=cpu_ratio, ram_allocation_ratio=ram_ratio
+    )
+    request = ft.guest([vcpus], 4096 if ram_ratio == 1.0 else 1024, policy=ft.SHARED)
+    result = fit(host, request, limits=limits)
+    assert (None if result is None else result.cells[0].id) == host_id
+
+
+def test_limits_do_not_apply_to_dedicated_cells():
+    host = ft.host(1, 4)
+    host.cells[0].cpu_usage = 100
+    limits = objects.NUMATopologyLimits(cpu_allocation_ratio=1.0, ram_allocation_ratio=1.0)
+    assert fit(host, ft.guest([2]), limits=limits) is not None
+
+
+def test_ram_limit_counts_memory_usage():
+    host = ft.host(1, 4)
+    host.cells[0].memory_usage = 3584
+    limits = objects.NUMATopologyLimits(cpu_allocation_ratio=16.0, ram_allocation_ratio=1.0)
+    assert fit(host, ft.guest([1], 512, policy=ft.SHARED), limits=limits) is not None
+    assert fit(host, ft.guest([1], 1024, policy=ft.SHARED), limits=limits) is None
+
+
+def test_pinned_cells_need_free_memory_shared_cells_may_overcommit():
+    host = ft.host(1, 4)
+    cell = host.cells[0]
+    cell.memory_usage = 3584
+    cell.mempages[0].used = 3584 * 256
+    assert fit(host, ft.guest([1], 1024)) is None
+    assert fit(host, ft.guest([1], 1024, policy=ft.SHARED)) is not None
+
+
+def test_cell_without_page_pools_compares_mib():
+    host = ft.host(1, 4)
+    host.cells[0].mempages = []
+    host.cells[0].memory_usage = 3584
+    assert fit(host, ft.guest([1], 512)) is not None
+    assert fit(host, ft.guest([1], 1024)) is None
+    assert fit(host, ft.guest([1], 4096, policy=ft.SHARED)) is not None
+
+
+def test_inputs_are_not_mutated():
+    host = fragmented_a3({5})
+    request = ft.guest([2], thread=ISOLATE, emulator=ISOLATE, pagesize=-3)
+    before = (host.obj_to_primitive(), request.obj_to_primitive())
+    assert fit(host, request) is not None
+    assert (host.obj_to_primitive(), request.obj_to_primitive()) == before
+
+
+def test_deterministic_whatever_the_cell_list_order():
+    host = ft.host(4, 4, 2, pinned={1, 9, 17})
+    request = ft.guest([2, 3], emulator=ISOLATE)
+    first = placed(fit(host, request))
+    host.cells = list(reversed(host.cells))
+    assert placed(fit(host, request)) == first == placed(fit(host, request))
+
+
+def test_missing_topologies_give_none():
+    assert fit(None, ft.guest([1])) is None
+    assert fit(ft.a1_host(), None) is None
+
+
+def test_pinned_vcpus_in_a_shared_cell_are_rejected():
+    request = topo(ft.cell(pinned={0}, policy=ft.SHARED))
+    with pytest.raises(exception.InvalidRequest, match="pinned vCPUs"):
+        fit(ft.a1_host(), request)
+
+
+def test_floating_vcpus_in_a_dedicated_cell_are_rejected():
+    request = topo(ft.cell(floating={0}, policy=ft.DEDICATED))
+    with pytest.raises(exception.InvalidRequest, match="dedicated"):
+        fit(ft.a1_host(), request)
+
+
+def test_emulator_isolate_needs_pinning():
+    with pytest.raises(exception.BadRequirementEmulatorThreadsPolicy):
+        fit(ft.a1_host(), ft.guest([1], policy=ft.SHARED, emulator=ISOLATE))
+
+
+def test_worst_case_no_fit_is_answered():
+    request = ft.guest([5] + [1] * 7)
+    assert fit(ft.sixteen_cell_host(), request) is None
+    assert fit(ft.host(32, 4), ft.guest([5] + [1] * 15)) is None

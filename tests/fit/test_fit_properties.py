@@ -1,0 +1,212 @@
+"""Property tests: every placement is valid and claimable, and the search agrees with an
+exhaustive reference written independently (per-cell counting rules + permutations)."""
+
+from itertools import permutations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from os_numa import objects
+from os_numa.fit import numa_fit_instance_to_host as fit
+from os_numa.usage import numa_usage_from_instance_numa as usage
+from tests import fixtures_topology as ft
+
+SETTINGS = settings(max_examples=120, deadline=None)
+
+
+@st.composite
+def hosts(draw, max_cells=5):
+    cells = draw(st.integers(1, max_cells))
+    cores = draw(st.integers(1, 4))
+    threads = draw(st.sampled_from([1, 2]))
+    huge = draw(st.sampled_from([0, 0, 64, 600]))
+    host = ft.host(
+        cells,
+        cores,
+        threads,
+        memory=2048,
+        huge_2m=huge,
+        layout=draw(st.sampled_from(["adjacent", "split"])),
+    )
+    cpus = sorted(set().union(*(c.pcpuset for c in host.cells)))
+    pinned = draw(st.sets(st.sampled_from(cpus))) if cpus else set()
+    for cell in host.cells:
+        cell.pinned_cpus = pinned & cell.pcpuset
+        cell.memory_usage = draw(st.sampled_from([0, 512, 1024]))
+        cell.mempages[0].used = cell.memory_usage * 256
+        cell.cpu_usage = draw(st.integers(0, 3))
+    return host
+
+
+@st.composite
+def requests(draw, max_cells=4):
+    policy = draw(st.sampled_from([ft.DEDICATED, ft.DEDICATED, ft.SHARED, None, ft.MIXED]))
+    pinned = policy in (ft.DEDICATED, ft.MIXED)
+    thread = draw(st.sampled_from([None, "prefer", "isolate", "require"])) if pinned else None
+    emulator = draw(st.sampled_from([None, "share", "isolate"])) if pinned else None
+    pagesize = draw(st.sampled_from([None, None, -1, -2, -3, 2048]))
+    counts = draw(st.lists(st.integers(1, 4), min_size=1, max_size=max_cells))
+    cells = []
+    first = 0
+    for index, count in enumerate(counts):
+        vcpus = list(range(first, first + count))
+        first += count
+        if policy == ft.MIXED:
+            cut = draw(st.integers(1, count))
+            pins, floats = vcpus[:cut], vcpus[cut:]
+        elif pinned:
+            pins, floats = vcpus, []
+        else:
+            pins, floats = [], vcpus
+        memory = draw(st.sampled_from([256, 512, 1024]))
+        cells.append(
+            ft.cell(
+                pins, floats, memory, policy=policy, thread=thread, pagesize=pagesize, index=index
+            )
+        )
+    return objects.InstanceNUMATopology(cells=cells, emulator_threads_policy=emulator)
+
+
+LIMITS = st.sampled_from(
+    [None, objects.NUMATopologyLimits(cpu_allocation_ratio=1.0, ram_allocation_ratio=1.0)]
+)
+
+
+def core_map(cell):
+    cores = {}
+    for group in cell.siblings:
+        for cpu in group & cell.pcpuset:
+            cores[cpu] = frozenset(group & cell.pcpuset)
+    for cpu in cell.pcpuset:
+        cores.setdefault(cpu, frozenset({cpu}))
+    return cores
+
+
+def assert_valid(host, request, result):
+    hosts = {c.id: c for c in host.cells}
+    assert len({c.id for c in result.cells}) == len(result.cells)
+    used = []
+    for index, (asked, got) in enumerate(zip(request.cells, result.cells, strict=True)):
+        hcell = hosts[got.id]
+        isolate_emulator = index == 0 and request.emulator_threads_policy == "isolate"
+        reserved = set(got.cpuset_reserved or ())
+        assert len(reserved) == (1 if isolate_emulator else 0)
+        pins = got.cpu_pinning or {}
+        assert set(pins) == set(asked.pcpuset)
+        taken = list(pins.values()) + sorted(reserved)
+        used.extend(taken)
+        assert set(taken) <= hcell.pcpuset - hcell.pinned_cpus
+        cores = core_map(hcell)
+        if asked.cpu_thread_policy == "isolate":
+            touched = [cores[c] for c in taken]
+            assert len(set(touched)) == len(touched)
+            for core in touched:
+                assert not core & hcell.pinned_cpus
+        if asked.cpu_thread_policy == "require":
+            assert all(len(cores[c]) > 1 for c in pins.values())
+        if asked.pagesize is not None:
+            pool = hcell.pages_of_size(got.pagesize)
+            assert pool is not None and asked.memory * 1024 <= pool.free * pool.size_kb
+            assert asked.pagesize < 0 or got.pagesize == asked.pagesize
+    assert len(used) == len(set(used))
+
+
+@SETTINGS
+@given(hosts(), requests(), LIMITS)
+def test_every_placement_is_valid_claimable_and_releasable(host, request, limits):
+    before = ft.host_state(host)
+    asked = request.obj_to_primitive()
+    result = fit(host, request, limits=limits)
+    assert ft.host_state(host) == before and request.obj_to_primitive() == asked
+    if result is None:
+        return
+    assert_valid(host, request, result)
+    claimed = usage(host, result)
+    assert ft.host_state(host) == before
+    released = usage(claimed, result, free=True)
+    assert ft.host_state(released) == before
+
+
+# --- the exhaustive reference ------------------------------------------------------
+
+
+def ref_memory(hcell, gcell, pinned):
+    need_kb = gcell.memory * 1024
+    pools = sorted(hcell.mempages, key=lambda p: p.size_kb)
+
+    def ok(pool, use_free=True):
+        count = pool.total - pool.used - pool.reserved if use_free else pool.total
+        return need_kb % pool.size_kb == 0 and need_kb <= count * pool.size_kb
+
+    if gcell.pagesize is None:
+        return ok(pools[0], pinned)
+    if gcell.pagesize == -1:
+        return ok(pools[0])
+    if gcell.pagesize == -2:
+        return any(ok(p) for p in pools[1:])
+    if gcell.pagesize == -3:
+        return any(ok(p) for p in pools)
+    return any(ok(p) for p in pools if p.size_kb == gcell.pagesize)
+
+
+def ref_cell_fits(hcell, gcell, reserve, limits):
+    pinned = gcell.cpu_policy in (ft.DEDICATED, ft.MIXED)
+    if not ref_memory(hcell, gcell, pinned):
+        return False
+    n = len(gcell.pcpuset)
+    free = hcell.pcpuset - hcell.pinned_cpus
+    if len(gcell.cpuset) > len(hcell.cpuset):
+        return False
+    if pinned:
+        if n + reserve > len(free):
+            return False
+        cores = set(core_map(hcell).values())
+        threads = max(len(c) for c in cores) if cores else 1
+        if gcell.cpu_thread_policy == "isolate":
+            if threads > 1 and hcell.pcpuset != hcell.cpuset:
+                return False
+            if sum(1 for c in cores if c <= free) < n + reserve:
+                return False
+        if gcell.cpu_thread_policy == "require":
+            if threads < 2:
+                return False
+            if not any(
+                t * sum(1 for c in cores if len(c & free) >= t) >= n for t in range(2, threads + 1)
+            ):
+                return False
+    if limits is not None and gcell.cpu_policy != ft.DEDICATED:
+        if hcell.cpu_usage + len(gcell.cpuset) > len(hcell.cpuset) * limits.cpu_allocation_ratio:
+            return False
+        if hcell.memory_usage + gcell.memory > hcell.memory * limits.ram_allocation_ratio:
+            return False
+    return True
+
+
+def ref_order(host, request):
+    cells = sorted(host.cells, key=lambda c: c.id)
+    if len(cells) > len(request.cells):
+        cells.sort(key=lambda c: c.memory - c.memory_usage, reverse=True)
+        if request.cells[0].cpu_policy in (ft.DEDICATED, ft.MIXED):
+            cells.sort(key=lambda c: len(c.pcpuset - c.pinned_cpus), reverse=True)
+        else:
+            cells.sort(key=lambda c: c.cpu_usage)
+    return cells
+
+
+def ref_first_assignment(host, request, limits):
+    reserve = 1 if request.emulator_threads_policy == "isolate" else 0
+    for chosen in permutations(ref_order(host, request), len(request.cells)):
+        if all(
+            ref_cell_fits(h, g, reserve if i == 0 else 0, limits)
+            for i, (h, g) in enumerate(zip(chosen, request.cells, strict=True))
+        ):
+            return [h.id for h in chosen]
+    return None
+
+
+@SETTINGS
+@given(hosts(), requests(), LIMITS)
+def test_agrees_with_exhaustive_search(host, request, limits):
+    result = fit(host, request, limits=limits)
+    expected = ref_first_assignment(host, request, limits)
+    assert (None if result is None else [c.id for c in result.cells]) == expected

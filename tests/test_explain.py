@@ -1,0 +1,93 @@
+"""explain_fit: the fit's own search, with the reason per host cell and guest cell."""
+
+import dataclasses
+
+import pytest
+from hypothesis import given, settings
+
+from os_numa.explain import explain_fit
+from os_numa.fit import numa_fit_instance_to_host as fit
+from tests import fixtures_topology as ft
+from tests.fit.test_fit_properties import LIMITS, hosts, requests
+
+
+def test_a2_names_the_emulator_pcpu():
+    report = explain_fit(ft.a1_host(), ft.guest([4], emulator="isolate"))
+    assert not report.fits and report.placement is None
+    assert report.unplaceable == (0,)
+    assert [str(v) for v in report.verdicts] == [
+        "guest cell 0 on host cell 0: 5 pCPUs needed (4 vCPUs + 1 emulator), "
+        "the cell has 4 pinnable pCPUs",
+        "guest cell 0 on host cell 1: 5 pCPUs needed (4 vCPUs + 1 emulator), "
+        "the cell has 4 pinnable pCPUs",
+    ]
+    assert report.summary().startswith("Does not fit: guest cell 0 fits no host cell (host cell 0:")
+
+
+def test_free_pcpus_with_numbers():
+    host = ft.host(2, 4, pinned={0, 4})
+    report = explain_fit(host, ft.guest([3], emulator="isolate"))
+    assert "host cell 0: 4 pCPUs needed (3 vCPUs + 1 emulator), 3 free" in report.summary()
+    assert "host cell 1: 4 pCPUs needed (3 vCPUs + 1 emulator), 3 free" in report.summary()
+
+
+def test_whole_cores_for_thread_isolate():
+    host = ft.host(1, 4, 2, pinned={1, 3})
+    report = explain_fit(host, ft.guest([2], thread="isolate", emulator="isolate"))
+    assert report.verdicts[0].shortfall.constraint == "whole_cores"
+    assert "2 whole cores free" in report.summary()
+
+
+def test_matching_failure_names_the_guest_cells_and_host_cells():
+    report = explain_fit(ft.asymmetric_host(), ft.guest([5, 5, 1]))
+    assert report.unplaceable == ()
+    assert report.obstacle == ((0, 1), (2,))
+    assert report.summary() == (
+        "Does not fit: every guest cell fits some host cell, but not all at once: guest cells "
+        "0 and 1 fit only host cell 2, and each guest cell needs a host cell of its own."
+    )
+
+
+def test_too_many_guest_cells():
+    report = explain_fit(ft.a1_host(), ft.guest([1, 1, 1]))
+    assert report.reason and "3 NUMA cells but the host has 2" in report.summary()
+
+
+def test_fit_report_describes_the_placement():
+    report = explain_fit(ft.a1_host(), ft.guest([2, 2], emulator="isolate"))
+    assert report.fits
+    assert report.summary() == (
+        "Fits: guest cell 0 on host cell 0 (vCPU->pCPU 0->0, 1->1; emulator pCPU 2); "
+        "guest cell 1 on host cell 1 (vCPU->pCPU 2->4, 3->5)."
+    )
+    assert len(report.verdicts) == 4
+    assert str(report) == report.summary()
+
+
+def test_str_lists_every_pair_when_it_does_not_fit():
+    text = str(explain_fit(ft.a1_host(), ft.guest([4], emulator="isolate")))
+    assert text.count("\n  guest cell 0 on host cell") == 2
+
+
+def test_report_is_frozen():
+    report = explain_fit(ft.a1_host(), ft.guest([1]))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        report.fits = False
+
+
+def test_missing_topology():
+    assert not explain_fit(None, ft.guest([1])).fits
+
+
+@settings(max_examples=60, deadline=None)
+@given(hosts(), requests(), LIMITS)
+def test_explanation_agrees_with_the_fit(host, request, limits):
+    placement = fit(host, request, limits=limits)
+    report = explain_fit(host, request, limits=limits)
+    assert report.fits == (placement is not None)
+    if placement is not None:
+        assert report.placement.obj_to_primitive() == placement.obj_to_primitive()
+    else:
+        assert report.reason or report.unplaceable or report.obstacle
+        for guest in report.unplaceable:
+            assert all(not v.fits for v in report.verdicts_for(guest))

@@ -1,0 +1,39 @@
+import pytest
+
+from os_numa import topology
+
+CORES_CASES = {
+    "hash ordered groups are sorted": (
+        [{6, 7}, {2, 3}, {0, 1}, {4, 5}],
+        range(8),
+        ((0, 1), (2, 3), (4, 5), (6, 7)),
+    ),
+    "split layout": ([{1, 9}, {0, 8}], {0, 1, 8, 9}, ((0, 8), (1, 9))),
+    "restricted to pinnable cpus": ([{0, 1}, {2, 3}], {1, 2, 3}, ((1,), (2, 3))),
+    "uncovered cpus become single cores": ([{2, 3}], {0, 2, 3, 5}, ((0,), (2, 3), (5,))),
+    "no siblings at all": ([], {3, 1}, ((1,), (3,))),
+    "duplicate groups counted once": ([{0, 1}, {0, 1}], {0, 1}, ((0, 1),)),
+}
+
+
+@pytest.mark.parametrize("siblings,cpus,expected", CORES_CASES.values(), ids=CORES_CASES)
+def test_cores_of(siblings, cpus, expected):
+    assert topology.cores_of(siblings, cpus) == expected
+
+
+def test_threads_per_core():
+    assert topology.threads_per_core(((0, 1), (2,))) == 2
+    assert topology.threads_per_core(()) == 1
+
+
+def test_free_threads_and_whole_cores():
+    cores = ((0, 1), (2, 3), (4, 5))
+    free = {1, 2, 3}
+    assert topology.free_threads(cores, free) == ((1,), (2, 3))
+    assert topology.whole_free_cores(cores, free) == ((2, 3),)
+
+
+def test_core_of():
+    cores = ((0, 8), (1, 9))
+    assert topology.core_of(cores, 9) == (1, 9)
+    assert topology.core_of(cores, 5) is None

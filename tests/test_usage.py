@@ -1,0 +1,114 @@
+"""numa_usage_from_instance_numa: claims and releases, errors leave the host untouched."""
+
+import pytest
+
+from os_numa import exception, objects
+from os_numa.fit import numa_fit_instance_to_host as fit
+from os_numa.usage import numa_usage_from_instance_numa as usage
+from tests import fixtures_topology as ft
+
+
+def claim(host, request):
+    placement = fit(host, request)
+    assert placement is not None
+    return placement, usage(host, placement)
+
+
+def test_a1_claim_pins_vcpus_and_the_emulator_pcpu():
+    host = ft.a1_host()
+    placement, claimed = claim(host, ft.guest([2, 2], emulator="isolate"))
+    assert [set(c.pinned_cpus) for c in claimed.cells] == [{0, 1, 2}, {4, 5}]
+    assert [c.memory_usage for c in claimed.cells] == [1024, 1024]
+    assert [c.cpu_usage for c in claimed.cells] == [0, 0]
+    assert [set(c.pinned_cpus) for c in host.cells] == [set(), set()]
+
+
+def test_a3_claim():
+    _, claimed = claim(ft.a3_host(), ft.guest([4], emulator="isolate"))
+    assert set(claimed.cells[0].pinned_cpus) == {0, 1, 2, 3, 4}
+
+
+def test_thread_isolate_claims_whole_cores_including_the_emulator_core():
+    _, claimed = claim(ft.a3_host(), ft.guest([2], thread="isolate", emulator="isolate"))
+    assert set(claimed.cells[0].pinned_cpus) == {0, 1, 2, 3, 4, 5}
+
+
+def test_d1_mixed_counts_floating_vcpus():
+    request = objects.InstanceNUMATopology(
+        cells=[ft.cell(pinned={2, 3}, floating={0, 1}, policy=ft.MIXED)],
+        emulator_threads_policy="isolate",
+    )
+    _, claimed = claim(ft.c1_host(), request)
+    assert claimed.cells[0].cpu_usage == 2
+    assert set(claimed.cells[0].pinned_cpus) == {2, 3, 4}
+
+
+def test_huge_pages_are_accounted():
+    host = ft.host(1, 4, huge_2m=512)
+    placement, claimed = claim(host, ft.guest([1], 512, pagesize=-2))
+    pool = claimed.cells[0].pages_of_size(2048)
+    assert pool.used == 256
+    assert claimed.cells[0].pages_of_size(4).used == 0
+    assert ft.host_state(usage(claimed, placement, free=True)) == ft.host_state(host)
+
+
+def test_claim_twice_raises_and_changes_nothing():
+    host = ft.a1_host()
+    placement, claimed = claim(host, ft.guest([2], emulator="isolate"))
+    before = ft.host_state(claimed)
+    with pytest.raises(exception.CPUPinningInvalid):
+        usage(claimed, placement)
+    assert ft.host_state(claimed) == before
+
+
+def test_free_unclaimed_pcpus_raises():
+    host = ft.a1_host()
+    placement = fit(host, ft.guest([2]))
+    with pytest.raises(exception.CPUUnpinningInvalid):
+        usage(host, placement, free=True)
+
+
+def test_free_below_zero_raises_instead_of_clamping():
+    host = ft.a3_host()
+    placement = fit(host, ft.guest([2], policy=ft.SHARED))
+    with pytest.raises(exception.MemoryUsageInvalid, match="memory_usage.*released twice"):
+        usage(host, placement, free=True)
+    host.cells[0].memory_usage = 1024
+    with pytest.raises(exception.CPUUsageInvalid, match="cpu_usage"):
+        usage(host, placement, free=True)
+
+
+def test_free_pages_below_zero_raises():
+    host = ft.host(1, 4, huge_2m=512)
+    placement = fit(host, ft.guest([1], 512, pagesize=2048, policy=ft.SHARED))
+    host.cells[0].memory_usage = 512
+    host.cells[0].cpu_usage = 1
+    with pytest.raises(exception.MemoryUsageInvalid, match="2048 KiB pages"):
+        usage(host, placement, free=True)
+
+
+def test_unknown_host_cell_raises():
+    placement = fit(ft.host(3, 4), ft.guest([1, 1, 1]))
+    with pytest.raises(exception.NotFound, match="host cell 2"):
+        usage(ft.a1_host(), placement)
+
+
+def test_a_request_is_not_a_placement():
+    with pytest.raises(exception.InternalError, match="cpu_pinning"):
+        usage(ft.a1_host(), ft.guest([2]))
+
+
+def test_pagesize_missing_on_the_host_raises():
+    placement = fit(ft.host(1, 4, huge_2m=512), ft.guest([1], 512, pagesize=2048))
+    with pytest.raises(exception.MemoryPageSizeNotSupported):
+        usage(ft.host(1, 4), placement)
+
+
+def test_result_shares_nothing_mutable_with_the_input():
+    host = ft.a1_host()
+    copy = usage(host, None)
+    assert ft.host_state(copy) == ft.host_state(host)
+    copy.cells[0].pin_cpus({0})
+    copy.cells[0].mempages[0].used = 7
+    copy.cells[0].siblings[0].add(99)
+    assert ft.host_state(host) == ft.host_state(ft.a1_host())
