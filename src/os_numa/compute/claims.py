@@ -8,6 +8,7 @@ the lock.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from os_numa import exception, hardware
 from os_numa.compute.instance import Resources
@@ -40,17 +41,18 @@ def fit_instance(
     host: NUMATopology,
     request: InstanceNUMATopology,
     limits: NUMATopologyLimits | None = None,
+    conf: Any = None,
 ) -> InstanceNUMATopology:
-    """Fit ``request`` on ``host`` as it is used now.
+    """Fit ``request`` on ``host`` as it is used now (``conf``: options, default ``CONF``).
 
     :raises ComputeResourcesUnavailable: nothing fits; the message is the
         human summary of :func:`os_numa.hardware.explain_fit`, which says
         which host cell lacked what.
     """
-    placement = hardware.numa_fit_instance_to_host(host, request, limits=limits)
+    placement = hardware.numa_fit_instance_to_host(host, request, limits=limits, conf=conf)
     if placement is None:
-        report = hardware.explain_fit(host, request, limits=limits)
-        raise exception.ComputeResourcesUnavailable(reason=report.summary)
+        report = hardware.explain_fit(host, request, limits=limits, conf=conf)
+        raise exception.ComputeResourcesUnavailable(reason=report.summary())
     return placement
 
 

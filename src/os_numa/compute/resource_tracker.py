@@ -37,8 +37,9 @@ class ResourceTracker:
     :param host_topology: the host as the driver reports it, before any
         instance is accounted. It is copied; later changes to it do not reach
         the tracker.
-    :param conf: the ``oslo.config`` options in force (kept for the driver's
-        use; the fit reads its options from the global ``CONF``).
+    :param conf: the ``oslo.config`` options the fit reads (for example
+        ``[compute] packing_host_numa_cells_allocation_strategy``); None means
+        the global ``os_numa.conf.CONF``.
     :param limits: allocation ratios for floating vCPUs and memory of shared
         cells, passed to every fit.
 
@@ -146,7 +147,7 @@ class ResourceTracker:
             placement = None
             host = self._host
             if request is not None:
-                placement = claims_mod.fit_instance(self._host, request, self.limits)
+                placement = claims_mod.fit_instance(self._host, request, self.limits, self.conf)
                 host = claims_mod.apply_placement(self._host, placement)
                 instance.numa_topology = placement
             try:

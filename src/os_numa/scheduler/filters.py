@@ -21,8 +21,7 @@ class HostPassResult:
 
     ``placement`` is the fitted topology when the host passes with a NUMA
     request (None without one); ``explanation`` is the
-    :class:`~os_numa.hardware.FitReport` when it fails for lack of room
-    (None when the host reports no NUMA topology at all).
+    :class:`~os_numa.hardware.FitReport` when it fails (None when it passes).
     """
 
     passed: bool
@@ -54,12 +53,15 @@ def host_passes(
     host_topology: NUMATopology | None,
     request: Any,
     limits: NUMATopologyLimits | None = None,
+    conf: Any = None,
 ) -> HostPassResult:
     """Decide whether ``request`` fits on ``host_topology`` as it is used now.
 
     A request without NUMA needs passes every host; one with NUMA needs fails
     a host that reports no NUMA topology, and otherwise passes exactly when
     :func:`os_numa.hardware.numa_fit_instance_to_host` finds a placement.
+    ``limits`` are the allocation ratios for shared cells; ``conf`` the
+    options the fit reads (None: the global ``CONF``).
 
     :raises Invalid: the flavor or image in ``request`` is invalid (a bad
         request is not a host failure).
@@ -67,10 +69,12 @@ def host_passes(
     wanted = requested_topology(request)
     if wanted is None:
         return HostPassResult(passed=True)
-    if host_topology is None or not host_topology.cells:
-        return HostPassResult(passed=False)
-    placement = hardware.numa_fit_instance_to_host(host_topology, wanted, limits=limits)
-    if placement is not None:
-        return HostPassResult(passed=True, placement=placement)
-    report = hardware.explain_fit(host_topology, wanted, limits=limits)
+    if host_topology is not None and host_topology.cells:
+        placement = hardware.numa_fit_instance_to_host(
+            host_topology, wanted, limits=limits, conf=conf
+        )
+        if placement is not None:
+            return HostPassResult(passed=True, placement=placement)
+    # The explanation runs the same search again; only failures pay for it.
+    report = hardware.explain_fit(host_topology, wanted, limits=limits, conf=conf)
     return HostPassResult(passed=False, explanation=report)
