@@ -52,6 +52,21 @@ def test_register_opts_is_idempotent():
     assert opts.compute.cpu_shared_set is None
 
 
+def test_register_opts_keeps_an_option_another_project_registered():
+    """Nova registers [compute] cpu_shared_set with its own help text first."""
+    opts = cfg.ConfigOpts()
+    theirs = cfg.StrOpt("cpu_shared_set", help="Nova's own help text.")
+    opts.register_opt(theirs, group="compute")
+    conf.register_opts(opts)
+    opts([], project="nova", default_config_files=[])
+    opts.set_override("cpu_shared_set", "0-1", group="compute")
+    assert opts.compute.cpu_shared_set == "0-1"
+    assert opts._get_opt_info("cpu_shared_set", "compute")["opt"] is theirs
+    # Ours are registered beside it.
+    assert opts.compute.cpu_dedicated_set is None
+    assert opts.libvirt.realtime_scheduler_priority == 1
+
+
 def test_register_opts_on_the_global_conf_is_idempotent():
     conf.register_opts(cfg.CONF)
     assert "realtime_scheduler_priority" in cfg.CONF.libvirt

@@ -103,13 +103,23 @@ def _all_groups():
 
 
 def register_opts(conf: cfg.ConfigOpts) -> None:
-    """Register every os-numa option group on ``conf`` (idempotent)."""
+    """Register every os-numa option group on ``conf`` (idempotent).
+
+    An option another project already registered under the same group and name
+    (Nova's ``[compute] cpu_dedicated_set`` on ``nova.conf.CONF``, say) is kept
+    as it is: the names are Nova's on purpose and mean the same thing, and
+    oslo.config would otherwise refuse ours because the help texts differ.
+    """
     for group, opts in _all_groups():
         # oslo.config keeps a group's overrides and parsed values in the OptGroup
         # it was given (a shallow copy shares them), so each ConfigOpts gets its
         # own group object: otherwise one make_conf()'s overrides leak into all.
         conf.register_group(cfg.OptGroup(group.name, title=group.title, help=group.help))
-        conf.register_opts(opts, group=group.name)
+        for opt in opts:
+            try:
+                conf.register_opt(opt, group=group.name)
+            except cfg.DuplicateOptError:
+                continue
 
 
 def list_opts():
