@@ -115,11 +115,11 @@ def image_view(image_meta: Any) -> ImageView:
         return ImageView(NO_PROPERTIES)
     if isinstance(image_meta, Mapping):
         return ImageView(image_meta_obj.ImageMeta.from_dict(image_meta).properties)
-    try:
-        props = image_meta.properties
-    except (AttributeError, NotImplementedError):
-        # An ImageMeta object whose properties were never set.
+    is_set = getattr(image_meta, "obj_attr_is_set", None)
+    if is_set is not None and not is_set("properties"):
+        # A versioned ImageMeta whose properties were never set.
         return ImageView(NO_PROPERTIES)
+    props = getattr(image_meta, "properties", None)
     return ImageView(NO_PROPERTIES if props is None else props)
 
 

@@ -1,0 +1,612 @@
+"""From a placement to the libvirt XML that makes the host enforce it.
+
+:func:`get_guest_numa_config` turns a fitted :class:`InstanceNUMATopology`
+(guest cell ids are host cell ids, pinned vCPUs carry their pCPU,
+``cpuset_reserved`` holds the emulator pCPU) into ``<cputune>``,
+``<cpu><numa>`` and ``<numatune>``; :func:`get_guest_memory_backing_config`
+into ``<memoryBacking>``. Both are pure: they read their arguments and the
+options, and build new element objects (:mod:`os_numa.virt.libvirt.config`).
+
+The rules are Nova's (``_get_guest_numa_config``):
+
+- one ``<vcpupin>`` per vCPU, by vCPU id: a pinned vCPU's pCPU, or for a
+  floating vCPU of a ``mixed`` guest the shared CPUs (``cpuset``) of its host cell;
+- ``<emulatorpin>``: with ``hw:emulator_threads_policy=isolate`` the reserved
+  pCPU; with ``share`` and ``[compute] cpu_shared_set`` that set (online CPUs
+  only); otherwise the pCPUs of the guest's non-realtime vCPUs;
+- one ``<iothreadpin iothread='1'>`` pinned like the emulator threads (the
+  domain must declare ``<iothreads>1</iothreads>``, as :func:`build_guest` does);
+- with ``hw:cpu_realtime``, one ``<vcpusched scheduler='fifo'>`` over the
+  realtime vCPUs with ``[libvirt] realtime_scheduler_priority``, and
+  ``<nosharepages/><locked/>`` memory;
+- guest cells renumbered 0..k-1, ``memAccess='shared'`` when huge pages back
+  the guest, ``<numatune>`` strict over the host cells used and one
+  ``<memnode>`` per guest cell naming its host cell; ``<hugepages>`` has one
+  ``<page>`` per guest cell that uses huge pages.
+
+Unlike Nova, nothing is ever written that libvirt would misread or silently
+drop: an empty emulator pin set (:class:`~os_numa.exception.EmulatorPinEmpty`),
+a vCPU the flavor does not have or a pCPU outside the guest cell's host cell
+(:class:`~os_numa.exception.InvalidGuestPlacement`) are refused.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from oslo_config import cfg
+
+from os_numa import conf as os_numa_conf
+from os_numa import cpuset as cpuset_mod
+from os_numa import exception, hardware, objects
+from os_numa.constraints import source
+from os_numa.objects import fields
+from os_numa.virt import driver as base_driver
+from os_numa.virt.libvirt import config
+
+#: The id of the one I/O thread pinned with the emulator threads.
+IOTHREAD_ID = 1
+#: The scheduler of realtime vCPUs (Nova has no other).
+REALTIME_SCHEDULER = "fifo"
+#: Base page size assumed when no host topology says otherwise (x86).
+DEFAULT_SMALL_PAGE_KB = 4
+
+_EMULATOR = fields.CPUEmulatorThreadsPolicy
+
+
+class GuestNumaConfig(NamedTuple):
+    """The NUMA parts of a guest's domain XML, as Nova's driver returns them.
+
+    ``cpuset`` is the ``<vcpu cpuset=...>`` of a guest *without* a NUMA
+    topology (``[compute] cpu_shared_set``, or None to let the host decide);
+    the other three are None for such a guest.
+    """
+
+    cpuset: set[int] | None
+    cputune: config.LibvirtConfigGuestCPUTune | None
+    numaconfig: config.LibvirtConfigGuestCPUNUMA | None
+    numatune: config.LibvirtConfigGuestNUMATune | None
+
+
+@dataclass(frozen=True)
+class PlacedCell:
+    """One guest cell of a placement, checked, with every vCPU's host CPUs.
+
+    ``index`` is the guest cell's position (its id in the guest XML),
+    ``host_cell`` the host cell id it sits on, ``pins`` maps each vCPU to the
+    host CPUs it may run on, ``reserved`` holds the emulator pCPU(s).
+    """
+
+    index: int
+    host_cell: int
+    pins: Mapping[int, frozenset[int]]
+    memory_mb: int
+    pagesize_kb: int | None
+    reserved: frozenset[int]
+
+    @property
+    def vcpus(self) -> frozenset[int]:
+        return frozenset(self.pins)
+
+
+def _spec(cpus) -> str:
+    return cpuset_mod.format_cpu_spec(cpus) or "(none)"
+
+
+def _invalid(reason: str) -> exception.InvalidGuestPlacement:
+    return exception.InvalidGuestPlacement(reason=reason)
+
+
+def _online_cpus(host_topology: objects.NUMATopology | None) -> set[int] | None:
+    """Every CPU the host topology knows, or None without a host topology."""
+    if host_topology is None:
+        return None
+    return {cpu for cell in host_topology.cells for cpu in set(cell.cpuset) | set(cell.pcpuset)}
+
+
+def _host_cell(host_topology: objects.NUMATopology | None, cell_id: int):
+    if host_topology is None:
+        return None
+    for cell in host_topology.cells:
+        if cell.id == cell_id:
+            return cell
+    raise _invalid(
+        f"a guest cell is placed on host cell {cell_id}, but the host's cells are "
+        f"{_spec(c.id for c in host_topology.cells)}"
+    )
+
+
+def _cell_pins(cell, index: int, host_cell) -> dict[int, frozenset[int]]:
+    """Each vCPU of ``cell`` -> the host CPUs its ``<vcpupin>`` names."""
+    pinning = cell.cpu_pinning or {}
+    pins: dict[int, frozenset[int]] = {}
+    for vcpu in sorted(cell.cpus):
+        if vcpu in pinning:
+            pcpu = pinning[vcpu]
+            if host_cell is not None and pcpu not in host_cell.pcpuset:
+                raise _invalid(
+                    f"vCPU {vcpu} of guest cell {index} is pinned to host CPU {pcpu}, which "
+                    f"is not a pinnable CPU of host cell {host_cell.id} (its pCPUs are "
+                    f"{_spec(host_cell.pcpuset)})"
+                )
+            pins[vcpu] = frozenset({pcpu})
+        elif vcpu in cell.pcpuset:
+            raise _invalid(
+                f"vCPU {vcpu} of guest cell {index} must be pinned but has no host pCPU; "
+                "pass the placement numa_fit_instance_to_host returned, not the request"
+            )
+        elif host_cell is None:
+            raise _invalid(
+                f"vCPU {vcpu} of guest cell {index} floats over its host cell's shared CPUs; "
+                "pass host_topology so they are known"
+            )
+        elif not host_cell.cpuset:
+            raise _invalid(
+                f"vCPU {vcpu} of guest cell {index} floats, but host cell {host_cell.id} has "
+                "no shared CPUs ([compute] cpu_shared_set names none of its CPUs)"
+            )
+        else:
+            pins[vcpu] = frozenset(host_cell.cpuset)
+    return pins
+
+
+def _check_reserved(index: int, reserved: frozenset[int], host_cell) -> None:
+    if host_cell is not None and reserved - set(host_cell.pcpuset):
+        raise _invalid(
+            f"guest cell {index} reserves host CPU(s) {_spec(reserved - host_cell.pcpuset)} "
+            f"for emulator threads, outside host cell {host_cell.id}'s pCPUs "
+            f"{_spec(host_cell.pcpuset)}"
+        )
+
+
+def place_cells(
+    instance_numa_topology: objects.InstanceNUMATopology,
+    vcpus: int,
+    host_topology: objects.NUMATopology | None = None,
+) -> list[PlacedCell]:
+    """Check a placement against the flavor's vCPU count and the host, cell by cell.
+
+    :raises InvalidGuestPlacement: a vCPU id is outside 0..vcpus-1, in two
+        cells, missing, pinned without a pCPU, pinned to a CPU outside its host
+        cell's pCPUs or to the pCPU of another vCPU; a guest cell names a host
+        cell the host does not have; a floating vCPU has no shared CPUs; a
+        page size is still a request (``large``/``any``) rather than a size.
+    """
+    placed: list[PlacedCell] = []
+    seen: set[int] = set()
+    pinned: dict[int, int] = {}
+    for index, cell in enumerate(instance_numa_topology.cells):
+        host_cell = _host_cell(host_topology, cell.id)
+        outside = {v for v in cell.cpus if v >= vcpus or v < 0}
+        if outside:
+            raise _invalid(
+                f"guest cell {index} has vCPU(s) {_spec(outside)}, but the flavor has "
+                f"{vcpus} vCPU(s) (0-{vcpus - 1}); libvirt would silently drop their pins"
+            )
+        if cell.cpus & seen:
+            raise _invalid(f"vCPU(s) {_spec(cell.cpus & seen)} are in more than one guest cell")
+        seen |= cell.cpus
+        pins = _cell_pins(cell, index, host_cell)
+        for vcpu, cpus in pins.items():
+            if vcpu in (cell.cpu_pinning or {}):
+                (pcpu,) = cpus
+                if pcpu in pinned.values():
+                    other = min(v for v, p in pinned.items() if p == pcpu)
+                    raise _invalid(f"vCPUs {other} and {vcpu} are both pinned to host CPU {pcpu}")
+                pinned[vcpu] = pcpu
+        reserved = frozenset(cell.cpuset_reserved or ())
+        _check_reserved(index, reserved, host_cell)
+        if cell.pagesize is not None and cell.pagesize <= 0:
+            raise _invalid(
+                f"guest cell {index} has page size request {cell.pagesize} instead of a size "
+                "in KiB; pass the placement numa_fit_instance_to_host returned"
+            )
+        placed.append(PlacedCell(index, cell.id, pins, cell.memory, cell.pagesize, reserved))
+    missing = set(range(vcpus)) - seen
+    if missing:
+        raise _invalid(f"vCPU(s) {_spec(missing)} of the flavor's {vcpus} are in no guest cell")
+    both = set(pinned.values()) & set().union(*(cell.reserved for cell in placed))
+    if both:
+        raise _invalid(
+            f"host CPU(s) {_spec(both)} are both a vCPU's pCPU and reserved for emulator threads"
+        )
+    return placed
+
+
+def shared_emulator_cpus(conf: cfg.ConfigOpts, online: set[int] | None) -> set[int] | None:
+    """``[compute] cpu_shared_set`` restricted to online CPUs, or None when unset.
+
+    ``online`` None (no host topology) keeps the set as configured.
+
+    :raises EmulatorPinEmpty: none of the set's CPUs is online.
+    """
+    shared = os_numa_conf.parse_cpu_set_option(conf, "compute", "cpu_shared_set")
+    if shared is None or online is None:
+        return shared
+    usable = shared & online
+    if not usable:
+        raise exception.EmulatorPinEmpty(
+            reason=f"[compute] cpu_shared_set={conf.compute.cpu_shared_set!r} names no online "
+            f"host CPU (online: {_spec(online)}), so the emulator threads of a "
+            "hw:emulator_threads_policy=share guest would have nowhere to run"
+        )
+    return usable
+
+
+def emulatorpin_cpuset(
+    placed: list[PlacedCell],
+    emulator_policy: str | None,
+    realtime_vcpus: set[int],
+    shared_cpus: set[int] | None,
+) -> set[int]:
+    """The host CPUs of the emulator threads (and the I/O thread).
+
+    ``isolate``: the pCPU(s) reserved with guest cell 0. ``share`` with
+    ``cpu_shared_set``: ``shared_cpus``. Otherwise: the CPUs of every
+    non-realtime vCPU's ``<vcpupin>``.
+
+    :raises EmulatorPinEmpty: isolate without a reserved pCPU in guest cell 0,
+        or every vCPU realtime with nowhere else to go (realtime + share
+        without ``cpu_shared_set``); Nova writes ``cpuset=""`` for both.
+    """
+    if emulator_policy == _EMULATOR.ISOLATE:
+        if not placed or not placed[0].reserved:
+            raise exception.EmulatorPinEmpty(
+                reason="hw:emulator_threads_policy=isolate, but guest cell 0 has no "
+                "cpuset_reserved; pass the placement numa_fit_instance_to_host returned"
+            )
+        return set().union(*(cell.reserved for cell in placed))
+    if emulator_policy == _EMULATOR.SHARE and shared_cpus is not None:
+        return set(shared_cpus)
+    cpus = {
+        cpu
+        for cell in placed
+        for vcpu, pin in cell.pins.items()
+        if vcpu not in realtime_vcpus
+        for cpu in pin
+    }
+    if not cpus:
+        raise exception.EmulatorPinEmpty(
+            reason="every vCPU is realtime and hw:emulator_threads_policy="
+            f"{emulator_policy or 'unset'} has no [compute] cpu_shared_set to send the "
+            "emulator threads to; set cpu_shared_set, use hw:emulator_threads_policy="
+            "isolate, or leave a vCPU out of hw:cpu_realtime_mask"
+        )
+    return cpus
+
+
+def _small_page_kb(host_topology: objects.NUMATopology | None, host_cell_id: int) -> int:
+    host_cell = _host_cell(host_topology, host_cell_id)
+    sizes = [pages.size_kb for pages in (host_cell.mempages if host_cell is not None else ())]
+    return min(sizes) if sizes else DEFAULT_SMALL_PAGE_KB
+
+
+def huge_page_sizes(
+    placed: list[PlacedCell], host_topology: objects.NUMATopology | None
+) -> dict[int, int]:
+    """``{guest cell index: page size KiB}`` for cells backed by pages larger than the
+    host cell's smallest (4 KiB without a host topology)."""
+    return {
+        cell.index: cell.pagesize_kb
+        for cell in placed
+        if cell.pagesize_kb and cell.pagesize_kb > _small_page_kb(host_topology, cell.host_cell)
+    }
+
+
+def _floating_cpuset(conf: cfg.ConfigOpts, online: set[int] | None) -> set[int] | None:
+    """The ``<vcpu cpuset>`` of a guest without NUMA placement: ``cpu_shared_set`` or None.
+
+    :raises InvalidConfiguration: the set names no online CPU.
+    """
+    shared = os_numa_conf.parse_cpu_set_option(conf, "compute", "cpu_shared_set")
+    if shared is None or online is None:
+        return shared
+    if not shared & online:
+        raise exception.InvalidConfiguration(
+            reason=f"[compute] cpu_shared_set={conf.compute.cpu_shared_set!r} names no online "
+            f"host CPU (online: {_spec(online)})"
+        )
+    return shared & online
+
+
+def _check_realtime_pinned(realtime: set[int], topology: objects.InstanceNUMATopology) -> None:
+    pinned = {vcpu for cell in topology.cells for vcpu in (cell.cpu_pinning or {})}
+    floating = realtime - pinned
+    if floating:
+        raise _invalid(
+            f"realtime vCPU(s) {_spec(floating)} float over shared CPUs; a SCHED_FIFO vCPU "
+            "must be pinned to a pCPU of its own"
+        )
+
+
+def _flavor_vcpus(flavor: Any) -> int:
+    return source.flavor_view(flavor).vcpus
+
+
+def _conf(conf: cfg.ConfigOpts | None) -> cfg.ConfigOpts:
+    return os_numa_conf.CONF if conf is None else conf
+
+
+def get_guest_numa_config(
+    instance_numa_topology: objects.InstanceNUMATopology | None,
+    flavor: Any,
+    image_meta: Any,
+    host_topology: objects.NUMATopology | None = None,
+    conf: cfg.ConfigOpts | None = None,
+) -> GuestNumaConfig:
+    """The ``<cputune>``, ``<cpu><numa>`` and ``<numatune>`` of a placed guest.
+
+    ``instance_numa_topology`` is the placement (what
+    :func:`os_numa.hardware.numa_fit_instance_to_host` returns), or None for a
+    guest without NUMA placement. ``host_topology`` supplies the shared CPUs of
+    floating vCPUs, the online CPUs and page sizes, and lets every pin be
+    checked against the host; without it only pinned vCPUs can be written.
+    ``conf`` defaults to :data:`os_numa.conf.CONF`.
+
+    :raises EmulatorPinEmpty: the emulator threads would get no CPU.
+    :raises InvalidGuestPlacement: see :func:`place_cells`.
+    :raises RealtimeMaskNotFoundOrInvalid, RealtimeConfigurationInvalid: bad
+        realtime extra specs (from :func:`os_numa.hardware.get_realtime_cpu_constraint`).
+    """
+    conf = _conf(conf)
+    online = _online_cpus(host_topology)
+    if instance_numa_topology is None or not instance_numa_topology.cells:
+        return GuestNumaConfig(_floating_cpuset(conf, online), None, None, None)
+
+    placed = place_cells(instance_numa_topology, _flavor_vcpus(flavor), host_topology)
+    realtime = hardware.get_realtime_cpu_constraint(flavor, image_meta) or set()
+    _check_realtime_pinned(realtime, instance_numa_topology)
+    policy = instance_numa_topology.emulator_threads_policy
+    shared = shared_emulator_cpus(conf, online) if policy == _EMULATOR.SHARE else None
+    emulator_cpus = emulatorpin_cpuset(placed, policy, realtime, shared)
+
+    cputune = config.LibvirtConfigGuestCPUTune(
+        vcpupin=[
+            config.LibvirtConfigGuestCPUTuneVCPUPin(id=vcpu, cpuset=set(cpus))
+            for vcpu, cpus in sorted(
+                (item for cell in placed for item in cell.pins.items()), key=lambda i: i[0]
+            )
+        ],
+        emulatorpin=config.LibvirtConfigGuestCPUTuneEmulatorPin(cpuset=set(emulator_cpus)),
+        iothreadpin=[
+            config.LibvirtConfigGuestCPUTuneIOThreadPin(
+                iothread=IOTHREAD_ID, cpuset=set(emulator_cpus)
+            )
+        ],
+        vcpusched=(
+            [
+                config.LibvirtConfigGuestCPUTuneVCPUSched(
+                    vcpus=set(realtime),
+                    scheduler=REALTIME_SCHEDULER,
+                    priority=conf.libvirt.realtime_scheduler_priority,
+                )
+            ]
+            if realtime
+            else []
+        ),
+    )
+    mem_access = "shared" if huge_page_sizes(placed, host_topology) else None
+    numaconfig = config.LibvirtConfigGuestCPUNUMA(
+        cells=[
+            config.LibvirtConfigGuestCPUNUMACell(
+                id=cell.index,
+                cpus=set(cell.vcpus),
+                memory=cell.memory_mb * 1024,
+                memAccess=mem_access,
+            )
+            for cell in placed
+        ]
+    )
+    numatune = config.LibvirtConfigGuestNUMATune(
+        memory=config.LibvirtConfigGuestNUMATuneMemory(
+            mode="strict", nodeset={cell.host_cell for cell in placed}
+        ),
+        memnodes=[
+            config.LibvirtConfigGuestNUMATuneMemNode(
+                cellid=cell.index, mode="strict", nodeset={cell.host_cell}
+            )
+            for cell in placed
+        ],
+    )
+    return GuestNumaConfig(None, cputune, numaconfig, numatune)
+
+
+def get_guest_memory_backing_config(
+    instance_numa_topology: objects.InstanceNUMATopology | None,
+    flavor: Any,
+    image_meta: Any,
+    host_topology: objects.NUMATopology | None = None,
+    conf: cfg.ConfigOpts | None = None,
+) -> config.LibvirtConfigGuestMemoryBacking | None:
+    """The ``<memoryBacking>`` of a guest, or None when it needs none.
+
+    One ``<page size nodeset>`` per guest cell backed by huge pages (nodeset =
+    the guest cell's index); ``<nosharepages/><locked/>`` for realtime;
+    ``<locked/>`` for ``hw:locked_memory``.
+
+    :raises RealtimeMaskNotFoundOrInvalid: realtime with
+        ``hw:emulator_threads_policy=share`` but no ``[compute] cpu_shared_set``
+        (Nova's rule: such a guest's emulator threads would share its
+        housekeeping vCPUs' pCPUs, or nothing at all).
+    :raises InvalidGuestPlacement: see :func:`place_cells`.
+    """
+    conf = _conf(conf)
+    realtime = hardware.is_realtime_enabled(flavor)
+    if (
+        realtime
+        and hardware.get_emulator_thread_policy_constraint(flavor) == _EMULATOR.SHARE
+        and os_numa_conf.parse_cpu_set_option(conf, "compute", "cpu_shared_set") is None
+    ):
+        raise exception.RealtimeMaskNotFoundOrInvalid(
+            reason="hw:cpu_realtime with hw:emulator_threads_policy=share needs "
+            "[compute] cpu_shared_set for the emulator threads; set it, or use "
+            "hw:emulator_threads_policy=isolate."
+        )
+    locked = bool(hardware.get_locked_memory_constraint(flavor, image_meta))
+    pages: list[config.LibvirtConfigGuestMemoryBackingPage] = []
+    if instance_numa_topology is not None and instance_numa_topology.cells:
+        placed = place_cells(instance_numa_topology, _flavor_vcpus(flavor), host_topology)
+        pages = [
+            config.LibvirtConfigGuestMemoryBackingPage(size_kb=size, nodeset={index})
+            for index, size in sorted(huge_page_sizes(placed, host_topology).items())
+        ]
+    if not (pages or realtime or locked):
+        return None
+    return config.LibvirtConfigGuestMemoryBacking(
+        hugepages=pages,
+        sharedpages=not realtime,
+        locked=realtime or locked,
+    )
+
+
+def build_guest(
+    instance_numa_topology: objects.InstanceNUMATopology | None,
+    flavor: Any,
+    image_meta: Any,
+    host_topology: objects.NUMATopology | None = None,
+    conf: cfg.ConfigOpts | None = None,
+    *,
+    name: str = "guest",
+    virt_type: str = "kvm",
+) -> config.LibvirtConfigGuest:
+    """A minimal ``<domain>`` carrying the guest's NUMA configuration.
+
+    Memory and vCPU count come from the flavor; ``<iothreads>1</iothreads>``
+    is declared for the ``<iothreadpin>``. Callers add what their guests need
+    (``os_arch``/``os_machine``, a CPU model, devices) to the returned object.
+    """
+    numa = get_guest_numa_config(instance_numa_topology, flavor, image_meta, host_topology, conf)
+    membacking = get_guest_memory_backing_config(
+        instance_numa_topology, flavor, image_meta, host_topology, conf
+    )
+    flavor_v = source.flavor_view(flavor)
+    return config.LibvirtConfigGuest(
+        virt_type=virt_type,
+        name=name,
+        memory=flavor_v.memory_mb * 1024,
+        vcpus=flavor_v.vcpus,
+        cpuset=numa.cpuset,
+        iothreads=IOTHREAD_ID if numa.cputune is not None and numa.cputune.iothreadpin else 0,
+        membacking=membacking,
+        cputune=numa.cputune,
+        numatune=numa.numatune,
+        cpu=None if numa.numaconfig is None else config.LibvirtConfigGuestCPU(numa=numa.numaconfig),
+    )
+
+
+# --- overhead ------------------------------------------------------------------------------
+
+
+def _topology_isolated(topology: Any) -> bool:
+    """Whether a stored instance NUMA topology isolates the emulator threads.
+
+    Accepts the object, its ``obj_to_primitive()`` (os-numa's or Nova's), that
+    primitive as JSON text, a plain mapping with ``emulator_threads_policy``,
+    or None.
+    """
+    if topology is None:
+        return False
+    if isinstance(topology, str | bytes):
+        try:
+            topology = json.loads(topology)
+        except ValueError as exc:
+            raise exception.Invalid(
+                reason=f"numa_topology is text but not JSON: {str(topology)[:60]!r}"
+            ) from exc
+    if isinstance(topology, Mapping):
+        data = topology
+        for namespace in ("os_numa_object", "nova_object"):
+            if f"{namespace}.data" in topology:
+                data = topology[f"{namespace}.data"]
+                break
+        return data.get("emulator_threads_policy") == _EMULATOR.ISOLATE
+    if hasattr(topology, "emulator_threads_isolated"):
+        return bool(topology.emulator_threads_isolated)
+    raise exception.Invalid(
+        reason=f"numa_topology must be an InstanceNUMATopology, its primitive or None, "
+        f"not {type(topology).__name__}"
+    )
+
+
+def emulator_overhead_vcpus(instance_info: Any) -> int:
+    """Host pCPUs ``instance_info``'s emulator threads take beyond its vCPUs: 1 or 0.
+
+    A flavor (anything with ``extra_specs`` and no ``numa_topology``) counts when
+    ``hw:emulator_threads_policy=isolate``; an instance or a dict with
+    ``numa_topology`` counts when that topology isolates the emulator threads.
+    A dict with neither key counts nothing.
+
+    :raises InvalidEmulatorThreadsPolicy: the flavor's policy value is invalid.
+    :raises Invalid: ``instance_info`` is none of these.
+    """
+    if isinstance(instance_info, Mapping):
+        if "numa_topology" in instance_info:
+            return int(_topology_isolated(instance_info["numa_topology"]))
+        if "extra_specs" in instance_info:
+            policy = hardware.get_emulator_thread_policy_constraint(instance_info)
+            return int(policy == _EMULATOR.ISOLATE)
+        return 0
+    if hasattr(instance_info, "numa_topology"):
+        return int(_topology_isolated(instance_info.numa_topology))
+    if hasattr(instance_info, "extra_specs"):
+        policy = hardware.get_emulator_thread_policy_constraint(instance_info)
+        return int(policy == _EMULATOR.ISOLATE)
+    raise exception.Invalid(
+        reason="estimate_instance_overhead needs a flavor, an instance with numa_topology "
+        f"or a dict with 'numa_topology', not {type(instance_info).__name__}"
+    )
+
+
+class LibvirtDriver(base_driver.ComputeDriver):
+    """The libvirt compute driver's NUMA side: guest XML and overhead.
+
+    ``conf`` (default :data:`os_numa.conf.CONF`) supplies ``[compute]
+    cpu_shared_set`` and ``[libvirt] realtime_scheduler_priority``.
+    """
+
+    def __init__(self, conf: cfg.ConfigOpts | None = None) -> None:
+        self.conf = conf
+
+    def get_guest_numa_config(
+        self,
+        instance_numa_topology: objects.InstanceNUMATopology | None,
+        flavor: Any,
+        image_meta: Any,
+        host_topology: objects.NUMATopology | None = None,
+    ) -> GuestNumaConfig:
+        """See :func:`get_guest_numa_config`."""
+        return get_guest_numa_config(
+            instance_numa_topology, flavor, image_meta, host_topology, self.conf
+        )
+
+    def get_guest_memory_backing_config(
+        self,
+        instance_numa_topology: objects.InstanceNUMATopology | None,
+        flavor: Any,
+        image_meta: Any,
+        host_topology: objects.NUMATopology | None = None,
+    ) -> config.LibvirtConfigGuestMemoryBacking | None:
+        """See :func:`get_guest_memory_backing_config`."""
+        return get_guest_memory_backing_config(
+            instance_numa_topology, flavor, image_meta, host_topology, self.conf
+        )
+
+    def estimate_instance_overhead(self, instance_info: Any) -> base_driver.Overhead:
+        """The base driver's overhead plus one vCPU when the emulator threads are isolated.
+
+        Nova's libvirt driver did the same until 2019; see
+        :func:`emulator_overhead_vcpus` for the accepted inputs.
+        """
+        overhead = super().estimate_instance_overhead(instance_info)
+        overhead["vcpus"] += emulator_overhead_vcpus(instance_info)
+        return overhead
+
+
+def estimate_instance_overhead(instance_info: Any) -> base_driver.Overhead:
+    """:meth:`LibvirtDriver.estimate_instance_overhead`:
+    ``{'memory_mb': 0, 'disk_gb': 0, 'vcpus': 1}`` when the emulator threads are
+    isolated, zeros otherwise."""
+    return LibvirtDriver().estimate_instance_overhead(instance_info)
