@@ -1,1 +1,55 @@
-"""pytest plugin (entry point ``pytest11``) with os-numa fixtures for driver tests."""
+"""pytest plugin (entry point ``pytest11``) with os-numa fixtures for driver tests.
+
+Installed with os-numa, so a downstream test suite gets them without a
+conftest.py:
+
+- ``os_numa_fake_host``: a :class:`os_numa.testing.fake.FakeHost`, by default
+  ``HostInfo()`` (1 node, 2 cores); shape it with the ``os_numa_host`` marker,
+  e.g. ``@pytest.mark.os_numa_host(cpu_nodes=2, cpu_cores=4, cpu_threads=2)``.
+- ``os_numa_host_factory``: a callable taking :class:`~os_numa.testing.fake.HostInfo`
+  keywords and returning a new fake host; every host it made is closed at the
+  end of the test.
+
+os-numa itself is imported only when a fixture is used, so the plugin costs
+nothing to test suites that do not use it.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+MARKER = "os_numa_host"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{MARKER}(**host_info): the HostInfo keywords of the os_numa_fake_host fixture",
+    )
+
+
+@pytest.fixture
+def os_numa_host_factory():
+    """``os_numa_host_factory(cpu_nodes=2, cpu_cores=4, cpu_threads=2) -> FakeHost``."""
+    from os_numa.testing import fake
+
+    made: list[fake.FakeHost] = []
+
+    def make(**host_info) -> fake.FakeHost:
+        fake_host = fake.FakeHost.create(**host_info)
+        made.append(fake_host)
+        return fake_host
+
+    yield make
+    for fake_host in made:
+        fake_host.close()
+
+
+@pytest.fixture
+def os_numa_fake_host(request: pytest.FixtureRequest, os_numa_host_factory):
+    """A fake libvirt host (``.conn``, ``.caps_xml``, ``.topology(...)``), shaped by
+    the ``os_numa_host`` marker's keywords when the test has one."""
+    marker = request.node.get_closest_marker(MARKER)
+    if marker is not None and marker.args:
+        raise pytest.UsageError(f"@pytest.mark.{MARKER} takes HostInfo keywords only")
+    return os_numa_host_factory(**(marker.kwargs if marker is not None else {}))

@@ -163,6 +163,15 @@ class Host:
         self.read_only = read_only
         self._conn = None
 
+    @classmethod
+    def from_connection(cls, conn, conf: cfg.ConfigOpts | None = None) -> Host:
+        """A Host on an already open connection (a real ``virConnect`` or
+        :class:`os_numa.testing.fake.FakeConnection`)."""
+        uri = conn.getURI() if hasattr(conn, "getURI") else "<connection>"
+        instance = cls(uri, conf=conf)
+        instance._conn = conn
+        return instance
+
     def get_connection(self):
         """The open ``virConnect``, opening it now if needed."""
         if self._conn is None:
