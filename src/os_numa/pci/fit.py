@@ -1,0 +1,451 @@
+"""The device part of the placement search: which host cells can serve the PCI requests.
+
+Devices are part of the fit, not a filter after it. Given the guest-cell x
+host-cell feasibility of the CPU/memory fit (``feasible(g, h)``) and the
+preference order of host cells, this module finds Nova's first assignment
+(guest cell 0 on the earliest host cell that still allows a complete
+assignment, then guest cell 1, ...) *among the assignments whose host cells
+can serve every PCI request under its NUMA policy*, and picks the devices.
+
+**Policies.** For a set S of host cells the guest uses, request r may take
+devices from: ``required``: cells of S; ``legacy``: cells of S, or devices
+with no NUMA information; ``socket``: cells of S and every cell sharing a
+(known) socket with a cell of S; ``preferred``: first as ``required``, and
+only when *no* assignment serves every request that way, from any cell.
+
+**Coupling.** Whether S can serve the requests is a transportation problem
+(requests -> pools of free devices per cell) solved by max-flow; it is
+monotone: a larger S never serves less. So it holds exactly when S contains a
+*witness*: a minimal set T of host cells that can serve the requests by
+itself. Any feasible flow uses at most C devices (C = the total count), each
+justified by one cell of S (its own cell, or a same-socket cell), so every
+minimal witness has at most min(C, k) cells (k = guest cells): that is the
+enumeration bound. Witnesses are drawn only from cells that hold (or share a
+socket with) a matching device. For each witness T, the fit's own search
+(:func:`os_numa.fit.search.find_assignment` with a coverage rule "use every
+cell of T") returns the first assignment containing T; that search is exact
+and polynomial for one rule (Mendelsohn-Dulmage: a matching covering all guest
+cells and all of T exists iff one covering each does). The answer is the
+earliest of these assignments, which is the first assignment overall that
+serves the devices. Cost: at most sum_{i<=min(C,k)} binom(m, i) witness checks
+(m = cells with matching devices) plus one polynomial search per minimal
+witness. Some exponent is unavoidable: with one device per request and
+devices spread over cells, choosing k cells that serve every request is set
+cover, which is NP-hard; the exponent is bounded by the device count, which
+:mod:`os_numa.pci.request` caps.
+
+**Devices.** Once S is fixed, a min-cost flow gives each request its devices,
+nearest first (on S, then same socket, then no NUMA information, then
+elsewhere), lowest addresses first within a pool. A guest asking for both a
+PF and VFs of the same card is served only if the picks avoid a PF together
+with its own VFs; otherwise that assignment is skipped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import Callable, Hashable, Sequence
+
+from os_numa.pci import request as pci_request
+from os_numa.pci.devices import PciDevice
+from os_numa.pci.request import PciRequest
+from os_numa.pci.stats import PciDeviceStats, PciPool
+
+#: Locality ranks of a device relative to the chosen host cells (lower is nearer).
+LOCAL, SAME_SOCKET, NO_NUMA_INFO, REMOTE = 0, 1, 2, 3
+
+FindAssignment = Callable[..., "tuple[Hashable, ...] | None"]
+
+
+@dataclasses.dataclass(frozen=True)
+class HostCellInfo:
+    """What the device search needs of a host cell: its NUMA id and socket."""
+
+    id: int
+    socket: int | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class AssignedDevice:
+    """A device given to the guest for ``alias``.
+
+    ``host_index`` is the index of the device's host cell (None: no NUMA
+    information, or a node the host topology does not have); ``guest_cell`` is
+    the guest cell local to it (same host cell, else same socket), or None.
+    """
+
+    alias: str
+    device: PciDevice
+    host_index: int | None
+    guest_cell: int | None
+    locality: int
+
+
+@dataclasses.dataclass(frozen=True)
+class PciFit:
+    """An assignment (host cell index per guest cell) and the devices it gets."""
+
+    assignment: tuple[int, ...]
+    devices: tuple[AssignedDevice, ...]
+    relaxed: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class _Model:
+    """The requests against the host's pools, with each pool's host cell index."""
+
+    requests: tuple[PciRequest, ...]
+    pools: tuple[PciPool, ...]
+    pool_host: tuple[int | None, ...]
+    hosts: tuple[HostCellInfo, ...]
+    matches: tuple[tuple[int, ...], ...]  # pools each request may use at all
+
+    def socket_mates(self, chosen: frozenset[int]) -> frozenset[int]:
+        sockets = {self.hosts[h].socket for h in chosen} - {None}
+        return chosen | {h for h, cell in enumerate(self.hosts) if cell.socket in sockets}
+
+    def rank(
+        self, r: int, pool: int, chosen: frozenset[int], mates: frozenset[int], relaxed: bool
+    ) -> int | None:
+        """Locality rank of pool for request r given the chosen cells, or None if forbidden."""
+        host = self.pool_host[pool]
+        if host is not None and host in chosen:
+            rank = LOCAL
+        elif host is not None and host in mates:
+            rank = SAME_SOCKET
+        elif self.pools[pool].numa_node is None:
+            rank = NO_NUMA_INFO
+        else:
+            rank = REMOTE
+        policy = self.requests[r].policy
+        allowed = {
+            pci_request.REQUIRED: (LOCAL,),
+            pci_request.LEGACY: (LOCAL, NO_NUMA_INFO),
+            pci_request.SOCKET: (LOCAL, SAME_SOCKET),
+            pci_request.PREFERRED: (LOCAL, SAME_SOCKET, NO_NUMA_INFO, REMOTE)
+            if relaxed
+            else (LOCAL,),
+        }[policy]
+        return rank if rank in allowed else None
+
+    def flow(self, chosen: frozenset[int], relaxed: bool) -> dict[tuple[int, int], int] | None:
+        """Units per (request, pool), nearest first; None when the requests cannot be served."""
+        mates = self.socket_mates(chosen)
+        edges = {}
+        for r, pools in enumerate(self.matches):
+            for pool in pools:
+                rank = self.rank(r, pool, chosen, mates, relaxed)
+                if rank is not None:
+                    edges[(r, pool)] = rank
+        demand = [req.count for req in self.requests]
+        supply = [pool.count for pool in self.pools]
+        return _min_cost_transport(demand, supply, edges)
+
+
+def _model(
+    requests: Sequence[PciRequest], stats: PciDeviceStats, hosts: Sequence[HostCellInfo]
+) -> _Model:
+    pools = tuple(stats.pools())
+    index_of = {cell.id: i for i, cell in enumerate(hosts)}
+    pool_host = tuple(index_of.get(p.numa_node) if p.numa_node is not None else None for p in pools)
+    matches = tuple(
+        tuple(i for i, pool in enumerate(pools) if req.matches(pool.devices[0])) for req in requests
+    )
+    return _Model(tuple(requests), pools, pool_host, tuple(hosts), matches)
+
+
+def _min_cost_transport(
+    demand: Sequence[int], supply: Sequence[int], edges: dict[tuple[int, int], int]
+) -> dict[tuple[int, int], int] | None:
+    """Send every request's demand to pools within supply at least total rank.
+
+    Successive shortest paths (Bellman-Ford, ties broken by node order) on a
+    graph of a few dozen nodes: deterministic. None when demand cannot be met.
+    """
+    nr, npools = len(demand), len(supply)
+    source, sink = nr + npools, nr + npools + 1
+    size = sink + 1
+    cap: dict[tuple[int, int], int] = {}
+    cost: dict[tuple[int, int], int] = {}
+    adj: list[list[int]] = [[] for _ in range(size)]
+
+    def add(u: int, v: int, c: int, w: int) -> None:
+        cap[(u, v)] = c
+        cap.setdefault((v, u), 0)
+        cost[(u, v)], cost[(v, u)] = w, -w
+        adj[u].append(v)
+        adj[v].append(u)
+
+    for r, units in enumerate(demand):
+        add(source, r, units, 0)
+    for (r, pool), rank in sorted(edges.items()):
+        add(r, nr + pool, demand[r], rank)
+    for pool, units in enumerate(supply):
+        add(nr + pool, sink, units, 0)
+    needed = sum(demand)
+    sent = 0
+    while sent < needed:
+        dist: list[float] = [float("inf")] * size
+        prev: list[int | None] = [None] * size
+        dist[source] = 0
+        for _ in range(size):
+            changed = False
+            for u in range(size):
+                if dist[u] == float("inf"):
+                    continue
+                for v in adj[u]:
+                    if cap[(u, v)] > 0 and dist[u] + cost[(u, v)] < dist[v]:
+                        dist[v], prev[v] = dist[u] + cost[(u, v)], u
+                        changed = True
+            if not changed:
+                break
+        if prev[sink] is None:
+            return None
+        path, v = [], sink
+        while v != source:
+            u = prev[v]
+            path.append((u, v))
+            v = u
+        push = min(cap[e] for e in path)
+        for u, v in path:
+            cap[(u, v)] -= push
+            cap[(v, u)] += push
+        sent += push
+    return {(r, pool): cap[(nr + pool, r)] for (r, pool) in edges if cap[(nr + pool, r)] > 0}
+
+
+def _relevant_hosts(model: _Model, relaxed: bool) -> list[int]:
+    """Host cells whose presence in S can make a device usable."""
+    holders = {
+        model.pool_host[p]
+        for r, pools in enumerate(model.matches)
+        if not (relaxed and model.requests[r].policy == pci_request.PREFERRED)
+        for p in pools
+        if model.pool_host[p] is not None
+    }
+    if any(req.policy == pci_request.SOCKET for req in model.requests):
+        holders = set(model.socket_mates(frozenset(holders)))
+    return sorted(holders)
+
+
+def _witnesses(model: _Model, k: int, order_rank: dict[int, int], relaxed: bool):
+    """Minimal host-cell sets that can serve every request alone, smallest first."""
+    every = frozenset(range(len(model.hosts)))
+    if model.flow(every, relaxed) is None:
+        return []
+    if model.flow(frozenset(), relaxed) is not None:
+        return [frozenset()]
+    relevant = sorted(_relevant_hosts(model, relaxed), key=order_rank.__getitem__)
+    bound = min(sum(req.count for req in model.requests), k, len(relevant))
+    found: list[frozenset[int]] = []
+    for size in range(1, bound + 1):
+        for combo in itertools.combinations(relevant, size):
+            chosen = frozenset(combo)
+            if any(w <= chosen for w in found):
+                continue
+            if model.flow(chosen, relaxed) is not None:
+                found.append(chosen)
+    return found
+
+
+def _additive(model: _Model, relaxed: bool) -> tuple[dict[int, int], int] | None:
+    """The requests as one rule "the chosen cells hold >= minimum units", when they are one.
+
+    That holds when every request draws from the same pools under the same
+    cell-local policy (``required``, ``legacy``, or ``preferred`` before the
+    fallback): then S serves them iff its cells (plus, for ``legacy``, the
+    devices without NUMA information) hold their total count.
+    """
+    policies = {req.policy for req in model.requests}
+    local_only = {pci_request.REQUIRED} | (set() if relaxed else {pci_request.PREFERRED})
+    if len(set(model.matches)) != 1 or not (
+        policies <= local_only or policies == {pci_request.LEGACY}
+    ):
+        return None
+    weights: dict[int, int] = {}
+    offset = 0
+    for p in model.matches[0]:
+        host = model.pool_host[p]
+        if host is not None:
+            weights[host] = weights.get(host, 0) + model.pools[p].count
+        elif model.pools[p].numa_node is None and policies == {pci_request.LEGACY}:
+            offset += model.pools[p].count
+    return weights, sum(req.count for req in model.requests) - offset
+
+
+def _coverage_rules(model: _Model, k: int, rank: dict[int, int], relaxed: bool):
+    """Coverage rule lists for the search; the answer is the earliest of their assignments."""
+    from os_numa.fit.search import Coverage
+
+    additive = _additive(model, relaxed) if model.requests else None
+    if additive is not None:
+        weights, minimum = additive
+        if minimum <= 0:
+            return [[]]
+        if sum(weights.values()) < minimum:
+            return []
+        return [[Coverage(weights, minimum, label="pci")]]
+    return [
+        [Coverage({h: 1 for h in witness}, len(witness), label="pci")] if witness else []
+        for witness in _witnesses(model, k, rank, relaxed)
+    ]
+
+
+def _pick(
+    model: _Model, units: dict[tuple[int, int], int], assignment: tuple[int, ...], relaxed: bool
+) -> tuple[AssignedDevice, ...] | None:
+    chosen = frozenset(assignment)
+    mates = model.socket_mates(chosen)
+    guest_on = {h: g for g, h in enumerate(assignment)}
+    taken: set = set()
+    picked: list[AssignedDevice] = []
+    for (r, pool), count in sorted(units.items()):
+        rank = model.rank(r, pool, chosen, mates, relaxed)
+        host = model.pool_host[pool]
+        guest = guest_on.get(host)
+        if guest is None and rank == SAME_SOCKET:
+            socket = model.hosts[host].socket
+            guest = min(g for g, h in enumerate(assignment) if model.hosts[h].socket == socket)
+        free = [
+            d
+            for d in model.pools[pool].devices
+            if d.address not in taken
+            and (d.parent is None or d.parent not in taken)
+            and not any(vf in taken for vf in d.virt_functions)
+        ]
+        if len(free) < count:
+            return None
+        for device in free[:count]:
+            taken.add(device.address)
+            picked.append(AssignedDevice(model.requests[r].alias, device, host, guest, rank))
+    order = {req.alias: i for i, req in enumerate(model.requests)}
+    return tuple(sorted(picked, key=lambda a: (order[a.alias], a.device.address)))
+
+
+def place(
+    k: int,
+    hosts: Sequence[HostCellInfo],
+    order: Sequence[int],
+    feasible: Callable[[int, int], bool],
+    requests: Sequence[PciRequest],
+    stats: PciDeviceStats | None,
+    find_assignment: FindAssignment | None = None,
+) -> PciFit | None:
+    """Nova's first assignment of ``k`` guest cells whose host cells serve ``requests``.
+
+    ``hosts`` lists the host cells by index, ``order`` is the search's
+    preference order of host indices, ``feasible(g, h)`` the CPU/memory fit of
+    guest cell g on host index h. ``stats`` None means the host has no devices.
+    Nothing is mutated.
+    """
+    if find_assignment is None:
+        from os_numa.fit.search import find_assignment
+
+    stats = stats if stats is not None else PciDeviceStats(())
+    model = _model(requests, stats, hosts)
+    rank = {h: i for i, h in enumerate(order)}
+    phases = [False]
+    if any(req.policy == pci_request.PREFERRED for req in requests):
+        phases.append(True)
+    for relaxed in phases:
+        best: tuple[int, ...] | None = None
+        for rules in _coverage_rules(model, k, rank, relaxed):
+            found = find_assignment(k, tuple(order), feasible, rules)
+            if found is None:
+                continue
+            candidate = tuple(int(h) for h in found)
+            if best is None or [rank[h] for h in candidate] < [rank[h] for h in best]:
+                best = candidate
+        if best is None:
+            continue
+        units = model.flow(frozenset(best), relaxed)
+        devices = None if units is None else _pick(model, units, best, relaxed)
+        if devices is not None:
+            return PciFit(best, devices, relaxed)
+    return None
+
+
+def explain(
+    hosts: Sequence[HostCellInfo],
+    cpu_assignment: tuple[int, ...] | None,
+    requests: Sequence[PciRequest],
+    stats: PciDeviceStats | None,
+) -> list[str]:
+    """Why the devices cannot be served, one line per failing request.
+
+    ``cpu_assignment`` is the assignment the fit would choose without devices
+    (host indices), or None when the guest does not fit even without them.
+    Lines read like "alias nic1: 2 devices requested on the guest's cells {0},
+    1 free there, 3 free on cell 1; policy required".
+    """
+    stats = stats if stats is not None else PciDeviceStats(())
+    model = _model(requests, stats, hosts)
+    chosen = frozenset(cpu_assignment or ())
+    mates = model.socket_mates(chosen)
+    lines = []
+    for r, req in enumerate(model.requests):
+        single = dataclasses.replace(model, requests=(req,), matches=(model.matches[r],))
+        wanted = f"alias {req.alias}: {req.count} device{'s' if req.count != 1 else ''} requested"
+        if single.flow(frozenset(range(len(hosts))), relaxed=True) is None:
+            total = sum(model.pools[p].count for p in model.matches[r])
+            where = _free_by_cell(model, r, frozenset())
+            lines.append(
+                f"{wanted}, {total} free on the whole host"
+                + (f" ({where})" if where else "")
+                + f"; policy {req.policy}"
+            )
+            continue
+        if cpu_assignment is None or single.flow(chosen, relaxed=False) is not None:
+            continue
+        usable = sum(
+            model.pools[p].count
+            for p in model.matches[r]
+            if model.rank(r, p, chosen, mates, relaxed=False) is not None
+        )
+        cells = "{" + ", ".join(str(hosts[h].id) for h in sorted(chosen)) + "}"
+        where = (
+            "there"
+            if req.policy in (pci_request.REQUIRED, pci_request.PREFERRED)
+            else ("under that policy")
+        )
+        elsewhere = _free_by_cell(model, r, chosen)
+        lines.append(
+            f"{wanted} on the guest's cells {cells}, {usable} free {where}"
+            + (f", {elsewhere}" if elsewhere else "")
+            + f"; policy {req.policy}"
+        )
+    if not lines and requests:
+        lines.append(
+            f"PCI requests {pci_request.describe(requests)}: each can be served, but no set "
+            "of host cells the guest fits serves them all together"
+        )
+    return lines
+
+
+def _free_by_cell(model: _Model, r: int, skip: frozenset[int]) -> str:
+    """ "3 free on cell 1, 1 free with no NUMA node" for request r, cells of ``skip`` left out."""
+    counts: dict[int | None, int] = {}
+    for p in model.matches[r]:
+        host = model.pool_host[p]
+        if host is not None and host in skip:
+            continue
+        node = model.pools[p].numa_node
+        counts[node] = counts.get(node, 0) + model.pools[p].count
+    return ", ".join(
+        f"{n} free " + ("with no NUMA node" if node is None else f"on cell {node}")
+        for node, n in sorted(counts.items(), key=lambda kv: (kv[0] is None, kv[0] or 0))
+    )
+
+
+__all__ = [
+    "AssignedDevice",
+    "HostCellInfo",
+    "LOCAL",
+    "NO_NUMA_INFO",
+    "PciFit",
+    "REMOTE",
+    "SAME_SOCKET",
+    "explain",
+    "place",
+]
