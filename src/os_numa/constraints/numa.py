@@ -154,9 +154,10 @@ def split_nodes(flavor: Any, image_meta: Any, nodes: int) -> list[NodeSplit]:
     :raises ImageNUMATopologyAsymmetric: an even split is not exact.
     :raises ImageNUMATopologyIncomplete: only one list, or a count != nodes.
     :raises ImageNUMATopologyForbidden: a list set in both flavor and image.
-    :raises ImageNUMATopologyCPUOutOfRange, ImageNUMATopologyCPUDuplicates,
-        ImageNUMATopologyCPUsUnassigned, ImageNUMATopologyMemoryOutOfRange:
-        the manual split does not describe the flavor.
+    :raises ImageNUMATopologyCPUOutOfRange: a vCPU the flavor does not have.
+    :raises ImageNUMATopologyCPUDuplicates: a vCPU in two nodes.
+    :raises ImageNUMATopologyCPUsUnassigned: a vCPU in no node.
+    :raises ImageNUMATopologyMemoryOutOfRange: the memory does not sum to memory_mb.
     """
     flavor_v = source.flavor_view(flavor)
     props = source.image_properties(image_meta)
