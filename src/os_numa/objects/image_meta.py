@@ -21,12 +21,14 @@ class ImageMetaProps(base.OsNumaObject):
     Unknown properties are ignored, as in Nova. ``get(name, default)`` returns a
     property's value, or ``default`` when it is not set.
 
-    Version 1.0: hw_cpu_policy, hw_cpu_thread_policy, hw_cpu_realtime_mask,
-                 hw_numa_nodes, hw_numa_cpus, hw_numa_mem, hw_mem_page_size,
-                 hw_locked_memory
-    Version 1.1: traits_required (Nova's name: read for HW_CPU_HYPERTHREADING),
-                 hw_emulator_threads_mask
-    Version 1.2: hw_pci_numa_affinity_policy
+    Versions:
+
+    * 1.0: hw_cpu_policy, hw_cpu_thread_policy, hw_cpu_realtime_mask,
+      hw_numa_nodes, hw_numa_cpus, hw_numa_mem, hw_mem_page_size,
+      hw_locked_memory
+    * 1.1: traits_required (Nova's name: read for HW_CPU_HYPERTHREADING),
+      hw_emulator_threads_mask
+    * 1.2: hw_pci_numa_affinity_policy
     """
 
     VERSION = "1.2"
@@ -149,9 +151,11 @@ def _collect_indexed(props: Mapping[str, Any], name: str) -> list | None:
 class ImageMeta(base.OsNumaObject):
     """An image's metadata; os-numa reads only ``properties``.
 
-    Version 1.0: properties
-    Version 1.1: properties 1.1
-    Version 1.2: properties 1.2
+    Versions:
+
+    * 1.0: properties (ImageMetaProps 1.0)
+    * 1.1: properties are ImageMetaProps 1.1
+    * 1.2: properties are ImageMetaProps 1.2
     """
 
     VERSION = "1.2"
