@@ -5,8 +5,8 @@ numa_fit_instance_to_host on a named host -> get_guest_numa_config /
 get_guest_memory_backing_config. The examples are those of nova-behaviour.md
 section 7.4. Nova sorts a host cell's sibling sets in hash order and so pins
 vCPUs to, for instance, pCPUs 6, 2, 5, 4; os-numa takes the lowest-numbered
-free pCPUs first, so where Nova's pins differ the table says what Nova wrote
-(``nova``) next to what we write.
+free pCPUs first, so where Nova's pins differ the table (examples.py) says what
+Nova wrote (``nova``) next to what we write.
 
 Golden files (tests/virt/libvirt/golden/<example>.xml) hold the whole domain
 that :func:`driver.build_guest` writes, compared as text. To rewrite them after
@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import types
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -28,167 +27,18 @@ from os_numa import exception, hardware, objects
 from os_numa.virt import driver as base_driver
 from os_numa.virt.libvirt import config, driver
 from tests import fixtures_topology as ft
+from tests.virt.libvirt.examples import (
+    DEDICATED,
+    EXAMPLES,
+    ISOLATE,
+    SHARE,
+    Example,
+    flavor_of,
+    huge_page_host,
+    place,
+)
 
 GOLDEN = Path(__file__).parent / "golden"
-
-DEDICATED = {"hw:cpu_policy": "dedicated"}
-ISOLATE = {"hw:emulator_threads_policy": "isolate"}
-SHARE = {"hw:emulator_threads_policy": "share"}
-C1_SETS = {"compute.cpu_shared_set": "0-1,8-9", "compute.cpu_dedicated_set": "2-7,10-15"}
-
-
-def two_by_eight_host() -> objects.NUMATopology:
-    """2 cells x 8 cores, no SMT, legacy configuration (cell 0 = 0-7, cell 1 = 8-15)."""
-    return ft.host(2, 8)
-
-
-def huge_page_host() -> objects.NUMATopology:
-    """A1's host with 4 GiB per cell, 1024 x 2 MiB pages of it per cell."""
-    return ft.host(2, 4, dedicated=range(8), memory=4096, huge_2m=1024)
-
-
-@dataclass(frozen=True)
-class Example:
-    host: object
-    specs: dict
-    pins: dict
-    emulatorpin: set
-    vcpus: int = 4
-    memory_mb: int = 2048
-    conf: dict = field(default_factory=dict)
-    realtime: set | None = None
-    numatune: dict | None = None  # guest cell -> host cell
-    hugepages: dict | None = None  # guest cell -> page size KiB
-    nova: str = ""  # where Nova's output differs, what Nova writes
-
-
-EXAMPLES = {
-    "A1": Example(
-        ft.a1_host,
-        {**DEDICATED, **ISOLATE, "hw:numa_nodes": "2"},
-        pins={0: {0}, 1: {1}, 2: {4}, 3: {5}},
-        emulatorpin={2},
-        numatune={0: 0, 1: 1},
-        nova="vCPUs 2, 3 -> pCPUs 6, 7 (hash-ordered siblings)",
-    ),
-    "A3": Example(
-        ft.a3_host,
-        {**DEDICATED, **ISOLATE},
-        pins={0: {0}, 1: {1}, 2: {2}, 3: {3}},
-        emulatorpin={4},
-        numatune={0: 0},
-        nova="vCPUs 2, 3 -> pCPUs 6, 7; the emulator pCPU is 4 in both",
-    ),
-    "B1": Example(
-        ft.a1_host,
-        {**DEDICATED, "hw:cpu_realtime": "yes", "hw:cpu_realtime_mask": "^0"},
-        pins={0: {0}, 1: {1}, 2: {2}, 3: {3}},
-        emulatorpin={0},
-        realtime={1, 2, 3},
-        numatune={0: 0},
-    ),
-    "B2": Example(
-        ft.a3_host,
-        {**DEDICATED, **ISOLATE, "hw:cpu_realtime": "yes"},
-        pins={0: {0}, 1: {1}, 2: {2}, 3: {3}},
-        emulatorpin={4},
-        realtime={0, 1, 2, 3},
-        numatune={0: 0},
-        nova="vCPUs 2, 3 -> pCPUs 6, 7",
-    ),
-    "B3": Example(
-        ft.c1_host,
-        {**DEDICATED, **SHARE, "hw:cpu_realtime": "yes"},
-        pins={0: {2}, 1: {3}, 2: {4}, 3: {5}},
-        emulatorpin={0, 1, 8, 9},
-        conf=C1_SETS,
-        realtime={0, 1, 2, 3},
-        numatune={0: 0},
-        nova="vCPUs 0-3 -> pCPUs 6, 2, 5, 4",
-    ),
-    "B5": Example(
-        two_by_eight_host,
-        {**DEDICATED, "hw:cpu_realtime": "yes", "hw:cpu_realtime_mask": "^0", "hw:numa_nodes": "2"},
-        pins={0: {0}, 1: {1}, 2: {8}, 3: {9}},
-        emulatorpin={0},
-        realtime={1, 2, 3},
-        numatune={0: 0, 1: 1},
-        nova="vCPU 0 -> pCPU 6, so <emulatorpin cpuset='6'/>",
-    ),
-    "B6": Example(
-        two_by_eight_host,
-        {
-            **DEDICATED,
-            **ISOLATE,
-            "hw:cpu_realtime": "yes",
-            "hw:cpu_realtime_mask": "^0",
-            "hw:numa_nodes": "2",
-        },
-        pins={0: {0}, 1: {1}, 2: {8}, 3: {9}},
-        emulatorpin={2},
-        realtime={1, 2, 3},
-        numatune={0: 0, 1: 1},
-        nova="the reserved pCPU is 5 (hash order); ours is the lowest free one, 2",
-    ),
-    "C1": Example(
-        ft.c1_host,
-        {**DEDICATED, **SHARE},
-        pins={0: {2}, 1: {3}, 2: {4}, 3: {5}},
-        emulatorpin={0, 1, 8, 9},
-        conf=C1_SETS,
-        numatune={0: 0},
-        nova="vCPUs 0-3 -> pCPUs 6, 2, 5, 4",
-    ),
-    "C2": Example(
-        ft.a1_host,
-        {**DEDICATED, **SHARE},
-        pins={0: {0}, 1: {1}, 2: {2}, 3: {3}},
-        emulatorpin={0, 1, 2, 3},
-        numatune={0: 0},
-    ),
-    "D1": Example(
-        ft.c1_host,
-        {"hw:cpu_policy": "mixed", "hw:cpu_dedicated_mask": "2-3", **ISOLATE},
-        pins={0: {0, 1}, 1: {0, 1}, 2: {2}, 3: {3}},
-        emulatorpin={4},
-        conf=C1_SETS,
-        numatune={0: 0},
-        nova="vCPUs 2, 3 -> pCPUs 6, 2 and the emulator pCPU is 5",
-    ),
-    "D2": Example(
-        ft.c1_host,
-        {"hw:cpu_policy": "mixed", "hw:cpu_realtime": "yes", "hw:cpu_realtime_mask": "^0-1"},
-        pins={0: {0, 1}, 1: {0, 1}, 2: {2}, 3: {3}},
-        emulatorpin={0, 1},
-        conf=C1_SETS,
-        realtime={2, 3},
-        numatune={0: 0},
-    ),
-    "H1-hugepages-two-cells": Example(
-        huge_page_host,
-        {**DEDICATED, **ISOLATE, "hw:numa_nodes": "2", "hw:mem_page_size": "2MB"},
-        pins={0: {0}, 1: {1}, 2: {4}, 3: {5}},
-        emulatorpin={2},
-        numatune={0: 0, 1: 1},
-        hugepages={0: 2048, 1: 2048},
-    ),
-}
-
-
-def _flavor(example: Example) -> objects.Flavor:
-    return objects.Flavor(
-        vcpus=example.vcpus, memory_mb=example.memory_mb, extra_specs=dict(example.specs)
-    )
-
-
-def _place(example: Example):
-    """(host, flavor, conf, placement) of an example, through the real constraints and fit."""
-    host = example.host()
-    flavor = _flavor(example)
-    request = hardware.numa_get_constraints(flavor, None)
-    placement = hardware.numa_fit_instance_to_host(host, request)
-    assert placement is not None, "the example's guest must fit its host"
-    return host, flavor, os_numa_conf.make_conf(**example.conf), placement
 
 
 def _pins(cputune) -> dict[int, set[int]]:
@@ -198,7 +48,7 @@ def _pins(cputune) -> dict[int, set[int]]:
 @pytest.mark.parametrize("name", sorted(EXAMPLES))
 def test_example_cputune(name):
     example = EXAMPLES[name]
-    host, flavor, conf, placement = _place(example)
+    host, flavor, conf, placement = place(example)
 
     numa = driver.get_guest_numa_config(placement, flavor, None, host, conf)
 
@@ -218,7 +68,7 @@ def test_example_cputune(name):
 @pytest.mark.parametrize("name", sorted(EXAMPLES))
 def test_example_guest_cells_and_numatune(name):
     example = EXAMPLES[name]
-    host, flavor, conf, placement = _place(example)
+    host, flavor, conf, placement = place(example)
 
     numa = driver.get_guest_numa_config(placement, flavor, None, host, conf)
 
@@ -238,14 +88,14 @@ def test_example_guest_cells_and_numatune(name):
 @pytest.mark.parametrize("name", sorted(EXAMPLES))
 def test_example_memory_backing(name):
     example = EXAMPLES[name]
-    host, flavor, conf, placement = _place(example)
+    host, flavor, conf, placement = place(example)
 
     backing = driver.get_guest_memory_backing_config(placement, flavor, None, host, conf)
 
-    if not (example.realtime or example.hugepages):
+    if not (example.realtime or example.hugepages or example.locked):
         assert backing is None
         return
-    assert backing.locked is bool(example.realtime)
+    assert backing.locked is bool(example.realtime or example.locked)
     assert backing.sharedpages is not bool(example.realtime)
     assert [(p.size_kb, p.nodeset) for p in backing.hugepages] == [
         (size, {cell}) for cell, size in sorted((example.hugepages or {}).items())
@@ -255,7 +105,7 @@ def test_example_memory_backing(name):
 @pytest.mark.parametrize("name", sorted(EXAMPLES))
 def test_example_matches_golden_xml(name):
     example = EXAMPLES[name]
-    host, flavor, conf, placement = _place(example)
+    host, flavor, conf, placement = place(example)
 
     xml = driver.build_guest(placement, flavor, None, host, conf, name=f"example-{name}").to_xml()
 
@@ -267,14 +117,14 @@ def test_example_matches_golden_xml(name):
 
 def test_build_guest_is_deterministic():
     """The same placement gives the same text, whatever the set iteration order."""
-    host, flavor, conf, placement = _place(EXAMPLES["D1"])
+    host, flavor, conf, placement = place(EXAMPLES["D1"])
     clone = objects.InstanceNUMATopology.obj_from_primitive(placement.obj_to_primitive())
     first = driver.build_guest(placement, flavor, None, host, conf).to_xml()
     assert driver.build_guest(clone, flavor, None, host, conf).to_xml() == first
 
 
 def test_inputs_are_not_mutated():
-    host, flavor, conf, placement = _place(EXAMPLES["B6"])
+    host, flavor, conf, placement = place(EXAMPLES["B6"])
     before = (placement.obj_to_primitive(), ft.host_state(host), dict(flavor.extra_specs))
 
     driver.get_guest_numa_config(placement, flavor, None, host, conf)
@@ -284,7 +134,7 @@ def test_inputs_are_not_mutated():
 
 
 def test_realtime_priority_comes_from_the_option():
-    host, flavor, _, placement = _place(EXAMPLES["B1"])
+    host, flavor, _, placement = place(EXAMPLES["B1"])
     conf = os_numa_conf.make_conf(**{"libvirt.realtime_scheduler_priority": 42})
 
     numa = driver.get_guest_numa_config(placement, flavor, None, host, conf)
@@ -293,7 +143,7 @@ def test_realtime_priority_comes_from_the_option():
 
 
 def test_image_realtime_mask_wins():
-    host, flavor, conf, placement = _place(EXAMPLES["B1"])
+    host, flavor, conf, placement = place(EXAMPLES["B1"])
     image = objects.ImageMeta.from_dict({"properties": {"hw_cpu_realtime_mask": "^0-1"}})
 
     numa = driver.get_guest_numa_config(placement, flavor, image, host, conf)
@@ -303,7 +153,7 @@ def test_image_realtime_mask_wins():
 
 
 def test_default_conf_is_the_global_one():
-    host, flavor, _, placement = _place(EXAMPLES["A1"])
+    host, flavor, _, placement = place(EXAMPLES["A1"])
     assert driver.get_guest_numa_config(
         placement, flavor, None, host
     ) == driver.get_guest_numa_config(placement, flavor, None, host, os_numa_conf.CONF)
@@ -350,7 +200,7 @@ def test_realtime_share_without_shared_set_is_refused():
         pins={},
         emulatorpin=set(),
     )
-    host, flavor, conf, placement = _place(example)
+    host, flavor, conf, placement = place(example)
 
     with pytest.raises(exception.EmulatorPinEmpty, match="every vCPU is realtime"):
         driver.get_guest_numa_config(placement, flavor, None, host, conf)
@@ -366,7 +216,7 @@ def test_realtime_share_with_mask_but_without_shared_set_has_no_memory_backing()
         pins={},
         emulatorpin=set(),
     )
-    host, flavor, conf, placement = _place(example)
+    host, flavor, conf, placement = place(example)
 
     numa = driver.get_guest_numa_config(placement, flavor, None, host, conf)
     assert numa.cputune.emulatorpin.cpuset == {0}
@@ -375,7 +225,7 @@ def test_realtime_share_with_mask_but_without_shared_set_has_no_memory_backing()
 
 
 def test_isolate_without_reserved_pcpu_in_guest_cell_0_is_refused():
-    host, flavor, conf, placement = _place(EXAMPLES["A1"])
+    host, flavor, conf, placement = place(EXAMPLES["A1"])
     broken = placement.obj_clone()
     broken.cells[0].cpuset_reserved = None
 
@@ -384,7 +234,7 @@ def test_isolate_without_reserved_pcpu_in_guest_cell_0_is_refused():
 
 
 def test_isolate_with_the_reserved_pcpu_in_another_cell_is_refused():
-    host, flavor, conf, placement = _place(EXAMPLES["A1"])
+    host, flavor, conf, placement = place(EXAMPLES["A1"])
     broken = placement.obj_clone()
     broken.cells[0].cpuset_reserved = None
     broken.cells[1].cpuset_reserved = {6}
@@ -394,7 +244,7 @@ def test_isolate_with_the_reserved_pcpu_in_another_cell_is_refused():
 
 
 def test_shared_set_without_online_cpu_is_refused():
-    host, flavor, _, placement = _place(EXAMPLES["C2"])
+    host, flavor, _, placement = place(EXAMPLES["C2"])
     conf = os_numa_conf.make_conf(**{"compute.cpu_shared_set": "20-21"})
 
     with pytest.raises(exception.EmulatorPinEmpty, match="names no online host CPU"):
@@ -402,7 +252,7 @@ def test_shared_set_without_online_cpu_is_refused():
 
 
 def test_shared_set_is_restricted_to_online_cpus():
-    host, flavor, _, placement = _place(EXAMPLES["C2"])
+    host, flavor, _, placement = place(EXAMPLES["C2"])
     conf = os_numa_conf.make_conf(**{"compute.cpu_shared_set": "6-7,20-21"})
 
     numa = driver.get_guest_numa_config(placement, flavor, None, host, conf)
@@ -428,7 +278,7 @@ def _with_pinning(placement, cell_index, pinning):
     ],
 )
 def test_pins_outside_the_host_cell_are_refused(cell, pinning, needle):
-    host, flavor, conf, placement = _place(EXAMPLES["A1"])
+    host, flavor, conf, placement = place(EXAMPLES["A1"])
 
     with pytest.raises(exception.InvalidGuestPlacement, match=needle):
         driver.get_guest_numa_config(
@@ -437,7 +287,7 @@ def test_pins_outside_the_host_cell_are_refused(cell, pinning, needle):
 
 
 def test_pins_are_not_checked_against_a_host_that_is_not_given():
-    host, flavor, conf, placement = _place(EXAMPLES["A1"])
+    host, flavor, conf, placement = place(EXAMPLES["A1"])
     moved = _with_pinning(placement, 1, {2: 12, 3: 13})
 
     numa = driver.get_guest_numa_config(moved, flavor, None, None, conf)
@@ -446,7 +296,7 @@ def test_pins_are_not_checked_against_a_host_that_is_not_given():
 
 
 def test_unknown_host_cell_is_refused():
-    host, flavor, conf, placement = _place(EXAMPLES["A1"])
+    host, flavor, conf, placement = place(EXAMPLES["A1"])
     moved = placement.obj_clone()
     moved.cells[1].id = 5
 
@@ -461,8 +311,8 @@ def test_unknown_host_cell_is_refused():
         (5, r"vCPU\(s\) 4 of the flavor's 5 are in no guest cell"),
     ],
 )
-def test_vcpu_ids_must_match_the_flavor(vcpus, needle):
-    host, _, conf, placement = _place(EXAMPLES["A1"])
+def test_vcpu_ids_must_match_theflavor_of(vcpus, needle):
+    host, _, conf, placement = place(EXAMPLES["A1"])
     flavor = objects.Flavor(vcpus=vcpus, memory_mb=2048, extra_specs=EXAMPLES["A1"].specs)
 
     with pytest.raises(exception.InvalidGuestPlacement, match=needle):
@@ -470,7 +320,7 @@ def test_vcpu_ids_must_match_the_flavor(vcpus, needle):
 
 
 def test_vcpu_in_two_cells_is_refused():
-    host, flavor, conf, placement = _place(EXAMPLES["A1"])
+    host, flavor, conf, placement = place(EXAMPLES["A1"])
     broken = placement.obj_clone()
     broken.cells[1].pcpuset = {1, 2, 3}
     broken.cells[1].cpu_pinning = {1: 6, 2: 4, 3: 5}
@@ -481,7 +331,7 @@ def test_vcpu_in_two_cells_is_refused():
 
 def test_a_request_is_not_a_placement():
     example = EXAMPLES["A1"]
-    flavor = _flavor(example)
+    flavor = flavor_of(example)
     request = hardware.numa_get_constraints(flavor, None)
 
     with pytest.raises(exception.InvalidGuestPlacement, match="numa_fit_instance_to_host"):
@@ -489,7 +339,7 @@ def test_a_request_is_not_a_placement():
 
 
 def test_unresolved_page_size_is_refused():
-    host, flavor, conf, placement = _place(EXAMPLES["H1-hugepages-two-cells"])
+    host, flavor, conf, placement = place(EXAMPLES["H1-hugepages-two-cells"])
     broken = placement.obj_clone()
     broken.cells[1].pagesize = -2  # MEMPAGES_LARGE, a request
 
@@ -498,14 +348,14 @@ def test_unresolved_page_size_is_refused():
 
 
 def test_floating_vcpus_need_the_host_topology():
-    host, flavor, conf, placement = _place(EXAMPLES["D1"])
+    host, flavor, conf, placement = place(EXAMPLES["D1"])
 
     with pytest.raises(exception.InvalidGuestPlacement, match="pass host_topology"):
         driver.get_guest_numa_config(placement, flavor, None, None, conf)
 
 
 def test_floating_vcpus_on_a_cell_without_shared_cpus_are_refused():
-    host, flavor, conf, placement = _place(EXAMPLES["D1"])
+    host, flavor, conf, placement = place(EXAMPLES["D1"])
     no_shared = ft.host(2, 8, shared=set(), dedicated=range(16))
 
     with pytest.raises(exception.InvalidGuestPlacement, match="no shared CPUs"):
@@ -513,7 +363,7 @@ def test_floating_vcpus_on_a_cell_without_shared_cpus_are_refused():
 
 
 def test_realtime_vcpus_must_be_pinned():
-    host, _, conf, placement = _place(EXAMPLES["D2"])
+    host, _, conf, placement = place(EXAMPLES["D2"])
     # D2's flavor with a mask that makes floating vCPU 0 realtime.
     flavor = objects.Flavor(
         vcpus=4,
@@ -644,7 +494,7 @@ def test_estimate_instance_overhead(name):
 
 
 def test_overhead_of_a_real_placement_counts_one_pcpu():
-    _, _, _, placement = _place(EXAMPLES["A1"])
+    _, _, _, placement = place(EXAMPLES["A1"])
     assert driver.estimate_instance_overhead({"numa_topology": placement})["vcpus"] == 1
 
 
@@ -672,7 +522,7 @@ def test_overhead_of_bad_input(instance_info, error):
 
 def test_libvirt_driver_methods_use_its_conf():
     example = EXAMPLES["C1"]
-    host, flavor, conf, placement = _place(example)
+    host, flavor, conf, placement = place(example)
     libvirt_driver = driver.LibvirtDriver(conf)
 
     numa = libvirt_driver.get_guest_numa_config(placement, flavor, None, host)
@@ -684,7 +534,7 @@ def test_libvirt_driver_methods_use_its_conf():
 
 
 def test_build_guest_declares_the_iothread_and_flavor_sizes():
-    host, flavor, conf, placement = _place(EXAMPLES["A1"])
+    host, flavor, conf, placement = place(EXAMPLES["A1"])
 
     guest = driver.build_guest(placement, flavor, None, host, conf, name="g", virt_type="qemu")
 
