@@ -128,5 +128,5 @@ class TrackerMachine(RuleBasedStateMachine):
             seen |= held
 
 
-TrackerMachine.TestCase.settings = settings(max_examples=25, stateful_step_count=20, deadline=None)
+TrackerMachine.TestCase.settings = settings(max_examples=20, stateful_step_count=20, deadline=None)
 test_tracker_state_machine = TrackerMachine.TestCase
