@@ -6,24 +6,7 @@ import json
 
 from os_numa.cmd import render_json
 from os_numa.objects.instance_numa import InstanceNUMACell, InstanceNUMATopology
-
-CONTRACT_KEYS = [
-    "fits",
-    "emulator_threads_policy",
-    "cells",
-    "emulatorpin",
-    "vcpusched",
-    "explanation",
-]
-CELL_KEYS = {
-    "guest_cell",
-    "host_cell",
-    "vcpus",
-    "cpu_pinning",
-    "cpuset_reserved",
-    "memory_mb",
-    "pagesize_kb",
-}
+from tests.cmd.contract import CELL_KEYS, CONTRACT_KEYS
 
 
 def test_fitting_document():

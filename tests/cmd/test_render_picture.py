@@ -144,7 +144,7 @@ def test_cell_header_shows_socket_memory_and_pages():
     assert "host cell 0, socket 0: 8 CPUs, memory 16384 MiB (0 used, 2048 to this guest)" in (
         picture
     )
-    assert "pages 2M 512/512 free, 1G 4/4 free" in picture
+    assert "huge pages 2M 512/512 free, 1G 4/4 free" in picture
     nosmt = render_picture.render_host(topologies.nosmt_2x4())
     assert "host cell 1: 4 CPUs" in nosmt and "pages" not in nosmt
 

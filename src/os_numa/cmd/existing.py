@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 from os_numa import exception
+from os_numa.cmd import inputfile
 from os_numa.objects import fields
 from os_numa.objects.instance_numa import InstanceNUMACell, InstanceNUMATopology
 from os_numa.objects.numa import NUMATopology
@@ -120,19 +121,7 @@ def parse_existing(text: str, source: str = "--existing") -> list[InstanceNUMATo
 
 def load_existing(path: str) -> list[InstanceNUMATopology]:
     """Read and parse an ``--existing`` file (at most :data:`MAX_EXISTING_BYTES`)."""
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_EXISTING_BYTES + 1)
-    except OSError as exc:
-        raise exception.InvalidRequest(reason=f"cannot read --existing {path}: {exc}") from exc
-    if len(data) > MAX_EXISTING_BYTES:
-        raise exception.InvalidRequest(
-            reason=f"--existing {path} is larger than {MAX_EXISTING_BYTES} bytes"
-        )
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise exception.InvalidRequest(reason=f"--existing {path} is not UTF-8") from exc
+    text = inputfile.read_text(path, MAX_EXISTING_BYTES, exception.InvalidRequest, "--existing")
     return parse_existing(text, f"--existing {path}")
 
 

@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from os_numa.cpuset import format_cpu_spec
-from os_numa.objects.instance_numa import InstanceNUMATopology
+from os_numa.objects.instance_numa import InstanceNUMACell, InstanceNUMATopology
 from os_numa.objects.numa import NUMACell, NUMATopology
 
 #: Cores per row of the picture.
@@ -82,8 +82,13 @@ def mark_cpus(
     cell: NUMACell,
     placement: InstanceNUMATopology | None = None,
     emulatorpin: Iterable[int] = (),
+    cores: list[list[int]] | None = None,
 ) -> dict[int, Mark]:
-    """Label every CPU of one host cell (``cell`` holds usage *before* the guest)."""
+    """Label every CPU of one host cell (``cell`` holds usage *before* the guest).
+
+    ``cores`` lists every online CPU of the cell by core (default: the cell's own
+    CPUs, see :func:`cores_of`).
+    """
     emulator_cpus = set(emulatorpin)
     guest_pins: dict[int, int] = {}
     reserved: set[int] = set()
@@ -93,7 +98,7 @@ def mark_cpus(
         guest_pins.update({p: v for v, p in (guest_cell.cpu_pinning or {}).items()})
         reserved |= set(guest_cell.cpuset_reserved or ())
     marks: dict[int, Mark] = {}
-    for core in cores_of(cell):
+    for core in cores if cores is not None else cores_of(cell):
         for cpu in core:
             if cpu in guest_pins:
                 mark = Mark(f"v{guest_pins[cpu]}", "vcpu")
@@ -112,27 +117,29 @@ def mark_cpus(
     return marks
 
 
+def _size_text(size_kb: int) -> str:
+    for unit, scale in (("G", 1024 * 1024), ("M", 1024)):
+        if size_kb >= scale and size_kb % scale == 0:
+            return f"{size_kb // scale}{unit}"
+    return f"{size_kb}K"
+
+
 def _pages_text(cell: NUMACell) -> str:
-    parts = []
-    for pages in sorted(cell.mempages, key=lambda p: p.size_kb):
-        if pages.size_kb <= 4:
-            continue
-        size = (
-            f"{pages.size_kb // (1024 * 1024)}G"
-            if pages.size_kb >= 1024 * 1024
-            else f"{pages.size_kb // 1024}M"
-        )
-        parts.append(f"{size} {pages.free}/{pages.total} free")
-    return "; pages " + ", ".join(parts) if parts else ""
+    """Huge-page pools that hold pages (base pages, below 1 MiB, are left out)."""
+    parts = [
+        f"{_size_text(pages.size_kb)} {pages.free}/{pages.total} free"
+        for pages in sorted(cell.mempages, key=lambda p: p.size_kb)
+        if pages.size_kb >= 1024 and pages.total
+    ]
+    return "; huge pages " + ", ".join(parts) if parts else ""
 
 
-def _cell_header(cell: NUMACell, guest_mb: int, paint: Painter) -> str:
+def _cell_header(cell: NUMACell, ncpus: int, guest_mb: int, paint: Painter) -> str:
     socket = "" if cell.socket is None else f", socket {cell.socket}"
-    cpus = set(cell.cpuset) | set(cell.pcpuset)
     guest = f", {guest_mb} to this guest" if guest_mb else ""
     memory = f"memory {cell.memory} MiB ({cell.memory_usage} used{guest})"
     title = paint(f"host cell {cell.id}", "title")
-    return f"{title}{socket}: {len(cpus)} CPUs, {memory}{_pages_text(cell)}"
+    return f"{title}{socket}: {ncpus} CPUs, {memory}{_pages_text(cell)}"
 
 
 def render_cell(
@@ -141,12 +148,14 @@ def render_cell(
     emulatorpin: Iterable[int],
     paint: Painter,
     cpu_width: int,
+    cores: list[list[int]] | None = None,
 ) -> list[str]:
     """The lines for one host cell: header, cores in rows, floating vCPUs if any."""
-    marks = mark_cpus(cell, placement, emulatorpin)
+    cores = cores if cores is not None else cores_of(cell)
+    marks = mark_cpus(cell, placement, emulatorpin, cores)
     guest_cells = [c for c in placement.cells if c.id == cell.id] if placement else []
-    lines = [_cell_header(cell, sum(c.memory for c in guest_cells), paint)]
-    cores = cores_of(cell)
+    guest_mb = sum(c.memory for c in guest_cells)
+    lines = [_cell_header(cell, len(marks), guest_mb, paint)]
     label_width = max((len(m.text) for m in marks.values()), default=4)
     rendered = []
     for core in cores:
@@ -168,19 +177,24 @@ def render_cell(
     return lines
 
 
+def describe_guest_cell(index: int, cell: InstanceNUMACell, placed: bool = False) -> str:
+    """One line for a guest cell, requested (vCPU sets) or placed (host cell and pins)."""
+    pinning = cell.cpu_pinning or {}
+    where = f" -> host cell {cell.id}" if placed else ""
+    parts = [f"guest cell {index}{where}: vCPUs {format_cpu_spec(cell.cpus)}"]
+    if pinning:
+        parts.append("pinned " + ", ".join(f"{v}->{pinning[v]}" for v in sorted(pinning)))
+    elif cell.pcpuset:
+        parts.append(f"pinned {format_cpu_spec(cell.pcpuset)}")
+    if cell.cpuset:
+        parts.append(f"floating {format_cpu_spec(cell.cpuset)}")
+    page = f", {cell.pagesize} KiB pages" if cell.pagesize else ""
+    parts.append(f"{cell.memory} MiB{page}")
+    return "; ".join(parts)
+
+
 def _guest_lines(placement: InstanceNUMATopology, emulatorpin: set[int]) -> list[str]:
-    lines = []
-    for index, cell in enumerate(placement.cells):
-        pinning = cell.cpu_pinning or {}
-        parts = [f"guest cell {index} -> host cell {cell.id}: vCPUs {format_cpu_spec(cell.cpus)}"]
-        if pinning:
-            pairs = ", ".join(f"{v}->{pinning[v]}" for v in sorted(pinning))
-            parts.append(f"pinned {pairs}")
-        if cell.cpuset:
-            parts.append(f"floating {format_cpu_spec(cell.cpuset)}")
-        page = f", {cell.pagesize} KiB pages" if cell.pagesize else ""
-        parts.append(f"{cell.memory} MiB{page}")
-        lines.append("; ".join(parts))
+    lines = [describe_guest_cell(i, cell, True) for i, cell in enumerate(placement.cells)]
     policy = placement.emulator_threads_policy or "unset"
     where = format_cpu_spec(emulatorpin) if emulatorpin else "(not pinned)"
     lines.append(f"emulator threads ({policy}) on host CPUs {where}")
@@ -214,15 +228,19 @@ def render_host(
     *,
     color: bool = False,
     title: str | None = None,
+    cores: dict[int, list[list[int]]] | None = None,
 ) -> str:
     """The whole picture: an optional title, the guest summary, each host cell, the legend.
 
     ``host`` is the host *before* this guest (existing claims applied), so the
-    guest's CPUs and the ones other guests use stay distinct.
+    guest's CPUs and the ones other guests use stay distinct. ``cores`` maps a
+    cell id to all its online CPUs by core (from the capabilities), so CPUs the
+    CPU sets keep for the host are drawn too; without it the cell's own sets are.
     """
     paint = Painter(color)
     emulator_cpus = set(emulatorpin)
-    every_cpu = [cpu for cell in host.cells for cpu in set(cell.cpuset) | set(cell.pcpuset)]
+    layout = {cell.id: (cores or {}).get(cell.id) or cores_of(cell) for cell in host.cells}
+    every_cpu = [cpu for cell_cores in layout.values() for core in cell_cores for cpu in core]
     cpu_width = len(str(max(every_cpu, default=0)))
     lines: list[str] = []
     if title:
@@ -231,7 +249,7 @@ def render_host(
         lines += _guest_lines(placement, emulator_cpus)
     for cell in sorted(host.cells, key=lambda c: c.id):
         lines.append("")
-        lines += render_cell(cell, placement, emulator_cpus, paint, cpu_width)
+        lines += render_cell(cell, placement, emulator_cpus, paint, cpu_width, layout[cell.id])
     lines.append("")
     lines += legend(paint, placement is not None)
     return "\n".join(lines) + "\n"

@@ -1,0 +1,212 @@
+"""The ``os-numa`` subcommands: ``place``, ``host`` and ``validate-flavor``.
+
+Each command reads its inputs, runs the library's one-way data flow (flavor ->
+constraints -> fit -> guest config) and prints; errors are raised as
+:class:`~os_numa.exception.OsNumaError` and turned into exit status 2 by
+:func:`os_numa.cmd.main.main`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from os_numa import conf as conf_mod
+from os_numa import hardware
+from os_numa.cmd import args as cli_args
+from os_numa.cmd import hostsource, render_json, render_picture, render_xml, specs
+from os_numa.cpuset import format_cpu_spec
+from os_numa.objects.flavor import Flavor
+from os_numa.objects.image_meta import ImageMeta
+from os_numa.objects.instance_numa import InstanceNUMATopology
+
+EXIT_OK = 0
+EXIT_NO_FIT = 1
+EXIT_INVALID = 2
+
+
+@dataclass
+class Outcome:
+    """Everything ``place`` computed, for whichever format prints it."""
+
+    flavor: Flavor
+    image_meta: ImageMeta | None
+    host: hostsource.HostView
+    request: InstanceNUMATopology | None
+    placement: InstanceNUMATopology | None = None
+    numa_config: Any = None
+    memory_backing: Any = None
+    explanation: str | None = None
+    emulatorpin: set[int] = field(default_factory=set)
+    vcpusched: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def fits(self) -> bool:
+        return self.explanation is None
+
+
+def _host_from(options: argparse.Namespace) -> hostsource.HostView:
+    return hostsource.load_host(
+        capabilities=options.capabilities,
+        connect=options.connect,
+        cpu_dedicated_set=options.cpu_dedicated_set,
+        cpu_shared_set=options.cpu_shared_set,
+        existing_files=options.existing,
+    )
+
+
+def _guest_from(options: argparse.Namespace) -> tuple[Flavor, ImageMeta | None]:
+    flavor = specs.build_flavor(options.flavor, options.extra_spec)
+    return flavor, specs.build_image_meta(options.image_property)
+
+
+def _conf(options: argparse.Namespace):
+    """Options for the fit and the driver: only the command's CPU sets, no config file."""
+    overrides = {}
+    if options.cpu_shared_set:
+        overrides["compute.cpu_shared_set"] = options.cpu_shared_set
+    if options.cpu_dedicated_set:
+        overrides["compute.cpu_dedicated_set"] = options.cpu_dedicated_set
+    return conf_mod.make_conf(**overrides)
+
+
+def compute_placement(options: argparse.Namespace) -> Outcome:
+    """Fit the guest and build its libvirt configuration (nothing printed)."""
+    from os_numa.virt.libvirt import driver
+
+    flavor, image_meta = _guest_from(options)
+    view = _host_from(options)
+    host = view.topology
+    request = hardware.numa_get_constraints(flavor, image_meta)
+    outcome = Outcome(flavor=flavor, image_meta=image_meta, host=view, request=request)
+    conf = _conf(options)
+    if request is not None:
+        outcome.placement = hardware.numa_fit_instance_to_host(host, request, conf=conf)
+        if outcome.placement is None:
+            outcome.explanation = str(hardware.explain_fit(host, request, conf=conf))
+            return outcome
+    outcome.numa_config = driver.get_guest_numa_config(
+        outcome.placement, flavor, image_meta, host_topology=host, conf=conf
+    )
+    outcome.memory_backing = driver.get_guest_memory_backing_config(
+        outcome.placement, flavor, image_meta, host_topology=host, conf=conf
+    )
+    cputune = outcome.numa_config.cputune
+    if cputune is not None:
+        if cputune.emulatorpin is not None:
+            outcome.emulatorpin = set(cputune.emulatorpin.cpuset)
+        outcome.vcpusched = [
+            render_json.vcpusched_to_dict(s.vcpus, s.scheduler, s.priority)
+            for s in cputune.vcpusched
+        ]
+    return outcome
+
+
+def _title(outcome: Outcome) -> str:
+    flavor = outcome.flavor
+    name = f"{flavor.name}: " if flavor.name else ""
+    guest = f"{name}{flavor.vcpus} vCPUs, {flavor.memory_mb} MiB"
+    if not outcome.fits:
+        return f"DOES NOT FIT - {guest}"
+    if outcome.request is None:
+        return f"fits - {guest}; the flavor asks for no NUMA placement (vCPUs float)"
+    return f"fits - {guest}"
+
+
+def print_placement(outcome: Outcome, fmt: str, color: bool, out: TextIO) -> None:
+    if fmt == "json":
+        document = render_json.placement_document(
+            outcome.placement,
+            emulator_threads_policy=(
+                outcome.request.emulator_threads_policy if outcome.request else None
+            ),
+            emulatorpin=outcome.emulatorpin,
+            vcpusched=outcome.vcpusched,
+            explanation=outcome.explanation,
+        )
+        out.write(render_json.dumps(document) + "\n")
+    elif fmt == "xml":
+        if outcome.fits:
+            out.write(
+                render_xml.domain_xml(outcome.flavor, outcome.numa_config, outcome.memory_backing)
+            )
+        else:
+            out.write(f"<!-- does not fit:\n{outcome.explanation}\n-->\n")
+    else:
+        out.write(
+            render_picture.render_host(
+                outcome.host.topology,
+                outcome.placement,
+                outcome.emulatorpin,
+                color=color,
+                title=_title(outcome),
+                cores=outcome.host.cores,
+            )
+        )
+        if not outcome.fits:
+            out.write(f"\nwhy it does not fit:\n{outcome.explanation}\n")
+
+
+def cmd_place(options: argparse.Namespace, out: TextIO) -> int:
+    outcome = compute_placement(options)
+    print_placement(outcome, options.format, cli_args.use_color(options.color, out), out)
+    return EXIT_OK if outcome.fits else EXIT_NO_FIT
+
+
+def cmd_host(options: argparse.Namespace, out: TextIO) -> int:
+    view = _host_from(options)
+    cells = len(view.topology.cells)
+    cpus = sum(len(core) for cores in view.cores.values() for core in cores)
+    title = f"host: {cells} NUMA cell{'s' if cells != 1 else ''}, {cpus} CPUs"
+    color = cli_args.use_color(options.color, out)
+    picture = render_picture.render_host(
+        view.topology, None, (), color=color, title=title, cores=view.cores
+    )
+    out.write(picture)
+    return EXIT_OK
+
+
+def describe_request(flavor: Flavor, image_meta: ImageMeta | None) -> list[str]:
+    """A summary of the topology a flavor asks for; validation errors propagate.
+
+    :raises OsNumaError: any invalid extra spec or image property.
+    """
+    request = hardware.numa_get_constraints(flavor, image_meta)
+    realtime = hardware.get_realtime_cpu_constraint(flavor, image_meta)
+    emulator = hardware.get_emulator_thread_policy_constraint(flavor)
+    lines = [f"OK: {flavor.vcpus} vCPUs, {flavor.memory_mb} MiB"]
+    if request is None:
+        lines.append("no NUMA placement requested: vCPUs float over the host's shared CPUs")
+    else:
+        lines.append(
+            f"cpu policy {request.cpu_policy or 'shared'}, "
+            f"thread policy {request.cells[0].cpu_thread_policy or 'unset'}, "
+            f"emulator threads {emulator or 'unset'}"
+        )
+        lines += [
+            render_picture.describe_guest_cell(index, cell)
+            for index, cell in enumerate(request.cells)
+        ]
+    if realtime:
+        lines.append(f"realtime vCPUs {format_cpu_spec(realtime)} (SCHED_FIFO, locked memory)")
+    return lines
+
+
+def cmd_validate_flavor(options: argparse.Namespace, out: TextIO) -> int:
+    flavor, image_meta = _guest_from(options)
+    out.write("\n".join(describe_request(flavor, image_meta)) + "\n")
+    return EXIT_OK
+
+
+COMMANDS = {
+    "place": cmd_place,
+    "host": cmd_host,
+    "validate-flavor": cmd_validate_flavor,
+}
+
+
+def run(options: argparse.Namespace, out: TextIO | None = None) -> int:
+    """Run the parsed command; returns the exit status (errors are raised)."""
+    return COMMANDS[options.command](options, out or sys.stdout)

@@ -1,0 +1,91 @@
+"""Where ``os-numa`` gets its host: a capabilities file, a libvirt URI or the built-in server."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+
+from os_numa import conf as conf_mod
+from os_numa import exception
+from os_numa.cmd import existing, inputfile
+from os_numa.objects.numa import NUMATopology
+from os_numa.virt.libvirt import config
+
+#: The package data file describing the built-in host.
+DEFAULT_HOST = "default-host.xml"
+#: Largest capabilities document read from a file, in bytes.
+MAX_CAPABILITIES_BYTES = 32 * 1024 * 1024
+
+
+def default_capabilities() -> str:
+    """The built-in host: 2 sockets x 8 cores x 2 threads, one cell per socket."""
+    return resources.files("os_numa").joinpath("data", DEFAULT_HOST).read_text("utf-8")
+
+
+def read_capabilities(path: str) -> str:
+    """A capabilities document from a file, bounded in size.
+
+    :raises InvalidXML: unreadable, too large or not UTF-8.
+    """
+    return inputfile.read_text(path, MAX_CAPABILITIES_BYTES, exception.InvalidXML, "capabilities")
+
+
+@dataclass(frozen=True)
+class HostView:
+    """A host as the command sees it: the topology (existing claims applied) and
+    every online CPU per cell grouped into cores, including CPUs that the CPU
+    sets keep away from guests, which the topology itself leaves out."""
+
+    topology: NUMATopology
+    cores: dict[int, list[list[int]]]
+
+
+def cores_from_capabilities(caps: config.LibvirtConfigCaps) -> dict[int, list[list[int]]]:
+    """{cell id: [sorted thread ids per core]} for every online CPU, cores by lowest CPU."""
+    layout: dict[int, list[list[int]]] = {}
+    for cell in caps.cells:
+        online = {cpu.id for cpu in cell.cpus}
+        groups = {frozenset((set(cpu.siblings or ()) | {cpu.id}) & online) for cpu in cell.cpus}
+        layout[cell.id] = sorted((sorted(g) for g in groups), key=lambda core: core[0])
+    return layout
+
+
+def _silence_libvirt() -> None:
+    """libvirt prints every error to stderr itself; the command reports it once, typed."""
+    import libvirt
+
+    libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
+
+
+def load_host(
+    capabilities: str | None = None,
+    connect: str | None = None,
+    cpu_dedicated_set: str | None = None,
+    cpu_shared_set: str | None = None,
+    existing_files: list[str] | tuple[str, ...] = (),
+) -> HostView:
+    """The host with every ``--existing`` placement already claimed.
+
+    :raises OsNumaError: bad XML, a bad CPU set, an unreachable URI, or an
+        existing placement that cannot be claimed (e.g. a pCPU pinned twice).
+    """
+    from os_numa.hardware import numa_usage_from_instance_numa
+    from os_numa.virt.libvirt import host as libvirt_host
+
+    if connect:
+        _silence_libvirt()
+        with libvirt_host.Host(connect, read_only=True) as libvirt_conn:
+            xml = libvirt_conn.get_capabilities()
+    else:
+        xml = read_capabilities(capabilities) if capabilities else default_capabilities()
+    caps = config.LibvirtConfigCaps.parse_str(xml)
+    # An empty configuration: the command's options are the only CPU sets used.
+    topology = libvirt_host.host_topology_from_capabilities(
+        caps, cpu_dedicated_set, cpu_shared_set, conf=conf_mod.make_conf()
+    )
+    for path in existing_files:
+        placements = existing.load_existing(path)
+        existing.check_host_cells(topology, placements)
+        for placement in placements:
+            topology = numa_usage_from_instance_numa(topology, placement)
+    return HostView(topology=topology, cores=cores_from_capabilities(caps))

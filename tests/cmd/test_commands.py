@@ -1,0 +1,303 @@
+"""``os-numa place``, ``host`` and ``validate-flavor`` end to end, in a subprocess.
+
+Expected values come from the placement the command itself reports in another
+format (JSON), from the capabilities files, or from the flavor, never from a
+copy of the output.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import libvirt
+import pytest
+from lxml import etree
+
+from os_numa import cpuset
+from tests.cmd.conftest import DATA
+from tests.cmd.contract import CELL_KEYS, CONTRACT_KEYS
+
+ISOLATE = "vcpus=4,memory_mb=4096,hw:cpu_policy=dedicated,hw:emulator_threads_policy=isolate"
+REALTIME = "vcpus=4,memory_mb=4096,hw:cpu_policy=dedicated,hw:cpu_realtime=yes"
+THREAD = re.compile(r"(\d+) (\S+)")
+DOMAIN_RNG = "/usr/share/libvirt/schemas/domain.rng"
+
+
+def labels(picture: str) -> dict[int, str]:
+    found: dict[int, str] = {}
+    for box in re.findall(r"\[([^\]]*)\]", picture):
+        for cpu, label in THREAD.findall(box):
+            found[int(cpu)] = label
+    return found
+
+
+def place_json(os_numa, *argv: str) -> dict:
+    result = os_numa(["place", "--format", "json", *argv])
+    assert result.returncode in (0, 1), result.stderr
+    return json.loads(result.stdout)
+
+
+def caps_cpus(path) -> set[int]:
+    tree = etree.parse(str(path))
+    return {int(c.get("id")) for c in tree.iterfind(".//topology/cells/cell/cpus/cpu")}
+
+
+# --- place: picture, JSON and XML agree ------------------------------------------------
+
+
+def test_isolate_picture_marks_the_placement_json_reports(os_numa):
+    doc = place_json(os_numa, "--flavor", ISOLATE)
+    assert doc["fits"] is True and doc["emulator_threads_policy"] == "isolate"
+    (cell,) = doc["cells"]
+    pins = {int(v): p for v, p in cell["cpu_pinning"].items()}
+    (emulator,) = cell["cpuset_reserved"]
+    assert doc["emulatorpin"] == [emulator]
+    assert emulator not in pins.values()
+
+    picture = os_numa(["place", "--flavor", ISOLATE])
+    assert picture.returncode == 0
+    drawn = labels(picture.stdout)
+    assert {cpu: drawn[cpu] for cpu in pins.values()} == {p: f"v{v}" for v, p in pins.items()}
+    assert [cpu for cpu, label in drawn.items() if label == "EMU"] == [emulator]
+    assert set(drawn) == set(range(32))  # the built-in host: 2 x 8 cores x 2 threads
+    assert f"emulator threads (isolate) on host CPUs {emulator}" in picture.stdout
+    assert "legend:" in picture.stdout
+
+
+def test_json_contract(os_numa):
+    doc = place_json(
+        os_numa,
+        "--flavor",
+        REALTIME + ",hw:numa_nodes=2",
+        "--extra-spec",
+        "hw:cpu_realtime_mask=^0,^2",
+    )
+    assert set(CONTRACT_KEYS) <= set(doc)
+    assert doc["fits"] is True and doc["explanation"] is None
+    assert doc["emulator_threads_policy"] is None
+    assert [c["guest_cell"] for c in doc["cells"]] == [0, 1]
+    assert len({c["host_cell"] for c in doc["cells"]}) == 2
+    pinned = []
+    for cell in doc["cells"]:
+        assert CELL_KEYS <= set(cell)
+        assert cell["memory_mb"] == 2048 and cell["pagesize_kb"] is None
+        assert sorted(int(v) for v in cell["cpu_pinning"]) == cell["vcpus"]
+        assert cell["cpuset_reserved"] == []
+        pinned += cell["cpu_pinning"].values()
+    assert sorted(v for c in doc["cells"] for v in c["vcpus"]) == [0, 1, 2, 3]
+    assert len(set(pinned)) == 4
+    # Housekeeping vCPUs 0 and 2 host the emulator threads; 1 and 3 are realtime.
+    housekeeping = {
+        c["cpu_pinning"][v] for c in doc["cells"] for v in ("0", "2") if v in c["cpu_pinning"]
+    }
+    assert set(doc["emulatorpin"]) == housekeeping
+    assert doc["vcpusched"] == [{"vcpus": [1, 3], "scheduler": "fifo", "priority": 1}]
+
+
+def test_xml_parses_validates_and_matches_json(os_numa):
+    doc = place_json(os_numa, "--flavor", ISOLATE + ",hw:mem_page_size=2MB")
+    result = os_numa(["place", "--format", "xml", "--flavor", ISOLATE + ",hw:mem_page_size=2MB"])
+    assert result.returncode == 0, result.stderr
+    domain = etree.fromstring(result.stdout.encode())
+    assert domain.tag == "domain"
+    assert etree.RelaxNG(etree.parse(DOMAIN_RNG)).validate(domain)
+    emulatorpin = domain.find("cputune/emulatorpin").get("cpuset")
+    assert cpuset.parse_cpu_spec(emulatorpin) == set(doc["emulatorpin"])
+    pins = {int(p.get("vcpu")): int(p.get("cpuset")) for p in domain.iterfind("cputune/vcpupin")}
+    assert pins == {int(v): p for v, p in doc["cells"][0]["cpu_pinning"].items()}
+    assert domain.find("numatune/memory").get("nodeset") == str(doc["cells"][0]["host_cell"])
+    assert domain.find("memoryBacking/hugepages/page").get("size") == "2048"
+    assert domain.find("cpu/numa/cell") is not None
+
+
+def test_xml_defines_on_the_libvirt_test_driver(os_numa):
+    result = os_numa(
+        [
+            "place",
+            "--format",
+            "xml",
+            "--flavor",
+            REALTIME,
+            "--extra-spec",
+            "hw:cpu_realtime_mask=^0",
+        ]
+    )
+    assert result.returncode == 0, result.stderr
+    conn = libvirt.open("test:///default")
+    try:
+        dom = conn.defineXMLFlags(result.stdout, libvirt.VIR_DOMAIN_DEFINE_VALIDATE)
+        defined = etree.fromstring(dom.XMLDesc().encode())
+        dom.undefine()
+    finally:
+        conn.close()
+    scheds = defined.findall("cputune/vcpusched")
+    assert sorted(int(s.get("vcpus")) for s in scheds) == [1, 2, 3]
+    assert defined.find("memoryBacking/locked") is not None
+
+
+# --- hosts from capabilities files and libvirt ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "tiny-2cell-nosmt.xml",
+        "intel-2s-20c-ht.xml",
+        "offline-cpus.xml",
+        "asymmetric-3cell.xml",
+        "single-node-real.xml",
+    ],
+)
+def test_host_picture_from_capabilities_draws_every_online_cpu(os_numa, name):
+    result = os_numa(["host", "--capabilities", str(DATA / name)])
+    assert result.returncode == 0, result.stderr
+    drawn = labels(result.stdout)
+    assert set(drawn) == caps_cpus(DATA / name)
+    assert set(drawn.values()) == {"free"}
+
+
+def test_place_on_a_capabilities_file(os_numa):
+    path = str(DATA / "tiny-2cell-nosmt.xml")
+    # 4 pinnable pCPUs per cell: 3 vCPUs + 1 emulator fit, 4 + 1 do not (Nova's A2).
+    fits = place_json(
+        os_numa,
+        "--capabilities",
+        path,
+        "--flavor",
+        ISOLATE.replace("vcpus=4", "vcpus=3").replace("4096", "1024"),
+    )
+    assert fits["fits"] is True
+    host_cell = fits["cells"][0]["host_cell"]
+    cell_cpus = set(range(4 * host_cell, 4 * host_cell + 4))
+    used = set(fits["cells"][0]["cpu_pinning"].values()) | set(fits["cells"][0]["cpuset_reserved"])
+    assert used == cell_cpus
+
+    no_fit = os_numa(["place", "--capabilities", path, "--flavor", ISOLATE.replace("4096", "1024")])
+    assert no_fit.returncode == 1
+    assert "DOES NOT FIT" in no_fit.stdout
+    assert "why it does not fit:" in no_fit.stdout
+    assert "5 pCPUs needed (4 vCPUs + 1 emulator)" in no_fit.stdout
+
+
+def test_host_over_libvirt_connection(os_numa):
+    conn = libvirt.openReadOnly("test:///default")
+    try:
+        caps = etree.fromstring(conn.getCapabilities().encode())
+    finally:
+        conn.close()
+    expected = {int(c.get("id")) for c in caps.iterfind(".//topology/cells/cell/cpus/cpu")}
+    result = os_numa(["host", "--connect", "test:///default"])
+    assert result.returncode == 0, result.stderr
+    assert set(labels(result.stdout)) == expected
+
+
+def test_cpu_sets_shape_the_picture(os_numa):
+    result = os_numa(["host", "--cpu-shared-set", "0,16", "--cpu-dedicated-set", "2-15,18-31"])
+    assert result.returncode == 0, result.stderr
+    drawn = labels(result.stdout)
+    assert drawn[0] == drawn[16] == "shr"
+    assert drawn[1] == drawn[17] == "host"
+    assert all(drawn[cpu] == "free" for cpu in (2, 15, 18, 31))
+
+
+# --- not fitting -------------------------------------------------------------------------
+
+
+def test_no_fit_exit_1_with_explanation_in_every_format(os_numa):
+    big = "vcpus=20,memory_mb=4096,hw:cpu_policy=dedicated"
+    picture = os_numa(["place", "--flavor", big])
+    assert picture.returncode == 1
+    assert "host cell 0: 20 pCPUs needed" in picture.stdout
+    doc = place_json(os_numa, "--flavor", big)
+    assert doc["fits"] is False and doc["cells"] == [] and doc["emulatorpin"] == []
+    assert "16" in doc["explanation"] and "Does not fit" in doc["explanation"]
+    xml = os_numa(["place", "--format", "xml", "--flavor", big])
+    assert xml.returncode == 1
+    assert "Does not fit" in xml.stdout
+
+
+# --- colour ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "argv, env, coloured",
+    [
+        ([], {}, False),
+        (["--color", "always"], {}, True),
+        (["--color", "never"], {}, False),
+        (["--color", "auto"], {}, False),
+        (["--color", "always"], {"NO_COLOR": "1"}, True),
+    ],
+)
+def test_colour_only_when_asked_or_on_a_terminal(os_numa, argv, env, coloured):
+    result = os_numa(["place", "--flavor", ISOLATE, *argv], **env)
+    assert result.returncode == 0
+    assert ("\x1b[" in result.stdout) is coloured
+    plain = os_numa(["place", "--flavor", ISOLATE]).stdout
+    assert re.sub(r"\x1b\[[0-9;]*m", "", result.stdout) == plain
+
+
+# --- --existing ----------------------------------------------------------------------------
+
+
+def test_existing_placements_are_claimed_first(os_numa, tmp_path):
+    first = place_json(os_numa, "--flavor", ISOLATE)
+    path = tmp_path / "first.json"
+    path.write_text(json.dumps(first))
+    second = place_json(os_numa, "--existing", str(path), "--flavor", ISOLATE)
+    assert second["fits"] is True
+
+    def owned(doc):
+        cell = doc["cells"][0]
+        return set(cell["cpu_pinning"].values()) | set(cell["cpuset_reserved"])
+
+    assert not owned(first) & owned(second)
+    picture = os_numa(["place", "--existing", str(path), "--flavor", ISOLATE]).stdout
+    drawn = labels(picture)
+    assert {drawn[cpu] for cpu in owned(first)} == {"used"}
+
+    both = tmp_path / "both.json"
+    both.write_text(json.dumps([first, second]))
+    host = os_numa(["host", "--existing", str(both)])
+    assert sum(label == "used" for label in labels(host.stdout).values()) == len(
+        owned(first) | owned(second)
+    )
+
+
+def test_conflicting_existing_placements_exit_2(os_numa, tmp_path):
+    first = place_json(os_numa, "--flavor", ISOLATE)
+    path = tmp_path / "twice.json"
+    path.write_text(json.dumps([first, first]))
+    result = os_numa(["host", "--existing", str(path)])
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and "CPU set to pin" in result.stderr
+
+
+# --- validate-flavor -----------------------------------------------------------------------
+
+
+def test_validate_flavor_summarises_the_request(os_numa):
+    result = os_numa(
+        [
+            "validate-flavor",
+            "--flavor",
+            REALTIME + ",hw:numa_nodes=2",
+            "--flavor",
+            "hw:cpu_realtime_mask=^0,^2",
+            "--flavor",
+            "hw:emulator_threads_policy=share",
+        ]
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("OK: 4 vCPUs, 4096 MiB")
+    assert "guest cell 0: vCPUs 0-1; pinned 0-1; 2048 MiB" in result.stdout
+    assert "guest cell 1: vCPUs 2-3; pinned 2-3; 2048 MiB" in result.stdout
+    assert "emulator threads share" in result.stdout
+    assert "realtime vCPUs 1,3" in result.stdout
+
+
+def test_validate_flavor_without_numa_request(os_numa):
+    result = os_numa(["validate-flavor", "--flavor", "vcpus=2,memory_mb=512"])
+    assert result.returncode == 0
+    assert "no NUMA placement requested" in result.stdout

@@ -1,0 +1,137 @@
+"""The entry points and exit codes of ``os-numa`` (subprocess, real entry points)."""
+
+from __future__ import annotations
+
+import pytest
+
+from os_numa.cmd import main
+from tests.cmd.conftest import ENTRY_POINTS
+
+ISOLATE = "vcpus=4,memory_mb=4096,hw:cpu_policy=dedicated,hw:emulator_threads_policy=isolate"
+
+
+@pytest.mark.parametrize("entry", sorted(ENTRY_POINTS))
+def test_place_on_the_default_host_through_each_entry_point(os_numa, entry):
+    result = os_numa(["place", "--flavor", ISOLATE], entry)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""  # not even the eventlet deprecation warning
+    assert "EMU" in result.stdout and "v0" in result.stdout
+    assert "\x1b[" not in result.stdout  # a pipe is not a terminal
+
+
+@pytest.mark.parametrize("entry", sorted(ENTRY_POINTS))
+def test_version_and_help(os_numa, entry):
+    version = os_numa(["--version"], entry)
+    assert version.returncode == 0 and version.stdout.startswith("os-numa ")
+    helptext = os_numa(["place", "--help"], entry)
+    assert helptext.returncode == 0
+    for option in (
+        "--capabilities",
+        "--connect",
+        "--flavor",
+        "--extra-spec",
+        "--existing",
+        "--format",
+        "--color",
+        "an item without '=' continues",
+    ):
+        assert option in helptext.stdout
+
+
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        ([], "COMMAND"),
+        (["place"], "--flavor"),
+        (["place", "--flavor", "vcpus=1,memory_mb=1", "--format", "yaml"], "yaml"),
+        (["host", "--capabilities", "a.xml", "--connect", "test:///default"], "not allowed"),
+        (["frobnicate"], "frobnicate"),
+    ],
+)
+def test_usage_errors_exit_2(os_numa, argv, words):
+    result = os_numa(argv)
+    assert result.returncode == 2
+    assert words in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["place", "--flavor", "vcpus=4,memory_mb=4096,hw:cpu_policy=bogus"], "'bogus'"),
+        (
+            [
+                "place",
+                "--flavor",
+                "vcpus=4,memory_mb=4096,hw:emulator_threads_policy=ISOLATE,hw:cpu_policy=dedicated",
+            ],
+            "'ISOLATE'",
+        ),
+        (["place", "--flavor", "vcpus=4,memory_mb=4096,colour=red"], "colour"),
+        (["place", "--flavor", "vcpus=4"], "memory_mb"),
+        (
+            ["place", "--flavor", "vcpus=2,memory_mb=64", "--image-property", "hw_cpu_polcy=x"],
+            "hw_cpu_polcy",
+        ),
+        (["place", "--flavor", "vcpus=2,memory_mb=64", "--cpu-dedicated-set", "0-3,x"], "x"),
+        (
+            [
+                "place",
+                "--flavor",
+                "vcpus=2,memory_mb=64",
+                "--cpu-dedicated-set",
+                "0-3",
+                "--cpu-shared-set",
+                "3-5",
+            ],
+            "3",
+        ),
+        (
+            ["place", "--flavor", "vcpus=2,memory_mb=64", "--capabilities", "/nonexistent.xml"],
+            "/nonexistent.xml",
+        ),
+        (["host", "--connect", "nosuchdriver:///x"], "nosuchdriver:///x"),
+        (
+            [
+                "validate-flavor",
+                "--flavor",
+                "vcpus=4,memory_mb=4096,hw:cpu_policy=dedicated,hw:cpu_realtime=yes,"
+                "hw:cpu_realtime_mask=0-3",
+            ],
+            "realtime",
+        ),
+    ],
+)
+def test_invalid_input_exits_2_with_the_message(capsys, argv, words):
+    assert main.main(argv) == 2
+    out, err = capsys.readouterr()
+    assert err.startswith("os-numa: error: ")
+    assert words in err
+    assert "Traceback" not in err
+    assert out == ""
+
+
+@pytest.mark.parametrize("entry", sorted(ENTRY_POINTS))
+def test_invalid_input_through_the_entry_points_has_no_traceback(os_numa, entry):
+    result = os_numa(["place", "--flavor", "vcpus=4,memory_mb=4096,hw:cpu_policy=bogus"], entry)
+    assert result.returncode == 2
+    assert result.stderr.startswith("os-numa: error: ") and "'bogus'" in result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""
+    libvirt_error = os_numa(["host", "--connect", "nosuchdriver:///x"], entry)
+    assert libvirt_error.returncode == 2
+    assert libvirt_error.stderr.count("\n") == 1  # one line: libvirt's own print is silenced
+    assert "Traceback" not in libvirt_error.stderr
+
+
+def test_malformed_and_unsafe_capabilities_exit_2(os_numa, tmp_path):
+    broken = tmp_path / "broken.xml"
+    broken.write_text("<capabilities><host>")
+    entity = tmp_path / "entity.xml"
+    entity.write_text(
+        '<?xml version="1.0"?><!DOCTYPE c [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+        "<capabilities>&x;</capabilities>"
+    )
+    for path in (broken, entity):
+        result = os_numa(["host", "--capabilities", str(path)])
+        assert result.returncode == 2, result.stderr
+        assert "Traceback" not in result.stderr and "root:" not in result.stdout
