@@ -499,3 +499,20 @@ def test_placement_request_matches_what_the_claim_takes(driver, host_name, vcpus
     assert sum(c.cpu_usage for c in usage.cells) == asked.resources.get("VCPU", 0)
     assert usage.vcpus == vcpus + usage.overhead.vcpus
     assert usage.overhead.vcpus == (specs.get("hw:emulator_threads_policy") == "isolate")
+
+
+def test_a_dropped_instance_can_be_claimed_again_elsewhere(driver):
+    tracker = ResourceTracker(driver, ft.a1_host())
+    first = instance("first", vcpus=2, **DED, **ISO)
+    second = instance("second", vcpus=2, **DED, **ISO)
+    with tracker.instance_claim(first):
+        pass
+    tracker.drop(first)
+    with tracker.instance_claim(second):
+        pass
+    # first's old placement (now taken by second) is only a request: it is fitted anew.
+    with tracker.instance_claim(first):
+        pass
+    assert first.numa_topology.cells[0].cpu_pinning == {0: 4, 1: 5}
+    assert first.numa_topology.cells[0].cpuset_reserved == {6}
+    assert [set(c.emulator_cpus) for c in tracker.usage.cells] == [{2}, {6}]

@@ -48,17 +48,13 @@ class ResourceRequest:
 
 
 def emulator_pcpus(topology: InstanceNUMATopology | None) -> int:
-    """Dedicated pCPUs the guest's emulator threads take: 0, or the isolate count (1 by default)."""
+    """Dedicated pCPUs the guest's emulator threads take: 0, or the isolate count (1 by default).
+
+    ``pool`` and ``share`` take none: their pCPUs are outside the PCPU inventory.
+    """
     if topology is None or not topology.emulator_threads_isolated:
         return 0
-    count = getattr(topology, "emulator_threads_count", None) if _has_count(topology) else None
-    return count or 1
-
-
-def _has_count(topology: InstanceNUMATopology) -> bool:
-    return "emulator_threads_count" in topology.fields and topology.obj_attr_is_set(
-        "emulator_threads_count"
-    )
+    return getattr(topology, "emulator_threads_count", None) or 1
 
 
 def resources_from_request(flavor: Any, image_meta: Any = None) -> ResourceRequest:
