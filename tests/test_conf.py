@@ -175,15 +175,20 @@ def test_parse_cpu_set_option_keeps_the_cpu_spec_error_as_cause(fresh):
     assert isinstance(info.value.__cause__, exception.InvalidCPUSpec)
 
 
-def test_oslo_config_generator_prints_the_options():
+def run_config_generator() -> subprocess.CompletedProcess:
+    """``oslo-config-generator --namespace os_numa`` from this interpreter's environment."""
     generator = Path(sys.executable).parent / "oslo-config-generator"
-    result = subprocess.run(
+    return subprocess.run(
         [str(generator), "--namespace", "os_numa"],
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
+
+
+def test_oslo_config_generator_prints_the_options():
+    result = run_config_generator()
     assert result.returncode == 0, result.stderr
     out = result.stdout
     for section in ("[compute]", "[libvirt]"):

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import os_numa.objects as o
+from tests.test_conf import run_config_generator
 
 SOURCE = Path(__file__).resolve().parent.parent / "doc" / "source"
 
@@ -86,14 +87,9 @@ def test_configuration_sample_matches_the_generator():
     start = text.index(".. code-block:: ini\n") + len(".. code-block:: ini\n")
     end = text.index("\nA host that keeps")
     sample = [line for line in textwrap.dedent(text[start:end]).splitlines() if line.strip()]
-    generator = Path(sys.executable).parent / "oslo-config-generator"
-    output = subprocess.run(
-        [str(generator), "--namespace", "os_numa"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    ).stdout.splitlines()
+    result = run_config_generator()
+    assert result.returncode == 0, result.stderr
+    output = result.stdout.splitlines()
     position = 0
     for line in sample:
         assert line in output[position:], (
