@@ -10,7 +10,9 @@ VENV="$ROOT/.venv"
 cd "$ROOT"
 
 APT_PACKAGES=(
+  python3 python3-venv                # the virtual environment (a minimal Debian has neither)
   pkg-config libvirt-dev              # build libvirt-python
+  gcc libc6-dev python3-dev           # libvirt-python is a source distribution: compile it
   libvirt-clients libxml2-utils       # virsh, virt-xml-validate, xmllint
   libvirt-daemon libvirt-daemon-driver-qemu libvirt-daemon-system
   qemu-system-x86                     # the real-guest end-to-end test
