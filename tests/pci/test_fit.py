@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import itertools
+import pathlib
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from os_numa import hardware, objects
+from os_numa.pci import devices
 from os_numa.pci import fit as pci_fit
 from os_numa.pci.devices import PciAddress, PciDevice
 from os_numa.pci.fit import HostCellInfo
-from os_numa.pci.request import PciRequest
+from os_numa.pci.request import PciRequest, parse_alias_spec, parse_aliases
 from os_numa.pci.stats import PciDeviceStats
+from os_numa.virt.libvirt.host import host_topology_from_capabilities
 
 SPECS = {"A": ("8086", "154c"), "B": ("15b3", "1018")}
 
@@ -341,3 +345,91 @@ def test_witness_enumeration_matches_brute_force(problem):
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(pci_fit, "_additive", lambda model, relaxed: None)
         _compare(problem)
+
+
+# --- through numa_fit_instance_to_host / explain_fit on real capabilities ------------------------
+
+CAPS = pathlib.Path(__file__).parent.parent / "data" / "capabilities"
+NODEDEV = pathlib.Path(__file__).parent.parent / "data" / "nodedev"
+
+
+def _intel_host():
+    xml = (CAPS / "intel-2s-20c-ht.xml").read_text()
+    return host_topology_from_capabilities(xml)
+
+
+def _stats():
+    return PciDeviceStats(devices.load_device_files(sorted(NODEDEV.glob("pci_*.xml"))))
+
+
+def _guest(nodes=1, vcpus=4):
+    flavor = objects.Flavor(
+        vcpus=vcpus,
+        memory_mb=2048,
+        extra_specs={"hw:cpu_policy": "dedicated", "hw:numa_nodes": str(nodes)},
+    )
+    return hardware.numa_get_constraints(flavor, None)
+
+
+ALIASES = parse_aliases(
+    [
+        '{"name": "vf", "vendor_id": "8086", "product_id": "154c", "device_type": "type-VF"}',
+        '{"name": "gpu", "vendor_id": "10de", "product_id": "1eb8"}',
+    ]
+)
+
+
+def test_fit_moves_guest_to_the_device_cell_and_records_devices():
+    host, stats = _intel_host(), _stats()
+    stats.claim(
+        [
+            PciAddress.parse(a)
+            for a in ("0000:19:02.0", "0000:19:02.1", "0000:19:02.2", "0000:19:02.3")
+        ]
+    )
+    without = hardware.numa_fit_instance_to_host(host, _guest())
+    assert [c.id for c in without.cells] == [0]
+    requests = parse_alias_spec("vf:2", ALIASES, "required")
+    placed = hardware.numa_fit_instance_to_host(
+        host, _guest(), pci_requests=requests, pci_stats=stats
+    )
+    assert [c.id for c in placed.cells] == [1]
+    assert [(d.address, d.host_numa_node, d.guest_cell) for d in placed.pci_devices] == [
+        ("0000:b0:02.0", 1, 0),
+        ("0000:b0:02.1", 1, 0),
+    ]
+    assert len(stats.used) == 4  # the fit claims nothing
+
+
+def test_fit_legacy_gpu_without_numa_node_and_two_guest_cells():
+    requests = parse_alias_spec("vf:3,gpu:1", ALIASES, None)  # legacy
+    placed = hardware.numa_fit_instance_to_host(
+        _intel_host(), _guest(nodes=2), pci_requests=requests, pci_stats=_stats()
+    )
+    got = [(d.alias, d.address, d.guest_cell) for d in placed.pci_devices]
+    assert got == [
+        ("vf", "0000:19:02.0", 0),
+        ("vf", "0000:19:02.1", 0),
+        ("vf", "0000:19:02.2", 0),
+        ("gpu", "0000:3b:00.0", None),
+    ]
+
+
+def test_explain_fit_names_the_alias_and_counts():
+    host, stats = _intel_host(), _stats()
+    stats.claim([PciAddress.parse(a) for a in ("0000:b0:02.0", "0000:b0:02.1", "0000:b0:02.2")])
+    requests = parse_alias_spec("vf:5", ALIASES, "required")
+    assert (
+        hardware.numa_fit_instance_to_host(host, _guest(), pci_requests=requests, pci_stats=stats)
+        is None
+    )
+    report = hardware.explain_fit(host, _guest(), pci_requests=requests, pci_stats=stats)
+    assert not report.fits
+    assert report.reason == (
+        "the PCI devices cannot be served: alias vf: 5 devices requested on the guest's "
+        "cells {0}, 4 free there, 1 free on cell 1; policy required"
+    )
+    ok = hardware.explain_fit(
+        host, _guest(), pci_requests=parse_alias_spec("vf:1", ALIASES, "required"), pci_stats=stats
+    )
+    assert ok.fits and [d.address for d in ok.placement.pci_devices] == ["0000:19:02.0"]

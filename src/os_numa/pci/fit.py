@@ -438,6 +438,62 @@ def _free_by_cell(model: _Model, r: int, skip: frozenset[int]) -> str:
     )
 
 
+def host_infos(host_topology) -> tuple[HostCellInfo, ...]:
+    """(id, socket) of every cell of a host ``NUMATopology``, by index."""
+    return tuple(
+        HostCellInfo(cell.id, cell.socket if cell.obj_attr_is_set("socket") else None)
+        for cell in host_topology.cells
+    )
+
+
+def fit_problem(problem, host_topology, pci_requests, pci_stats) -> PciFit | None:
+    """:func:`place` on the fit's own :class:`~os_numa.fit.fit.Problem` (its order and cache)."""
+    return place(
+        len(problem.guests),
+        host_infos(host_topology),
+        problem.order,
+        problem.feasible,
+        pci_requests,
+        pci_stats,
+    )
+
+
+def device_objects(result: PciFit, host_topology) -> list:
+    """The placement's ``pci_devices``: one InstancePCIDevice per assigned device."""
+    from os_numa import objects
+
+    return [
+        objects.InstancePCIDevice(
+            address=str(a.device.address),
+            alias=a.alias,
+            vendor_id=a.device.vendor_id,
+            product_id=a.device.product_id,
+            dev_type=a.device.dev_type,
+            host_numa_node=a.device.numa_node,
+            guest_cell=a.guest_cell,
+        )
+        for a in result.devices
+    ]
+
+
+def fit_instance(instance_topology, problem, host_topology, pci_requests, pci_stats):
+    """The placement with devices, or None: the PCI branch of ``numa_fit_instance_to_host``."""
+    from os_numa.fit.fit import build_placement
+
+    result = fit_problem(problem, host_topology, pci_requests, pci_stats)
+    if result is None:
+        return None
+    placement = build_placement(instance_topology, problem, result.assignment)
+    placement.pci_devices = device_objects(result, host_topology)
+    return placement
+
+
+def explain_problem(problem, host_topology, pci_requests, pci_stats) -> str:
+    """Why the devices rule the fit out, as one sentence for ``FitReport.reason``."""
+    lines = explain(host_infos(host_topology), problem.assignment(), pci_requests, pci_stats)
+    return "the PCI devices cannot be served: " + ". ".join(lines)
+
+
 __all__ = [
     "AssignedDevice",
     "HostCellInfo",
@@ -446,6 +502,11 @@ __all__ = [
     "PciFit",
     "REMOTE",
     "SAME_SOCKET",
+    "device_objects",
     "explain",
+    "explain_problem",
+    "fit_instance",
+    "fit_problem",
+    "host_infos",
     "place",
 ]
