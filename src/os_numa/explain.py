@@ -100,7 +100,8 @@ def explain_fit(
 ) -> FitReport:
     """Run the fit of :func:`~os_numa.fit.fit.numa_fit_instance_to_host` and explain it.
 
-    Same arguments and errors as the fit; ``pci_requests``/``pci_stats`` are not used yet.
+    Same arguments and errors as the fit. When only the PCI requests stand in
+    the way, ``reason`` names each failing alias with its free devices per cell.
     """
     if host_topology is None or instance_topology is None:
         return FitReport(
@@ -122,6 +123,21 @@ def explain_fit(
             ),
         )
     assignment = problem.assignment()
+    pci_placement = None
+    if pci_requests and assignment is not None:
+        # PCI devices couple the guest cells (os_numa.pci.fit); explain them when they fail.
+        from os_numa.pci import fit as pci_fit
+
+        pci_placement = pci_fit.fit_instance(
+            instance_topology, problem, host_topology, pci_requests, pci_stats
+        )
+        if pci_placement is None:
+            return FitReport(
+                fits=False,
+                placement=None,
+                host_order=host_ids,
+                reason=pci_fit.explain_problem(problem, host_topology, pci_requests, pci_stats),
+            )
     verdicts = []
     for guest in range(k):
         for host in problem.order:
@@ -131,7 +147,9 @@ def explain_fit(
     if assignment is not None:
         return FitReport(
             fits=True,
-            placement=build_placement(instance_topology, problem, assignment),
+            placement=pci_placement
+            if pci_placement is not None
+            else build_placement(instance_topology, problem, assignment),
             host_order=host_ids,
             verdicts=tuple(verdicts),
         )
