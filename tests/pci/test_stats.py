@@ -6,7 +6,7 @@ import pathlib
 
 import pytest
 
-from os_numa import exception
+from os_numa import exception, objects
 from os_numa.pci import devices
 from os_numa.pci.devices import PciAddress
 from os_numa.pci.stats import PciDeviceStats
@@ -85,3 +85,29 @@ def test_copy_is_independent_and_duplicates_rejected(stats):
     assert stats.used == frozenset() and twin.used == {A("0000:18:00.0")}
     with pytest.raises(exception.Invalid, match="given twice"):
         PciDeviceStats([stats.devices[0], stats.devices[0]])
+
+
+def test_claim_and_free_a_placement(stats):
+    placement = objects.InstanceNUMATopology(
+        cells=[],
+        pci_devices=[
+            objects.InstancePCIDevice(
+                address=a,
+                alias="vf",
+                vendor_id="8086",
+                product_id="154c",
+                dev_type="type-VF",
+                guest_cell=0,
+            )
+            for a in ("0000:19:02.0", "0000:19:02.2")
+        ],
+    )
+    stats.claim_instance(placement)
+    assert stats.used == {A("0000:19:02.0"), A("0000:19:02.2")}
+    with pytest.raises(exception.PciDeviceInvalidStatus):
+        stats.claim_instance(placement)
+    assert len(stats.used) == 2
+    stats.free_instance(placement)
+    assert stats.used == frozenset()
+    stats.claim_instance(objects.InstanceNUMATopology(cells=[]))  # no devices: no change
+    assert stats.used == frozenset()

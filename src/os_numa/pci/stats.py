@@ -32,6 +32,11 @@ class PciPool:
         return len(self.devices)
 
 
+def _addresses(placement) -> list[PciAddress]:
+    devices = getattr(placement, "pci_devices", None) or []
+    return [PciAddress.parse(d.address) for d in devices]
+
+
 def _node_key(node: int | None) -> tuple[bool, int]:
     """Sort key putting cells in id order and "no NUMA information" last."""
     return (node is None, -1 if node is None else node)
@@ -135,6 +140,14 @@ class PciDeviceStats:
                 )
             pending.discard(address)
         self._used = pending
+
+    def claim_instance(self, placement) -> None:
+        """Claim the devices a placement's ``pci_devices`` names (atomic, as :meth:`claim`)."""
+        self.claim(_addresses(placement))
+
+    def free_instance(self, placement) -> None:
+        """Release the devices a placement's ``pci_devices`` names (atomic, as :meth:`free`)."""
+        self.free(_addresses(placement))
 
     def __repr__(self) -> str:
         return f"PciDeviceStats({len(self._devices)} devices, {len(self._used)} used)"
