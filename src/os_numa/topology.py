@@ -17,19 +17,23 @@ def cores_of(siblings: Iterable[Iterable[int]], cpus: Iterable[int]) -> tuple[Co
     """The cores made of ``cpus``: each sibling group intersected with ``cpus``.
 
     CPUs that no sibling group mentions become one-thread cores, so a host that
-    reports no siblings still has cores. Groups are de-duplicated; the result is
-    sorted by lowest CPU, each core sorted.
+    reports no siblings still has cores. A CPU listed in two groups counts in
+    the first only; the result is sorted by lowest CPU, each core sorted.
     """
-    wanted = set(cpus)
-    seen: set[int] = set()
+    wanted = cpus if isinstance(cpus, (set, frozenset)) else frozenset(cpus)
+    covered: set[int] = set()
     cores = []
     for group in siblings:
-        core = tuple(sorted(set(group) & wanted - seen))
+        core = wanted.intersection(group)
+        if not covered.isdisjoint(core):
+            core -= covered
         if core:
-            cores.append(core)
-            seen.update(core)
-    cores.extend((cpu,) for cpu in wanted - seen)
-    return tuple(sorted(cores))
+            cores.append(tuple(sorted(core)))
+            covered |= core
+    if len(covered) < len(wanted):
+        cores.extend((cpu,) for cpu in wanted - covered)
+    cores.sort()
+    return tuple(cores)
 
 
 def threads_per_core(cores: Iterable[Core]) -> int:
@@ -41,15 +45,16 @@ def free_threads(cores: Iterable[Core], free: set[int] | frozenset[int]) -> tupl
     """Each core's free CPUs, for cores with at least one, in core order."""
     result = []
     for core in cores:
-        part = tuple(cpu for cpu in core if cpu in free)
-        if part:
-            result.append(part)
+        if free.issuperset(core):
+            result.append(core)
+        elif not free.isdisjoint(core):
+            result.append(tuple(cpu for cpu in core if cpu in free))
     return tuple(result)
 
 
 def whole_free_cores(cores: Iterable[Core], free: set[int] | frozenset[int]) -> tuple[Core, ...]:
     """Cores every thread of which is free, in core order."""
-    return tuple(core for core in cores if all(cpu in free for cpu in core))
+    return tuple(core for core in cores if free.issuperset(core))
 
 
 def core_of(cores: Iterable[Core], cpu: int) -> Core | None:

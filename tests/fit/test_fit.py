@@ -414,3 +414,20 @@ def test_worst_case_no_fit_is_answered():
     request = ft.guest([5] + [1] * 7)
     assert fit(ft.sixteen_cell_host(), request) is None
     assert fit(ft.host(32, 4), ft.guest([5] + [1] * 15)) is None
+
+
+def test_result_objects_equal_normally_constructed_ones():
+    result = fit(ft.a3_host(), ft.guest([2, 2], emulator=ISOLATE, pagesize=-3))
+    for cell in result.cells:
+        values = {name: getattr(cell, name) for name in cell.fields}
+        twin = objects.InstanceNUMACell(**values)
+        assert twin.obj_to_primitive() == cell.obj_to_primitive()
+        assert twin.obj_what_changed() == cell.obj_what_changed()
+    twin = objects.InstanceNUMATopology(
+        cells=result.cells, emulator_threads_policy=result.emulator_threads_policy
+    )
+    assert twin.obj_to_primitive() == result.obj_to_primitive()
+    back = objects.InstanceNUMATopology.obj_from_primitive(result.obj_to_primitive())
+    assert [c.cpu_pinning for c in back.cells] == [c.cpu_pinning for c in result.cells]
+    result.cells[0].cpuset_reserved.add(7)  # still an ordinary, mutable field
+    assert fit(ft.a3_host(), ft.guest([2, 2], emulator=ISOLATE)).cells[0].cpuset_reserved == {2}

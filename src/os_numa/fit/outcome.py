@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class CellFit:
+class CellFit(NamedTuple):
     """A guest cell that fits a host cell, with the choices made there.
 
     ``pinning`` pairs each pinned vCPU with its host pCPU in vCPU order,

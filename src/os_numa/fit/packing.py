@@ -28,7 +28,7 @@ def pack(
     """
     if thread_policy == _THREADS.ISOLATE:
         return _pack_isolate(host, vcpus, reserve)
-    free_cores = topology.free_threads(host.cores, host.free)
+    free_cores = host.free_cores
     if thread_policy == _THREADS.REQUIRE:
         pcpus = _sibling_threads(host, free_cores, len(vcpus))
     else:
@@ -46,7 +46,8 @@ def _take(cores: list[topology.Core], per_core: int, count: int) -> tuple[int, .
     """The first ``per_core`` threads of each core, the first ``count`` of them, or None."""
     if per_core * len(cores) < count:
         return None
-    return tuple(chain.from_iterable(core[:per_core] for core in cores))[:count]
+    needed = -(-count // per_core)
+    return tuple(chain.from_iterable(core[:per_core] for core in cores[:needed]))[:count]
 
 
 def _prefer_threads(free_cores: tuple[topology.Core, ...], count: int) -> tuple[int, ...]:

@@ -6,13 +6,28 @@ instead and builds objects only for its final answer.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import NamedTuple
+
+from oslo_versionedobjects.base import _get_attrname as _attrname
 
 from os_numa import exception, topology
 from os_numa.objects import fields
 
 _PINNED_POLICIES = (fields.CPUAllocationPolicy.DEDICATED, fields.CPUAllocationPolicy.MIXED)
+
+
+def read_fields(obj, *names: str) -> tuple:
+    """The values of fields ``names`` of a versioned object, read in one go.
+
+    oslo.versionedobjects keeps a set field's value in the instance attribute
+    ``_obj_<name>`` behind a property that checks and loads it; reading the
+    attributes directly costs a tenth, which matters on a path run per host per
+    boot. A field not set yet goes through the property (and its default).
+    """
+    raw = vars(obj)
+    return tuple(
+        raw[attr] if (attr := _attrname(name)) in raw else getattr(obj, name) for name in names
+    )
 
 
 class Pages(NamedTuple):
@@ -23,78 +38,116 @@ class Pages(NamedTuple):
     free: int
 
 
-@dataclass(frozen=True, slots=True)
 class HostCell:
-    """A host cell: ``index`` is its position in ``NUMATopology.cells``, ``id`` its NUMA id."""
+    """A host cell: ``index`` is its position in ``NUMATopology.cells``, ``id`` its NUMA id.
 
-    index: int
-    id: int
-    cpuset_size: int
-    pcpuset: frozenset[int]
-    free: frozenset[int]
-    cores: tuple[topology.Core, ...]
-    threads: int
-    new_style: bool
-    cpu_usage: int
-    memory: int
-    memory_usage: int
-    pages: tuple[Pages, ...]
+    What every cell needs for ordering is read at once; the cores and page pools
+    are read on first use, so a fit reads them only for the cells it tries.
+    Nothing here changes after it is read.
+    """
+
+    __slots__ = (
+        "index",
+        "id",
+        "cpuset_size",
+        "pcpuset",
+        "free",
+        "new_style",
+        "cpu_usage",
+        "memory",
+        "memory_usage",
+        "_cell",
+        "_cores",
+        "_free_cores",
+        "_pages",
+    )
+
+    def __init__(self, index: int, cell) -> None:
+        cell_id, cpuset, pcpuset, pinned, cpu_usage, memory, memory_usage = read_fields(
+            cell, "id", "cpuset", "pcpuset", "pinned_cpus", "cpu_usage", "memory", "memory_usage"
+        )
+        pcpuset = frozenset(pcpuset)
+        self.index = index
+        self.id: int = cell_id
+        self.cpuset_size = len(cpuset)
+        self.pcpuset = pcpuset
+        self.free = pcpuset.difference(pinned)
+        self.new_style = pcpuset != cpuset
+        self.cpu_usage: int = cpu_usage
+        self.memory: int = memory
+        self.memory_usage: int = memory_usage
+        self._cell = cell
+        self._cores: tuple[topology.Core, ...] | None = None
+        self._free_cores: tuple[topology.Core, ...] | None = None
+        self._pages: tuple[Pages, ...] | None = None
 
     @property
     def avail_memory(self) -> int:
         return self.memory - self.memory_usage
 
+    @property
+    def cores(self) -> tuple[topology.Core, ...]:
+        """Sibling groups within ``pcpuset``, sorted by lowest pCPU."""
+        if self._cores is None:
+            (siblings,) = read_fields(self._cell, "siblings")
+            self._cores = topology.cores_of(siblings, self.pcpuset)
+        return self._cores
 
-@dataclass(frozen=True, slots=True)
-class GuestCell:
+    @property
+    def free_cores(self) -> tuple[topology.Core, ...]:
+        """Each core's free pCPUs, for cores with any, in core order."""
+        if self._free_cores is None:
+            self._free_cores = topology.free_threads(self.cores, self.free)
+        return self._free_cores
+
+    @property
+    def threads(self) -> int:
+        return topology.threads_per_core(self.cores)
+
+    @property
+    def pages(self) -> tuple[Pages, ...]:
+        """Page pools, smallest size first."""
+        if self._pages is None:
+            self._pages = tuple(
+                sorted(
+                    Pages(size_kb, total, total - used - reserved)
+                    for size_kb, total, used, reserved in (
+                        read_fields(p, "size_kb", "total", "used", "reserved")
+                        for p in read_fields(self._cell, "mempages")[0]
+                    )
+                )
+            )
+        return self._pages
+
+
+class GuestCell(NamedTuple):
     """A requested guest cell: ``pinned`` are the vCPU ids to pin, sorted."""
 
     index: int
     policy: str | None
     thread_policy: str | None
     pinned: tuple[int, ...]
-    floating: int
+    floating_vcpus: frozenset[int]
     memory: int
     pagesize: int | None
+
+    @property
+    def floating(self) -> int:
+        return len(self.floating_vcpus)
 
     @property
     def pinning(self) -> bool:
         return self.policy in _PINNED_POLICIES
 
 
-@dataclass(frozen=True, slots=True)
-class Limits:
+class Limits(NamedTuple):
     cpu_allocation_ratio: float
     ram_allocation_ratio: float
 
 
 def host_cells(host_topology) -> tuple[HostCell, ...]:
     """Snapshot every cell of a ``NUMATopology``."""
-    cells = []
-    for index, cell in enumerate(host_topology.cells):
-        pcpuset = frozenset(cell.pcpuset)
-        cpuset = frozenset(cell.cpuset)
-        cores = topology.cores_of(cell.siblings, pcpuset)
-        pages = tuple(
-            sorted(Pages(p.size_kb, p.total, p.total - p.used - p.reserved) for p in cell.mempages)
-        )
-        cells.append(
-            HostCell(
-                index=index,
-                id=cell.id,
-                cpuset_size=len(cpuset),
-                pcpuset=pcpuset,
-                free=pcpuset - frozenset(cell.pinned_cpus),
-                cores=cores,
-                threads=topology.threads_per_core(cores),
-                new_style=pcpuset != cpuset,
-                cpu_usage=cell.cpu_usage,
-                memory=cell.memory,
-                memory_usage=cell.memory_usage,
-                pages=pages,
-            )
-        )
-    return tuple(cells)
+    return tuple(HostCell(index, cell) for index, cell in enumerate(host_topology.cells))
 
 
 def guest_cells(instance_topology) -> tuple[GuestCell, ...]:
@@ -103,10 +156,12 @@ def guest_cells(instance_topology) -> tuple[GuestCell, ...]:
     :raises InvalidRequest: a cell's vCPU sets contradict its CPU policy.
     """
     cells = []
-    for index, cell in enumerate(instance_topology.cells):
-        policy = cell.cpu_policy
-        pinned = tuple(sorted(cell.pcpuset))
-        floating = len(cell.cpuset)
+    for index, cell in enumerate(read_fields(instance_topology, "cells")[0]):
+        policy, thread_policy, pcpuset, cpuset, memory, pagesize = read_fields(
+            cell, "cpu_policy", "cpu_thread_policy", "pcpuset", "cpuset", "memory", "pagesize"
+        )
+        pinned = tuple(sorted(pcpuset))
+        floating = frozenset(cpuset)
         if policy not in _PINNED_POLICIES and pinned:
             raise exception.InvalidRequest(
                 reason=f"guest cell {index} has pinned vCPUs {list(pinned)} but cpu_policy "
@@ -115,17 +170,17 @@ def guest_cells(instance_topology) -> tuple[GuestCell, ...]:
         if policy == fields.CPUAllocationPolicy.DEDICATED and floating:
             raise exception.InvalidRequest(
                 reason=f"guest cell {index} has cpu_policy 'dedicated' but floating vCPUs "
-                f"{sorted(cell.cpuset)}; a dedicated cell lists its vCPUs in pcpuset"
+                f"{sorted(floating)}; a dedicated cell lists its vCPUs in pcpuset"
             )
         cells.append(
             GuestCell(
                 index=index,
                 policy=policy,
-                thread_policy=cell.cpu_thread_policy,
+                thread_policy=thread_policy,
                 pinned=pinned,
-                floating=floating,
-                memory=cell.memory,
-                pagesize=cell.pagesize,
+                floating_vcpus=floating,
+                memory=memory,
+                pagesize=pagesize,
             )
         )
     return tuple(cells)
