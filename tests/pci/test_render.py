@@ -1,0 +1,68 @@
+"""The per-cell device listing and JSON for the command line."""
+
+from __future__ import annotations
+
+import pathlib
+
+from os_numa import objects
+from os_numa.pci import devices, render
+from os_numa.pci.devices import PciAddress
+from os_numa.pci.stats import PciDeviceStats
+
+DATA = pathlib.Path(__file__).parent.parent / "data" / "nodedev"
+
+
+def _placement(*pairs):
+    return objects.InstanceNUMATopology(
+        cells=[],
+        pci_devices=[
+            objects.InstancePCIDevice(
+                address=a,
+                alias="vf",
+                vendor_id="8086",
+                product_id="154c",
+                dev_type="type-VF",
+                host_numa_node=1,
+                guest_cell=cell,
+            )
+            for a, cell in pairs
+        ],
+    )
+
+
+def _stats():
+    stats = PciDeviceStats(devices.load_device_files(sorted(DATA.glob("pci_*.xml"))))
+    stats.claim([PciAddress.parse("0000:19:02.1")])
+    return stats
+
+
+def test_picture_marks_assigned_used_and_unavailable():
+    text = render.render_devices(_stats(), _placement(("0000:b0:02.0", 0)), cells=[0, 1])
+    lines = text.splitlines()
+    assert lines[0] == "host cell 0: PCI: 4 of 6 free"
+    assert "  0000:18:00.0 8086:1572 type-PF  unavailable (related function in use)" in lines
+    assert "  0000:19:02.1 8086:154c type-VF  used" in lines
+    i = lines.index("host cell 1: PCI: 5 of 6 free, 1 assigned to this guest")
+    assert lines[i + 3] == "  0000:b0:02.0 8086:154c type-VF  ASSIGNED (vf) -> guest cell 0"
+    assert lines[-2:] == [
+        "devices with no NUMA node: PCI: 1 of 1 free",
+        "  0000:3b:00.0 10de:1eb8 type-PCI free",
+    ]
+
+
+def test_cells_without_devices_are_left_out_and_json():
+    per_cell = render.cell_device_lines(PciDeviceStats([]), None, cells=[0, 1])
+    assert per_cell == {}
+    assert render.render_devices(PciDeviceStats([])) == ""
+    assert render.placement_devices_json(_placement(("0000:b0:02.1", None))) == [
+        {
+            "address": "0000:b0:02.1",
+            "alias": "vf",
+            "vendor_id": "8086",
+            "product_id": "154c",
+            "device_type": "type-VF",
+            "host_numa_node": 1,
+            "guest_cell": None,
+        }
+    ]
+    assert render.placement_devices_json(None) == []
