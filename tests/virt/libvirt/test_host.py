@@ -5,9 +5,12 @@ from __future__ import annotations
 import pathlib
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from os_numa import conf as os_numa_conf
 from os_numa import exception
+from os_numa.testing import fake
 from os_numa.virt.libvirt import config, host
 
 DATA = pathlib.Path(__file__).resolve().parents[2] / "data" / "capabilities"
@@ -381,3 +384,51 @@ def test_host_connection_errors_are_typed(tmp_path):
     with pytest.raises(exception.LibvirtConnectionError) as info:
         h.get_capabilities()
     assert str(missing) in str(info.value)
+
+
+# --- properties over generated hosts and CPU sets ----------------------------------------------
+
+
+@st.composite
+def _host_and_sets(draw):
+    shape = draw(
+        st.fixed_dictionaries(
+            {
+                "cpu_nodes": st.integers(1, 4),
+                "cpu_sockets": st.integers(1, 2),
+                "cpu_cores": st.integers(1, 4),
+                "cpu_threads": st.integers(1, 2),
+            }
+        )
+    )
+    info = fake.HostInfo(**shape)
+    # Each CPU goes to the dedicated set, the shared set, or neither.
+    roles = draw(
+        st.lists(st.sampled_from("dsn"), min_size=info.total_cpus, max_size=info.total_cpus)
+    )
+    dedicated = {cpu for cpu, role in enumerate(roles) if role == "d"} or None
+    shared = {cpu for cpu, role in enumerate(roles) if role == "s"} or None
+    return info, dedicated, shared
+
+
+@settings(max_examples=40, deadline=None)
+@given(_host_and_sets())
+def test_topology_invariants(case):
+    info, dedicated, shared = case
+    topology = host.host_topology_from_capabilities(
+        info.to_xml(), dedicated, shared, conf=os_numa_conf.make_conf()
+    )
+    online = set(range(info.total_cpus))
+    all_p = set().union(*(c.pcpuset for c in topology.cells))
+    all_s = set().union(*(c.cpuset for c in topology.cells))
+    if dedicated is None and shared is None:
+        assert all_p == all_s == online
+    else:
+        assert all_p == (dedicated or set())
+        assert all_s == (shared or set())
+    for cell in topology.cells:
+        # Siblings partition pcpuset, lowest CPU first, no empty group.
+        assert sorted(cpu for group in cell.siblings for cpu in group) == sorted(cell.pcpuset)
+        assert all(cell.siblings)
+        assert [min(g) for g in cell.siblings] == sorted(min(g) for g in cell.siblings)
+        assert all(len(group) <= info.cpu_threads for group in cell.siblings)
