@@ -331,13 +331,13 @@ def _compare(problem):
         _check_devices(got, k, hosts, requests)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(problems())
 def test_place_matches_brute_force(problem):
     _compare(problem)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(problems())
 def test_witness_enumeration_matches_brute_force(problem):
     # The same property with the single-rule shortcut switched off, so every case
@@ -433,3 +433,18 @@ def test_explain_fit_names_the_alias_and_counts():
         host, _guest(), pci_requests=parse_alias_spec("vf:1", ALIASES, "required"), pci_stats=stats
     )
     assert ok.fits and [d.address for d in ok.placement.pci_devices] == ["0000:19:02.0"]
+
+
+def test_explain_device_without_numa_node_under_required():
+    hosts = (HostCellInfo(0, 0), HostCellInfo(1, 1))
+    stats = PciDeviceStats(_devices([(None, "B"), (1, "A")]))
+    lines = pci_fit.explain(hosts, (0,), [_request("t4", 1, "required", "B")], stats)
+    assert lines == [
+        "alias t4: 1 device requested, 0 of 1 free usable anywhere under policy required "
+        "(1 free with no NUMA node); policy required"
+    ]
+    both = [_request("a", 1, "required", "A"), _request("b", 1, "legacy", "B")]
+    assert pci_fit.explain(hosts, (0,), both, stats) == [
+        "alias a: 1 device requested on the guest's cells {0}, 0 free there, "
+        "1 free on cell 1; policy required"
+    ]

@@ -387,13 +387,22 @@ def explain(
     for r, req in enumerate(model.requests):
         single = dataclasses.replace(model, requests=(req,), matches=(model.matches[r],))
         wanted = f"alias {req.alias}: {req.count} device{'s' if req.count != 1 else ''} requested"
-        if single.flow(frozenset(range(len(hosts))), relaxed=True) is None:
+        everywhere = frozenset(range(len(hosts)))
+        if single.flow(everywhere, relaxed=True) is None:
             total = sum(model.pools[p].count for p in model.matches[r])
+            usable = sum(
+                model.pools[p].count
+                for p in model.matches[r]
+                if model.rank(r, p, everywhere, everywhere, relaxed=True) is not None
+            )
             where = _free_by_cell(model, r, frozenset())
+            amount = (
+                f"{total} free on the whole host"
+                if usable == total
+                else f"{usable} of {total} free usable anywhere under policy {req.policy}"
+            )
             lines.append(
-                f"{wanted}, {total} free on the whole host"
-                + (f" ({where})" if where else "")
-                + f"; policy {req.policy}"
+                f"{wanted}, {amount}" + (f" ({where})" if where else "") + f"; policy {req.policy}"
             )
             continue
         if cpu_assignment is None or single.flow(chosen, relaxed=False) is not None:
