@@ -82,6 +82,7 @@ def qemu_host(request):
     reason = _cannot_run_guests()
     if reason:
         pytest.skip(reason)
-    cache = request.config.cache.mkdir("os-numa-qemu-capabilities")
-    with libvirtd.EmbeddedQemu(cache_dir=cache) as host:
+    cache = getattr(request.config, "cache", None)  # None under -p no:cacheprovider
+    cache_dir = cache.mkdir("os-numa-qemu-capabilities") if cache is not None else None
+    with libvirtd.EmbeddedQemu(cache_dir=cache_dir) as host:
         yield host
