@@ -10,7 +10,7 @@ ENUMS = {
     "CPUEmulatorThreadsPolicy": (
         fields.CPUEmulatorThreadsPolicy,
         fields.CPUEmulatorThreadsPolicyField,
-        {"SHARE": "share", "ISOLATE": "isolate"},
+        {"SHARE": "share", "ISOLATE": "isolate", "POOL": "pool"},
     ),
     "CPUAllocationPolicy": (
         fields.CPUAllocationPolicy,

@@ -221,9 +221,21 @@ CELL_KEYS = {
     "1.3": CELL_V10 | {"cpuset_reserved", "pcpuset"},
 }
 # Fields InstanceNUMATopology gained after 1.0, with the version that added them.
-TOPOLOGY_ADDED = {"emulator_threads_policy": "1.1", "pci_devices": "1.4"}
+TOPOLOGY_ADDED = {
+    "emulator_threads_policy": "1.1",
+    "pci_devices": "1.4",
+    "emulator_threads_count": "1.5",
+    "emulator_threads_mask": "1.5",
+}
 # The InstanceNUMACell version each InstanceNUMATopology version carries.
-TOPOLOGY_CELL_VERSION = {"1.0": "1.0", "1.1": "1.1", "1.2": "1.2", "1.3": "1.3", "1.4": "1.3"}
+TOPOLOGY_CELL_VERSION = {
+    "1.0": "1.0",
+    "1.1": "1.1",
+    "1.2": "1.2",
+    "1.3": "1.3",
+    "1.4": "1.3",
+    "1.5": "1.3",
+}
 
 
 def versions(cls):
@@ -337,3 +349,27 @@ def test_downgrade_does_not_modify_the_object():
     assert t.cells[0].cpuset == set()
     assert t.cells[0].cpuset_reserved == {3}
     assert t.emulator_threads_policy == "isolate"
+
+
+@pytest.mark.parametrize("version", ["1.0", "1.1", "1.4"])
+def test_pool_policy_cannot_be_downgraded_below_1_5(version):
+    t = o.InstanceNUMATopology(cells=[], emulator_threads_policy="pool")
+    with pytest.raises(
+        exception.InternalError, match="cannot carry emulator_threads_policy 'pool'"
+    ):
+        t.obj_to_primitive(target_version=version)
+    assert data(t.obj_to_primitive(target_version="1.5"))["emulator_threads_policy"] == "pool"
+
+
+def test_emulator_count_and_mask_round_trip_and_drop_below_1_5():
+    t = o.InstanceNUMATopology(
+        cells=[], emulator_threads_policy="isolate", emulator_threads_count=2
+    )
+    t2 = o.InstanceNUMATopology(cells=[], emulator_threads_mask={0, 2})
+    back = o.InstanceNUMATopology.obj_from_primitive(t.obj_to_primitive())
+    assert (back.emulator_threads_count, back.emulator_threads_mask) == (2, None)
+    back2 = o.InstanceNUMATopology.obj_from_primitive(t2.obj_to_primitive())
+    assert back2.emulator_threads_mask == {0, 2}
+    old = data(t.obj_to_primitive(target_version="1.4"))
+    assert "emulator_threads_count" not in old and "emulator_threads_mask" not in old
+    assert old["emulator_threads_policy"] == "isolate"

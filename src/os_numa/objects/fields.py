@@ -67,12 +67,18 @@ class CPUThreadAllocationPolicy(Enum):
 
 
 class CPUEmulatorThreadsPolicy(Enum):
-    """``hw:emulator_threads_policy``. Unset (None) is not the same as ``share``."""
+    """``hw:emulator_threads_policy``. Unset (None) is not the same as ``share``.
+
+    ``pool`` (os-numa only, not in Nova): the emulator threads run on a pCPU of
+    the host-wide ``[os_numa] emulator_pin_set`` pool. Objects carrying this enum
+    refuse ``pool`` when downgraded to a version from before it existed.
+    """
 
     SHARE = "share"
     ISOLATE = "isolate"
+    POOL = "pool"
 
-    ALL = (SHARE, ISOLATE)
+    ALL = (SHARE, ISOLATE, POOL)
 
     def __init__(self):
         super().__init__(valid_values=CPUEmulatorThreadsPolicy.ALL)

@@ -112,9 +112,14 @@ class InstanceNUMATopology(base.OsNumaObject):
     * 1.3: cells are InstanceNUMACell 1.3 (cpu_policy ``mixed``)
     * 1.4: pci_devices (InstancePCIDevice list: the devices assigned by the
       fit and the guest cell each is local to; dropped when downgrading)
+    * 1.5: emulator_threads_policy ``pool`` (refused when downgrading);
+      emulator_threads_count (pCPUs reserved by ``isolate``; None means 1) and
+      emulator_threads_mask (guest vCPUs whose pCPUs host the emulator threads;
+      None means no mask); both dropped when downgrading, which falls back to
+      Nova's behaviour (the reserved pCPUs stay in the cells' cpuset_reserved)
     """
 
-    VERSION = "1.4"
+    VERSION = "1.5"
 
     fields = {
         "cells": fields.ListOfObjectsField("OsNumaInstanceNUMACell"),
@@ -122,6 +127,8 @@ class InstanceNUMATopology(base.OsNumaObject):
             nullable=True, default=None
         ),
         "pci_devices": fields.ListOfObjectsField("OsNumaInstancePCIDevice", default=[]),
+        "emulator_threads_count": fields.IntegerField(nullable=True, default=None),
+        "emulator_threads_mask": fields.SetOfIntegersField(nullable=True, default=None),
     }
 
     obj_relationships = {
@@ -135,6 +142,17 @@ class InstanceNUMATopology(base.OsNumaObject):
 
     def obj_make_compatible(self, primitive, target_version):
         super().obj_make_compatible(primitive, target_version)
+        target = versionutils.convert_version_to_tuple(target_version)
+        if target < (1, 5):
+            if primitive.get("emulator_threads_policy") == _EMULATOR.POOL:
+                raise exception.InternalError(
+                    err=(
+                        f"InstanceNUMATopology {target_version} cannot carry "
+                        "emulator_threads_policy 'pool'"
+                    )
+                )
+            primitive.pop("emulator_threads_count", None)
+            primitive.pop("emulator_threads_mask", None)
         if versionutils.convert_version_to_tuple(target_version) < (1, 4):
             primitive.pop("pci_devices", None)
         if versionutils.convert_version_to_tuple(target_version) < (1, 1):
