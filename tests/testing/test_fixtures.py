@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pathlib
 from importlib import metadata
 
 # Imported here so that pytester's in-process runs, which drop modules first
@@ -76,3 +77,10 @@ def test_downstream_suite_gets_fake_hosts_without_conftest(pytester):
 def test_marker_is_declared(pytester):
     result = pytester.runpytest("--markers")
     result.stdout.fnmatch_lines(["@pytest.mark.os_numa_host(**host_info)*"])
+
+
+def test_documented_example_passes(pytester):
+    example = pathlib.Path(__file__).resolve().parents[2] / "doc/source/examples/fake_host_tests.py"
+    pytester.makepyfile(test_example=example.read_text())
+    result = pytester.runpytest("-p", "no:cacheprovider", "--strict-markers")
+    result.assert_outcomes(passed=3)
