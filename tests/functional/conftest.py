@@ -3,11 +3,12 @@
 Every test module here sets ``pytestmark = pytest.mark.functional``; they all run
 in the normal suite (CI runs everything).
 
-- ``domain_schema``: libvirt's installed ``domain.rng``, compiled once per session.
-- ``test_conn``: the in-process ``test:///default`` driver (no daemon).
-- ``define_and_read_back``: schema check, define with ``VIR_DOMAIN_DEFINE_VALIDATE``,
-  ``XMLDesc()`` parsed back into :class:`LibvirtConfigGuest`, undefine.
-- ``qemu_conn``: libvirt's real QEMU driver, embedded in this process
+- ``domain_schema``, ``libvirt_test_conn``, ``define_validated``: libvirt's
+  installed ``domain.rng`` compiled once per session, the in-process
+  ``test:///default`` driver, and the two together (tests/virt/libvirt/conftest.py).
+- ``define_and_read_back``: ``define_validated`` for a :class:`LibvirtConfigGuest`,
+  with ``XMLDesc()`` parsed back into one.
+- ``qemu_host``: libvirt's real QEMU driver, embedded in this process
   (:class:`os_numa.testing.libvirtd.EmbeddedQemu`) with its QEMU capability
   probe cached in pytest's cache directory; skipped, with the reason shown in
   the summary, only where this machine cannot run a guest at all.
@@ -18,48 +19,29 @@ from __future__ import annotations
 import os
 import platform
 import shutil
-from pathlib import Path
 
-import libvirt
 import pytest
-from lxml import etree
 
 from os_numa.testing import libvirtd
 from os_numa.virt.libvirt import config
 
-DOMAIN_RNG = Path("/usr/share/libvirt/schemas/domain.rng")
-
-
-@pytest.fixture(scope="session")
-def domain_schema() -> etree.RelaxNG:
-    """libvirt's installed domain schema (it includes its sibling files by path)."""
-    return etree.RelaxNG(etree.parse(str(DOMAIN_RNG)))
-
-
-@pytest.fixture(scope="session")
-def test_conn():
-    conn = libvirt.open("test:///default")
-    yield conn
-    conn.close()
+# libvirt's schema and test driver, shared with the element-class tests.
+from tests.virt.libvirt.conftest import (  # noqa: F401 - fixtures
+    define_validated,
+    domain_schema,
+    libvirt_test_conn,
+)
 
 
 @pytest.fixture
-def define_and_read_back(domain_schema, test_conn):
-    """Validate a domain against domain.rng, define it on test:///default with
+def define_and_read_back(define_validated):  # noqa: F811 - the fixture, by name
+    """Validate a guest against domain.rng, define it on test:///default with
     VIR_DOMAIN_DEFINE_VALIDATE, and return ``XMLDesc()`` parsed back."""
-    defined = []
 
     def run(guest: config.LibvirtConfigGuest) -> config.LibvirtConfigGuest:
-        xml = guest.to_xml()
-        if not domain_schema.validate(etree.fromstring(xml)):
-            pytest.fail(f"domain.rng rejects the document: {domain_schema.error_log}\n{xml}")
-        dom = test_conn.defineXMLFlags(xml, libvirt.VIR_DOMAIN_DEFINE_VALIDATE)
-        defined.append(dom)
-        return config.LibvirtConfigGuest.parse_str(dom.XMLDesc())
+        return config.LibvirtConfigGuest.parse_str(define_validated(guest.to_xml()))
 
-    yield run
-    for dom in defined:
-        dom.undefine()
+    return run
 
 
 def _cannot_run_guests() -> str | None:

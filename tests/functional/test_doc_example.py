@@ -33,17 +33,21 @@ def _as_domain(fragment: str) -> str:
 
 
 @pytest.mark.parametrize("source", ["test:///default", str(TINY_HOST)])
-def test_doc_example_prints_a_valid_fragment(source, monkeypatch, capsys, domain_schema, test_conn):
+def test_doc_example_prints_a_valid_fragment(
+    source, monkeypatch, capsys, domain_schema, libvirt_test_conn
+):
     xml = _as_domain(_run_example(monkeypatch, capsys, source))
 
     assert domain_schema.validate(etree.fromstring(xml)), domain_schema.error_log
-    dom = test_conn.defineXMLFlags(xml, libvirt.VIR_DOMAIN_DEFINE_VALIDATE)
+    dom = libvirt_test_conn.defineXMLFlags(xml, libvirt.VIR_DOMAIN_DEFINE_VALIDATE)
     try:
         back = config.LibvirtConfigGuest.parse_str(dom.XMLDesc())
     finally:
         dom.undefine()
     # The guest fits one host cell: vCPUs on its two lowest pCPUs, emulator on the next.
-    caps = TINY_HOST.read_text() if source == str(TINY_HOST) else test_conn.getCapabilities()
+    caps = (
+        TINY_HOST.read_text() if source == str(TINY_HOST) else libvirt_test_conn.getCapabilities()
+    )
     (cell_id,) = back.numatune.memory.nodeset
     first, second, third = sorted(
         host.host_topology_from_capabilities(caps).cell_by_id(cell_id).pcpuset

@@ -103,9 +103,9 @@ def test_libvirt_drops_a_pin_for_a_vcpu_the_guest_lacks(define_and_read_back):
     assert _pins(back.cputune) == {0: {0}, 1: {1}}
 
 
-def test_libvirt_accepts_a_pin_to_a_cpu_the_host_lacks(define_and_read_back, test_conn):
+def test_libvirt_accepts_a_pin_to_a_cpu_the_host_lacks(define_and_read_back, libvirt_test_conn):
     """Why the driver checks pins against the host: the define succeeds regardless."""
-    host_cpus = test_conn.getInfo()[2]
+    host_cpus = libvirt_test_conn.getInfo()[2]
     guest = config.LibvirtConfigGuest(
         name="absent-pcpu",
         vcpus=1,
