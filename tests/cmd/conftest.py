@@ -66,3 +66,19 @@ def _run(argv: list[str], entry: str, env: dict[str, str]) -> Result:
 @pytest.fixture
 def os_numa():
     return run_command
+
+
+@pytest.fixture
+def in_process(capsys):
+    """Run ``main(argv)`` in this process (for the many cases that need no new process)."""
+    from os_numa.cmd import main
+
+    def run(argv: list[str]) -> Result:
+        try:
+            code = main.main(argv)
+        except SystemExit as exc:  # argparse's usage errors, --help, --version
+            code = exc.code
+        out, err = capsys.readouterr()
+        return Result(code, out, err)
+
+    return run

@@ -149,8 +149,8 @@ def test_xml_defines_on_the_libvirt_test_driver(os_numa):
         "single-node-real.xml",
     ],
 )
-def test_host_picture_from_capabilities_draws_every_online_cpu(os_numa, name):
-    result = os_numa(["host", "--capabilities", str(DATA / name)])
+def test_host_picture_from_capabilities_draws_every_online_cpu(in_process, name):
+    result = in_process(["host", "--capabilities", str(DATA / name)])
     assert result.returncode == 0, result.stderr
     drawn = labels(result.stdout)
     assert set(drawn) == caps_cpus(DATA / name)
@@ -220,22 +220,19 @@ def test_no_fit_exit_1_with_explanation_in_every_format(os_numa):
 # --- colour ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "argv, env, coloured",
-    [
-        ([], {}, False),
-        (["--color", "always"], {}, True),
-        (["--color", "never"], {}, False),
-        (["--color", "auto"], {}, False),
-        (["--color", "always"], {"NO_COLOR": "1"}, True),
-    ],
-)
-def test_colour_only_when_asked_or_on_a_terminal(os_numa, argv, env, coloured):
-    result = os_numa(["place", "--flavor", ISOLATE, *argv], **env)
-    assert result.returncode == 0
-    assert ("\x1b[" in result.stdout) is coloured
-    plain = os_numa(["place", "--flavor", ISOLATE]).stdout
-    assert re.sub(r"\x1b\[[0-9;]*m", "", result.stdout) == plain
+def test_colour_only_when_asked_or_on_a_terminal(os_numa):
+    plain = os_numa(["place", "--flavor", ISOLATE])
+    coloured = os_numa(["place", "--flavor", ISOLATE, "--color", "always"], NO_COLOR="1")
+    assert plain.returncode == coloured.returncode == 0
+    assert "\x1b[" not in plain.stdout  # a pipe is not a terminal
+    assert "\x1b[" in coloured.stdout  # always means always, even with NO_COLOR
+    assert re.sub(r"\x1b\[[0-9;]*m", "", coloured.stdout) == plain.stdout
+
+
+@pytest.mark.parametrize("choice", ["never", "auto"])
+def test_no_colour_unless_asked(in_process, choice):
+    result = in_process(["host", "--color", choice])
+    assert result.returncode == 0 and "\x1b[" not in result.stdout
 
 
 # --- --existing ----------------------------------------------------------------------------
@@ -301,3 +298,13 @@ def test_validate_flavor_without_numa_request(os_numa):
     result = os_numa(["validate-flavor", "--flavor", "vcpus=2,memory_mb=512"])
     assert result.returncode == 0
     assert "no NUMA placement requested" in result.stdout
+
+
+def test_flavor_without_numa_request_fits_without_cells(in_process):
+    result = in_process(["place", "--format", "json", "--flavor", "vcpus=2,memory_mb=512"])
+    assert result.returncode == 0
+    doc = json.loads(result.stdout)
+    assert doc["fits"] is True and doc["cells"] == [] and doc["explanation"] is None
+    picture = in_process(["place", "--flavor", "vcpus=2,memory_mb=512"])
+    assert "asks for no NUMA placement" in picture.stdout
+    assert "v0" not in labels(picture.stdout).values()

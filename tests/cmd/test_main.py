@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from os_numa.cmd import main
 from tests.cmd.conftest import ENTRY_POINTS
 
 ISOLATE = "vcpus=4,memory_mb=4096,hw:cpu_policy=dedicated,hw:emulator_threads_policy=isolate"
@@ -19,11 +18,10 @@ def test_place_on_the_default_host_through_each_entry_point(os_numa, entry):
     assert "\x1b[" not in result.stdout  # a pipe is not a terminal
 
 
-@pytest.mark.parametrize("entry", sorted(ENTRY_POINTS))
-def test_version_and_help(os_numa, entry):
-    version = os_numa(["--version"], entry)
+def test_version_and_help(os_numa):
+    version = os_numa(["--version"], "python-m")
     assert version.returncode == 0 and version.stdout.startswith("os-numa ")
-    helptext = os_numa(["place", "--help"], entry)
+    helptext = os_numa(["place", "--help"])
     assert helptext.returncode == 0
     for option in (
         "--capabilities",
@@ -48,8 +46,8 @@ def test_version_and_help(os_numa, entry):
         (["frobnicate"], "frobnicate"),
     ],
 )
-def test_usage_errors_exit_2(os_numa, argv, words):
-    result = os_numa(argv)
+def test_usage_errors_exit_2(in_process, argv, words):
+    result = in_process(argv)
     assert result.returncode == 2
     assert words in result.stderr
     assert "Traceback" not in result.stderr
@@ -102,9 +100,10 @@ def test_usage_errors_exit_2(os_numa, argv, words):
         ),
     ],
 )
-def test_invalid_input_exits_2_with_the_message(capsys, argv, words):
-    assert main.main(argv) == 2
-    out, err = capsys.readouterr()
+def test_invalid_input_exits_2_with_the_message(in_process, argv, words):
+    result = in_process(argv)
+    assert result.returncode == 2
+    out, err = result.stdout, result.stderr
     assert err.startswith("os-numa: error: ")
     assert words in err
     assert "Traceback" not in err
@@ -117,13 +116,22 @@ def test_invalid_input_through_the_entry_points_has_no_traceback(os_numa, entry)
     assert result.returncode == 2
     assert result.stderr.startswith("os-numa: error: ") and "'bogus'" in result.stderr
     assert "Traceback" not in result.stderr and result.stdout == ""
-    libvirt_error = os_numa(["host", "--connect", "nosuchdriver:///x"], entry)
+
+
+def test_libvirt_errors_are_reported_once(os_numa):
+    libvirt_error = os_numa(["host", "--connect", "nosuchdriver:///x"])
     assert libvirt_error.returncode == 2
     assert libvirt_error.stderr.count("\n") == 1  # one line: libvirt's own print is silenced
     assert "Traceback" not in libvirt_error.stderr
 
 
-def test_malformed_and_unsafe_capabilities_exit_2(os_numa, tmp_path):
+def test_usage_error_through_the_entry_point(os_numa):
+    result = os_numa(["place"])
+    assert result.returncode == 2 and "--flavor" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_malformed_and_unsafe_capabilities_exit_2(in_process, tmp_path):
     broken = tmp_path / "broken.xml"
     broken.write_text("<capabilities><host>")
     entity = tmp_path / "entity.xml"
@@ -132,6 +140,6 @@ def test_malformed_and_unsafe_capabilities_exit_2(os_numa, tmp_path):
         "<capabilities>&x;</capabilities>"
     )
     for path in (broken, entity):
-        result = os_numa(["host", "--capabilities", str(path)])
+        result = in_process(["host", "--capabilities", str(path)])
         assert result.returncode == 2, result.stderr
         assert "Traceback" not in result.stderr and "root:" not in result.stdout

@@ -53,3 +53,8 @@ def test_non_fitting_document():
         "vcpusched": [],
         "explanation": "too big",
     }
+
+
+def test_fitting_without_numa_request_has_no_cells():
+    doc = render_json.placement_document(None, emulator_threads_policy=None, fits=True)
+    assert doc["fits"] is True and doc["cells"] == [] and doc["explanation"] is None

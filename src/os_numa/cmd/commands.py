@@ -109,7 +109,11 @@ def _title(outcome: Outcome) -> str:
     name = f"{flavor.name}: " if flavor.name else ""
     guest = f"{name}{flavor.vcpus} vCPUs, {flavor.memory_mb} MiB"
     if not outcome.fits:
-        return f"DOES NOT FIT - {guest}"
+        wanted = [
+            "  " + render_picture.describe_guest_cell(i, cell)
+            for i, cell in enumerate(outcome.request.cells)
+        ]
+        return "\n".join([f"DOES NOT FIT - {guest}; requested:", *wanted])
     if outcome.request is None:
         return f"fits - {guest}; the flavor asks for no NUMA placement (vCPUs float)"
     return f"fits - {guest}"
@@ -125,6 +129,7 @@ def print_placement(outcome: Outcome, fmt: str, color: bool, out: TextIO) -> Non
             emulatorpin=outcome.emulatorpin,
             vcpusched=outcome.vcpusched,
             explanation=outcome.explanation,
+            fits=outcome.fits,
         )
         out.write(render_json.dumps(document) + "\n")
     elif fmt == "xml":

@@ -86,6 +86,11 @@ def load_host(
     for path in existing_files:
         placements = existing.load_existing(path)
         existing.check_host_cells(topology, placements)
-        for placement in placements:
-            topology = numa_usage_from_instance_numa(topology, placement)
+        for index, placement in enumerate(placements):
+            try:
+                topology = numa_usage_from_instance_numa(topology, placement)
+            except exception.Invalid as exc:
+                raise exception.InvalidRequest(
+                    reason=f"--existing {path}, entry {index}, cannot be claimed: {exc}"
+                ) from exc
     return HostView(topology=topology, cores=cores_from_capabilities(caps))

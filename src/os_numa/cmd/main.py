@@ -35,11 +35,12 @@ def main(argv: list[str] | None = None) -> int:
     _quiet_import_chain()
     from os_numa import exception
     from os_numa.cmd import args as cli_args
-    from os_numa.cmd import commands
 
-    parser = cli_args.build_parser()
-    options = parser.parse_args(argv)
+    options = cli_args.build_parser().parse_args(argv)
     try:
+        # Imported after parsing, so --help and usage errors answer at once.
+        from os_numa.cmd import commands
+
         return commands.run(options)
     except (exception.OsNumaError, ValueError) as exc:
         print(f"os-numa: error: {exc}", file=sys.stderr)

@@ -8,6 +8,7 @@ document can be fed back through ``--existing`` and claimed exactly as placed.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -41,20 +42,33 @@ def placement_document(
     emulatorpin: Iterable[int] = (),
     vcpusched: Iterable[dict[str, Any]] = (),
     explanation: str | None = None,
+    fits: bool | None = None,
 ) -> dict[str, Any]:
     """The JSON contract: ``fits``, the placed ``cells``, ``emulatorpin``,
-    ``vcpusched`` and, when nothing fits, the ``explanation``."""
-    fits = placement is not None
+    ``vcpusched`` and, when nothing fits, the ``explanation``.
+
+    ``fits`` defaults to "a placement was given"; pass True with no placement
+    for a guest that asks for no NUMA placement (it fits, with no cells).
+    """
+    fits = placement is not None if fits is None else fits
+    cells = placement.cells if fits and placement is not None else []
     return {
         "fits": fits,
         "emulator_threads_policy": emulator_threads_policy,
-        "cells": [cell_to_dict(i, c) for i, c in enumerate(placement.cells)] if fits else [],
+        "cells": [cell_to_dict(i, c) for i, c in enumerate(cells)],
         "emulatorpin": sorted(emulatorpin) if fits else [],
         "vcpusched": list(vcpusched) if fits else [],
         "explanation": None if fits else explanation,
     }
 
 
+#: A JSON array holding only integers, as ``json.dumps(indent=2)`` spreads it over lines.
+_INT_ARRAY = re.compile(r"\[\s*(-?\d+(?:,\s*-?\d+)*)\s*\]")
+
+
 def dumps(document: dict[str, Any]) -> str:
-    """Stable, readable JSON (sorted within lists by construction, keys in contract order)."""
-    return json.dumps(document, indent=2)
+    """Readable JSON: indented objects, CPU lists kept on one line, keys in contract order."""
+    text = json.dumps(document, indent=2)
+    return _INT_ARRAY.sub(
+        lambda m: "[" + ", ".join(m.group(1).replace(",", " ").split()) + "]", text
+    )

@@ -188,7 +188,7 @@ def describe_guest_cell(index: int, cell: InstanceNUMACell, placed: bool = False
         parts.append(f"pinned {format_cpu_spec(cell.pcpuset)}")
     if cell.cpuset:
         parts.append(f"floating {format_cpu_spec(cell.cpuset)}")
-    page = f", {cell.pagesize} KiB pages" if cell.pagesize else ""
+    page = f", {_size_text(cell.pagesize)} pages" if cell.pagesize and cell.pagesize > 0 else ""
     parts.append(f"{cell.memory} MiB{page}")
     return "; ".join(parts)
 
@@ -244,7 +244,7 @@ def render_host(
     cpu_width = len(str(max(every_cpu, default=0)))
     lines: list[str] = []
     if title:
-        lines.append(paint(title, "title"))
+        lines += [paint(line, "title") for line in title.splitlines()]
     if placement is not None:
         lines += _guest_lines(placement, emulator_cpus)
     for cell in sorted(host.cells, key=lambda c: c.id):

@@ -1,0 +1,76 @@
+"""--format xml: the domain around the driver's elements, through the real pipeline."""
+
+from __future__ import annotations
+
+import libvirt
+import pytest
+from lxml import etree
+
+from os_numa import conf, hardware
+from os_numa.cmd import hostsource, render_xml, specs
+from os_numa.virt.libvirt import driver
+
+SCHEMA = etree.RelaxNG(etree.parse("/usr/share/libvirt/schemas/domain.rng"))
+
+FLAVORS = {
+    "isolate": "vcpus=4,memory_mb=4096,hw:cpu_policy=dedicated,hw:emulator_threads_policy=isolate",
+    "realtime-2-nodes": "vcpus=4,memory_mb=4096,hw:cpu_policy=dedicated,hw:cpu_realtime=yes,"
+    "hw:cpu_realtime_mask=^0,^2,hw:numa_nodes=2",
+    "hugepages": "vcpus=2,memory_mb=2048,hw:mem_page_size=1GB,name=pages",
+    "floating": "vcpus=2,memory_mb=512",
+}
+
+
+def domain_for(flavor_text: str) -> tuple[etree._Element, object]:
+    flavor = specs.build_flavor([flavor_text])
+    host = hostsource.load_host().topology
+    request = hardware.numa_get_constraints(flavor, None)
+    placement = hardware.numa_fit_instance_to_host(host, request) if request else None
+    cfg = conf.make_conf()
+    numa = driver.get_guest_numa_config(placement, flavor, None, host_topology=host, conf=cfg)
+    backing = driver.get_guest_memory_backing_config(
+        placement, flavor, None, host_topology=host, conf=cfg
+    )
+    text = render_xml.domain_xml(flavor, numa, backing)
+    return etree.fromstring(text.encode()), flavor
+
+
+@pytest.mark.parametrize("name", sorted(FLAVORS))
+def test_domain_validates_and_carries_the_flavor(name):
+    domain, flavor = domain_for(FLAVORS[name])
+    assert SCHEMA.validate(domain), SCHEMA.error_log
+    assert domain.findtext("name") == (flavor.name or render_xml.DEFAULT_NAME)
+    assert int(domain.findtext("memory")) == flavor.memory_mb * 1024
+    assert int(domain.findtext("vcpu")) == flavor.vcpus
+
+
+def test_iothreads_declared_exactly_when_an_iothread_is_pinned():
+    isolate, _ = domain_for(FLAVORS["isolate"])
+    assert isolate.findtext("iothreads") == "1"
+    assert isolate.find("cputune/iothreadpin").get("iothread") == "1"
+    floating, _ = domain_for(FLAVORS["floating"])
+    assert floating.find("iothreads") is None and floating.find("cputune") is None
+
+
+def test_memory_backing_only_when_needed():
+    pages, _ = domain_for(FLAVORS["hugepages"])
+    assert pages.find("memoryBacking/hugepages/page").get("size") == "1048576"
+    realtime, _ = domain_for(FLAVORS["realtime-2-nodes"])
+    assert realtime.find("memoryBacking/locked") is not None
+    isolate, _ = domain_for(FLAVORS["isolate"])
+    assert isolate.find("memoryBacking") is None
+
+
+def test_two_node_guest_defines_on_the_test_driver():
+    domain, _ = domain_for(FLAVORS["realtime-2-nodes"])
+    conn = libvirt.open("test:///default")
+    try:
+        dom = conn.defineXMLFlags(
+            etree.tostring(domain, encoding="unicode"), libvirt.VIR_DOMAIN_DEFINE_VALIDATE
+        )
+        defined = etree.fromstring(dom.XMLDesc().encode())
+        dom.undefine()
+    finally:
+        conn.close()
+    assert [c.get("cpus") for c in defined.iterfind("cpu/numa/cell")] == ["0-1", "2-3"]
+    assert {m.get("cellid") for m in defined.iterfind("numatune/memnode")} == {"0", "1"}
