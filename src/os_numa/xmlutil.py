@@ -21,6 +21,12 @@ from os_numa import exception
 DEFAULT_MAX_BYTES = 8 * 1024 * 1024
 
 
+# libxml2 error types that mean "entities were used to amplify the document".
+_ENTITY_ABUSE_ERRORS = frozenset(
+    {"ERR_RESOURCE_LIMIT", "ERR_ENTITY_LOOP", "ERR_ENTITY_AMPLIFICATION"}
+)
+
+
 def _make_parser() -> etree.XMLParser:
     return etree.XMLParser(
         resolve_entities=False,
@@ -89,9 +95,15 @@ def parse(document: str | bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> etree._E
     if b"<!ENTITY" in data and b"<!DOCTYPE" in data:
         # Refuse without parsing at all: the declarations are the attack.
         raise exception.UnsafeXML(reason="the document declares entities (<!ENTITY ...>)")
+    parser = _make_parser()
     try:
-        root = etree.fromstring(data, parser=_make_parser())
+        root = etree.fromstring(data, parser=parser)
     except etree.XMLSyntaxError as exc:
+        # The parser's own log: exc.error_log also holds earlier parses' errors.
+        if any(error.type_name in _ENTITY_ABUSE_ERRORS for error in parser.error_log):
+            # libxml2's own limits caught an entity bomb the pre-scan could not see
+            # (a document in another encoding than UTF-8/ASCII).
+            raise exception.UnsafeXML(reason=f"entity abuse: {exc}") from exc
         raise exception.InvalidXML(reason=str(exc)) from exc
     _refuse_unsafe_doctype(root.getroottree())
     for _ in root.iter(etree.Entity):
