@@ -70,7 +70,8 @@ SHAPES = {
         ),
         membacking=config.LibvirtConfigGuestMemoryBacking(sharedpages=False, locked=True),
     ),
-    "shares-period-quota": config.LibvirtConfigGuest(
+    "shares-period-quota-test-type": config.LibvirtConfigGuest(
+        virt_type="test",
         name="quota",
         vcpus=1,
         cputune=config.LibvirtConfigGuestCPUTune(shares=2048, period=100000, quota=-1),
