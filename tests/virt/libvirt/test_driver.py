@@ -275,6 +275,7 @@ def _with_pinning(placement, cell_index, pinning):
         (1, {2: 1, 3: 1}, "not a pinnable CPU"),
         (0, {0: 0, 1: 0}, "vCPUs 0 and 1 are both pinned to host CPU 0"),
         (0, {0: 0, 1: 2}, "both a vCPU's pCPU and reserved for emulator threads"),
+        (0, {0: 0, 1: 1, 2: 3}, r"guest cell 0 pins vCPU\(s\) 2 it does not have"),
     ],
 )
 def test_pins_outside_the_host_cell_are_refused(cell, pinning, needle):

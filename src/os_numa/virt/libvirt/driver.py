@@ -177,7 +177,7 @@ def place_cells(
     """
     placed: list[PlacedCell] = []
     seen: set[int] = set()
-    pinned: dict[int, int] = {}
+    owners: dict[int, int] = {}  # pinned host pCPU -> its vCPU
     for index, cell in enumerate(instance_numa_topology.cells):
         host_cell = _host_cell(host_topology, cell.id)
         outside = {v for v in cell.cpus if v >= vcpus or v < 0}
@@ -189,14 +189,16 @@ def place_cells(
         if cell.cpus & seen:
             raise _invalid(f"vCPU(s) {_spec(cell.cpus & seen)} are in more than one guest cell")
         seen |= cell.cpus
+        strays = set(cell.cpu_pinning or {}) - cell.cpus
+        if strays:
+            raise _invalid(f"guest cell {index} pins vCPU(s) {_spec(strays)} it does not have")
         pins = _cell_pins(cell, index, host_cell)
-        for vcpu, cpus in pins.items():
-            if vcpu in (cell.cpu_pinning or {}):
-                (pcpu,) = cpus
-                if pcpu in pinned.values():
-                    other = min(v for v, p in pinned.items() if p == pcpu)
-                    raise _invalid(f"vCPUs {other} and {vcpu} are both pinned to host CPU {pcpu}")
-                pinned[vcpu] = pcpu
+        for vcpu, pcpu in sorted((cell.cpu_pinning or {}).items()):
+            if pcpu in owners:
+                raise _invalid(
+                    f"vCPUs {owners[pcpu]} and {vcpu} are both pinned to host CPU {pcpu}"
+                )
+            owners[pcpu] = vcpu
         reserved = frozenset(cell.cpuset_reserved or ())
         _check_reserved(index, reserved, host_cell)
         if cell.pagesize is not None and cell.pagesize <= 0:
@@ -208,7 +210,7 @@ def place_cells(
     missing = set(range(vcpus)) - seen
     if missing:
         raise _invalid(f"vCPU(s) {_spec(missing)} of the flavor's {vcpus} are in no guest cell")
-    both = set(pinned.values()) & set().union(*(cell.reserved for cell in placed))
+    both = set(owners) & set().union(*(cell.reserved for cell in placed))
     if both:
         raise _invalid(
             f"host CPU(s) {_spec(both)} are both a vCPU's pCPU and reserved for emulator threads"
