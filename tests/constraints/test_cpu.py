@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from os_numa import exception
-from os_numa.constraints import cpu
+from os_numa.constraints import cpu, source
 from tests.constraints.helpers import assert_error, flavor, image, table
 
 CPU_POLICY = [
@@ -348,3 +348,95 @@ RESOLVE_ERRORS = [
 @pytest.mark.parametrize("specs,props,error,text", table(RESOLVE_ERRORS))
 def test_resolve_cpu_policies_errors(specs, props, error, text):
     assert_error(error, text, cpu.resolve_cpu_policies, flavor(specs), image(props))
+
+
+ISOLATE = {"hw:cpu_policy": "dedicated", "hw:emulator_threads_policy": "isolate"}
+
+
+@pytest.mark.parametrize(
+    "specs,expected",
+    [
+        pytest.param(ISOLATE, None, id="unset"),
+        pytest.param({**ISOLATE, "hw:emulator_threads_count": "1"}, 1, id="one"),
+        pytest.param({**ISOLATE, "hw:emulator_threads_count": "3"}, 3, id="three"),
+        pytest.param({**ISOLATE, "hw:emulator_threads_count": "4"}, 4, id="as-many-as-vcpus"),
+    ],
+)
+def test_emulator_threads_count(specs, expected):
+    assert cpu.get_emulator_threads_count_constraint(flavor(specs)) == expected
+
+
+EMULATOR_COUNT_ERRORS = [
+    (
+        "zero",
+        {**ISOLATE, "hw:emulator_threads_count": "0"},
+        "from 1 to the flavor's vCPU count (4)",
+    ),
+    ("above-vcpus", {**ISOLATE, "hw:emulator_threads_count": "5"}, "(4)"),
+    ("not-int", {**ISOLATE, "hw:emulator_threads_count": "two"}, "'two'"),
+    (
+        "without-policy",
+        {"hw:cpu_policy": "dedicated", "hw:emulator_threads_count": "2"},
+        "isolate (it is unset)",
+    ),
+    (
+        "with-share",
+        {
+            "hw:cpu_policy": "dedicated",
+            "hw:emulator_threads_policy": "share",
+            "hw:emulator_threads_count": "2",
+        },
+        "(it is 'share')",
+    ),
+]
+
+
+@pytest.mark.parametrize("specs,text", table(EMULATOR_COUNT_ERRORS))
+def test_emulator_threads_count_errors(specs, text):
+    assert_error(
+        exception.InvalidEmulatorThreadsCount,
+        text,
+        cpu.get_emulator_threads_count_constraint,
+        flavor(specs),
+    )
+
+
+@pytest.mark.parametrize(
+    "specs,ok",
+    [
+        pytest.param({**ISOLATE, "resources:PCPU": "5"}, False, id="count-2-needs-6"),
+        pytest.param({**ISOLATE, "resources:PCPU": "6"}, True, id="count-2-with-6"),
+    ],
+)
+def test_pcpu_resources_count_the_emulator_pcpus(specs, ok):
+    specs = {k: v for k, v in specs.items() if k != "hw:cpu_policy"}
+    specs["hw:emulator_threads_count"] = "2"
+    if ok:
+        got = cpu.resolve_cpu_policies(flavor(specs), None)
+        assert (got.cpu_policy, got.emulator_threads_count) == ("dedicated", 2)
+    else:
+        assert_error(
+            exception.InvalidRequest,
+            "exactly 6 (4 vCPUs + 2 for hw:emulator_threads_policy=isolate)",
+            cpu.resolve_cpu_policies,
+            flavor(specs),
+            None,
+        )
+
+
+def test_pool_policy_is_accepted_and_needs_pinning():
+    specs = {"hw:cpu_policy": "dedicated", "hw:emulator_threads_policy": "pool"}
+    assert cpu.get_emulator_thread_policy_constraint(flavor(specs)) == "pool"
+    policies = cpu.resolve_cpu_policies(flavor({**specs, "hw:cpu_policy": "shared"}), None)
+    assert_error(
+        exception.BadRequirementEmulatorThreadsPolicy,
+        "hw:emulator_threads_policy=pool",
+        cpu.check_pinning_required,
+        policies,
+        source.flavor_view(flavor()),
+    )
+
+
+def test_pool_policy_takes_no_extra_pcpu():
+    specs = {"resources:PCPU": "4", "hw:emulator_threads_policy": "pool"}
+    assert cpu.resolve_cpu_policies(flavor(specs), None).cpu_policy == "dedicated"

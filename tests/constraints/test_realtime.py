@@ -6,7 +6,7 @@ import pytest
 
 from os_numa import exception
 from os_numa.constraints import realtime
-from tests.constraints.helpers import flavor, image, table
+from tests.constraints.helpers import assert_error, flavor, image, table
 
 DEDICATED = {"hw:cpu_policy": "dedicated"}
 
@@ -107,3 +107,42 @@ def test_realtime_needs_pinning_before_the_mask_is_looked_at(policy):
 def test_realtime_with_pcpu_resources_counts_as_pinned():
     f = flavor({"resources:PCPU": "4", "hw:cpu_realtime": "yes", "hw:cpu_realtime_mask": "^0"})
     assert realtime.get_realtime_cpu_constraint(f, None) == {1, 2, 3}
+
+
+RT = {**DEDICATED, "hw:cpu_realtime": "yes", "hw:cpu_realtime_mask": "^0"}
+
+
+@pytest.mark.parametrize(
+    "specs,expected",
+    [
+        pytest.param(RT, None, id="unset"),
+        pytest.param({**RT, "hw:cpu_realtime_priority": "1"}, 1, id="lowest"),
+        pytest.param({**RT, "hw:cpu_realtime_priority": "99"}, 99, id="highest"),
+        pytest.param({**RT, "hw:cpu_realtime_priority": " 50 "}, 50, id="spaces"),
+    ],
+)
+def test_realtime_priority(specs, expected):
+    assert realtime.get_realtime_priority_constraint(flavor(specs)) == expected
+
+
+@pytest.mark.parametrize(
+    "specs,text",
+    [
+        pytest.param({**RT, "hw:cpu_realtime_priority": "0"}, "from 1 to 99", id="zero"),
+        pytest.param({**RT, "hw:cpu_realtime_priority": "100"}, "'100'", id="hundred"),
+        pytest.param({**RT, "hw:cpu_realtime_priority": "high"}, "'high'", id="word"),
+        pytest.param({**RT, "hw:cpu_realtime_priority": "-5"}, "from 1 to 99", id="negative"),
+        pytest.param(
+            {**DEDICATED, "hw:cpu_realtime_priority": "10"},
+            "set hw:cpu_realtime=yes",
+            id="without-realtime",
+        ),
+    ],
+)
+def test_realtime_priority_errors(specs, text):
+    assert_error(
+        exception.InvalidRealtimePriority,
+        text,
+        realtime.get_realtime_priority_constraint,
+        flavor(specs),
+    )

@@ -668,6 +668,94 @@ def test_facade_exports_the_same_function():
     assert hardware.get_cpu_policy_constraint is not None
 
 
+EMULATOR_FIELDS = [
+    # (id, specs, (emulator_threads_policy, emulator_threads_count, emulator_threads_mask))
+    ("nova-isolate", {**DED, "hw:emulator_threads_policy": "isolate"}, ("isolate", None, None)),
+    (
+        "isolate-two-pcpus",
+        {**DED, "hw:emulator_threads_policy": "isolate", "hw:emulator_threads_count": "2"},
+        ("isolate", 2, None),
+    ),
+    ("pool", {**DED, "hw:emulator_threads_policy": "pool"}, ("pool", None, None)),
+    (
+        "pool-realtime-every-vcpu",
+        {**DED, "hw:emulator_threads_policy": "pool", "hw:cpu_realtime": "yes"},
+        ("pool", None, None),
+    ),
+    ("mask", {**DED, "hw:emulator_threads_mask": "0"}, (None, None, {0})),
+    (
+        "priority-is-not-stored",
+        {
+            **DED,
+            "hw:cpu_realtime": "yes",
+            "hw:cpu_realtime_mask": "^0",
+            "hw:cpu_realtime_priority": "42",
+        },
+        (None, None, None),
+    ),
+]
+
+
+@pytest.mark.parametrize("specs,expected", table(EMULATOR_FIELDS))
+def test_emulator_fields(specs, expected):
+    got = topology.numa_get_constraints(flavor(specs), None)
+    assert (
+        got.emulator_threads_policy,
+        got.emulator_threads_count,
+        got.emulator_threads_mask,
+    ) == expected
+
+
+EXTENSION_ERRORS = [
+    (
+        "pool-on-shared",
+        {"hw:emulator_threads_policy": "pool"},
+        exception.BadRequirementEmulatorThreadsPolicy,
+        "hw:emulator_threads_policy=pool",
+    ),
+    (
+        "count-without-isolate",
+        {**DED, "hw:emulator_threads_count": "2"},
+        exception.InvalidEmulatorThreadsCount,
+        "hw:emulator_threads_count='2'",
+    ),
+    (
+        "count-with-pool",
+        {**DED, "hw:emulator_threads_policy": "pool", "hw:emulator_threads_count": "2"},
+        exception.InvalidEmulatorThreadsCount,
+        "'pool'",
+    ),
+    (
+        "priority-without-realtime",
+        {**DED, "hw:cpu_realtime_priority": "5"},
+        exception.InvalidRealtimePriority,
+        "hw:cpu_realtime=yes",
+    ),
+    (
+        "priority-out-of-range",
+        {
+            **DED,
+            "hw:cpu_realtime": "yes",
+            "hw:cpu_realtime_mask": "^0",
+            "hw:cpu_realtime_priority": "120",
+        },
+        exception.InvalidRealtimePriority,
+        "1 to 99",
+    ),
+    (
+        "mask-with-isolate",
+        {**DED, "hw:emulator_threads_policy": "isolate", "hw:emulator_threads_mask": "0"},
+        exception.InvalidEmulatorThreadsMask,
+        "isolate",
+    ),
+]
+
+
+@pytest.mark.parametrize("specs,error,text", table(EXTENSION_ERRORS))
+def test_extension_errors(specs, error, text):
+    assert_error(error, text, topology.numa_get_constraints, flavor(specs), None)
+
+
 def test_big_flavor_is_bounded_before_allocation():
     with pytest.raises(exception.InvalidFlavor):
         topology.numa_get_constraints(flavor(DED, vcpus=10**9), None)
@@ -717,20 +805,37 @@ def valid_requests(draw):
             specs["hw:cpu_realtime_mask"] = ",".join(
                 f"^{c}" for c in sorted(set(range(vcpus)) - pinned)
             )
-    if pinned and draw(st.booleans()):
-        specs["hw:emulator_threads_policy"] = draw(st.sampled_from(["share", "isolate"]))
-        if policy == "resources" and specs["hw:emulator_threads_policy"] == "isolate":
-            specs["resources:PCPU"] = str(vcpus + 1)
+    emulator_mask = None
+    choice = (
+        draw(st.sampled_from(["none", "share", "isolate", "pool", "mask"])) if pinned else "none"
+    )
+    if choice in ("share", "isolate", "pool"):
+        specs["hw:emulator_threads_policy"] = choice
+    if choice == "isolate":
+        count = draw(st.integers(1, vcpus))
+        specs["hw:emulator_threads_count"] = str(count)
+        if policy == "resources":
+            specs["resources:PCPU"] = str(vcpus + count)
+    housekeeping = pinned - realtime_cpus(specs, vcpus, pinned)
+    if choice == "mask" and housekeeping:
+        emulator_mask = draw(st.sets(st.sampled_from(sorted(housekeeping)), min_size=1))
+        specs["hw:emulator_threads_mask"] = ",".join(str(c) for c in sorted(emulator_mask))
     if draw(st.booleans()):
         specs["hw:mem_page_size"] = draw(st.sampled_from(["small", "large", "any", "2MB"]))
-    return flavor(specs, vcpus, memory_mb), vcpus, memory_mb, pinned, nodes
+    return flavor(specs, vcpus, memory_mb), vcpus, memory_mb, pinned, nodes, emulator_mask
+
+
+def realtime_cpus(specs, vcpus, pinned):
+    """The realtime vCPUs the generator asked for (mixed + realtime: the pinned ones)."""
+    return set(pinned) if specs.get("hw:cpu_realtime") == "yes" else set()
 
 
 @settings(max_examples=150, deadline=None)
 @given(valid_requests())
 def test_property_cells_cover_every_vcpu_once_and_all_memory(request):
-    f, vcpus, memory_mb, pinned, nodes = request
+    f, vcpus, memory_mb, pinned, nodes, emulator_mask = request
     got = topology.numa_get_constraints(f, None)
+    assert got.emulator_threads_mask == emulator_mask
     assert len(got.cells) == nodes
     seen: list[int] = []
     for index, cell in enumerate(got.cells):

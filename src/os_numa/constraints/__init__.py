@@ -6,7 +6,8 @@ a typed error from :mod:`os_numa.exception`, and returns the requested
 :class:`~os_numa.objects.InstanceNUMATopology` (or None when nothing asks for
 NUMA placement). The ``get_*_constraint`` helpers expose each decision on its
 own. One module per topic: :mod:`.cpu` (CPU, thread and emulator policies,
-dedicated mask, the Placement form), :mod:`.realtime`, :mod:`.pages`,
+emulator pCPU count, dedicated mask, the Placement form), :mod:`.emulator`
+(the emulator mask), :mod:`.realtime` (incl. priority), :mod:`.pages`,
 :mod:`.numa` (node count and split) and :mod:`.topology` (the assembly).
 See ``doc/source/extra-specs.rst`` for every key.
 """
@@ -16,6 +17,7 @@ from os_numa.constraints.cpu import (
     get_cpu_thread_policy_constraint,
     get_dedicated_cpu_constraint,
     get_emulator_thread_policy_constraint,
+    get_emulator_threads_count_constraint,
 )
 from os_numa.constraints.numa import get_numa_nodes_constraint
 from os_numa.constraints.pages import (
@@ -26,8 +28,15 @@ from os_numa.constraints.pages import (
     get_mem_page_size_constraint,
     parse_page_size,
 )
-from os_numa.constraints.realtime import get_realtime_cpu_constraint, is_realtime_enabled
-from os_numa.constraints.topology import numa_get_constraints
+from os_numa.constraints.realtime import (
+    get_realtime_cpu_constraint,
+    get_realtime_priority_constraint,
+    is_realtime_enabled,
+)
+from os_numa.constraints.topology import (
+    get_emulator_threads_mask_constraint,
+    numa_get_constraints,
+)
 
 __all__ = [
     "MEMPAGES_ANY",
@@ -37,10 +46,13 @@ __all__ = [
     "get_cpu_thread_policy_constraint",
     "get_dedicated_cpu_constraint",
     "get_emulator_thread_policy_constraint",
+    "get_emulator_threads_count_constraint",
+    "get_emulator_threads_mask_constraint",
     "get_locked_memory_constraint",
     "get_mem_page_size_constraint",
     "get_numa_nodes_constraint",
     "get_realtime_cpu_constraint",
+    "get_realtime_priority_constraint",
     "is_realtime_enabled",
     "numa_get_constraints",
     "parse_page_size",

@@ -102,7 +102,9 @@ def get_cpu_thread_policy_constraint(flavor: Any, image_meta: Any) -> str | None
 def get_emulator_thread_policy_constraint(flavor: Any) -> str | None:
     """``hw:emulator_threads_policy`` (flavor only), or None when unset.
 
-    Values are case-sensitive. Unset is None, which is not the same as ``share``.
+    Values are case-sensitive: ``share``, ``isolate`` (as in Nova) and ``pool``
+    (os-numa: the host-wide ``[os_numa] emulator_pin_set``). Unset is None,
+    which is not the same as ``share``.
 
     :raises InvalidEmulatorThreadsPolicy: any other value, e.g. ``ISOLATE``.
     """
@@ -119,6 +121,36 @@ def get_emulator_thread_policy_constraint(flavor: Any) -> str | None:
             available=_quoted(_EMULATOR.ALL),
         )
     return value
+
+
+def get_emulator_threads_count_constraint(flavor: Any) -> int | None:
+    """How many pCPUs ``isolate`` reserves (``hw:emulator_threads_count``), or None.
+
+    None means the default of one. The count must be an integer from 1 to the
+    flavor's vCPU count and is only meaningful with
+    ``hw:emulator_threads_policy=isolate``.
+
+    :raises InvalidEmulatorThreadsCount: not an integer in range, or set
+        without ``isolate``.
+    """
+    flavor_v = source.flavor_view(flavor)
+    raw = flavor_v.spec("hw:emulator_threads_count")
+    if raw is None:
+        return None
+    count = source.parse_int(raw)
+    if count is None or not 1 <= count <= flavor_v.vcpus:
+        raise exception.InvalidEmulatorThreadsCount(
+            count=raw,
+            reason=f"it must be an integer from 1 to the flavor's vCPU count ({flavor_v.vcpus})",
+        )
+    policy = get_emulator_thread_policy_constraint(flavor_v)
+    if policy != _EMULATOR.ISOLATE:
+        shown = repr(policy) if policy else "unset"
+        raise exception.InvalidEmulatorThreadsCount(
+            count=raw,
+            reason=f"a count needs hw:emulator_threads_policy=isolate (it is {shown})",
+        )
+    return count
 
 
 def get_dedicated_cpu_constraint(flavor: Any) -> set[int] | None:
@@ -170,6 +202,7 @@ class CPUPolicies:
     cpu_policy: str | None
     cpu_thread_policy: str | None
     emulator_threads_policy: str | None
+    emulator_threads_count: int | None = None
 
 
 def _explicit_resources(flavor: source.FlavorView) -> tuple[int, int]:
@@ -202,11 +235,11 @@ def _hyperthreading_trait(flavor: source.FlavorView, props: source.Properties) -
     return None
 
 
-def resolve_cpu_policies(flavor: Any, image_meta: Any, emulator_pcpus: int = 1) -> CPUPolicies:
+def resolve_cpu_policies(flavor: Any, image_meta: Any) -> CPUPolicies:
     """Validate the CPU policies and fold in the explicit Placement form.
 
     ``resources:PCPU`` means ``dedicated`` and must equal the vCPU count, plus
-    ``emulator_pcpus`` with ``hw:emulator_threads_policy=isolate``;
+    ``hw:emulator_threads_count`` (default 1) with ``hw:emulator_threads_policy=isolate``;
     ``resources:VCPU`` means ``shared``. ``trait:HW_CPU_HYPERTHREADING=forbidden``
     means thread policy ``isolate`` and ``required`` means ``require``.
 
@@ -220,6 +253,7 @@ def resolve_cpu_policies(flavor: Any, image_meta: Any, emulator_pcpus: int = 1) 
     cpu_policy = get_cpu_policy_constraint(flavor_v, image_v)
     thread_policy = get_cpu_thread_policy_constraint(flavor_v, image_v)
     emulator_policy = get_emulator_thread_policy_constraint(flavor_v)
+    emulator_count = get_emulator_threads_count_constraint(flavor_v)
 
     vcpu_amount, pcpu_amount = _explicit_resources(flavor_v)
     if cpu_policy and (vcpu_amount or pcpu_amount):
@@ -234,7 +268,7 @@ def resolve_cpu_policies(flavor: Any, image_meta: Any, emulator_pcpus: int = 1) 
             reason="'resources:VCPU' and 'resources:PCPU' cannot both be set; use one"
         )
     if pcpu_amount:
-        extra = emulator_pcpus if emulator_policy == _EMULATOR.ISOLATE else 0
+        extra = (emulator_count or 1) if emulator_policy == _EMULATOR.ISOLATE else 0
         if pcpu_amount != flavor_v.vcpus + extra:
             why = (
                 f"{flavor_v.vcpus} vCPUs + {extra} for hw:emulator_threads_policy=isolate"
@@ -264,14 +298,14 @@ def resolve_cpu_policies(flavor: Any, image_meta: Any, emulator_pcpus: int = 1) 
         thread_policy = _THREADS.ISOLATE
     elif trait == "required":
         thread_policy = _THREADS.REQUIRE
-    return CPUPolicies(cpu_policy, thread_policy, emulator_policy)
+    return CPUPolicies(cpu_policy, thread_policy, emulator_policy, emulator_count)
 
 
 def check_pinning_required(policies: CPUPolicies, flavor: source.FlavorView) -> None:
     """Refuse thread/emulator/mask requests that need pinned vCPUs without them.
 
     :raises CPUThreadPolicyConfigurationInvalid: a thread policy without pinning.
-    :raises BadRequirementEmulatorThreadsPolicy: ``isolate`` without pinning.
+    :raises BadRequirementEmulatorThreadsPolicy: ``isolate`` or ``pool`` without pinning.
     :raises RequiredMixedInstancePolicy: ``hw:cpu_dedicated_mask`` without ``mixed``.
     """
     mask = flavor.spec("hw:cpu_dedicated_mask")
@@ -288,7 +322,7 @@ def check_pinning_required(policies: CPUPolicies, flavor: source.FlavorView) -> 
     shown = describe_policy(policies.cpu_policy)
     if policies.cpu_thread_policy:
         raise exception.CPUThreadPolicyConfigurationInvalid(cpu_policy=shown)
-    if policies.emulator_threads_policy == _EMULATOR.ISOLATE:
+    if policies.emulator_threads_policy in (_EMULATOR.ISOLATE, _EMULATOR.POOL):
         raise exception.BadRequirementEmulatorThreadsPolicy(
             policy=policies.emulator_threads_policy, cpu_policy=shown
         )

@@ -1,4 +1,4 @@
-"""Realtime vCPUs: ``hw:cpu_realtime`` and ``hw:cpu_realtime_mask``.
+"""Realtime vCPUs: ``hw:cpu_realtime``, ``hw:cpu_realtime_mask`` and ``hw:cpu_realtime_priority``.
 
 Realtime vCPUs are scheduled SCHED_FIFO, so they must be pinned, and the
 emulator threads must run somewhere else than on them: on at least one
@@ -121,3 +121,40 @@ def get_realtime_cpu_constraint(flavor: Any, image_meta: Any) -> set[int] | None
     policies = cpu.resolve_cpu_policies(flavor_v, image_v)
     check_realtime_policy(policies)
     return realtime_set(flavor_v, image_v.properties, policies.emulator_threads_policy)
+
+
+#: The SCHED_FIFO priorities Linux accepts.
+MIN_PRIORITY, MAX_PRIORITY = 1, 99
+
+
+def get_realtime_priority_constraint(flavor: Any) -> int | None:
+    """The flavor's SCHED_FIFO priority (``hw:cpu_realtime_priority``), or None.
+
+    None means ``[libvirt] realtime_scheduler_priority`` applies. Nova has no
+    per-flavor priority; the realtime spec asked for one.
+
+    :raises InvalidRealtimePriority: not an integer in 1..99, or set while
+        ``hw:cpu_realtime`` is off.
+    """
+    flavor_v = source.flavor_view(flavor)
+    raw = flavor_v.spec("hw:cpu_realtime_priority")
+    if raw is None:
+        return None
+    priority = source.parse_int(raw)
+    if priority is None or not MIN_PRIORITY <= priority <= MAX_PRIORITY:
+        raise exception.InvalidRealtimePriority(
+            message=(
+                f"hw:cpu_realtime_priority={raw!r} is invalid: an integer from "
+                f"{MIN_PRIORITY} to {MAX_PRIORITY} is required"
+            ),
+            priority=raw,
+        )
+    if not is_realtime_enabled(flavor_v):
+        raise exception.InvalidRealtimePriority(
+            message=(
+                f"hw:cpu_realtime_priority={raw!r} has no effect without realtime vCPUs: "
+                "set hw:cpu_realtime=yes, or remove the priority"
+            ),
+            priority=raw,
+        )
+    return priority

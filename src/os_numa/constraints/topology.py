@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from os_numa import exception, objects
-from os_numa.constraints import cpu, numa, pages, realtime, source
+from os_numa.constraints import cpu, emulator, numa, pages, realtime, source
 from os_numa.objects import fields
 
 _POLICY = fields.CPUAllocationPolicy
@@ -51,7 +51,9 @@ def numa_get_constraints(flavor: Any, image_meta: Any) -> objects.InstanceNUMATo
     for one. Guest cell i has ``id`` i, its floating vCPUs in ``cpuset`` and
     its pinned vCPUs in ``pcpuset``; ``pagesize``, ``cpu_policy`` and
     ``cpu_thread_policy`` are the same in every cell, and the topology carries
-    ``emulator_threads_policy``. The realtime set is not stored: see
+    ``emulator_threads_policy``, ``emulator_threads_count`` (set only by
+    ``hw:emulator_threads_count``) and ``emulator_threads_mask`` (the guest
+    vCPUs named by ``hw:emulator_threads_mask``, or None). The realtime set is not stored: see
     :func:`~os_numa.constraints.realtime.get_realtime_cpu_constraint`.
 
     Checks run from the general to the specific: each value on its own, then
@@ -81,6 +83,8 @@ def numa_get_constraints(flavor: Any, image_meta: Any) -> objects.InstanceNUMATo
         else None
     )
     pinned = _pinned_vcpus(flavor_v, props, policies, realtime_cpus)
+    emulator_mask = emulator.emulator_mask_set(flavor_v, props, policies, pinned, realtime_cpus)
+    realtime.get_realtime_priority_constraint(flavor_v)
 
     nodes = numa.get_numa_nodes_constraint(flavor_v, image_v)
     pagesize = pages.get_mem_page_size_constraint(flavor_v, image_v)
@@ -107,5 +111,29 @@ def numa_get_constraints(flavor: Any, image_meta: Any) -> objects.InstanceNUMATo
         for index, split in enumerate(numa.split_nodes(flavor_v, image_v, nodes or 1))
     ]
     return objects.InstanceNUMATopology(
-        cells=cells, emulator_threads_policy=policies.emulator_threads_policy
+        cells=cells,
+        emulator_threads_policy=policies.emulator_threads_policy,
+        emulator_threads_count=policies.emulator_threads_count,
+        emulator_threads_mask=emulator_mask,
     )
+
+
+def get_emulator_threads_mask_constraint(flavor: Any, image_meta: Any) -> set[int] | None:
+    """The guest vCPUs the emulator threads run beside, or None without a mask.
+
+    Everything :func:`numa_get_constraints` checks is checked.
+    ``hw:emulator_threads_mask`` (flavor) or ``hw_emulator_threads_mask``
+    (image; the image wins) is a vCPU mask: ``0`` means "beside vCPU 0", the
+    ``^`` form starts from every vCPU. It needs pinned vCPUs and no
+    emulator-threads policy, and may name only pinned, non-realtime vCPUs.
+
+    :raises InvalidEmulatorThreadsMask: see
+        :func:`~os_numa.constraints.emulator.emulator_mask_set`; plus
+        every error of the CPU policy and realtime helpers it relies on.
+    """
+    flavor_v = source.flavor_view(flavor)
+    image_v = source.image_view(image_meta)
+    if emulator.mask_and_key(flavor_v, image_v.properties)[0] is None:
+        return None
+    requested = numa_get_constraints(flavor_v, image_v)
+    return None if requested is None else set(requested.emulator_threads_mask or ())
