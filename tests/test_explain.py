@@ -31,6 +31,13 @@ def test_free_pcpus_with_numbers():
     assert "host cell 1: 4 pCPUs needed (3 vCPUs + 1 emulator), 3 free" in report.summary()
 
 
+def test_several_emulator_pcpus_are_counted():
+    request = ft.guest([3], emulator="isolate")
+    request.emulator_threads_count = 2
+    report = explain_fit(ft.a1_host(), request)
+    assert "5 pCPUs needed (3 vCPUs + 2 emulator pCPUs), the cell has 4" in report.summary()
+
+
 def test_whole_cores_for_thread_isolate():
     host = ft.host(1, 4, 2, pinned={1, 3})
     report = explain_fit(host, ft.guest([2], thread="isolate", emulator="isolate"))

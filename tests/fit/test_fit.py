@@ -431,3 +431,47 @@ def test_result_objects_equal_normally_constructed_ones():
     assert [c.cpu_pinning for c in back.cells] == [c.cpu_pinning for c in result.cells]
     result.cells[0].cpuset_reserved.add(7)  # still an ordinary, mutable field
     assert fit(ft.a3_host(), ft.guest([2, 2], emulator=ISOLATE)).cells[0].cpuset_reserved == {2}
+
+
+def counted(vcpus, count, **kw):
+    request = ft.guest(vcpus, emulator=ISOLATE, **kw)
+    request.emulator_threads_count = count
+    return request
+
+
+EMULATOR_COUNT = {
+    "None means one pCPU": (
+        ft.a1_host,
+        [2, 2],
+        None,
+        {},
+        [(0, {0: 0, 1: 1}, {2}, None), (1, {2: 4, 3: 5}, None, None)],
+    ),
+    "two pCPUs beside guest cell 0": (
+        ft.a1_host,
+        [2, 2],
+        2,
+        {},
+        [(0, {0: 0, 1: 1}, {2, 3}, None), (1, {2: 4, 3: 5}, None, None)],
+    ),
+    "three do not fit a 4-pCPU cell": (ft.a1_host, [2, 2], 3, {}, None),
+    "whole cores under thread isolate": (
+        ft.a3_host,
+        [2],
+        2,
+        {"thread": ISOLATE},
+        [(0, {0: 0, 1: 2}, {4, 6}, None)],
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    "make_host,vcpus,count,kw,expected", EMULATOR_COUNT.values(), ids=EMULATOR_COUNT
+)
+def test_emulator_threads_count(make_host, vcpus, count, kw, expected):
+    assert placed(fit(make_host(), counted(vcpus, count, **kw))) == expected
+
+
+def test_emulator_threads_count_below_one_is_refused():
+    with pytest.raises(exception.InvalidEmulatorThreadsCount):
+        fit(ft.a1_host(), counted([1], 0))

@@ -64,7 +64,10 @@ def requests(draw, max_cells=4):
                 pins, floats, memory, policy=policy, thread=thread, pagesize=pagesize, index=index
             )
         )
-    return objects.InstanceNUMATopology(cells=cells, emulator_threads_policy=emulator)
+    count = draw(st.sampled_from([None, None, 2])) if emulator == "isolate" else None
+    return objects.InstanceNUMATopology(
+        cells=cells, emulator_threads_policy=emulator, emulator_threads_count=count
+    )
 
 
 LIMITS = st.sampled_from(
@@ -90,7 +93,7 @@ def assert_valid(host, request, result):
         hcell = hosts[got.id]
         isolate_emulator = index == 0 and request.emulator_threads_policy == "isolate"
         reserved = set(got.cpuset_reserved or ())
-        assert len(reserved) == (1 if isolate_emulator else 0)
+        assert len(reserved) == ((request.emulator_threads_count or 1) if isolate_emulator else 0)
         pins = got.cpu_pinning or {}
         assert set(pins) == set(asked.pcpuset)
         taken = list(pins.values()) + sorted(reserved)
@@ -194,7 +197,8 @@ def ref_order(host, request):
 
 
 def ref_first_assignment(host, request, limits):
-    reserve = 1 if request.emulator_threads_policy == "isolate" else 0
+    isolate = request.emulator_threads_policy == "isolate"
+    reserve = (request.emulator_threads_count or 1) if isolate else 0
     for chosen in permutations(ref_order(host, request), len(request.cells)):
         if all(
             ref_cell_fits(h, g, reserve if i == 0 else 0, limits)

@@ -42,4 +42,5 @@ def pcpus_needed(vcpus: int, reserve: int) -> str:
     if not reserve:
         return f"{vcpus} pCPU{'s' if vcpus != 1 else ''} needed"
     total = vcpus + reserve
-    return f"{total} pCPUs needed ({vcpus} vCPU{'s' if vcpus != 1 else ''} + {reserve} emulator)"
+    emulator = "1 emulator" if reserve == 1 else f"{reserve} emulator pCPUs"
+    return f"{total} pCPUs needed ({vcpus} vCPU{'s' if vcpus != 1 else ''} + {emulator})"

@@ -187,9 +187,13 @@ def guest_cells(instance_topology) -> tuple[GuestCell, ...]:
 
 
 def emulator_reserve(instance_topology, guests: tuple[GuestCell, ...]) -> int:
-    """pCPUs to reserve for emulator threads next to guest cell 0: 0, or 1 (or the count).
+    """pCPUs to reserve for emulator threads beside guest cell 0.
+
+    0 unless the policy is ``isolate``; then ``emulator_threads_count``
+    (``hw:emulator_threads_count``), where None (unset) means Nova's one pCPU.
 
     :raises BadRequirementEmulatorThreadsPolicy: ``isolate`` but guest cell 0 pins nothing.
+    :raises InvalidEmulatorThreadsCount: a count below 1.
     """
     if not instance_topology.emulator_threads_isolated:
         return 0
@@ -197,11 +201,13 @@ def emulator_reserve(instance_topology, guests: tuple[GuestCell, ...]) -> int:
         raise exception.BadRequirementEmulatorThreadsPolicy(
             policy="isolate", cpu_policy=guests[0].policy
         )
-    count = 1
-    if "emulator_threads_count" in instance_topology.fields and instance_topology.obj_attr_is_set(
-        "emulator_threads_count"
-    ):
-        count = instance_topology.emulator_threads_count or 1
+    count = getattr(instance_topology, "emulator_threads_count", None)
+    if count is None:
+        return 1
+    if count < 1:
+        raise exception.InvalidEmulatorThreadsCount(
+            count=count, reason="at least 1 pCPU is reserved with isolate"
+        )
     return count
 
 
