@@ -39,7 +39,7 @@ EXPECTED_FINGERPRINTS = {
     "OsNumaImageMeta": "1.2-c352d0b3dd82ba922e4f90a52d0e3e10",
     "OsNumaImageMetaProps": "1.2-48c4dc4dbfb701151086686adfc26cb1",
     "OsNumaInstanceNUMACell": "1.3-a5d79890cdbaa20ca226a7aaefd3bf25",
-    "OsNumaInstanceNUMATopology": "1.5-1ca2816cc1487181b28a0069208aab85",
+    "OsNumaInstanceNUMATopology": "1.6-98fd206a8addab71a060484becee03f4",
     "OsNumaInstancePCIDevice": "1.0-6e74c6e8f4de0f3b97e3d688baa43b03",
     "OsNumaNUMACell": "1.2-cbca91f849db9990acfabfa93837cb27",
     "OsNumaNUMAPagesTopology": "1.1-edab9fa2dc43c117a38d600be54b4542",

@@ -226,6 +226,7 @@ TOPOLOGY_ADDED = {
     "pci_devices": "1.4",
     "emulator_threads_count": "1.5",
     "emulator_threads_mask": "1.5",
+    "realtime_vcpus": "1.6",
 }
 # The InstanceNUMACell version each InstanceNUMATopology version carries.
 TOPOLOGY_CELL_VERSION = {
@@ -235,6 +236,7 @@ TOPOLOGY_CELL_VERSION = {
     "1.3": "1.3",
     "1.4": "1.3",
     "1.5": "1.3",
+    "1.6": "1.3",
 }
 
 

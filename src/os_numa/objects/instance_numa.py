@@ -117,9 +117,12 @@ class InstanceNUMATopology(base.OsNumaObject):
       emulator_threads_mask (guest vCPUs whose pCPUs host the emulator threads;
       None means no mask); both dropped when downgrading, which falls back to
       Nova's behaviour (the reserved pCPUs stay in the cells' cpuset_reserved)
+    * 1.6: realtime_vcpus (the guest vCPUs scheduled FIFO, or None when realtime
+      is off; the fit keeps isolate's emulator pCPUs off their SMT siblings);
+      dropped when downgrading
     """
 
-    VERSION = "1.5"
+    VERSION = "1.6"
 
     fields = {
         "cells": fields.ListOfObjectsField("OsNumaInstanceNUMACell"),
@@ -129,6 +132,7 @@ class InstanceNUMATopology(base.OsNumaObject):
         "pci_devices": fields.ListOfObjectsField("OsNumaInstancePCIDevice", default=[]),
         "emulator_threads_count": fields.IntegerField(nullable=True, default=None),
         "emulator_threads_mask": fields.SetOfIntegersField(nullable=True, default=None),
+        "realtime_vcpus": fields.SetOfIntegersField(nullable=True, default=None),
     }
 
     obj_relationships = {
@@ -143,6 +147,8 @@ class InstanceNUMATopology(base.OsNumaObject):
     def obj_make_compatible(self, primitive, target_version):
         super().obj_make_compatible(primitive, target_version)
         target = versionutils.convert_version_to_tuple(target_version)
+        if target < (1, 6):
+            primitive.pop("realtime_vcpus", None)
         if target < (1, 5):
             if primitive.get("emulator_threads_policy") == _EMULATOR.POOL:
                 raise exception.InternalError(
