@@ -69,7 +69,45 @@ libvirt_opts = [
     ),
 ]
 
-os_numa_opts: list[cfg.Opt] = []
+os_numa_opts: list[cfg.Opt] = [
+    cfg.StrOpt(
+        "emulator_share_locality",
+        default="numa",
+        choices=[
+            (
+                "numa",
+                "the shared CPUs of the host cells the guest occupies (all of "
+                "cpu_shared_set when those cells have none)",
+            ),
+            ("host", "all of cpu_shared_set, on every host cell (Nova's behaviour)"),
+        ],
+        help=(
+            "Where hw:emulator_threads_policy=share puts the emulator threads and the "
+            "I/O thread when [compute] cpu_shared_set is set. 'numa' keeps them on the "
+            "shared CPUs of the guest's own NUMA cells, so they do not reach across "
+            "nodes for the guest's memory."
+        ),
+    ),
+    cfg.StrOpt(
+        "emulator_pin_set",
+        help=(
+            "Host CPUs reserved for the emulator threads of guests with "
+            "hw:emulator_threads_policy=pool, as a CPU spec such as '0,20'. They are "
+            "neither pinnable nor shared: the set must not overlap [compute] "
+            "cpu_dedicated_set or cpu_shared_set (and is taken out of both when "
+            "neither is set). Unset: no pool, and 'pool' guests fit nowhere."
+        ),
+    ),
+    cfg.IntOpt(
+        "emulator_pool_overcommit",
+        default=1,
+        min=1,
+        help=(
+            "How many guests' emulator threads may share one pCPU of "
+            "emulator_pin_set. The pool holds (its pCPUs x this) guests."
+        ),
+    ),
+]
 
 pci_group = cfg.OptGroup(
     "pci", title="PCI passthrough", help="Aliases that flavors use to request host PCI devices."

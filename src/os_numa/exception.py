@@ -170,6 +170,21 @@ class EmulatorPinEmpty(Invalid):
     msg_fmt = "Refusing to build an empty emulator pin set: %(reason)s"
 
 
+class EmulatorPoolCPUUnknown(Invalid):
+    """A guest's emulator pool pCPU is not in any host cell's ``[os_numa] emulator_pin_set``."""
+
+    msg_fmt = (
+        "Emulator pool pCPU %(cpu)s is not in the host's emulator pool "
+        "([os_numa] emulator_pin_set: %(pool)s)."
+    )
+
+
+class EmulatorPoolCPUInvalid(Invalid):
+    """A claim beyond ``[os_numa] emulator_pool_overcommit``, or a release never claimed."""
+
+    msg_fmt = "Emulator pool pCPU %(cpu)s on host cell %(cell)s: %(reason)s"
+
+
 class InvalidGuestPlacement(Invalid):
     """A placement that cannot be written as libvirt XML without libvirt dropping part of it."""
 
