@@ -131,11 +131,27 @@ pci_opts = [
 ]
 
 
+#: [os_numa] options of the fit (os_numa.fit).
+os_numa_fit_opts: list[cfg.Opt] = [
+    cfg.BoolOpt(
+        "emulator_threads_smt_aware",
+        default=True,
+        help=(
+            "With hw:emulator_threads_policy=isolate on an SMT host, never reserve the "
+            "emulator pCPU on an SMT sibling of a realtime vCPU's pCPU (a busy emulator "
+            "thread on the same core delays the realtime vCPU), and prefer a free thread "
+            "of a core that is already partly used, which keeps whole cores free for "
+            "later guests. False restores Nova's choice: the first free pCPU after the "
+            "guest's pins, whatever its core (Nova bug 1746393)."
+        ),
+    ),
+]
+
 def _all_groups():
     return [
         (compute_group, compute_opts),
         (libvirt_group, libvirt_opts),
-        (os_numa_group, os_numa_opts),
+        (os_numa_group, os_numa_opts + os_numa_fit_opts),
         (pci_group, pci_opts),
     ]
 
