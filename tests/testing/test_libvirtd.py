@@ -20,6 +20,7 @@ def test_qemu_conf_leaves_the_cpu_controller_out():
 
     assert settings["user"] == settings["group"] == '"root"'
     assert settings["stdio_handler"] == '"file"'
+    assert settings["security_driver"] == '"none"'
     controllers = {
         c.strip().strip('"') for c in settings["cgroup_controllers"].strip("[] ").split(",")
     }

@@ -15,6 +15,8 @@ boot a guest at once:
   QEMU on every define);
 - ``stdio_handler = "file"``: QEMU's output goes to ``DIR/log`` directly, no
   virtlogd;
+- ``security_driver = "none"``: no AppArmor/SELinux profile is generated for
+  these throwaway guests, whatever the host enforces;
 - ``cgroup_controllers`` without ``cpu``: libvirt's machine cgroup would give
   the guest ``cpu.rt_runtime_us = 0`` under cgroup v1, and SCHED_FIFO vCPUs
   (``<vcpusched scheduler='fifo'>``) then fail to start.
@@ -83,6 +85,7 @@ def qemu_conf_text(extra: dict[str, str] | None = None) -> str:
         "user": '"root"',
         "group": '"root"',
         "stdio_handler": '"file"',
+        "security_driver": '"none"',
         "cgroup_controllers": "[ " + ", ".join(f'"{c}"' for c in CGROUP_CONTROLLERS) + " ]",
     }
     settings.update(extra or {})
