@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -95,18 +93,17 @@ def test_errors_are_value_errors():
 
 
 def test_too_long_spec_fails_before_parsing():
-    spec = "0," * (50 * 1024 * 1024)  # 100 MB
-    started = time.perf_counter()
+    # 100 MB whose *last* item is bad: the length gate answers first, so the message
+    # is about the length, not the bad item (the figures are in benchmarks/cpuset.py).
+    spec = "0," * (50 * 1024 * 1024 - 1) + "x"
     with pytest.raises(exception.InvalidCPUSpec) as info:
         parse_cpu_spec(spec)
-    elapsed = time.perf_counter() - started
     message = str(info.value)
     assert f"{len(spec)} characters long" in message
     assert f"limit is {cpuset.MAX_SPEC_LENGTH}" in message
+    assert "'x'" not in message
     # The message quotes a short prefix, not 100 MB.
     assert len(message) < 300
-    # Fail-fast means no parsing at all; generous bound for a loaded machine.
-    assert elapsed < 1.0
 
 
 def test_spec_at_the_length_limit_is_parsed():
