@@ -98,3 +98,11 @@ def test_explanation_agrees_with_the_fit(host, request, limits):
         assert report.reason or report.unplaceable or report.obstacle
         for guest in report.unplaceable:
             assert all(not v.fits for v in report.verdicts_for(guest))
+
+
+def test_emulator_pcpu_off_realtime_cores():
+    request = ft.guest([3], emulator="isolate")
+    request.realtime_vcpus = {0, 1, 2}
+    report = explain_fit(ft.host(1, 2, 2), request)
+    assert report.verdicts[0].shortfall.constraint == "emulator_pcpus"
+    assert "1 emulator pCPU needed off the cores of realtime vCPUs, 0 free there" in str(report)

@@ -475,3 +475,57 @@ def test_emulator_threads_count(make_host, vcpus, count, kw, expected):
 def test_emulator_threads_count_below_one_is_refused():
     with pytest.raises(exception.InvalidEmulatorThreadsCount):
         fit(ft.a1_host(), counted([1], 0))
+
+
+def realtime_guest(vcpus, realtime, **kw):
+    request = ft.guest(vcpus, emulator=ISOLATE, **kw)
+    request.realtime_vcpus = set(realtime)
+    return request
+
+
+def nova_emulator_choice():
+    return os_numa_conf.make_conf(**{"os_numa.emulator_threads_smt_aware": False})
+
+
+SMT_AWARE = {
+    # host, request, pins and reserved by default, reserved with Nova's choice
+    "off the core of a realtime vCPU": (
+        lambda: fragmented_a3(()),
+        lambda: realtime_guest([3], {0, 1, 2}),
+        [(0, {0: 0, 1: 1, 2: 2}, {4}, None)],
+        {3},
+    ),
+    "beside a housekeeping vCPU, on its partly used core": (
+        lambda: fragmented_a3(()),
+        lambda: realtime_guest([3], {0, 1}),
+        [(0, {0: 0, 1: 1, 2: 2}, {3}, None)],
+        {3},
+    ),
+    "without realtime, a partly used core before a whole one": (
+        lambda: fragmented_a3({5}),
+        lambda: ft.guest([2], emulator=ISOLATE),
+        [(0, {0: 0, 1: 1}, {4}, None)],
+        {2},
+    ),
+    "nowhere off the realtime cores": (
+        lambda: ft.host(1, 2, 2),
+        lambda: realtime_guest([3], {0, 1, 2}),
+        None,
+        {3},
+    ),
+    "no SMT: unchanged": (
+        ft.a1_host,
+        lambda: realtime_guest([2, 2], {0, 1, 2, 3}),
+        [(0, {0: 0, 1: 1}, {2}, None), (1, {2: 4, 3: 5}, None, None)],
+        {2},
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    "make_host,make_request,expected,nova_reserved", SMT_AWARE.values(), ids=SMT_AWARE
+)
+def test_smt_aware_emulator_choice(make_host, make_request, expected, nova_reserved):
+    assert placed(fit(make_host(), make_request())) == expected
+    nova = fit(make_host(), make_request(), conf=nova_emulator_choice())
+    assert nova.cpuset_reserved == nova_reserved

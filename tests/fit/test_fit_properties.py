@@ -3,7 +3,7 @@ exhaustive reference written independently (per-cell counting rules + permutatio
 
 from itertools import permutations
 
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from os_numa import objects
@@ -214,3 +214,22 @@ def test_agrees_with_exhaustive_search(host, request, limits):
     result = fit(host, request, limits=limits)
     expected = ref_first_assignment(host, request, limits)
     assert (None if result is None else [c.id for c in result.cells]) == expected
+
+
+@SETTINGS
+@given(hosts(), requests(), st.data())
+def test_emulator_pcpu_never_shares_a_core_with_a_realtime_vcpu(host, request, data):
+    assume(request.emulator_threads_policy == "isolate")
+    pinned = sorted(set().union(*(c.pcpuset for c in request.cells)))
+    request.realtime_vcpus = data.draw(st.sets(st.sampled_from(pinned)))
+    result = fit(host, request)
+    if result is None:
+        return
+    assert_valid(host, request, result)
+    cell = result.cells[0]
+    cores = core_map(next(c for c in host.cells if c.id == cell.id))
+    realtime_cores = {
+        cores[pcpu] for vcpu, pcpu in cell.cpu_pinning.items() if vcpu in request.realtime_vcpus
+    }
+    assert not {cores[pcpu] for pcpu in cell.cpuset_reserved} & realtime_cores
+    assert ft.host_state(usage(usage(host, result), result, free=True)) == ft.host_state(host)

@@ -9,9 +9,17 @@ from os_numa.objects import fields
 
 
 def cell_fit(
-    host: HostCell, guest: GuestCell, reserve: int = 0, limits: Limits | None = None
+    host: HostCell,
+    guest: GuestCell,
+    reserve: int = 0,
+    limits: Limits | None = None,
+    realtime: frozenset[int] = frozenset(),
+    smt_aware: bool = False,
 ) -> CellFit | Shortfall:
     """Fit ``guest`` on ``host`` with ``reserve`` emulator pCPUs; pure and deterministic.
+
+    ``realtime`` and ``smt_aware`` steer the emulator pCPUs off the cores of
+    realtime vCPUs (:func:`os_numa.fit.packing.pack`).
 
     Checks, first failure wins: memory and pages; pinned vCPUs + reserve against
     the cell's pinnable pCPUs; floating vCPUs against its shared CPUs; pinned
@@ -47,7 +55,7 @@ def cell_fit(
                 len(host.free),
                 f"{pcpus_needed(vcpus, reserve)}, {len(host.free)} free",
             )
-        packed = packing.pack(host, guest.pinned, guest.thread_policy, reserve)
+        packed = packing.pack(host, guest.pinned, guest.thread_policy, reserve, realtime, smt_aware)
         if isinstance(packed, Shortfall):
             return packed
         pinning, reserved = packed

@@ -37,6 +37,8 @@ class Problem:
     reserve: int
     limits: Limits | None
     order: tuple[int, ...]
+    realtime: frozenset[int] = frozenset()
+    smt_aware: bool = False
     _outcomes: dict[tuple[int, int], CellFit | Shortfall] = field(default_factory=dict)
 
     def outcome(self, guest: int, host: int) -> CellFit | Shortfall:
@@ -44,12 +46,18 @@ class Problem:
         key = (guest, host)
         result = self._outcomes.get(key)
         if result is None:
-            result = self._outcomes[key] = cell_fit(
-                self.hosts[host],
-                self.guests[guest],
-                self.reserve if guest == 0 else 0,
-                self.limits,
-            )
+            if guest == 0 and self.reserve:
+                result = cell_fit(
+                    self.hosts[host],
+                    self.guests[0],
+                    self.reserve,
+                    self.limits,
+                    self.realtime,
+                    self.smt_aware,
+                )
+            else:
+                result = cell_fit(self.hosts[host], self.guests[guest], 0, self.limits)
+            self._outcomes[key] = result
         return result
 
     def feasible(self, guest: int, host: int) -> bool:
@@ -62,18 +70,30 @@ class Problem:
 
 
 def make_problem(host_topology, instance_topology, limits=None, conf=None) -> Problem:
-    """Snapshot the inputs and order the host cells (``[compute] packing_...``)."""
+    """Snapshot the inputs and order the host cells.
+
+    Reads ``[compute] packing_host_numa_cells_allocation_strategy`` and, for
+    ``isolate`` guests, ``[os_numa] emulator_threads_smt_aware``.
+    """
     conf = os_numa_conf.CONF if conf is None else conf
     hosts = host_cells(host_topology)
     guests = guest_cells(instance_topology)
     pack = bool(conf.compute.packing_host_numa_cells_allocation_strategy)
     pinning = any(g.pinning for g in guests)
+    reserve = emulator_reserve(instance_topology, guests)
+    realtime: frozenset[int] = frozenset()
+    smt_aware = False
+    if reserve:
+        realtime = frozenset(getattr(instance_topology, "realtime_vcpus", None) or ())
+        smt_aware = bool(conf.os_numa.emulator_threads_smt_aware)
     return Problem(
         hosts=hosts,
         guests=guests,
-        reserve=emulator_reserve(instance_topology, guests),
+        reserve=reserve,
         limits=limits_of(limits),
         order=host_order(hosts, len(guests), pinning, pack),
+        realtime=realtime,
+        smt_aware=smt_aware,
     )
 
 

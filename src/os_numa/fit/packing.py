@@ -19,12 +19,19 @@ Pins = tuple[tuple[int, int], ...]
 
 
 def pack(
-    host: HostCell, vcpus: tuple[int, ...], thread_policy: str | None, reserve: int
+    host: HostCell,
+    vcpus: tuple[int, ...],
+    thread_policy: str | None,
+    reserve: int,
+    realtime: frozenset[int] = frozenset(),
+    smt_aware: bool = False,
 ) -> tuple[Pins, tuple[int, ...]] | Shortfall:
     """Pin ``vcpus`` (sorted) on ``host`` and reserve ``reserve`` emulator pCPUs.
 
     The caller has checked that ``host`` has ``len(vcpus) + reserve`` free pCPUs.
-    Returns ``(pinning, reserved)`` or the Shortfall of the thread policy.
+    With ``smt_aware`` on an SMT cell, the emulator pCPUs avoid the cores of
+    ``realtime`` vCPUs' pCPUs (see :func:`_smt_aware_reserve`). Returns
+    ``(pinning, reserved)`` or the Shortfall of the thread policy.
     """
     if thread_policy == _THREADS.ISOLATE:
         return _pack_isolate(host, vcpus, reserve)
@@ -37,9 +44,42 @@ def pack(
         return pcpus
     pinning = tuple(zip(vcpus, pcpus, strict=True))
     used = set(pcpus)
+    if reserve and smt_aware and host.threads > 1:
+        reserved = _smt_aware_reserve(host, pinning, used, reserve, realtime)
+        if isinstance(reserved, Shortfall):
+            return reserved
+        return pinning, reserved
     spare = (cpu for cpu in chain.from_iterable(free_cores) if cpu not in used)
-    reserved = tuple(islice(spare, reserve))
-    return pinning, reserved
+    return pinning, tuple(islice(spare, reserve))
+
+
+def _smt_aware_reserve(
+    host: HostCell, pinning: Pins, used: set[int], reserve: int, realtime: frozenset[int]
+) -> tuple[int, ...] | Shortfall:
+    """Emulator pCPUs on no core of a realtime vCPU, partly used cores first.
+
+    A busy emulator thread on the sibling of a realtime vCPU's pCPU delays that
+    vCPU; Nova allows it (bug 1746393). Threads of cores already partly used
+    come first, so whole cores stay free for guests that need them.
+    """
+    realtime_pcpus = {pcpu for vcpu, pcpu in pinning if vcpu in realtime}
+    partly: list[int] = []
+    whole: list[int] = []
+    for core in host.cores:
+        if not realtime_pcpus.isdisjoint(core):
+            continue
+        spare = [cpu for cpu in core if cpu in host.free and cpu not in used]
+        (whole if len(spare) == len(core) else partly).extend(spare)
+    candidates = partly + whole
+    if len(candidates) < reserve:
+        return Shortfall(
+            "emulator_pcpus",
+            reserve,
+            len(candidates),
+            f"{reserve} emulator pCPU{'s' if reserve != 1 else ''} needed off the cores of "
+            f"realtime vCPUs, {len(candidates)} free there",
+        )
+    return tuple(candidates[:reserve])
 
 
 def _take(cores: list[topology.Core], per_core: int, count: int) -> tuple[int, ...] | None:
