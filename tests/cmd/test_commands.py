@@ -308,3 +308,130 @@ def test_flavor_without_numa_request_fits_without_cells(in_process):
     picture = in_process(["place", "--flavor", "vcpus=2,memory_mb=512"])
     assert "asks for no NUMA placement" in picture.stdout
     assert "v0" not in labels(picture.stdout).values()
+
+
+# --- PCI devices ---------------------------------------------------------------------------
+
+NODEDEV = DATA.parent / "nodedev"
+INTEL = str(DATA / "intel-2s-20c-ht.xml")
+VF_ALIAS = (
+    '{"name": "vf", "vendor_id": "8086", "product_id": "154c", "device_type": "type-VF", '
+    '"numa_policy": "required"}'
+)
+TWO_NODES = "vcpus=4,memory_mb=4096,hw:cpu_policy=dedicated,hw:numa_nodes=2"
+
+
+def device_files(*names: str) -> list[str]:
+    return [str(NODEDEV / f"pci_0000_{name}.xml") for name in names]
+
+
+def device_state(picture: str) -> dict[str, str]:
+    return {
+        m.group(1): m.group(2)
+        for m in re.finditer(r"^\s+(\w{4}:\w\w:\w\w\.\w) \w{4}:\w{4} \S+\s+(.*)$", picture, re.M)
+    }
+
+
+def place_vfs(files: list[str], count: int) -> list[str]:
+    """``place`` on the Intel host with ``files`` as its devices, asking ``count`` VFs."""
+    return [
+        "place",
+        "--capabilities",
+        INTEL,
+        "--pci-devices",
+        *files,
+        "--pci-alias",
+        VF_ALIAS,
+        "--flavor",
+        TWO_NODES,
+        "--extra-spec",
+        f"pci_passthrough:alias=vf:{count}",
+    ]
+
+
+def test_pci_devices_are_placed_shown_and_written(os_numa):
+    files = device_files("18_00_0", "19_02_0", "19_02_1", "af_00_0", "b0_02_0", "3b_00_0")
+    argv = place_vfs(files, 2)
+    doc = place_json(os_numa, *argv[1:])
+    assert doc["fits"] is True
+    assigned = doc["pci_devices"]
+    assert len(assigned) == 2 and {d["alias"] for d in assigned} == {"vf"}
+    # policy required: each device sits on the host cell of the guest cell it serves
+    host_of_guest = {c["guest_cell"]: c["host_cell"] for c in doc["cells"]}
+    assert all(host_of_guest[d["guest_cell"]] == d["host_numa_node"] for d in assigned)
+
+    picture = os_numa(argv)
+    assert picture.returncode == 0, picture.stderr
+    states = device_state(picture.stdout)
+    for device in assigned:
+        assert states[device["address"]] == f"ASSIGNED (vf) -> guest cell {device['guest_cell']}"
+    assert "no NUMA node" in picture.stdout and states["0000:3b:00.0"] == "free"
+
+    xml = os_numa([*argv, "--format", "xml"])
+    domain = etree.fromstring(xml.stdout.encode())
+    assert etree.RelaxNG(etree.parse(DOMAIN_RNG)).validate(domain)
+    sources = {
+        "{:04x}:{:02x}:{:02x}.{:x}".format(
+            *(int(a.get(k), 16) for k in ("domain", "bus", "slot", "function"))
+        )
+        for a in domain.iterfind("devices/hostdev/source/address")
+    }
+    assert sources == {d["address"] for d in assigned}
+    nodes = {n.text for n in domain.iterfind("devices/controller/target/node")}
+    assert nodes == {str(d["guest_cell"]) for d in assigned}
+
+
+def test_existing_pci_devices_are_claimed(in_process, tmp_path):
+    files = device_files("19_02_0", "19_02_1", "b0_02_0")
+    base = place_vfs(files, 2)
+    first = in_process([*base, "--format", "json"])
+    assert first.returncode == 0, first.stderr
+    path = tmp_path / "first.json"
+    path.write_text(first.stdout)
+    second = in_process([*base, "--existing", str(path)])
+    # 3 VFs, 2 taken on cell 0: the next guest cannot get 2 on one cell.
+    assert second.returncode == 1
+    assert "alias vf" in second.stdout
+    taken = {d["address"] for d in json.loads(first.stdout)["pci_devices"]}
+    assert {a for a, s in device_state(second.stdout).items() if s == "used"} == taken
+
+
+@pytest.mark.parametrize(
+    "extra, words",
+    [
+        (["--pci-devices", *device_files("19_02_0")], "PCI alias vf is not defined"),
+        (["--pci-alias", VF_ALIAS], "--pci-devices"),
+        (["--pci-alias", "{not json", "--pci-devices", *device_files("19_02_0")], "not JSON"),
+    ],
+)
+def test_pci_input_errors(in_process, extra, words):
+    result = in_process(
+        [
+            "place",
+            "--capabilities",
+            INTEL,
+            "--flavor",
+            TWO_NODES,
+            "--extra-spec",
+            "pci_passthrough:alias=vf:1",
+            *extra,
+        ]
+    )
+    assert result.returncode == 2
+    assert words in result.stderr
+
+
+def test_host_lists_devices_per_cell(in_process):
+    result = in_process(
+        [
+            "host",
+            "--capabilities",
+            INTEL,
+            "--pci-devices",
+            *device_files("18_00_0", "af_00_0", "3b_00_0"),
+        ]
+    )
+    assert result.returncode == 0, result.stderr
+    text = result.stdout
+    assert text.index("0000:18:00.0") < text.index("host cell 1") < text.index("0000:af:00.0")
+    assert text.index("no NUMA node") < text.index("0000:3b:00.0")

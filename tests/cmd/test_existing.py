@@ -129,3 +129,31 @@ def test_load_existing_file_errors(tmp_path):
     binary.write_bytes(b"\xff\xfe")
     with pytest.raises(exception.InvalidRequest, match="not UTF-8"):
         existing.load_existing(str(binary))
+
+
+def test_pci_devices_are_read_back():
+    doc = json.loads(_json(PLACED))
+    doc["pci_devices"] = [
+        {"address": "18:00.1", "alias": "nic", "host_numa_node": 0, "guest_cell": None},
+    ]
+    (parsed,) = existing.parse_existing(json.dumps(doc))
+    (device,) = parsed.pci_devices
+    assert device.address == "0000:18:00.1" and device.alias == "nic"
+    assert device.host_numa_node == 0 and device.guest_cell is None
+
+
+@pytest.mark.parametrize(
+    "devices, words",
+    [
+        ({"address": "x"}, "must be a list"),
+        ([{"alias": "nic"}], "'address' string"),
+        ([{"address": "zz:00.0"}], "pci_devices[0]"),
+        ([{"address": "18:00.0", "guest_cell": -1}], "guest_cell"),
+    ],
+)
+def test_bad_pci_devices(devices, words):
+    doc = json.loads(_json(PLACED))
+    doc["pci_devices"] = devices
+    with pytest.raises(exception.InvalidRequest) as info:
+        existing.parse_existing(json.dumps(doc))
+    assert words in str(info.value)

@@ -44,6 +44,17 @@ def _add_host_options(parser: argparse.ArgumentParser) -> None:
         help="[compute] cpu_shared_set: host CPUs for floating vCPUs and shared emulator threads",
     )
     source.add_argument(
+        "--pci-devices",
+        metavar="FILE",
+        nargs="+",
+        action="extend",
+        default=[],
+        help=(
+            "libvirt node-device XML files (virsh nodedev-dumpxml) of the host's PCI "
+            "devices; repeatable"
+        ),
+    )
+    source.add_argument(
         "--existing",
         metavar="FILE",
         action="append",
@@ -73,6 +84,16 @@ def _add_flavor_options(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         help="one extra spec, value taken literally (commas allowed); repeatable",
+    )
+    guest.add_argument(
+        "--pci-alias",
+        metavar="JSON",
+        action="append",
+        default=[],
+        help=(
+            'a [pci] alias, e.g. \'{"name": "nic", "vendor_id": "8086", '
+            '"product_id": "154c"}\', for pci_passthrough:alias=nic:1; repeatable'
+        ),
     )
     guest.add_argument(
         "--image-property",

@@ -14,13 +14,15 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from os_numa import conf as conf_mod
-from os_numa import hardware
+from os_numa import exception, hardware
 from os_numa.cmd import args as cli_args
 from os_numa.cmd import hostsource, render_json, render_picture, render_xml, specs
 from os_numa.cpuset import format_cpu_spec
 from os_numa.objects.flavor import Flavor
 from os_numa.objects.image_meta import ImageMeta
 from os_numa.objects.instance_numa import InstanceNUMATopology
+from os_numa.pci import render as pci_render
+from os_numa.pci import request as pci_request
 
 EXIT_OK = 0
 EXIT_NO_FIT = 1
@@ -54,6 +56,7 @@ def _host_from(options: argparse.Namespace) -> hostsource.HostView:
         cpu_dedicated_set=options.cpu_dedicated_set,
         cpu_shared_set=options.cpu_shared_set,
         existing_files=options.existing,
+        pci_device_files=options.pci_devices,
     )
 
 
@@ -72,6 +75,25 @@ def _conf(options: argparse.Namespace):
     return conf_mod.make_conf(**overrides)
 
 
+def _pci_arguments(options, flavor, image_meta, view: hostsource.HostView) -> dict[str, Any]:
+    """``pci_requests``/``pci_stats`` for the fit: {} when the flavor asks for no device.
+
+    :raises PciRequestAliasNotDefined: the flavor names an alias no ``--pci-alias`` defines.
+    :raises InvalidRequest: devices are requested but no ``--pci-devices`` were given.
+    """
+    requests = pci_request.get_pci_requests(
+        flavor, image_meta, aliases=pci_request.parse_aliases(options.pci_alias)
+    )
+    if not requests:
+        return {}
+    if view.pci_stats is None:
+        raise exception.InvalidRequest(
+            reason=f"the flavor requests PCI devices ({pci_request.describe(requests)}); "
+            "give the host's devices with --pci-devices FILE..."
+        )
+    return {"pci_requests": requests, "pci_stats": view.pci_stats}
+
+
 def compute_placement(options: argparse.Namespace) -> Outcome:
     """Fit the guest and build its libvirt configuration (nothing printed)."""
     from os_numa.virt.libvirt import driver
@@ -82,10 +104,11 @@ def compute_placement(options: argparse.Namespace) -> Outcome:
     request = hardware.numa_get_constraints(flavor, image_meta)
     outcome = Outcome(flavor=flavor, image_meta=image_meta, host=view, request=request)
     conf = _conf(options)
+    pci = _pci_arguments(options, flavor, image_meta, view)
     if request is not None:
-        outcome.placement = hardware.numa_fit_instance_to_host(host, request, conf=conf)
+        outcome.placement = hardware.numa_fit_instance_to_host(host, request, conf=conf, **pci)
         if outcome.placement is None:
-            outcome.explanation = str(hardware.explain_fit(host, request, conf=conf))
+            outcome.explanation = str(hardware.explain_fit(host, request, conf=conf, **pci))
             return outcome
     outcome.numa_config = driver.get_guest_numa_config(
         outcome.placement, flavor, image_meta, host_topology=host, conf=conf
@@ -119,6 +142,13 @@ def _title(outcome: Outcome) -> str:
     return f"fits - {guest}"
 
 
+def _pci_notes(view: hostsource.HostView, placement) -> dict[int | None, list[str]] | None:
+    if view.pci_stats is None:
+        return None
+    cells = [cell.id for cell in view.topology.cells]
+    return pci_render.cell_device_lines(view.pci_stats, placement, cells)
+
+
 def print_placement(outcome: Outcome, fmt: str, color: bool, out: TextIO) -> None:
     if fmt == "json":
         document = render_json.placement_document(
@@ -131,11 +161,14 @@ def print_placement(outcome: Outcome, fmt: str, color: bool, out: TextIO) -> Non
             explanation=outcome.explanation,
             fits=outcome.fits,
         )
+        document["pci_devices"] = pci_render.placement_devices_json(outcome.placement)
         out.write(render_json.dumps(document) + "\n")
     elif fmt == "xml":
         if outcome.fits:
             out.write(
-                render_xml.domain_xml(outcome.flavor, outcome.numa_config, outcome.memory_backing)
+                render_xml.domain_xml(
+                    outcome.flavor, outcome.numa_config, outcome.memory_backing, outcome.placement
+                )
             )
         else:
             out.write(f"<!-- does not fit:\n{outcome.explanation}\n-->\n")
@@ -148,6 +181,7 @@ def print_placement(outcome: Outcome, fmt: str, color: bool, out: TextIO) -> Non
                 color=color,
                 title=_title(outcome),
                 cores=outcome.host.cores,
+                notes=_pci_notes(outcome.host, outcome.placement),
             )
         )
         if not outcome.fits:
@@ -167,7 +201,13 @@ def cmd_host(options: argparse.Namespace, out: TextIO) -> int:
     title = f"host: {cells} NUMA cell{'s' if cells != 1 else ''}, {cpus} CPUs"
     color = cli_args.use_color(options.color, out)
     picture = render_picture.render_host(
-        view.topology, None, (), color=color, title=title, cores=view.cores
+        view.topology,
+        None,
+        (),
+        color=color,
+        title=title,
+        cores=view.cores,
+        notes=_pci_notes(view, None),
     )
     out.write(picture)
     return EXIT_OK

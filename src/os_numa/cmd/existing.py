@@ -4,7 +4,8 @@ The file holds what ``os-numa place --format json`` prints: one placement
 object, or a list of them. Entries with ``"fits": false`` hold nothing and are
 skipped. Each cell needs ``host_cell``, ``vcpus`` and ``memory_mb``;
 ``cpu_pinning``, ``cpuset_reserved``, ``pagesize_kb``, ``cpu_policy`` and
-``cpu_thread_policy`` are optional.
+``cpu_thread_policy`` are optional. A top-level ``pci_devices`` list (objects
+with an ``address``) names the PCI devices the placement holds.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from os_numa.cmd import inputfile
 from os_numa.objects import fields
 from os_numa.objects.instance_numa import InstanceNUMACell, InstanceNUMATopology
 from os_numa.objects.numa import NUMATopology
+from os_numa.objects.pci import InstancePCIDevice
+from os_numa.pci.devices import PciAddress
 
 #: Largest --existing file read, in bytes.
 MAX_EXISTING_BYTES = 16 * 1024 * 1024
@@ -102,9 +105,37 @@ def placement_from_dict(doc: Any, where: str) -> InstanceNUMATopology | None:
         fields.CPUEmulatorThreadsPolicy.ALL,
         f"{where}.emulator_threads_policy",
     )
-    return InstanceNUMATopology(
+    placement = InstanceNUMATopology(
         cells=[cell_from_dict(c, f"{where}.cells[{i}]") for i, c in enumerate(cells)],
         emulator_threads_policy=policy,
+    )
+    devices = doc.get("pci_devices") or []
+    if not isinstance(devices, list):
+        raise _bad(f"{where}.pci_devices", "must be a list of objects")
+    placement.pci_devices = [
+        pci_device_from_dict(d, f"{where}.pci_devices[{i}]") for i, d in enumerate(devices)
+    ]
+    return placement
+
+
+def pci_device_from_dict(doc: Any, where: str) -> InstancePCIDevice:
+    """One assigned device, as ``--format json`` writes it (``address`` is required)."""
+    if not isinstance(doc, dict) or not isinstance(doc.get("address"), str):
+        raise _bad(where, "a device must be an object with an 'address' string")
+    try:
+        address = str(PciAddress.parse(doc["address"]))
+    except exception.OsNumaError as exc:
+        raise _bad(where, str(exc)) from exc
+    node = doc.get("host_numa_node")
+    cell = doc.get("guest_cell")
+    return InstancePCIDevice(
+        address=address,
+        alias=str(doc.get("alias") or ""),
+        vendor_id=str(doc.get("vendor_id") or ""),
+        product_id=str(doc.get("product_id") or ""),
+        dev_type=str(doc.get("device_type") or ""),
+        host_numa_node=None if node is None else _int(node, f"{where}.host_numa_node"),
+        guest_cell=None if cell is None else _int(cell, f"{where}.guest_cell"),
     )
 
 

@@ -9,6 +9,8 @@ from os_numa import conf as conf_mod
 from os_numa import exception
 from os_numa.cmd import existing, inputfile
 from os_numa.objects.numa import NUMATopology
+from os_numa.pci.devices import PciAddress, load_device_files
+from os_numa.pci.stats import PciDeviceStats
 from os_numa.virt.libvirt import config
 
 #: The package data file describing the built-in host.
@@ -34,10 +36,12 @@ def read_capabilities(path: str) -> str:
 class HostView:
     """A host as the command sees it: the topology (existing claims applied) and
     every online CPU per cell grouped into cores, including CPUs that the CPU
-    sets keep away from guests, which the topology itself leaves out."""
+    sets keep away from guests, which the topology itself leaves out; and the
+    host's PCI devices with their use, when device files were given."""
 
     topology: NUMATopology
     cores: dict[int, list[list[int]]]
+    pci_stats: PciDeviceStats | None = None
 
 
 def cores_from_capabilities(caps: config.LibvirtConfigCaps) -> dict[int, list[list[int]]]:
@@ -63,11 +67,13 @@ def load_host(
     cpu_dedicated_set: str | None = None,
     cpu_shared_set: str | None = None,
     existing_files: list[str] | tuple[str, ...] = (),
+    pci_device_files: list[str] | tuple[str, ...] = (),
 ) -> HostView:
     """The host with every ``--existing`` placement already claimed.
 
     :raises OsNumaError: bad XML, a bad CPU set, an unreachable URI, or an
-        existing placement that cannot be claimed (e.g. a pCPU pinned twice).
+        existing placement that cannot be claimed (e.g. a pCPU or a PCI device
+        used twice).
     """
     from os_numa.hardware import numa_usage_from_instance_numa
     from os_numa.virt.libvirt import host as libvirt_host
@@ -83,14 +89,17 @@ def load_host(
     topology = libvirt_host.host_topology_from_capabilities(
         caps, cpu_dedicated_set, cpu_shared_set, conf=conf_mod.make_conf()
     )
+    pci_stats = PciDeviceStats(load_device_files(pci_device_files)) if pci_device_files else None
     for path in existing_files:
         placements = existing.load_existing(path)
         existing.check_host_cells(topology, placements)
         for index, placement in enumerate(placements):
             try:
                 topology = numa_usage_from_instance_numa(topology, placement)
-            except exception.Invalid as exc:
+                if pci_stats is not None:
+                    pci_stats.claim(PciAddress.parse(d.address) for d in placement.pci_devices)
+            except (exception.Invalid, exception.NotFound) as exc:
                 raise exception.InvalidRequest(
                     reason=f"--existing {path}, entry {index}, cannot be claimed: {exc}"
                 ) from exc
-    return HostView(topology=topology, cores=cores_from_capabilities(caps))
+    return HostView(topology, cores_from_capabilities(caps), pci_stats)

@@ -229,6 +229,7 @@ def render_host(
     color: bool = False,
     title: str | None = None,
     cores: dict[int, list[list[int]]] | None = None,
+    notes: dict[int | None, list[str]] | None = None,
 ) -> str:
     """The whole picture: an optional title, the guest summary, each host cell, the legend.
 
@@ -236,6 +237,8 @@ def render_host(
     guest's CPUs and the ones other guests use stay distinct. ``cores`` maps a
     cell id to all its online CPUs by core (from the capabilities), so CPUs the
     CPU sets keep for the host are drawn too; without it the cell's own sets are.
+    ``notes`` adds lines under a cell (key: its id), such as its PCI devices;
+    the lines under key None follow the last cell.
     """
     paint = Painter(color)
     emulator_cpus = set(emulatorpin)
@@ -250,6 +253,11 @@ def render_host(
     for cell in sorted(host.cells, key=lambda c: c.id):
         lines.append("")
         lines += render_cell(cell, placement, emulator_cpus, paint, cpu_width, layout[cell.id])
+        lines += ["  " + note for note in (notes or {}).get(cell.id, ())]
+    known = {cell.id for cell in host.cells}
+    for key in sorted((k for k in notes or {} if k not in known), key=lambda k: (k is None, k)):
+        title = "no NUMA node" if key is None else f"NUMA node {key} (not a host cell)"
+        lines += ["", title] + ["  " + note for note in notes[key]]
     lines.append("")
     lines += legend(paint, placement is not None)
     return "\n".join(lines) + "\n"

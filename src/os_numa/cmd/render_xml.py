@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from os_numa.objects.flavor import Flavor
+from os_numa.pci.guest_config import get_guest_pci_config
 from os_numa.virt.libvirt import config
 
 #: Domain name used when the flavor has none.
@@ -19,9 +20,16 @@ DEFAULT_NAME = "os-numa-guest"
 
 
 def build_domain(
-    flavor: Flavor, numa_config: Any, memory_backing: Any
+    flavor: Flavor, numa_config: Any, memory_backing: Any, placement: Any = None
 ) -> config.LibvirtConfigGuest:
-    """A :class:`LibvirtConfigGuest` carrying the guest NUMA configuration."""
+    """A :class:`LibvirtConfigGuest` carrying the guest NUMA configuration.
+
+    PCI devices the placement holds become ``<hostdev>`` elements behind a
+    ``pcie-expander-bus`` per guest cell (see :mod:`os_numa.pci.guest_config`),
+    which needs the q35 machine type.
+    """
+    devices = list(getattr(placement, "pci_devices", None) or [])
+    pci = get_guest_pci_config(devices, guest_cells=len(placement.cells)) if devices else None
     cputune = numa_config.cputune
     iothreads = 1 if cputune is not None and cputune.iothreadpin else 0
     cpu = None
@@ -40,9 +48,11 @@ def build_domain(
         cputune=cputune,
         numatune=numa_config.numatune,
         cpu=cpu,
+        os_machine="q35" if pci is not None else None,
+        devices=pci.devices if pci is not None else [],
     )
 
 
-def domain_xml(flavor: Flavor, numa_config: Any, memory_backing: Any) -> str:
+def domain_xml(flavor: Flavor, numa_config: Any, memory_backing: Any, placement: Any = None) -> str:
     """The domain document as pretty-printed text."""
-    return build_domain(flavor, numa_config, memory_backing).to_xml()
+    return build_domain(flavor, numa_config, memory_backing, placement).to_xml()
