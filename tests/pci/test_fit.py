@@ -181,6 +181,15 @@ SCENARIOS = {
         (2,),
         False,
     ),
+    "socket pulls the guest onto the device's socket": (
+        1,
+        TWO_SOCKETS,
+        _everything,
+        [(3, "A")],
+        [_request("nic", 1, "socket")],
+        (2,),
+        False,
+    ),
     "socket refuses the other socket": (
         1,
         TWO_SOCKETS,
@@ -211,11 +220,14 @@ SCENARIOS = {
 }
 
 
-@pytest.mark.parametrize("shortcut", [True, False], ids=["shortcut", "witnesses"])
+#: WITNESS_BUDGET values forcing each method: Hall rules always, witnesses always.
+METHODS = {"hall": -1, "witnesses": 10**9}
+
+
+@pytest.mark.parametrize("method", sorted(METHODS))
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
-def test_scenarios(name, shortcut, monkeypatch):
-    if not shortcut:
-        monkeypatch.setattr(pci_fit, "_additive", lambda model, relaxed: None)
+def test_scenarios(name, method, monkeypatch):
+    monkeypatch.setattr(pci_fit, "WITNESS_BUDGET", METHODS[method])
     k, hosts, feasible, layout, requests, expected, relaxed = SCENARIOS[name]
     devices = _devices(layout)
     order = tuple(range(len(hosts)))
@@ -337,13 +349,12 @@ def test_place_matches_brute_force(problem):
     _compare(problem)
 
 
+@pytest.mark.parametrize("method", sorted(METHODS))
 @settings(max_examples=100, deadline=None)
-@given(problems())
-def test_witness_enumeration_matches_brute_force(problem):
-    # The same property with the single-rule shortcut switched off, so every case
-    # goes through the minimal-witness enumeration.
+@given(problem=problems())
+def test_each_method_matches_brute_force(method, problem):
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(pci_fit, "_additive", lambda model, relaxed: None)
+        patch.setattr(pci_fit, "WITNESS_BUDGET", METHODS[method])
         _compare(problem)
 
 

@@ -15,23 +15,34 @@ only when *no* assignment serves every request that way, from any cell.
 
 **Coupling.** Whether S can serve the requests is a transportation problem
 (requests -> pools of free devices per cell) solved by max-flow; it is
-monotone: a larger S never serves less. So it holds exactly when S contains a
-*witness*: a minimal set T of host cells that can serve the requests by
-itself. Any feasible flow uses at most C devices (C = the total count), each
-justified by one cell of S (its own cell, or a same-socket cell), so every
-minimal witness has at most min(C, k) cells (k = guest cells): that is the
-enumeration bound. Witnesses are drawn only from cells that hold (or share a
-socket with) a matching device. For each witness T, the fit's own search
-(:func:`os_numa.fit.search.find_assignment` with a coverage rule "use every
-cell of T") returns the first assignment containing T; that search is exact
-and polynomial for one rule (Mendelsohn-Dulmage: a matching covering all guest
-cells and all of T exists iff one covering each does). The answer is the
-earliest of these assignments, which is the first assignment overall that
-serves the devices. Cost: at most sum_{i<=min(C,k)} binom(m, i) witness checks
-(m = cells with matching devices) plus one polynomial search per minimal
-witness. Some exponent is unavoidable: with one device per request and
-devices spread over cells, choosing k cells that serve every request is set
-cover, which is NP-hard; the exponent is bounded by the device count, which
+monotone: a larger S never serves less. Two exact ways turn it into rules for
+the fit's own search (:func:`os_numa.fit.search.find_assignment` with
+:class:`~os_numa.fit.search.Coverage` rules), keeping the earliest assignment:
+
+*Minimal witnesses* (proven bound). S serves the requests exactly when it
+contains a *witness*: a minimal set T of host cells that serves them by
+itself. Every device of a feasible flow is justified by one cell of S (its own
+cell, or a same-socket cell), so a minimal witness has at most min(C, k)
+cells (C = devices requested, k = guest cells). Witnesses are drawn from the m
+cells that hold (or share a socket with) a matching device: at most
+sum_{i<=min(C,k)} binom(m, i) max-flow checks. For each witness T the search
+with one rule "use every cell of T" is exact and polynomial (Mendelsohn-
+Dulmage: a matching covering all guest cells and all of T exists iff one
+covering each does), and the earliest of these assignments is the first
+assignment overall that serves the devices.
+
+*Hall rules* (used when that bound exceeds :data:`WITNESS_BUDGET`). By Hall's
+theorem the flow exists iff, for every set R' of requests sharing devices,
+the devices R' may use number at least R''s total count; with the sockets the
+guest touches fixed (one rule list per set Q of sockets, plus a rule "touch
+each socket of Q"), each inequality is additive over the chosen cells: one
+weighted coverage rule. The search handles several rules exactly, pruning with
+each rule's best completion; it is usually the faster method but has no
+polynomial bound.
+
+Some exponent is unavoidable: with one device per request and devices spread
+over cells, choosing k cells that serve every request is set cover, which is
+NP-hard; the witness method's exponent is the device count, which
 :mod:`os_numa.pci.request` caps.
 
 **Devices.** Once S is fixed, a min-cost flow gives each request its devices,
@@ -45,12 +56,19 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
 from collections.abc import Callable, Hashable, Sequence
 
 from os_numa.pci import request as pci_request
 from os_numa.pci.devices import PciDevice
 from os_numa.pci.request import PciRequest
 from os_numa.pci.stats import PciDeviceStats, PciPool
+
+#: The witness enumeration runs when it tests at most this many host-cell sets;
+#: beyond, Hall's condition as coverage rules is used (exact, usually faster).
+WITNESS_BUDGET = 64
+#: Most requests sharing devices whose subsets the Hall rules enumerate.
+MAX_HALL_GROUP = 8
 
 #: Locality ranks of a device relative to the chosen host cells (lower is nearer).
 LOCAL, SAME_SOCKET, NO_NUMA_INFO, REMOTE = 0, 1, 2, 3
@@ -249,43 +267,123 @@ def _witnesses(model: _Model, k: int, order_rank: dict[int, int], relaxed: bool)
     return found
 
 
-def _additive(model: _Model, relaxed: bool) -> tuple[dict[int, int], int] | None:
-    """The requests as one rule "the chosen cells hold >= minimum units", when they are one.
+def _witness_bound(model: _Model, k: int, relaxed: bool) -> int:
+    """How many host-cell sets the witness enumeration may test: sum of binom(m, i), i <= b."""
+    m = len(_relevant_hosts(model, relaxed))
+    b = min(sum(req.count for req in model.requests), k, m)
+    return sum(math.comb(m, i) for i in range(1, b + 1))
 
-    That holds when every request draws from the same pools under the same
-    cell-local policy (``required``, ``legacy``, or ``preferred`` before the
-    fallback): then S serves them iff its cells (plus, for ``legacy``, the
-    devices without NUMA information) hold their total count.
+
+def _components(model: _Model) -> list[list[int]]:
+    """Requests grouped by shared pools (two requests that can use the same device)."""
+    groups: list[tuple[set[int], list[int]]] = []
+    for r, pools in enumerate(model.matches):
+        pools_r, members = set(pools), [r]
+        for group in [g for g in groups if g[0] & pools_r]:
+            groups.remove(group)
+            pools_r |= group[0]
+            members = sorted(members + group[1])
+        groups.append((pools_r, members))
+    return sorted((members for _pools, members in groups), key=min)
+
+
+def _constant_pools(model: _Model, r: int, relaxed: bool, sockets: frozenset) -> set[int]:
+    """Pools request r may use whatever host cells the guest takes (given touched sockets)."""
+    policy, pools = model.requests[r].policy, model.matches[r]
+    if policy == pci_request.LEGACY:
+        return {p for p in pools if model.pools[p].numa_node is None}
+    if policy == pci_request.PREFERRED and relaxed:
+        return set(pools)
+    if policy == pci_request.SOCKET:
+        return {
+            p
+            for p in pools
+            if model.pool_host[p] is not None and model.hosts[model.pool_host[p]].socket in sockets
+        }
+    return set()
+
+
+def _hall_rules(model: _Model, relaxed: bool, sockets: frozenset, groups) -> list | None:
+    """Hall's condition as coverage rules: for every set R' of requests sharing devices,
+    the devices R' may use (on the chosen cells, or usable anyway) must number at least
+    R''s total count. None when some R' cannot be served even on every cell."""
+    from os_numa.fit.search import Coverage
+
+    rules: dict[tuple, int] = {}
+    for group in groups:
+        for size in range(1, len(group) + 1):
+            for subset in itertools.combinations(group, size):
+                pools = set().union(*(model.matches[r] for r in subset))
+                fixed = set().union(*(_constant_pools(model, r, relaxed, sockets) for r in subset))
+                need = sum(model.requests[r].count for r in subset)
+                need -= sum(model.pools[p].count for p in fixed)
+                if need <= 0:
+                    continue
+                weights: dict[int, int] = {}
+                for p in pools - fixed:
+                    host = model.pool_host[p]
+                    if host is not None:
+                        weights[host] = weights.get(host, 0) + model.pools[p].count
+                if sum(weights.values()) < need:
+                    return None
+                key = tuple(sorted(weights.items()))
+                rules[key] = max(rules.get(key, 0), need)
+    return [Coverage(dict(key), need, label="pci") for key, need in sorted(rules.items())]
+
+
+def _hall_rule_sets(model: _Model, relaxed: bool) -> list[list] | None:
+    """One rule list per set Q of sockets the guest must touch (for ``socket`` requests).
+
+    S serves the requests iff, for Q = the sockets S touches, S satisfies the Hall
+    rules with Q's devices usable anyway; so the union over every Q is exact. None
+    when a group of requests sharing devices is too large to enumerate its subsets.
     """
-    policies = {req.policy for req in model.requests}
-    local_only = {pci_request.REQUIRED} | (set() if relaxed else {pci_request.PREFERRED})
-    if len(set(model.matches)) != 1 or not (
-        policies <= local_only or policies == {pci_request.LEGACY}
-    ):
+    from os_numa.fit.search import Coverage
+
+    groups = _components(model)
+    if any(len(group) > MAX_HALL_GROUP for group in groups):
         return None
-    weights: dict[int, int] = {}
-    offset = 0
-    for p in model.matches[0]:
-        host = model.pool_host[p]
-        if host is not None:
-            weights[host] = weights.get(host, 0) + model.pools[p].count
-        elif model.pools[p].numa_node is None and policies == {pci_request.LEGACY}:
-            offset += model.pools[p].count
-    return weights, sum(req.count for req in model.requests) - offset
+    sockets = sorted(
+        {
+            model.hosts[model.pool_host[p]].socket
+            for r, req in enumerate(model.requests)
+            if req.policy == pci_request.SOCKET
+            for p in model.matches[r]
+            if model.pool_host[p] is not None
+        }
+        - {None}
+    )
+    result = []
+    for size in range(len(sockets) + 1):
+        for touched in itertools.combinations(sockets, size):
+            rules = _hall_rules(model, relaxed, frozenset(touched), groups)
+            if rules is None:
+                continue
+            touch = [
+                Coverage(
+                    {h: 1 for h, cell in enumerate(model.hosts) if cell.socket == socket},
+                    1,
+                    label=f"socket {socket}",
+                )
+                for socket in touched
+            ]
+            result.append(touch + rules)
+    return result
 
 
 def _coverage_rules(model: _Model, k: int, rank: dict[int, int], relaxed: bool):
-    """Coverage rule lists for the search; the answer is the earliest of their assignments."""
+    """Coverage rule lists for the search; the answer is the earliest of their assignments.
+
+    Minimal witnesses when their proven bound is small (at most
+    :data:`WITNESS_BUDGET` sets to test); otherwise Hall's condition as weighted
+    rules, which the search handles exactly but without a polynomial bound.
+    """
     from os_numa.fit.search import Coverage
 
-    additive = _additive(model, relaxed) if model.requests else None
-    if additive is not None:
-        weights, minimum = additive
-        if minimum <= 0:
-            return [[]]
-        if sum(weights.values()) < minimum:
-            return []
-        return [[Coverage(weights, minimum, label="pci")]]
+    if _witness_bound(model, k, relaxed) > WITNESS_BUDGET:
+        hall = _hall_rule_sets(model, relaxed)
+        if hall is not None:
+            return hall
     return [
         [Coverage({h: 1 for h in witness}, len(witness), label="pci")] if witness else []
         for witness in _witnesses(model, k, rank, relaxed)
