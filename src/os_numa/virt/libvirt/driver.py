@@ -107,23 +107,45 @@ def _online_cpus(host_topology: objects.NUMATopology | None) -> set[int] | None:
     return {cpu for cell in host_topology.cells for cpu in set(cell.cpuset) | set(cell.pcpuset)}
 
 
-def _host_cell(host_topology: objects.NUMATopology | None, cell_id: int):
+@dataclass(frozen=True)
+class _HostCell:
+    """What the checks read of a host cell, copied once out of the versioned object."""
+
+    id: int
+    pcpuset: frozenset[int]
+    cpuset: frozenset[int]
+
+
+def _host_cells(host_topology: objects.NUMATopology | None) -> dict[int, _HostCell] | None:
     if host_topology is None:
         return None
-    for cell in host_topology.cells:
-        if cell.id == cell_id:
-            return cell
-    raise _invalid(
-        f"a guest cell is placed on host cell {cell_id}, but the host's cells are "
-        f"{_spec(c.id for c in host_topology.cells)}"
-    )
+    return {
+        cell.id: _HostCell(cell.id, frozenset(cell.pcpuset), frozenset(cell.cpuset))
+        for cell in host_topology.cells
+    }
 
 
-def _cell_pins(cell, index: int, host_cell) -> dict[int, frozenset[int]]:
-    """Each vCPU of ``cell`` -> the host CPUs its ``<vcpupin>`` names."""
-    pinning = cell.cpu_pinning or {}
+def _host_cell(host_cells: dict[int, _HostCell] | None, cell_id: int) -> _HostCell | None:
+    if host_cells is None:
+        return None
+    if cell_id not in host_cells:
+        raise _invalid(
+            f"a guest cell is placed on host cell {cell_id}, but the host's cells are "
+            f"{_spec(host_cells)}"
+        )
+    return host_cells[cell_id]
+
+
+def _cell_pins(
+    cpus: set[int],
+    requested_pinned: set[int],
+    pinning: dict[int, int],
+    index: int,
+    host_cell: _HostCell | None,
+) -> dict[int, frozenset[int]]:
+    """Each vCPU of guest cell ``index`` -> the host CPUs its ``<vcpupin>`` names."""
     pins: dict[int, frozenset[int]] = {}
-    for vcpu in sorted(cell.cpus):
+    for vcpu in sorted(cpus):
         if vcpu in pinning:
             pcpu = pinning[vcpu]
             if host_cell is not None and pcpu not in host_cell.pcpuset:
@@ -133,7 +155,7 @@ def _cell_pins(cell, index: int, host_cell) -> dict[int, frozenset[int]]:
                     f"{_spec(host_cell.pcpuset)})"
                 )
             pins[vcpu] = frozenset({pcpu})
-        elif vcpu in cell.pcpuset:
+        elif vcpu in requested_pinned:
             raise _invalid(
                 f"vCPU {vcpu} of guest cell {index} must be pinned but has no host pCPU; "
                 "pass the placement numa_fit_instance_to_host returned, not the request"
@@ -149,12 +171,12 @@ def _cell_pins(cell, index: int, host_cell) -> dict[int, frozenset[int]]:
                 "no shared CPUs ([compute] cpu_shared_set names none of its CPUs)"
             )
         else:
-            pins[vcpu] = frozenset(host_cell.cpuset)
+            pins[vcpu] = host_cell.cpuset
     return pins
 
 
-def _check_reserved(index: int, reserved: frozenset[int], host_cell) -> None:
-    if host_cell is not None and reserved - set(host_cell.pcpuset):
+def _check_reserved(index: int, reserved: frozenset[int], host_cell: _HostCell | None) -> None:
+    if host_cell is not None and reserved - host_cell.pcpuset:
         raise _invalid(
             f"guest cell {index} reserves host CPU(s) {_spec(reserved - host_cell.pcpuset)} "
             f"for emulator threads, outside host cell {host_cell.id}'s pCPUs "
@@ -172,28 +194,32 @@ def place_cells(
     :raises InvalidGuestPlacement: a vCPU id is outside 0..vcpus-1, in two
         cells, missing, pinned without a pCPU, pinned to a CPU outside its host
         cell's pCPUs or to the pCPU of another vCPU; a guest cell names a host
-        cell the host does not have; a floating vCPU has no shared CPUs; a
-        page size is still a request (``large``/``any``) rather than a size.
+        cell the host does not have, or pins a vCPU it lacks; a floating vCPU
+        has no shared CPUs; a page size is still a request (``large``/``any``)
+        rather than a size.
     """
+    host_cells = _host_cells(host_topology)
     placed: list[PlacedCell] = []
     seen: set[int] = set()
     owners: dict[int, int] = {}  # pinned host pCPU -> its vCPU
     for index, cell in enumerate(instance_numa_topology.cells):
-        host_cell = _host_cell(host_topology, cell.id)
-        outside = {v for v in cell.cpus if v >= vcpus or v < 0}
+        host_cell = _host_cell(host_cells, cell.id)
+        cpus = cell.cpus
+        pinning = cell.cpu_pinning or {}
+        outside = {v for v in cpus if v >= vcpus or v < 0}
         if outside:
             raise _invalid(
                 f"guest cell {index} has vCPU(s) {_spec(outside)}, but the flavor has "
                 f"{vcpus} vCPU(s) (0-{vcpus - 1}); libvirt would silently drop their pins"
             )
-        if cell.cpus & seen:
-            raise _invalid(f"vCPU(s) {_spec(cell.cpus & seen)} are in more than one guest cell")
-        seen |= cell.cpus
-        strays = set(cell.cpu_pinning or {}) - cell.cpus
+        if cpus & seen:
+            raise _invalid(f"vCPU(s) {_spec(cpus & seen)} are in more than one guest cell")
+        seen |= cpus
+        strays = set(pinning) - cpus
         if strays:
             raise _invalid(f"guest cell {index} pins vCPU(s) {_spec(strays)} it does not have")
-        pins = _cell_pins(cell, index, host_cell)
-        for vcpu, pcpu in sorted((cell.cpu_pinning or {}).items()):
+        pins = _cell_pins(cpus, set(cell.pcpuset), pinning, index, host_cell)
+        for vcpu, pcpu in sorted(pinning.items()):
             if pcpu in owners:
                 raise _invalid(
                     f"vCPUs {owners[pcpu]} and {vcpu} are both pinned to host CPU {pcpu}"
@@ -201,12 +227,13 @@ def place_cells(
             owners[pcpu] = vcpu
         reserved = frozenset(cell.cpuset_reserved or ())
         _check_reserved(index, reserved, host_cell)
-        if cell.pagesize is not None and cell.pagesize <= 0:
+        pagesize = cell.pagesize
+        if pagesize is not None and pagesize <= 0:
             raise _invalid(
-                f"guest cell {index} has page size request {cell.pagesize} instead of a size "
+                f"guest cell {index} has page size request {pagesize} instead of a size "
                 "in KiB; pass the placement numa_fit_instance_to_host returned"
             )
-        placed.append(PlacedCell(index, cell.id, pins, cell.memory, cell.pagesize, reserved))
+        placed.append(PlacedCell(index, cell.id, pins, cell.memory, pagesize, reserved))
     missing = set(range(vcpus)) - seen
     if missing:
         raise _invalid(f"vCPU(s) {_spec(missing)} of the flavor's {vcpus} are in no guest cell")
@@ -281,8 +308,8 @@ def emulatorpin_cpuset(
 
 
 def _small_page_kb(host_topology: objects.NUMATopology | None, host_cell_id: int) -> int:
-    host_cell = _host_cell(host_topology, host_cell_id)
-    sizes = [pages.size_kb for pages in (host_cell.mempages if host_cell is not None else ())]
+    cells = host_topology.cells if host_topology is not None else ()
+    sizes = [p.size_kb for cell in cells if cell.id == host_cell_id for p in cell.mempages]
     return min(sizes) if sizes else DEFAULT_SMALL_PAGE_KB
 
 
