@@ -848,3 +848,80 @@ def test_property_cells_cover_every_vcpu_once_and_all_memory(request):
     assert sum(cell.memory for cell in got.cells) == memory_mb
     assert set().union(*(set(c.pcpuset) for c in got.cells)) == pinned
     assert len({(c.cpu_policy, c.cpu_thread_policy, c.pagesize) for c in got.cells}) == 1
+
+
+KEYS = [
+    "hw:cpu_policy",
+    "hw:cpu_thread_policy",
+    "hw:emulator_threads_policy",
+    "hw:cpu_realtime",
+    "hw:cpu_realtime_mask",
+    "hw:cpu_dedicated_mask",
+    "hw:numa_nodes",
+    "hw:numa_cpus.0",
+    "hw:numa_cpus.1",
+    "hw:numa_mem.0",
+    "hw:numa_mem.1",
+    "hw:mem_page_size",
+    "hw:locked_memory",
+    "hw:emulator_threads_count",
+    "hw:emulator_threads_mask",
+    "hw:cpu_realtime_priority",
+    "resources:PCPU",
+    "resources:VCPU",
+    "trait:HW_CPU_HYPERTHREADING",
+]
+VALUES = st.one_of(
+    st.sampled_from(
+        [
+            "dedicated",
+            "shared",
+            "mixed",
+            "isolate",
+            "share",
+            "pool",
+            "prefer",
+            "require",
+            "yes",
+            "no",
+            "0",
+            "1",
+            "2",
+            "^0",
+            "0-1",
+            "1-3",
+            "large",
+            "any",
+            "2MB",
+            "4096",
+            "required",
+            "forbidden",
+            "",
+            "-1",
+            "^",
+            "0-",
+            "99999999999999999999",
+        ]
+    ),
+    st.text(max_size=8),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    specs=st.dictionaries(st.sampled_from(KEYS), VALUES, max_size=6),
+    vcpus=st.integers(1, 8),
+    memory_mb=st.integers(1, 8192),
+)
+def test_property_any_extra_specs_give_a_topology_none_or_a_typed_error(specs, vcpus, memory_mb):
+    f = flavor(specs, vcpus, memory_mb)
+    before = dict(f.extra_specs)
+    try:
+        got = topology.numa_get_constraints(f, None)
+    except (exception.Invalid, exception.Forbidden) as err:
+        assert str(err)
+    else:
+        if got is not None:
+            assert sorted(v for c in got.cells for v in c.cpus) == list(range(vcpus))
+            assert sum(c.memory for c in got.cells) == memory_mb
+    assert dict(f.extra_specs) == before
