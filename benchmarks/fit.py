@@ -104,6 +104,38 @@ DENSITY_SEQUENCE = [
 ]
 
 
+def realtime_guest(vcpus: list[int], realtime: set[int]):
+    request = ft.guest(vcpus, emulator="isolate")
+    request.realtime_vcpus = realtime
+    return request
+
+
+#: Realtime guests (emulator isolate, realtime mask ^0 or all vCPUs) for the SMT-aware run.
+REALTIME_SEQUENCE = [
+    realtime_guest([4], {1, 2, 3}),
+    realtime_guest([3], {0, 1, 2}),
+    realtime_guest([2], {1}),
+    realtime_guest([6], {1, 2, 3, 4, 5}),
+    realtime_guest([5], {0, 1, 2, 3, 4}),
+]
+
+
+def emulator_on_realtime_cores(host, placement) -> int:
+    """How many of the placement's emulator pCPUs share a core with a realtime vCPU."""
+    count = 0
+    for cell in placement.cells:
+        if not cell.cpuset_reserved:
+            continue
+        siblings = host.cell_by_id(cell.id).siblings
+        realtime = {
+            pcpu for vcpu, pcpu in cell.cpu_pinning.items() if vcpu in placement.realtime_vcpus
+        }
+        for pcpu in cell.cpuset_reserved:
+            core = next((group for group in siblings if pcpu in group), {pcpu})
+            count += bool(core & realtime)
+    return count
+
+
 def first_fit(host, request, conf=None):
     """Naive first fit: host cells in id order, each guest cell on the first that fits,
     no look-ahead (same per-cell rules, so its placements are valid too)."""
@@ -120,22 +152,25 @@ def first_fit(host, request, conf=None):
     return build_placement(request, problem, tuple(chosen))
 
 
-def density(placer, conf=None):
+def density(placer, conf=None, sequence=DENSITY_SEQUENCE):
+    """Guests placed, pCPUs pinned, pCPUs in all, emulator pCPUs on realtime cores."""
     host = ft.host(2, 24, 2, layout="split")
-    placed = misses = index = 0
-    while misses < len(DENSITY_SEQUENCE):
-        request = DENSITY_SEQUENCE[index % len(DENSITY_SEQUENCE)]
+    placed = misses = index = noisy = 0
+    while misses < len(sequence):
+        request = sequence[index % len(sequence)]
         index += 1
         placement = placer(host, request, conf=conf)
         if placement is None:
             misses += 1
             continue
         misses = 0
+        if placement.realtime_vcpus:
+            noisy += emulator_on_realtime_cores(host, placement)
         host = numa_usage_from_instance_numa(host, placement)  # raises if unclaimable
         placed += 1
     pinned = sum(len(c.pinned_cpus) for c in host.cells)
     total = sum(len(c.pcpuset) for c in host.cells)
-    return placed, pinned, total
+    return placed, pinned, total, noisy
 
 
 def main() -> int:
@@ -159,8 +194,20 @@ def main() -> int:
         ("os-numa (pack)", numa_fit_instance_to_host, pack),
         ("naive first-fit (id order)", first_fit, None),
     ):
-        placed, pinned, total = density(placer, conf)
+        placed, pinned, total, _ = density(placer, conf)
         print(f"  {label:32} guests placed {placed:3d}   pCPUs used {pinned:3d}/{total}")
+    print()
+    print(
+        "SMT-aware emulator pCPU: the same host filled with realtime guests "
+        "(emulator isolate, realtime mask ^0 or all vCPUs)"
+    )
+    nova = os_numa_conf.make_conf(**{"os_numa.emulator_threads_smt_aware": False})
+    for label, conf in (("SMT-aware (default)", None), ("Nova's choice", nova)):
+        placed, pinned, total, noisy = density(numa_fit_instance_to_host, conf, REALTIME_SEQUENCE)
+        print(
+            f"  {label:32} guests placed {placed:3d}   pCPUs used {pinned:3d}/{total}   "
+            f"emulator pCPUs on a realtime vCPU's core {noisy}"
+        )
     return 0 if ok else 1
 
 

@@ -63,13 +63,22 @@ def _smt_aware_reserve(
     come first, so whole cores stay free for guests that need them.
     """
     realtime_pcpus = {pcpu for vcpu, pcpu in pinning if vcpu in realtime}
+    noisy: set[int] = set()
+    if realtime_pcpus:
+        for core in host.cores:
+            if not realtime_pcpus.isdisjoint(core):
+                noisy.update(core)
+    untouched = set(host.whole_cores)
     partly: list[int] = []
     whole: list[int] = []
-    for core in host.cores:
-        if not realtime_pcpus.isdisjoint(core):
+    for part in host.free_cores:
+        spare = [cpu for cpu in part if cpu not in used and cpu not in noisy]
+        if not spare:
             continue
-        spare = [cpu for cpu in core if cpu in host.free and cpu not in used]
-        (whole if len(spare) == len(core) else partly).extend(spare)
+        if part in untouched and len(spare) == len(part):
+            whole.extend(spare)
+        else:
+            partly.extend(spare)
     candidates = partly + whole
     if len(candidates) < reserve:
         return Shortfall(
@@ -146,7 +155,7 @@ def _pack_isolate(
             "cpu_dedicated_set/cpu_shared_set (Nova bug 1889633); use the "
             "HW_CPU_HYPERTHREADING trait instead",
         )
-    whole = topology.whole_free_cores(host.cores, host.free)
+    whole = host.whole_cores
     needed = len(vcpus) + reserve
     if len(whole) < needed:
         return Shortfall(

@@ -59,6 +59,7 @@ class HostCell:
         "_cell",
         "_cores",
         "_free_cores",
+        "_whole_cores",
         "_pages",
     )
 
@@ -79,6 +80,7 @@ class HostCell:
         self._cell = cell
         self._cores: tuple[topology.Core, ...] | None = None
         self._free_cores: tuple[topology.Core, ...] | None = None
+        self._whole_cores: tuple[topology.Core, ...] | None = None
         self._pages: tuple[Pages, ...] | None = None
 
     @property
@@ -99,6 +101,13 @@ class HostCell:
         if self._free_cores is None:
             self._free_cores = topology.free_threads(self.cores, self.free)
         return self._free_cores
+
+    @property
+    def whole_cores(self) -> tuple[topology.Core, ...]:
+        """Cores every thread of which is free, in core order."""
+        if self._whole_cores is None:
+            self._whole_cores = topology.whole_free_cores(self.cores, self.free)
+        return self._whole_cores
 
     @property
     def threads(self) -> int:
