@@ -6,6 +6,9 @@ conn.getCapabilities() -> host_topology_from_capabilities -> numa_get_constraint
 thread and every emulator thread has exactly the affinity the placement chose:
 libvirt's pin info and the kernel's view (/proc/<qemu pid>/task/*/status).
 
+Variants: emulator threads isolated on their own pCPU; shared on ``[compute]
+cpu_shared_set``; and a realtime (SCHED_FIFO) vCPU.
+
 The guest is tiny (64 MiB, one vCPU, no disk, no network); it has no OS and sits
 in the firmware's boot-failure loop, which is all pinning needs.
 """
@@ -19,35 +22,41 @@ import time
 import libvirt
 import pytest
 
-from os_numa import hardware, objects
+from os_numa import conf as os_numa_conf
+from os_numa import cpuset, hardware, objects
 from os_numa.testing import libvirtd
 from os_numa.virt.libvirt import driver, host
 
 pytestmark = pytest.mark.functional
 
 ISOLATED_ONE_VCPU = {"hw:cpu_policy": "dedicated", "hw:emulator_threads_policy": "isolate"}
+SHARED_ONE_VCPU = {"hw:cpu_policy": "dedicated", "hw:emulator_threads_policy": "share"}
 
 
 @pytest.fixture(scope="module")
 def this_host(qemu_host):
-    """(connection, host topology, KVM usable) of the machine running the tests."""
+    """(connection, capabilities, KVM usable) of the machine running the tests."""
     conn = qemu_host.conn
     caps = conn.getCapabilities()
-    return conn, host.host_topology_from_capabilities(caps), libvirtd.kvm_available(caps)
+    return conn, caps, libvirtd.kvm_available(caps)
 
 
-def _placed_guest(this_host, extra_specs, name):
-    """Place a 1-vCPU guest on this host and write its whole domain."""
-    _, topology, kvm = this_host
+def _placed_guest(this_host, extra_specs, name, conf=None):
+    """Place a 1-vCPU guest on this host (its ``[compute]`` sets from ``conf``) and
+    write its whole domain."""
+    conf = conf or os_numa_conf.make_conf()
+    _, caps, kvm = this_host
+    topology = host.host_topology_from_capabilities(caps, conf=conf)
     flavor = objects.Flavor(vcpus=1, memory_mb=64, extra_specs=extra_specs)
     request = hardware.numa_get_constraints(flavor, None)
     placement = hardware.numa_fit_instance_to_host(topology, request)
-    assert placement is not None, f"a 1-vCPU isolate guest must fit this host: {topology}"
+    assert placement is not None, f"a 1-vCPU guest must fit this host: {topology}"
     guest = driver.build_guest(
         placement,
         flavor,
         None,
         topology,
+        conf,
         name=f"{name}-{os.getpid()}",
         virt_type="kvm" if kvm else "qemu",
     )
@@ -70,29 +79,51 @@ def _threads(qemu_host, dom):
     return [t for t in tasks if t.tid in vcpu_tids], [t for t in tasks if t.tid not in vcpu_tids]
 
 
-def test_guest_runs_exactly_where_os_numa_placed_it(qemu_host, this_host):
-    conn = this_host[0]
-    placement, guest = _placed_guest(this_host, ISOLATED_ONE_VCPU, "os-numa-isolate")
-    (cell,) = placement.cells
-    vcpu_pcpu = {cell.cpu_pinning[0]}
-    emulator_pcpus = set(cell.cpuset_reserved)
-    assert vcpu_pcpu.isdisjoint(emulator_pcpus)
-
+def _boot_and_check_affinity(qemu_host, conn, guest, vcpu_pcpu, emulator_pcpus):
+    """Boot ``guest``; libvirt and the kernel must both show exactly these pins."""
     with libvirtd.running_domain(conn, guest.to_xml()) as dom:
         assert [libvirtd.pin_map_to_set(m) for m in dom.vcpuPinInfo(0)] == [vcpu_pcpu]
         assert libvirtd.pin_map_to_set(dom.emulatorPinInfo(0)) == emulator_pcpus
         assert [(i, libvirtd.pin_map_to_set(m)) for i, m in dom.ioThreadInfo(0)] == [
             (1, emulator_pcpus)
         ]
-
         vcpu_threads, emulator_threads = _threads(qemu_host, dom)
 
-    assert [t.cpus_allowed for t in vcpu_threads] == [vcpu_pcpu]
-    assert vcpu_threads[0].policy == os.SCHED_OTHER
+    assert [(t.cpus_allowed, t.policy) for t in vcpu_threads] == [(vcpu_pcpu, os.SCHED_OTHER)]
     assert emulator_threads, "QEMU has a main thread at least"
     assert [(t.name, t.cpus_allowed) for t in emulator_threads] == [
         (t.name, emulator_pcpus) for t in emulator_threads
     ]
+
+
+def test_guest_runs_exactly_where_os_numa_placed_it(qemu_host, this_host):
+    placement, guest = _placed_guest(this_host, ISOLATED_ONE_VCPU, "os-numa-isolate")
+    (cell,) = placement.cells
+    vcpu_pcpu = {cell.cpu_pinning[0]}
+    emulator_pcpus = set(cell.cpuset_reserved)
+    assert len(emulator_pcpus) == 1 and vcpu_pcpu.isdisjoint(emulator_pcpus)
+
+    _boot_and_check_affinity(qemu_host, this_host[0], guest, vcpu_pcpu, emulator_pcpus)
+
+
+def test_shared_emulator_threads_run_on_cpu_shared_set(qemu_host, this_host):
+    """``share`` with ``[compute] cpu_shared_set`` = this host's last CPU, the rest dedicated."""
+    cpus = sorted(
+        cpu
+        for cell in host.host_topology_from_capabilities(this_host[1]).cells
+        for cpu in cell.pcpuset
+    )
+    conf = os_numa_conf.make_conf(
+        **{
+            "compute.cpu_shared_set": str(cpus[-1]),
+            "compute.cpu_dedicated_set": cpuset.format_cpu_spec(cpus[:-1]),
+        }
+    )
+    placement, guest = _placed_guest(this_host, SHARED_ONE_VCPU, "os-numa-share", conf)
+    (cell,) = placement.cells
+    assert cell.cpuset_reserved is None
+
+    _boot_and_check_affinity(qemu_host, this_host[0], guest, {cell.cpu_pinning[0]}, {cpus[-1]})
 
 
 def test_realtime_vcpu_runs_fifo_on_its_pcpu(qemu_host, this_host):
