@@ -42,7 +42,10 @@ def test_picture_marks_assigned_used_and_unavailable():
     assert lines[0] == "host cell 0: PCI: 4 of 6 free"
     assert "  0000:18:00.0 8086:1572 type-PF  unavailable (related function in use)" in lines
     assert "  0000:19:02.1 8086:154c type-VF  used" in lines
-    i = lines.index("host cell 1: PCI: 5 of 6 free, 1 assigned to this guest")
+    # The assigned VF makes its PF unavailable once claimed; the other PF stays free.
+    i = lines.index("host cell 1: PCI: 4 of 6 free, 1 assigned to this guest")
+    assert lines[i + 1] == "  0000:af:00.0 8086:1572 type-PF  unavailable (related function in use)"
+    assert lines[i + 2] == "  0000:af:00.1 8086:1572 type-PF  free"
     assert lines[i + 3] == "  0000:b0:02.0 8086:154c type-VF  ASSIGNED (vf) -> guest cell 0"
     assert lines[-2:] == [
         "devices with no NUMA node: PCI: 1 of 1 free",

@@ -18,14 +18,16 @@ def _assigned(placement) -> dict[str, Any]:
     return {d.address: d for d in (getattr(placement, "pci_devices", None) or [])}
 
 
-def _state(device: PciDevice, stats: PciDeviceStats, assigned: dict[str, Any]) -> str:
+def _state(
+    device: PciDevice, before: PciDeviceStats, after: PciDeviceStats, assigned: dict[str, Any]
+) -> str:
     mine = assigned.get(str(device.address))
     if mine is not None:
         where = "no guest cell" if mine.guest_cell is None else f"guest cell {mine.guest_cell}"
         return f"ASSIGNED ({mine.alias}) -> {where}"
-    if device.address in stats.used:
+    if device.address in before.used:
         return "used"
-    if not stats.is_available(device.address):
+    if not after.is_available(device.address):
         return "unavailable (related function in use)"
     return "free"
 
@@ -40,11 +42,14 @@ def cell_device_lines(
 ) -> dict[int | None, list[str]]:
     """Per host NUMA node (None: no NUMA information), a summary line and one line per device.
 
-    ``cells`` lists the host's cell ids; a device whose node is not among them
-    is shown under its node anyway. The summary reads "PCI: 3 of 6 free, 2
-    assigned to this guest".
+    ``stats`` is the host *before* the guest; the states shown are those after
+    the guest's devices are claimed (a PF whose VF the guest takes becomes
+    unavailable). ``cells`` lists the host's cell ids. The summary reads "PCI:
+    3 of 6 free, 2 assigned to this guest".
     """
     assigned = _assigned(placement)
+    after = stats.copy()
+    after.claim_instance(placement)
     groups: dict[int | None, list[PciDevice]] = {cell: [] for cell in cells or ()}
     for device in stats.devices:
         groups.setdefault(device.numa_node, []).append(device)
@@ -52,13 +57,13 @@ def cell_device_lines(
     for node, devices in groups.items():
         if not devices:
             continue
-        free = sum(1 for d in devices if stats.is_available(d.address))
+        free = sum(1 for d in devices if after.is_available(d.address))
         mine = sum(1 for d in devices if str(d.address) in assigned)
-        summary = f"PCI: {free - mine} of {len(devices)} free"
+        summary = f"PCI: {free} of {len(devices)} free"
         if mine:
             summary += f", {mine} assigned to this guest"
         result[node] = [summary] + [
-            "  " + device_line(d, _state(d, stats, assigned)) for d in devices
+            "  " + device_line(d, _state(d, stats, after, assigned)) for d in devices
         ]
     return result
 
