@@ -227,6 +227,7 @@ TOPOLOGY_ADDED = {
     "emulator_threads_count": "1.5",
     "emulator_threads_mask": "1.5",
     "realtime_vcpus": "1.6",
+    "emulator_pool_cpu": "1.7",
 }
 # The InstanceNUMACell version each InstanceNUMATopology version carries.
 TOPOLOGY_CELL_VERSION = {
@@ -237,6 +238,7 @@ TOPOLOGY_CELL_VERSION = {
     "1.4": "1.3",
     "1.5": "1.3",
     "1.6": "1.3",
+    "1.7": "1.3",
 }
 
 

@@ -371,10 +371,12 @@ CELL_V10_KEYS = {
     "siblings",
     "mempages",
 }
+CELL_POOL_KEYS = {"emulator_pool_cpus", "emulator_pool_guests", "emulator_pool_overcommit"}
 CELL_DOWNGRADES = {
     "1.0": (CELL_V10_KEYS, "1.0"),
     "1.1": (CELL_V10_KEYS | {"pcpuset"}, "1.1"),
     "1.2": (CELL_V10_KEYS | {"pcpuset", "socket"}, "1.1"),
+    "1.3": (CELL_V10_KEYS | {"pcpuset", "socket", *CELL_POOL_KEYS}, "1.1"),
 }
 
 
@@ -402,7 +404,7 @@ def test_cell_downgrade_loses_only_newer_fields(version, keys, pages_version):
         assert data["cpuset"] == (8, 9, 10, 11, 12, 13)
 
 
-TOPOLOGY_DOWNGRADES = {"1.0": "1.0", "1.1": "1.1", "1.2": "1.2"}
+TOPOLOGY_DOWNGRADES = {"1.0": "1.0", "1.1": "1.1", "1.2": "1.2", "1.3": "1.3"}
 
 
 @pytest.mark.parametrize(("version", "cell_version"), TOPOLOGY_DOWNGRADES.items())

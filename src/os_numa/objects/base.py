@@ -47,6 +47,11 @@ class OsNumaObject(ovo_base.VersionedObject, ovo_base.ComparableVersionedObject)
 
     def obj_to_primitive(self, target_version=None, version_manifest=None):
         primitive = super().obj_to_primitive(target_version, version_manifest)
+        # oslo lists the changed fields in set order, which varies with the hash
+        # seed; sorted, equal objects have equal primitives (and __eq__ holds).
+        changes_key = f"{self.OBJ_SERIAL_NAMESPACE}.changes"
+        if changes_key in primitive:
+            primitive[changes_key] = sorted(primitive[changes_key])
         if target_version is not None and target_version != self.VERSION:
             _prune_changes(primitive, self.OBJ_SERIAL_NAMESPACE)
         return primitive

@@ -120,9 +120,12 @@ class InstanceNUMATopology(base.OsNumaObject):
     * 1.6: realtime_vcpus (the guest vCPUs scheduled FIFO, or None when realtime
       is off; the fit keeps isolate's emulator pCPUs off their SMT siblings);
       dropped when downgrading
+    * 1.7: emulator_pool_cpu (policy ``pool``: the pCPU of ``[os_numa]
+      emulator_pin_set`` the fit chose for the emulator threads, or None);
+      dropped when downgrading (a ``pool`` topology cannot go below 1.5 anyway)
     """
 
-    VERSION = "1.6"
+    VERSION = "1.7"
 
     fields = {
         "cells": fields.ListOfObjectsField("OsNumaInstanceNUMACell"),
@@ -133,6 +136,7 @@ class InstanceNUMATopology(base.OsNumaObject):
         "emulator_threads_count": fields.IntegerField(nullable=True, default=None),
         "emulator_threads_mask": fields.SetOfIntegersField(nullable=True, default=None),
         "realtime_vcpus": fields.SetOfIntegersField(nullable=True, default=None),
+        "emulator_pool_cpu": fields.IntegerField(nullable=True, default=None),
     }
 
     obj_relationships = {
@@ -147,6 +151,8 @@ class InstanceNUMATopology(base.OsNumaObject):
     def obj_make_compatible(self, primitive, target_version):
         super().obj_make_compatible(primitive, target_version)
         target = versionutils.convert_version_to_tuple(target_version)
+        if target < (1, 7):
+            primitive.pop("emulator_pool_cpu", None)
         if target < (1, 6):
             primitive.pop("realtime_vcpus", None)
         if target < (1, 5):
@@ -167,6 +173,10 @@ class InstanceNUMATopology(base.OsNumaObject):
     @property
     def emulator_threads_isolated(self) -> bool:
         return self.emulator_threads_policy == _EMULATOR.ISOLATE
+
+    @property
+    def emulator_threads_pooled(self) -> bool:
+        return self.emulator_threads_policy == _EMULATOR.POOL
 
     @property
     def cpu_pinning(self) -> set[int]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from oslo_utils import versionutils
 
-from os_numa import exception
+from os_numa import cpuset, exception
 from os_numa.objects import base, fields
 
 
@@ -66,9 +66,13 @@ class NUMACell(base.OsNumaObject):
     * 1.1: pcpuset (a downgrade merges it into cpuset, which then held every
       usable CPU); mempages carry NUMAPagesTopology 1.1
     * 1.2: socket (dropped when downgrading)
+    * 1.3: emulator_pool_cpus (the cell's pCPUs of ``[os_numa] emulator_pin_set``),
+      emulator_pool_guests (guests whose emulator threads run on each of them,
+      keyed by the pCPU id as a string) and emulator_pool_overcommit (guests
+      allowed per pool pCPU); all dropped when downgrading
     """
 
-    VERSION = "1.2"
+    VERSION = "1.3"
 
     fields = {
         "id": fields.IntegerField(read_only=True),
@@ -81,6 +85,9 @@ class NUMACell(base.OsNumaObject):
         "siblings": fields.ListOfSetsOfIntegersField(default=[]),
         "mempages": fields.ListOfObjectsField("OsNumaNUMAPagesTopology", default=[]),
         "socket": fields.IntegerField(nullable=True, default=None),
+        "emulator_pool_cpus": fields.SetOfIntegersField(default=set()),
+        "emulator_pool_guests": fields.DictOfIntegersField(default={}),
+        "emulator_pool_overcommit": fields.IntegerField(default=1),
     }
 
     obj_relationships = {"mempages": [("1.0", "1.0"), ("1.1", "1.1")]}
@@ -92,6 +99,9 @@ class NUMACell(base.OsNumaObject):
     def obj_make_compatible(self, primitive, target_version):
         super().obj_make_compatible(primitive, target_version)
         target = versionutils.convert_version_to_tuple(target_version)
+        if target < (1, 3):
+            for name in ("emulator_pool_cpus", "emulator_pool_guests", "emulator_pool_overcommit"):
+                primitive.pop(name, None)
         if target < (1, 2):
             primitive.pop("socket", None)
         if target < (1, 1):
@@ -169,6 +179,64 @@ class NUMACell(base.OsNumaObject):
         """Release ``cpus`` and their whole cores."""
         self.unpin_cpus(self.siblings_of(cpus))
 
+    def emulator_pool_load(self, cpu: int) -> int:
+        """Guests whose emulator threads run on pool pCPU ``cpu`` of this cell."""
+        return self.emulator_pool_guests.get(str(cpu), 0)
+
+    @property
+    def emulator_pool_capacity(self) -> int:
+        """Guests the cell's pool holds: its pCPUs x ``emulator_pool_overcommit``."""
+        return len(self.emulator_pool_cpus) * self.emulator_pool_overcommit
+
+    @property
+    def emulator_pool_placed(self) -> int:
+        """Guests whose emulator threads run on this cell's pool."""
+        return sum(self.emulator_pool_guests.values())
+
+    def claim_emulator_pool(self, cpu: int) -> None:
+        """Count one more guest on pool pCPU ``cpu``.
+
+        :raises EmulatorPoolCPUUnknown: ``cpu`` is not a pool pCPU of this cell.
+        :raises EmulatorPoolCPUInvalid: ``cpu`` already holds
+            ``emulator_pool_overcommit`` guests. Nothing changes on error.
+        """
+        self._check_pool_cpu(cpu)
+        load = self.emulator_pool_load(cpu)
+        if load >= self.emulator_pool_overcommit:
+            raise exception.EmulatorPoolCPUInvalid(
+                cpu=cpu,
+                cell=self.id,
+                reason=f"it already holds {load} guest(s), the most "
+                f"[os_numa] emulator_pool_overcommit={self.emulator_pool_overcommit} allows",
+            )
+        self.emulator_pool_guests = {**self.emulator_pool_guests, str(cpu): load + 1}
+
+    def release_emulator_pool(self, cpu: int) -> None:
+        """Count one guest fewer on pool pCPU ``cpu``.
+
+        :raises EmulatorPoolCPUUnknown: ``cpu`` is not a pool pCPU of this cell.
+        :raises EmulatorPoolCPUInvalid: no guest is counted on ``cpu`` (released
+            twice?). Nothing changes on error.
+        """
+        self._check_pool_cpu(cpu)
+        load = self.emulator_pool_load(cpu)
+        if load <= 0:
+            raise exception.EmulatorPoolCPUInvalid(
+                cpu=cpu, cell=self.id, reason="no guest is counted on it (released twice?)"
+            )
+        guests = dict(self.emulator_pool_guests)
+        if load == 1:
+            del guests[str(cpu)]
+        else:
+            guests[str(cpu)] = load - 1
+        self.emulator_pool_guests = guests
+
+    def _check_pool_cpu(self, cpu: int) -> None:
+        if cpu not in self.emulator_pool_cpus:
+            raise exception.EmulatorPoolCPUUnknown(
+                cpu=cpu, pool=cpuset.format_cpu_spec(self.emulator_pool_cpus) or "none"
+            )
+
     def pages_of_size(self, size_kb: int) -> NUMAPagesTopology | None:
         for pages in self.mempages:
             if pages.size_kb == size_kb:
@@ -185,15 +253,16 @@ class NUMATopology(base.OsNumaObject):
     * 1.0: cells (NUMACell 1.0)
     * 1.1: cells are NUMACell 1.1 (pcpuset)
     * 1.2: cells are NUMACell 1.2 (socket)
+    * 1.3: cells are NUMACell 1.3 (emulator pool)
     """
 
-    VERSION = "1.2"
+    VERSION = "1.3"
 
     fields = {
         "cells": fields.ListOfObjectsField("OsNumaNUMACell"),
     }
 
-    obj_relationships = {"cells": [("1.0", "1.0"), ("1.1", "1.1"), ("1.2", "1.2")]}
+    obj_relationships = {"cells": [("1.0", "1.0"), ("1.1", "1.1"), ("1.2", "1.2"), ("1.3", "1.3")]}
 
     @property
     def has_threads(self) -> bool:
