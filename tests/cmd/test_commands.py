@@ -435,3 +435,56 @@ def test_host_lists_devices_per_cell(in_process):
     text = result.stdout
     assert text.index("0000:18:00.0") < text.index("host cell 1") < text.index("0000:af:00.0")
     assert text.index("no NUMA node") < text.index("0000:3b:00.0")
+
+
+# --- --config-file -------------------------------------------------------------------------
+
+
+def test_config_file_supplies_the_cpu_sets_and_options_override_it(in_process, tmp_path):
+    path = tmp_path / "nova.conf"
+    path.write_text("[compute]\ncpu_shared_set = 0,16\ncpu_dedicated_set = 1-15,17-31\n")
+    from_file = labels(in_process(["host", "--config-file", str(path)]).stdout)
+    assert from_file[0] == from_file[16] == "shr" and from_file[1] == "free"
+    overridden = in_process(
+        ["host", "--config-file", str(path), "--cpu-shared-set", "8", "--cpu-dedicated-set", "0-7"]
+    )
+    drawn = labels(overridden.stdout)
+    assert drawn[8] == "shr" and drawn[0] == "free" and drawn[16] == "host"
+
+
+def test_config_file_realtime_priority_reaches_the_xml(in_process, tmp_path):
+    path = tmp_path / "rt.conf"
+    path.write_text("[libvirt]\nrealtime_scheduler_priority = 42\n")
+    result = in_process(
+        [
+            "place",
+            "--format",
+            "json",
+            "--config-file",
+            str(path),
+            "--flavor",
+            REALTIME,
+            "--extra-spec",
+            "hw:cpu_realtime_mask=^0",
+        ]
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["vcpusched"][0]["priority"] == 42
+
+
+@pytest.mark.parametrize(
+    "content, words",
+    [
+        (None, "Failed to find some config files"),
+        ("[libvirt]\nrealtime_scheduler_priority = 200\n", "realtime_scheduler_priority"),
+        ("[compute]\ncpu_dedicated_set = 0-3,x\n", "cpu_dedicated_set"),
+        ("not an ini file", "rt.conf"),
+    ],
+)
+def test_bad_config_files_exit_2(in_process, tmp_path, content, words):
+    path = tmp_path / "rt.conf"
+    if content is not None:
+        path.write_text(content)
+    result = in_process(["host", "--config-file", str(path)])
+    assert result.returncode == 2, result.stderr
+    assert words in result.stderr and "Traceback" not in result.stderr

@@ -66,6 +66,19 @@ def _add_host_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_config_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config-file",
+        metavar="FILE",
+        action="append",
+        default=[],
+        help=(
+            "an oslo.config file with [compute], [libvirt], [os_numa] and [pci] options "
+            "(e.g. a compute node's nova.conf); command-line CPU sets override it; repeatable"
+        ),
+    )
+
+
 def _add_flavor_options(parser: argparse.ArgumentParser) -> None:
     guest = parser.add_argument_group("guest")
     guest.add_argument(
@@ -134,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_host_options(place)
+    _add_config_option(place)
     _add_flavor_options(place)
     place.add_argument(
         "--format",
@@ -149,6 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Print the host's NUMA cells, cores and threads, and what is in use.",
     )
     _add_host_options(host)
+    _add_config_option(host)
     _add_color_option(host)
 
     validate = commands.add_parser(
@@ -161,6 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    _add_config_option(validate)
     _add_flavor_options(validate)
     return parser
 

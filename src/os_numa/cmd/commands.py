@@ -13,6 +13,8 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from oslo_config import cfg
+
 from os_numa import conf as conf_mod
 from os_numa import exception, hardware
 from os_numa.cmd import args as cli_args
@@ -49,7 +51,7 @@ class Outcome:
         return self.explanation is None
 
 
-def _host_from(options: argparse.Namespace) -> hostsource.HostView:
+def _host_from(options: argparse.Namespace, conf: cfg.ConfigOpts) -> hostsource.HostView:
     return hostsource.load_host(
         capabilities=options.capabilities,
         connect=options.connect,
@@ -57,6 +59,7 @@ def _host_from(options: argparse.Namespace) -> hostsource.HostView:
         cpu_shared_set=options.cpu_shared_set,
         existing_files=options.existing,
         pci_device_files=options.pci_devices,
+        conf=conf,
     )
 
 
@@ -65,14 +68,27 @@ def _guest_from(options: argparse.Namespace) -> tuple[Flavor, ImageMeta | None]:
     return flavor, specs.build_image_meta(options.image_property)
 
 
-def _conf(options: argparse.Namespace):
-    """Options for the fit and the driver: only the command's CPU sets, no config file."""
+def _conf(options: argparse.Namespace) -> cfg.ConfigOpts:
+    """The options for the host, the fit and the driver: ``--config-file`` files,
+    then the command's CPU sets on top; never the process's global configuration.
+
+    :raises InvalidConfiguration: a file is missing or malformed, or a value is invalid.
+    """
     overrides = {}
-    if options.cpu_shared_set:
+    if getattr(options, "cpu_shared_set", None):
         overrides["compute.cpu_shared_set"] = options.cpu_shared_set
-    if options.cpu_dedicated_set:
+    if getattr(options, "cpu_dedicated_set", None):
         overrides["compute.cpu_dedicated_set"] = options.cpu_dedicated_set
-    return conf_mod.make_conf(**overrides)
+    args = [arg for path in options.config_file for arg in ("--config-file", path)]
+    try:
+        conf = conf_mod.make_conf(args, **overrides)
+        # Read every option now, so a bad value is reported here and not mid-fit.
+        for group, opts in conf_mod.list_opts():
+            for opt in opts:
+                getattr(getattr(conf, group.name), opt.dest)
+    except (cfg.Error, ValueError) as exc:
+        raise exception.InvalidConfiguration(reason=str(exc).strip()) from exc
+    return conf
 
 
 def _pci_arguments(options, flavor, image_meta, view: hostsource.HostView) -> dict[str, Any]:
@@ -99,11 +115,11 @@ def compute_placement(options: argparse.Namespace) -> Outcome:
     from os_numa.virt.libvirt import driver
 
     flavor, image_meta = _guest_from(options)
-    view = _host_from(options)
+    conf = _conf(options)
+    view = _host_from(options, conf)
     host = view.topology
     request = hardware.numa_get_constraints(flavor, image_meta)
     outcome = Outcome(flavor=flavor, image_meta=image_meta, host=view, request=request)
-    conf = _conf(options)
     pci = _pci_arguments(options, flavor, image_meta, view)
     if request is not None:
         outcome.placement = hardware.numa_fit_instance_to_host(host, request, conf=conf, **pci)
@@ -195,7 +211,7 @@ def cmd_place(options: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_host(options: argparse.Namespace, out: TextIO) -> int:
-    view = _host_from(options)
+    view = _host_from(options, _conf(options))
     cells = len(view.topology.cells)
     cpus = sum(len(core) for cores in view.cores.values() for core in cores)
     title = f"host: {cells} NUMA cell{'s' if cells != 1 else ''}, {cpus} CPUs"

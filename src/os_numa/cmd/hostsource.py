@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from importlib import resources
 
+from oslo_config import cfg
+
 from os_numa import conf as conf_mod
 from os_numa import exception
 from os_numa.cmd import existing, inputfile
@@ -68,8 +70,13 @@ def load_host(
     cpu_shared_set: str | None = None,
     existing_files: list[str] | tuple[str, ...] = (),
     pci_device_files: list[str] | tuple[str, ...] = (),
+    conf: cfg.ConfigOpts | None = None,
 ) -> HostView:
     """The host with every ``--existing`` placement already claimed.
+
+    ``conf`` supplies the options the host topology reads (the ``[compute]`` CPU
+    sets when the arguments are None, ``[os_numa]`` emulator pool); default: an
+    empty configuration, never the process's global one.
 
     :raises OsNumaError: bad XML, a bad CPU set, an unreachable URI, or an
         existing placement that cannot be claimed (e.g. a pCPU or a PCI device
@@ -80,14 +87,13 @@ def load_host(
 
     if connect:
         _silence_libvirt()
-        with libvirt_host.Host(connect, read_only=True) as libvirt_conn:
+        with libvirt_host.Host(connect, conf=conf, read_only=True) as libvirt_conn:
             xml = libvirt_conn.get_capabilities()
     else:
         xml = read_capabilities(capabilities) if capabilities else default_capabilities()
     caps = config.LibvirtConfigCaps.parse_str(xml)
-    # An empty configuration: the command's options are the only CPU sets used.
     topology = libvirt_host.host_topology_from_capabilities(
-        caps, cpu_dedicated_set, cpu_shared_set, conf=conf_mod.make_conf()
+        caps, cpu_dedicated_set, cpu_shared_set, conf=conf or conf_mod.make_conf()
     )
     pci_stats = PciDeviceStats(load_device_files(pci_device_files)) if pci_device_files else None
     for path in existing_files:

@@ -9,6 +9,7 @@ Each host CPU gets one label:
 ``free``  may be pinned and is free
 ``shr``   a shared CPU (floating vCPUs run here, not pinnable)
 ``host``  neither pinnable nor shared: kept for the host
+``pool``  in the host-wide emulator pool (``[os_numa] emulator_pin_set``)
 ========  ==========================================================
 
 A ``+E`` suffix marks a CPU that the guest's emulator threads may also run on
@@ -36,6 +37,7 @@ _SGR = {
     "shr": "36",
     "host": "2",
     "pin": "33",
+    "pool": "35",
     "title": "1",
 }
 
@@ -97,11 +99,14 @@ def mark_cpus(
             continue
         guest_pins.update({p: v for v, p in (guest_cell.cpu_pinning or {}).items()})
         reserved |= set(guest_cell.cpuset_reserved or ())
+    pool = _pool_cpus(cell)
     marks: dict[int, Mark] = {}
     for core in cores if cores is not None else cores_of(cell):
         for cpu in core:
             if cpu in guest_pins:
                 mark = Mark(f"v{guest_pins[cpu]}", "vcpu")
+            elif cpu in pool:
+                mark = Mark("pool", "pool")
             elif cpu in reserved:
                 mark = Mark("EMU", "emu")
             elif cpu in cell.pinned_cpus:
@@ -112,9 +117,23 @@ def mark_cpus(
                 mark = Mark("shr", "shr")
             else:
                 mark = Mark("host", "host")
-            extra = cpu in emulator_cpus and cpu not in reserved
+            extra = cpu in emulator_cpus and (cpu not in reserved or cpu in pool)
             marks[cpu] = Mark(mark.label, mark.style, extra)
     return marks
+
+
+def _pool_cpus(cell: NUMACell) -> set[int]:
+    """The cell's pCPUs of the host-wide emulator pool (``[os_numa] emulator_pin_set``)."""
+    return set(getattr(cell, "emulator_pool_cpus", None) or ())
+
+
+def _pool_line(cell: NUMACell) -> list[str]:
+    pool = sorted(_pool_cpus(cell))
+    if not pool:
+        return []
+    limit = getattr(cell, "emulator_pool_overcommit", 1)
+    loads = ", ".join(f"{cpu}: {cell.emulator_pool_load(cpu)}/{limit}" for cpu in pool)
+    return [f"  emulator pool (guests per pCPU): {loads}"]
 
 
 def _size_text(size_kb: int) -> str:
@@ -156,6 +175,7 @@ def render_cell(
     guest_cells = [c for c in placement.cells if c.id == cell.id] if placement else []
     guest_mb = sum(c.memory for c in guest_cells)
     lines = [_cell_header(cell, len(marks), guest_mb, paint)]
+    lines += _pool_line(cell)
     label_width = max((len(m.text) for m in marks.values()), default=4)
     rendered = []
     for core in cores:
@@ -201,8 +221,8 @@ def _guest_lines(placement: InstanceNUMATopology, emulatorpin: set[int]) -> list
     return lines
 
 
-def legend(paint: Painter, with_guest: bool) -> list[str]:
-    """The key to the labels; guest labels only when a guest is drawn."""
+def legend(paint: Painter, with_guest: bool, pool: bool = False) -> list[str]:
+    """The key to the labels; guest labels only when a guest is drawn, pool ones with a pool."""
     items = []
     if with_guest:
         items += [
@@ -210,6 +230,10 @@ def legend(paint: Painter, with_guest: bool) -> list[str]:
             ("EMU", "emu", "reserved for the guest's emulator threads"),
             ("+E", "pin", "emulator threads may also run here"),
         ]
+    if pool:
+        items.append(
+            ("pool", "pool", "host-wide emulator thread pool ([os_numa] emulator_pin_set)")
+        )
     items += [
         ("used", "used", "pinned by existing guests"),
         ("free", "free", "free to pin"),
@@ -259,5 +283,5 @@ def render_host(
         title = "no NUMA node" if key is None else f"NUMA node {key} (not a host cell)"
         lines += ["", title] + ["  " + note for note in notes[key]]
     lines.append("")
-    lines += legend(paint, placement is not None)
+    lines += legend(paint, placement is not None, any(_pool_cpus(c) for c in host.cells))
     return "\n".join(lines) + "\n"
