@@ -432,3 +432,77 @@ def test_topology_invariants(case):
         assert all(cell.siblings)
         assert [min(g) for g in cell.siblings] == sorted(min(g) for g in cell.siblings)
         assert all(len(group) <= info.cpu_threads for group in cell.siblings)
+
+
+# --- the emulator pool ([os_numa] emulator_pin_set) ----------------------------------------
+
+POOL_CASES = {
+    "beside the [compute] sets": (
+        {"cpu_dedicated_set": "1-3,5-7", "emulator_pin_set": "0,4"},
+        [({0}, {1, 2, 3}, set()), ({4}, {5, 6, 7}, set())],
+    ),
+    "taken out of the legacy every-CPU default": (
+        {"emulator_pin_set": "0"},
+        [({0}, {1, 2, 3}, {1, 2, 3}), (set(), {4, 5, 6, 7}, {4, 5, 6, 7})],
+    ),
+    "with a shared set, in one cell only": (
+        {"cpu_dedicated_set": "2-3,6-7", "cpu_shared_set": "0,4", "emulator_pin_set": "1"},
+        [({1}, {2, 3}, {0}), (set(), {6, 7}, {4})],
+    ),
+    "no pool": (
+        {"cpu_dedicated_set": "0-7"},
+        [(set(), {0, 1, 2, 3}, set()), (set(), {4, 5, 6, 7}, set())],
+    ),
+}
+
+
+@pytest.mark.parametrize(("sets", "cells"), POOL_CASES.values(), ids=POOL_CASES)
+@pytest.mark.parametrize("source", ["arguments", "conf"])
+def test_emulator_pool_per_cell(sets, cells, source):
+    conf = os_numa_conf.make_conf(**{"os_numa.emulator_pool_overcommit": 3})
+    if source == "conf":
+        for name, value in sets.items():
+            group = "os_numa" if name == "emulator_pin_set" else "compute"
+            conf.set_override(name, value, group=group)
+        topology = host.host_topology_from_capabilities(_caps("tiny-2cell-nosmt.xml"), conf=conf)
+    else:
+        topology = host.host_topology_from_capabilities(
+            _caps("tiny-2cell-nosmt.xml"), conf=conf, **sets
+        )
+    got = [(c.emulator_pool_cpus, c.pcpuset, c.cpuset) for c in topology.cells]
+    assert got == cells
+    for cell in topology.cells:
+        assert cell.emulator_pool_overcommit == 3
+        assert cell.emulator_pool_guests == {}
+        assert not cell.emulator_pool_cpus & (cell.pcpuset | cell.cpuset)
+        assert not set().union(*cell.siblings) & cell.emulator_pool_cpus
+
+
+BAD_POOLS = {
+    "overlaps the dedicated set": (
+        {"cpu_dedicated_set": "0-7", "emulator_pin_set": "3"},
+        "cpu_dedicated_set overlap on CPU(s) 3",
+    ),
+    "overlaps the shared set": (
+        {"cpu_shared_set": "0-1", "emulator_pin_set": "1-2"},
+        "cpu_shared_set overlap on CPU(s) 1",
+    ),
+    "offline CPU": ({"emulator_pin_set": "7-9"}, "CPU(s) 8-9 that are not online"),
+    "malformed": ({"emulator_pin_set": "x"}, "[os_numa] emulator_pin_set"),
+    "empty": ({"emulator_pin_set": "0,^0"}, "names no CPUs"),
+}
+
+
+@pytest.mark.parametrize(("sets", "needle"), BAD_POOLS.values(), ids=BAD_POOLS)
+def test_bad_emulator_pools_are_refused(sets, needle):
+    with pytest.raises(exception.InvalidConfiguration) as info:
+        host.host_topology_from_capabilities(
+            _caps("tiny-2cell-nosmt.xml"), conf=os_numa_conf.make_conf(), **sets
+        )
+    assert needle in str(info.value)
+
+
+def test_emulator_pool_overcommit_below_one_is_refused():
+    conf = os_numa_conf.make_conf()
+    with pytest.raises(ValueError):
+        conf.set_override("emulator_pool_overcommit", 0, group="os_numa")

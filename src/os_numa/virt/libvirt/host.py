@@ -20,28 +20,51 @@ from os_numa.virt.libvirt import config
 CPUSetLike = str | Iterable[int]
 
 
-def _explicit_set(value: CPUSetLike, option: str) -> set[int]:
+def _explicit_set(value: CPUSetLike, option: str, group: str = "compute") -> set[int]:
     if isinstance(value, str):
         try:
             cpus = cpuset_mod.parse_cpu_spec(value)
         except exception.InvalidCPUSpec as exc:
-            raise exception.InvalidConfiguration(reason=f"[compute] {option}: {exc}") from exc
+            raise exception.InvalidConfiguration(reason=f"[{group}] {option}: {exc}") from exc
     else:
         try:
             cpus = {int(cpu) for cpu in value}
         except (TypeError, ValueError) as exc:
             raise exception.InvalidConfiguration(
-                reason=f"[compute] {option}={value!r} is neither a CPU spec nor CPU ids"
+                reason=f"[{group}] {option}={value!r} is neither a CPU spec nor CPU ids"
             ) from exc
     if not cpus:
-        raise exception.InvalidConfiguration(reason=f"[compute] {option}={value!r} names no CPUs")
+        raise exception.InvalidConfiguration(reason=f"[{group}] {option}={value!r} names no CPUs")
     return cpus
 
 
-def _resolve_set(value: CPUSetLike | None, option: str, conf: cfg.ConfigOpts) -> set[int] | None:
+def _resolve_set(
+    value: CPUSetLike | None, option: str, conf: cfg.ConfigOpts, group: str = "compute"
+) -> set[int] | None:
     if value is None:
-        return os_numa_conf.parse_cpu_set_option(conf, "compute", option)
-    return _explicit_set(value, option)
+        return os_numa_conf.parse_cpu_set_option(conf, group, option)
+    return _explicit_set(value, option, group)
+
+
+def _check_pool(
+    pool: set[int] | None, dedicated: set[int] | None, shared: set[int] | None, online: set[int]
+) -> None:
+    """The emulator pool is online and neither pinnable nor shared."""
+    if pool is None:
+        return
+    for option, cpus in (("cpu_dedicated_set", dedicated), ("cpu_shared_set", shared)):
+        if cpus is not None and pool & cpus:
+            raise exception.InvalidConfiguration(
+                reason=f"[os_numa] emulator_pin_set and [compute] {option} overlap on CPU(s) "
+                f"{cpuset_mod.format_cpu_spec(pool & cpus)}; a pool CPU runs emulator threads "
+                "only, so it may be in neither set"
+            )
+    if pool - online:
+        raise exception.InvalidConfiguration(
+            reason="[os_numa] emulator_pin_set names CPU(s) "
+            f"{cpuset_mod.format_cpu_spec(pool - online)} that are not online on this host; "
+            f"online CPUs are {cpuset_mod.format_cpu_spec(online) or 'none'}"
+        )
 
 
 def _check_sets(dedicated: set[int] | None, shared: set[int] | None, online: set[int]) -> None:
@@ -90,6 +113,7 @@ def host_topology_from_capabilities(
     cpu_dedicated_set: CPUSetLike | None = None,
     cpu_shared_set: CPUSetLike | None = None,
     conf: cfg.ConfigOpts | None = None,
+    emulator_pin_set: CPUSetLike | None = None,
 ) -> objects.NUMATopology:
     """Build the host :class:`~os_numa.objects.NUMATopology` from capabilities.
 
@@ -102,13 +126,20 @@ def host_topology_from_capabilities(
       empty groups dropped, sorted by lowest CPU.
     - ``memory`` in MiB, ``mempages`` from the ``<pages>`` pools (total pages),
       ``socket`` when every CPU of the cell is on the same socket, else None.
+    - ``emulator_pool_cpus``: the cell's CPUs of ``emulator_pin_set`` (the
+      emulator pool of ``hw:emulator_threads_policy=pool``), with
+      ``emulator_pool_overcommit`` from ``[os_numa]``. Pool CPUs are never in
+      ``pcpuset`` or ``cpuset``: with neither ``[compute]`` set, they are taken
+      out of the "every CPU" default.
 
     ``cpu_dedicated_set`` / ``cpu_shared_set`` are CPU specs (``"4-15,^8"``) or
     iterables of CPU ids; each one that is None is read from ``[compute]`` of
-    ``conf`` (default :data:`os_numa.conf.CONF`).
+    ``conf`` (default :data:`os_numa.conf.CONF`); ``emulator_pin_set`` likewise
+    from ``[os_numa] emulator_pin_set``.
 
-    :raises InvalidConfiguration: the sets overlap, name CPUs that are not online,
-        are malformed or empty; the message names the CPUs.
+    :raises InvalidConfiguration: the sets overlap (the emulator pool included),
+        name CPUs that are not online, are malformed or empty; the message names
+        the CPUs.
     :raises InvalidXML: the document is malformed; :raises UnsafeXML: it is unsafe.
     """
     if isinstance(caps_xml, config.LibvirtConfigCaps):
@@ -118,16 +149,18 @@ def host_topology_from_capabilities(
     conf = os_numa_conf.CONF if conf is None else conf
     dedicated = _resolve_set(cpu_dedicated_set, "cpu_dedicated_set", conf)
     shared = _resolve_set(cpu_shared_set, "cpu_shared_set", conf)
+    pool = _resolve_set(emulator_pin_set, "emulator_pin_set", conf, group="os_numa")
 
     cells = sorted(caps.cells, key=lambda cell: cell.id)
     online: set[int] = set().union(*(cell.cpu_ids for cell in cells))
     _check_sets(dedicated, shared, online)
+    _check_pool(pool, dedicated, shared, online)
 
     result = []
     for cell in cells:
         cpus = cell.cpu_ids
         if dedicated is None and shared is None:
-            pcpuset, cpuset = set(cpus), set(cpus)
+            pcpuset, cpuset = cpus - (pool or set()), cpus - (pool or set())
         else:
             pcpuset = cpus & (dedicated or set())
             cpuset = cpus & (shared or set())
@@ -143,6 +176,9 @@ def host_topology_from_capabilities(
                 siblings=_siblings(cell, pcpuset),
                 mempages=_mempages(cell),
                 socket=_socket(cell),
+                emulator_pool_cpus=cpus & (pool or set()),
+                emulator_pool_guests={},
+                emulator_pool_overcommit=conf.os_numa.emulator_pool_overcommit,
             )
         )
     return objects.NUMATopology(cells=result)
