@@ -214,7 +214,8 @@ def test_no_fit_exit_1_with_explanation_in_every_format(os_numa):
     assert "16" in doc["explanation"] and "Does not fit" in doc["explanation"]
     xml = os_numa(["place", "--format", "xml", "--flavor", big])
     assert xml.returncode == 1
-    assert "Does not fit" in xml.stdout
+    (comment,) = etree.fromstring(f"<wrapper>{xml.stdout}</wrapper>")  # a well-formed comment
+    assert "Does not fit" in comment.text
 
 
 # --- colour ------------------------------------------------------------------------------

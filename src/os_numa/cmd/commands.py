@@ -187,7 +187,9 @@ def print_placement(outcome: Outcome, fmt: str, color: bool, out: TextIO) -> Non
                 )
             )
         else:
-            out.write(f"<!-- does not fit:\n{outcome.explanation}\n-->\n")
+            # "--" may not appear inside an XML comment.
+            text = (outcome.explanation or "").replace("--", "- -")
+            out.write(f"<!-- does not fit:\n{text}\n-->\n")
     else:
         out.write(
             render_picture.render_host(

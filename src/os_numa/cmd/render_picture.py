@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from os_numa import topology
 from os_numa.cpuset import format_cpu_spec
 from os_numa.objects.instance_numa import InstanceNUMACell, InstanceNUMATopology
 from os_numa.objects.numa import NUMACell, NUMATopology
@@ -73,11 +74,8 @@ def cores_of(cell: NUMACell) -> list[list[int]]:
     CPUs the siblings list does not mention are cores of their own, so a host
     reported without SMT data still shows every CPU.
     """
-    known = set(cell.cpuset) | set(cell.pcpuset)
-    cores = [sorted(group) for group in cell.siblings if group]
-    listed = {cpu for core in cores for cpu in core}
-    cores.extend([cpu] for cpu in sorted(known - listed))
-    return sorted(cores, key=lambda threads: threads[0])
+    cpus = set(cell.cpuset) | set(cell.pcpuset)
+    return [list(core) for core in topology.cores_of(cell.siblings, cpus)]
 
 
 def mark_cpus(
