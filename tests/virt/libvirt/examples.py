@@ -45,6 +45,9 @@ class Example:
     hugepages: dict | None = None  # guest cell -> page size KiB
     locked: bool = False  # <locked/> without realtime (hw:locked_memory)
     nova: str = ""  # where Nova's output differs, what Nova writes
+    # Nova's own output for the same request (nova-behaviour.md 7.4), where it says.
+    nova_pins: dict | None = None
+    nova_emulatorpin: set | None = None
 
 
 EXAMPLES = {
@@ -55,6 +58,8 @@ EXAMPLES = {
         emulatorpin={2},
         numatune={0: 0, 1: 1},
         nova="vCPUs 2, 3 -> pCPUs 6, 7 (hash-ordered siblings)",
+        nova_pins={0: {0}, 1: {1}, 2: {6}, 3: {7}},
+        nova_emulatorpin={2},
     ),
     "A3": Example(
         ft.a3_host,
@@ -63,6 +68,8 @@ EXAMPLES = {
         emulatorpin={4},
         numatune={0: 0},
         nova="vCPUs 2, 3 -> pCPUs 6, 7; the emulator pCPU is 4 in both",
+        nova_pins={0: {0}, 1: {1}, 2: {6}, 3: {7}},
+        nova_emulatorpin={4},
     ),
     "B1": Example(
         ft.a1_host,
@@ -71,6 +78,8 @@ EXAMPLES = {
         emulatorpin={0},
         realtime={1, 2, 3},
         numatune={0: 0},
+        nova_pins={0: {0}, 1: {1}, 2: {2}, 3: {3}},
+        nova_emulatorpin={0},
     ),
     "B2": Example(
         ft.a3_host,
@@ -80,6 +89,8 @@ EXAMPLES = {
         realtime={0, 1, 2, 3},
         numatune={0: 0},
         nova="vCPUs 2, 3 -> pCPUs 6, 7",
+        nova_pins={0: {0}, 1: {1}, 2: {6}, 3: {7}},  # A3's, the same host and pinning
+        nova_emulatorpin={4},
     ),
     "B3": Example(
         ft.c1_host,
@@ -90,6 +101,8 @@ EXAMPLES = {
         realtime={0, 1, 2, 3},
         numatune={0: 0},
         nova="vCPUs 0-3 -> pCPUs 6, 2, 5, 4",
+        nova_pins={0: {6}, 1: {2}, 2: {5}, 3: {4}},
+        nova_emulatorpin={0, 1, 8, 9},
     ),
     "B5": Example(
         two_by_eight_host,
@@ -99,6 +112,7 @@ EXAMPLES = {
         realtime={1, 2, 3},
         numatune={0: 0, 1: 1},
         nova="vCPU 0 -> pCPU 6, so <emulatorpin cpuset='6'/>",
+        nova_emulatorpin={6},
     ),
     "B6": Example(
         two_by_eight_host,
@@ -114,6 +128,7 @@ EXAMPLES = {
         realtime={1, 2, 3},
         numatune={0: 0, 1: 1},
         nova="the reserved pCPU is 5 (hash order); ours is the lowest free one, 2",
+        nova_emulatorpin={5},
     ),
     "C1": Example(
         ft.c1_host,
@@ -123,6 +138,8 @@ EXAMPLES = {
         conf=C1_SETS,
         numatune={0: 0},
         nova="vCPUs 0-3 -> pCPUs 6, 2, 5, 4",
+        nova_pins={0: {6}, 1: {2}, 2: {5}, 3: {4}},
+        nova_emulatorpin={0, 1, 8, 9},
     ),
     "C2": Example(
         ft.a1_host,
@@ -130,6 +147,7 @@ EXAMPLES = {
         pins={0: {0}, 1: {1}, 2: {2}, 3: {3}},
         emulatorpin={0, 1, 2, 3},
         numatune={0: 0},
+        nova_emulatorpin={0, 1, 2, 3},
     ),
     "D1": Example(
         ft.c1_host,
@@ -139,6 +157,8 @@ EXAMPLES = {
         conf=C1_SETS,
         numatune={0: 0},
         nova="vCPUs 2, 3 -> pCPUs 6, 2 and the emulator pCPU is 5",
+        nova_pins={0: {0, 1}, 1: {0, 1}, 2: {6}, 3: {2}},
+        nova_emulatorpin={5},
     ),
     "D2": Example(
         ft.c1_host,
@@ -148,6 +168,7 @@ EXAMPLES = {
         conf=C1_SETS,
         realtime={2, 3},
         numatune={0: 0},
+        nova_emulatorpin={0, 1},
     ),
     "H1-hugepages-two-cells": Example(
         huge_page_host,

@@ -65,6 +65,20 @@ def test_example_cputune(name):
         assert numa.cputune.vcpusched == []
 
 
+@pytest.mark.parametrize("name", sorted(n for n, e in EXAMPLES.items() if e.nova_emulatorpin))
+def test_example_says_where_it_differs_from_nova(name):
+    """Every difference from Nova's output is one the example names (``nova``)."""
+    example = EXAMPLES[name]
+    host, flavor, conf, placement = place(example)
+
+    cputune = driver.get_guest_numa_config(placement, flavor, None, host, conf).cputune
+
+    differs = cputune.emulatorpin.cpuset != example.nova_emulatorpin or (
+        example.nova_pins is not None and _pins(cputune) != example.nova_pins
+    )
+    assert bool(example.nova) is differs, example.nova
+
+
 @pytest.mark.parametrize("name", sorted(EXAMPLES))
 def test_example_guest_cells_and_numatune(name):
     example = EXAMPLES[name]
