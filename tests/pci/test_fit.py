@@ -459,3 +459,12 @@ def test_explain_device_without_numa_node_under_required():
         "alias a: 1 device requested on the guest's cells {0}, 0 free there, "
         "1 free on cell 1; policy required"
     ]
+
+
+def test_guest_without_numa_topology_gets_any_devices():
+    requests = parse_alias_spec("vf:5", ALIASES, "required")  # policy cannot apply: no cells
+    got = pci_fit.assign_without_numa(requests, _stats(), _intel_host())
+    assert len(got) == 5 and {d.guest_cell for d in got} == {None}
+    assert len({d.address for d in got}) == 5
+    assert pci_fit.assign_without_numa(parse_alias_spec("vf:9", ALIASES), _stats()) is None
+    assert pci_fit.assign_without_numa(requests, None) is None

@@ -583,6 +583,26 @@ def device_objects(result: PciFit, host_topology) -> list:
     ]
 
 
+def assign_without_numa(
+    requests: Sequence[PciRequest], stats: PciDeviceStats | None, host_topology=None
+) -> list | None:
+    """Devices for a guest that asks for no NUMA placement, or None when there are too few.
+
+    Such a guest has no cells to be local to, so, as in Nova, NUMA policies do
+    not apply: any free matching device serves (lowest addresses first). Every
+    device's ``guest_cell`` is None.
+    """
+    stats = stats if stats is not None else PciDeviceStats(())
+    hosts = host_infos(host_topology) if host_topology is not None else ()
+    anywhere = [dataclasses.replace(r, policy=pci_request.PREFERRED) for r in requests]
+    model = _model(anywhere, stats, hosts)
+    units = model.flow(frozenset(), relaxed=True)
+    picked = None if units is None else _pick(model, units, (), relaxed=True)
+    if picked is None:
+        return None
+    return device_objects(PciFit((), picked, relaxed=True), host_topology)
+
+
 def fit_instance(instance_topology, problem, host_topology, pci_requests, pci_stats):
     """The placement with devices, or None: the PCI branch of ``numa_fit_instance_to_host``."""
     from os_numa.fit.fit import build_placement
@@ -603,6 +623,7 @@ def explain_problem(problem, host_topology, pci_requests, pci_stats) -> str:
 
 __all__ = [
     "AssignedDevice",
+    "assign_without_numa",
     "HostCellInfo",
     "LOCAL",
     "NO_NUMA_INFO",
