@@ -175,14 +175,17 @@ def test_address_parse_rejects(text):
         PciAddress.parse(text)
 
 
-def _quiet_libvirt():
+@pytest.fixture
+def quiet_libvirt():
+    """Keep libvirt's expected error messages off stderr; restore its default handler."""
     libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
+    yield
+    libvirt.registerErrorHandler(None, None)
 
 
-def test_connection_default_test_driver_has_no_pci_devices():
+def test_connection_default_test_driver_has_no_pci_devices(quiet_libvirt):
     # test:///default ships only SCSI hosts and 'computer'; its nodeDeviceCreateXML
     # creates only fibre-channel vHBAs, so PCI devices come from a custom test host.
-    _quiet_libvirt()
     conn = libvirt.open("test:///default")
     try:
         assert conn.listAllDevices(0)  # it does have (non-PCI) node devices
@@ -193,7 +196,7 @@ def test_connection_default_test_driver_has_no_pci_devices():
         conn.close()
 
 
-def test_connection_custom_test_driver_matches_files(tmp_path):
+def test_connection_custom_test_driver_matches_files(tmp_path, quiet_libvirt):
     # The test driver loads <device> elements of a custom host file as node devices,
     # and serves them back through listAllDevices/XMLDesc like a real host.
     body = "".join(path.read_text() for path in ALL_FILES)
@@ -203,7 +206,6 @@ def test_connection_custom_test_driver_matches_files(tmp_path):
         "<active>4</active><mhz>2000</mhz><model>x86_64</model></cpu>"
         f"<memory>8388608</memory>{body}</node>"
     )
-    _quiet_libvirt()
     conn = libvirt.open(f"test://{node}")
     try:
         from_conn = devices.devices_from_connection(conn)
