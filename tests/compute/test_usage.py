@@ -38,3 +38,17 @@ def test_cells_are_sorted_by_id():
     host = ft.host(3, 1)
     host.cells = list(reversed(host.cells))
     assert [c.id for c in summarize(host, []).cells] == [0, 1, 2]
+
+
+def test_emulator_pool_load_per_pool_pcpu():
+    host = ft.host(2, 4)
+    cell0, cell1 = host.cells
+    cell0.emulator_pool_cpus = {3, 2}
+    cell0.emulator_pool_overcommit = 4
+    cell0.claim_emulator_pool(3)
+    cell0.claim_emulator_pool(3)
+    cell0.claim_emulator_pool(2)
+    usage = summarize(host, [])
+    assert usage.cell(0).emulator_pool == ((2, 1), (3, 2))
+    assert usage.cell(1).emulator_pool == ()
+    assert cell1.emulator_pool_cpus == set()

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from os_numa.compute.claims import Claim
 from os_numa.compute.instance import Resources
-from os_numa.objects import NUMATopology
+from os_numa.objects import NUMACell, NUMATopology
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,7 @@ class CellUsage:
     memory_mb: int
     pages_used: tuple[tuple[int, int], ...]
     cpu_usage: int
+    emulator_pool: tuple[tuple[int, int], ...] = ()
 
     def pages_used_of(self, size_kb: int) -> int:
         """Pages of ``size_kb`` in use (0 for a size the cell does not have)."""
@@ -77,6 +78,7 @@ def summarize(host: NUMATopology, claims: Iterable[Claim]) -> Usage:
             memory_mb=cell.memory_usage,
             pages_used=tuple(sorted((pages.size_kb, pages.used) for pages in cell.mempages)),
             cpu_usage=cell.cpu_usage,
+            emulator_pool=_pool_load(cell),
         )
         for cell in sorted(host.cells, key=lambda c: c.id)
     )
@@ -88,3 +90,9 @@ def summarize(host: NUMATopology, claims: Iterable[Claim]) -> Usage:
         overhead=overhead,
         cells=cells,
     )
+
+
+def _pool_load(cell: NUMACell) -> tuple[tuple[int, int], ...]:
+    # Nova's NUMACell has no emulator pool; neither has a cell from an older primitive.
+    cpus = getattr(cell, "emulator_pool_cpus", None) or ()
+    return tuple((cpu, cell.emulator_pool_load(cpu)) for cpu in sorted(cpus))
