@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import pty
+import subprocess
+
 import pytest
 
-from tests.cmd.conftest import ENTRY_POINTS
+from tests.cmd.conftest import ENTRY_POINTS, console_script
 
 ISOLATE = "vcpus=4,memory_mb=4096,hw:cpu_policy=dedicated,hw:emulator_threads_policy=isolate"
 
@@ -143,3 +147,38 @@ def test_malformed_and_unsafe_capabilities_exit_2(in_process, tmp_path):
         result = in_process(["host", "--capabilities", str(path)])
         assert result.returncode == 2, result.stderr
         assert "Traceback" not in result.stderr and "root:" not in result.stdout
+
+
+def test_colour_on_a_terminal_by_default():
+    """stdout on a pseudo-terminal: auto colours; NO_COLOR turns it off."""
+
+    def on_terminal(env):
+        leader, follower = pty.openpty()
+        try:
+            proc = subprocess.run(
+                [console_script(), "host"],
+                stdout=follower,
+                stderr=subprocess.PIPE,
+                env=env,
+                timeout=120,
+                check=False,
+            )
+            os.close(follower)
+            chunks = []
+            while True:
+                try:
+                    chunk = os.read(leader, 65536)
+                except OSError:  # EIO: the terminal has no writer left
+                    break
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        finally:
+            os.close(leader)
+        assert proc.returncode == 0, proc.stderr
+        return b"".join(chunks).decode()
+
+    base = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    base["TERM"] = "xterm"
+    assert "\x1b[" in on_terminal(base)
+    assert "\x1b[" not in on_terminal({**base, "NO_COLOR": "1"})
