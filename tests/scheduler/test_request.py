@@ -181,6 +181,48 @@ CASES = [
 ]
 
 
+# Beyond Nova (issue 6): several emulator pCPUs, and the host-wide emulator pool.
+COUNT2 = {"hw:emulator_threads_count": "2"}
+CASES += [
+    (
+        "isolate with 2 emulator pCPUs",
+        specs(DED, ISO, COUNT2),
+        {},
+        {"PCPU": 6, "MEMORY_MB": 4096},
+        set(),
+        set(),
+    ),
+    (
+        "mixed isolate with 3 emulator pCPUs",
+        specs(
+            {"hw:cpu_policy": "mixed", "hw:cpu_dedicated_mask": "^0"},
+            ISO,
+            {"hw:emulator_threads_count": "3"},
+        ),
+        {},
+        {"PCPU": 6, "VCPU": 1, "MEMORY_MB": 4096},
+        set(),
+        set(),
+    ),
+    (
+        "explicit PCPU with 2 emulator pCPUs",
+        specs({"resources:PCPU": "6"}, ISO, COUNT2),
+        {},
+        {"PCPU": 6, "MEMORY_MB": 4096},
+        set(),
+        set(),
+    ),
+    (
+        "pool: the emulator pCPU is outside the PCPU inventory",
+        specs(DED, {"hw:emulator_threads_policy": "pool"}),
+        {},
+        {"PCPU": 4, "MEMORY_MB": 4096},
+        set(),
+        set(),
+    ),
+]
+
+
 @pytest.mark.parametrize(
     "extra_specs, props, resources, required, forbidden",
     [case[1:] for case in CASES],
@@ -296,6 +338,13 @@ ERRORS = [
         "ISOLATE",
     ),
     ("isolate needs pinning", ISO, {}, exception.BadRequirementEmulatorThreadsPolicy, "isolate"),
+    (
+        "PCPU without the second emulator pCPU",
+        specs({"resources:PCPU": "5"}, ISO, COUNT2),
+        {},
+        exception.InvalidRequest,
+        "exactly 6",
+    ),
 ]
 
 
