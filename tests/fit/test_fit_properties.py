@@ -3,7 +3,7 @@ exhaustive reference written independently (per-cell counting rules + permutatio
 
 from itertools import permutations
 
-from hypothesis import assume, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from os_numa import objects
@@ -39,11 +39,15 @@ def hosts(draw, max_cells=5):
 
 
 @st.composite
-def requests(draw, max_cells=4):
-    policy = draw(st.sampled_from([ft.DEDICATED, ft.DEDICATED, ft.SHARED, None, ft.MIXED]))
+def requests(draw, max_cells=4, emulators=(None, "share", "isolate")):
+    """Random requests; ``emulators`` other than None force a pinned CPU policy."""
+    policies = [ft.DEDICATED, ft.DEDICATED, ft.MIXED]
+    if None in emulators:
+        policies += [ft.SHARED, None]
+    policy = draw(st.sampled_from(policies))
     pinned = policy in (ft.DEDICATED, ft.MIXED)
     thread = draw(st.sampled_from([None, "prefer", "isolate", "require"])) if pinned else None
-    emulator = draw(st.sampled_from([None, "share", "isolate"])) if pinned else None
+    emulator = draw(st.sampled_from(emulators)) if pinned else None
     pagesize = draw(st.sampled_from([None, None, -1, -2, -3, 2048]))
     counts = draw(st.lists(st.integers(1, 4), min_size=1, max_size=max_cells))
     cells = []
@@ -217,9 +221,8 @@ def test_agrees_with_exhaustive_search(host, request, limits):
 
 
 @SETTINGS
-@given(hosts(), requests(), st.data())
+@given(hosts(), requests(emulators=("isolate",)), st.data())
 def test_emulator_pcpu_never_shares_a_core_with_a_realtime_vcpu(host, request, data):
-    assume(request.emulator_threads_policy == "isolate")
     pinned = sorted(set().union(*(c.pcpuset for c in request.cells)))
     request.realtime_vcpus = data.draw(st.sets(st.sampled_from(pinned)))
     result = fit(host, request)
