@@ -489,3 +489,12 @@ def test_bad_config_files_exit_2(in_process, tmp_path, content, words):
     result = in_process(["host", "--config-file", str(path)])
     assert result.returncode == 2, result.stderr
     assert words in result.stderr and "Traceback" not in result.stderr
+
+
+def test_validate_flavor_checks_pci_requests(in_process):
+    argv = ["validate-flavor", "--flavor", TWO_NODES, "--extra-spec", "pci_passthrough:alias=vf:2"]
+    missing = in_process(argv)
+    assert missing.returncode == 2 and "PCI alias vf is not defined" in missing.stderr
+    ok = in_process([*argv, "--pci-alias", VF_ALIAS])
+    assert ok.returncode == 0, ok.stderr
+    assert "PCI devices vf:2 (required)" in ok.stdout

@@ -231,10 +231,14 @@ def cmd_host(options: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
-def describe_request(flavor: Flavor, image_meta: ImageMeta | None) -> list[str]:
+def describe_request(
+    flavor: Flavor, image_meta: ImageMeta | None, pci_aliases: list[str] | tuple[str, ...] = ()
+) -> list[str]:
     """A summary of the topology a flavor asks for; validation errors propagate.
 
-    :raises OsNumaError: any invalid extra spec or image property.
+    ``pci_aliases`` are ``--pci-alias`` values, needed when the flavor names aliases.
+
+    :raises OsNumaError: any invalid extra spec, image property or PCI request.
     """
     request = hardware.numa_get_constraints(flavor, image_meta)
     realtime = hardware.get_realtime_cpu_constraint(flavor, image_meta)
@@ -254,12 +258,16 @@ def describe_request(flavor: Flavor, image_meta: ImageMeta | None) -> list[str]:
         ]
     if realtime:
         lines.append(f"realtime vCPUs {format_cpu_spec(realtime)} (SCHED_FIFO, locked memory)")
+    aliases = pci_request.parse_aliases(pci_aliases)
+    devices = pci_request.get_pci_requests(flavor, image_meta, aliases=aliases)
+    if devices:
+        lines.append(f"PCI devices {pci_request.describe(devices)}")
     return lines
 
 
 def cmd_validate_flavor(options: argparse.Namespace, out: TextIO) -> int:
     flavor, image_meta = _guest_from(options)
-    out.write("\n".join(describe_request(flavor, image_meta)) + "\n")
+    out.write("\n".join(describe_request(flavor, image_meta, options.pci_alias)) + "\n")
     return EXIT_OK
 
 
