@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from os_numa import objects
 from os_numa.fit import search
-from os_numa.fit.fit import build_placement, make_problem
+from os_numa.fit.fit import build_placement, make_problem, pool_shortfall
 from os_numa.fit.outcome import Shortfall
 
 
@@ -61,9 +61,12 @@ class FitReport:
         if self.fits:
             if self.placement is None:
                 return "Fits: nothing asks for NUMA placement."
+            pool_cpu = getattr(self.placement, "emulator_pool_cpu", None)
+            pool = "" if pool_cpu is None else f"; emulator threads on pool pCPU {pool_cpu}"
             return (
                 "Fits: "
                 + "; ".join(_placed(i, c) for i, c in enumerate(self.placement.cells))
+                + pool
                 + "."
             )
         if self.reason is not None:
@@ -102,6 +105,9 @@ def explain_fit(
 
     Same arguments and errors as the fit. When only the PCI requests stand in
     the way, ``reason`` names each failing alias with its free devices per cell.
+    When a ``pool`` guest finds the emulator pool full (or absent), ``reason``
+    says so with its numbers ("emulator pool full: 4 pCPUs x overcommit 2 = 8
+    guests, 8 placed").
     """
     if host_topology is None or instance_topology is None:
         return FitReport(
@@ -112,6 +118,9 @@ def explain_fit(
     problem = make_problem(host_topology, instance_topology, limits, conf)
     k, n = len(problem.guests), len(problem.hosts)
     host_ids = tuple(problem.hosts[h].id for h in problem.order)
+    pool_reason = pool_shortfall(problem)
+    if pool_reason is not None:
+        return FitReport(fits=False, placement=None, host_order=host_ids, reason=pool_reason)
     if k > n:
         return FitReport(
             fits=False,

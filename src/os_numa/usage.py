@@ -10,7 +10,7 @@ new topology, so an error leaves the caller's host exactly as it was.
 
 from __future__ import annotations
 
-from os_numa import exception, objects
+from os_numa import cpuset, exception, objects
 from os_numa.objects import fields
 
 _PINNED = (fields.CPUAllocationPolicy.DEDICATED, fields.CPUAllocationPolicy.MIXED)
@@ -25,7 +25,8 @@ def numa_usage_from_instance_numa(
     cell: ``memory_usage`` moves by its memory, ``cpu_usage`` by its floating
     vCPUs, the pages of its ``pagesize`` by memory / page size, and for pinned
     cells its pinned pCPUs plus ``cpuset_reserved`` are pinned (whole cores under
-    thread policy ``isolate``).
+    thread policy ``isolate``). A ``pool`` guest's ``emulator_pool_cpu`` counts
+    one guest more (or fewer) on that pool pCPU, in whichever host cell holds it.
 
     :raises CPUPinningInvalid: a pCPU is already pinned (claimed twice).
     :raises CPUUnpinningInvalid: a pCPU is not pinned (released twice).
@@ -35,6 +36,10 @@ def numa_usage_from_instance_numa(
     :raises MemoryPageSizeNotSupported: the cell has no pages of the guest's size.
     :raises NotFound: a guest cell names a host cell that does not exist.
     :raises InternalError: a pinned guest cell has no ``cpu_pinning`` (it was never fitted).
+    :raises EmulatorPoolCPUUnknown: the guest's ``emulator_pool_cpu`` is in no
+        host cell's emulator pool.
+    :raises EmulatorPoolCPUInvalid: that pool pCPU is full (claim) or holds no
+        guest (release).
     """
     cells = [_copy_cell(cell) for cell in host_topology.cells]
     if instance_topology is not None:
@@ -48,7 +53,20 @@ def numa_usage_from_instance_numa(
                     f"(host cells: {sorted(by_id)})"
                 )
             _account(host_cell, guest_cell, sign)
+        _account_emulator_pool(cells, instance_topology, free)
     return objects.NUMATopology(cells=cells)
+
+
+def _account_emulator_pool(cells: list[objects.NUMACell], instance_topology, free: bool) -> None:
+    cpu = getattr(instance_topology, "emulator_pool_cpu", None)
+    if cpu is None:
+        return
+    for cell in cells:
+        if cpu in cell.emulator_pool_cpus:
+            (cell.release_emulator_pool if free else cell.claim_emulator_pool)(cpu)
+            return
+    pool = set().union(*(cell.emulator_pool_cpus for cell in cells))
+    raise exception.EmulatorPoolCPUUnknown(cpu=cpu, pool=cpuset.format_cpu_spec(pool) or "none")
 
 
 def _copy_cell(cell: objects.NUMACell) -> objects.NUMACell:

@@ -13,6 +13,7 @@ from os_numa.fit import search
 from os_numa.fit.cellfit import cell_fit
 from os_numa.fit.order import host_order
 from os_numa.fit.outcome import CellFit, Shortfall
+from os_numa.fit.pool import EmulatorPool, emulator_pool
 from os_numa.fit.snapshot import (
     GuestCell,
     HostCell,
@@ -22,6 +23,7 @@ from os_numa.fit.snapshot import (
     host_cells,
     limits_of,
 )
+from os_numa.objects import fields
 
 
 @dataclass
@@ -39,6 +41,8 @@ class Problem:
     order: tuple[int, ...]
     realtime: frozenset[int] = frozenset()
     smt_aware: bool = False
+    #: The host's emulator pool, for a ``pool`` guest only (see :mod:`os_numa.fit.pool`).
+    pool: EmulatorPool | None = None
     _outcomes: dict[tuple[int, int], CellFit | Shortfall] = field(default_factory=dict)
 
     def outcome(self, guest: int, host: int) -> CellFit | Shortfall:
@@ -94,7 +98,18 @@ def make_problem(host_topology, instance_topology, limits=None, conf=None) -> Pr
         order=host_order(hosts, len(guests), pinning, pack),
         realtime=realtime,
         smt_aware=smt_aware,
+        pool=emulator_pool(host_topology) if _pooled(instance_topology) else None,
     )
+
+
+def _pooled(instance_topology) -> bool:
+    policy = getattr(instance_topology, "emulator_threads_policy", None)
+    return policy == fields.CPUEmulatorThreadsPolicy.POOL
+
+
+def pool_shortfall(problem: Problem) -> str | None:
+    """Why a ``pool`` guest cannot get an emulator pool pCPU, or None (also for other guests)."""
+    return None if problem.pool is None else problem.pool.shortfall()
 
 
 def numa_fit_instance_to_host(
@@ -111,8 +126,10 @@ def numa_fit_instance_to_host(
     in Nova's order wins (see :mod:`os_numa.fit.search`). The result is a new
     topology: every cell's ``id`` is its host cell id, pinned cells carry
     ``cpu_pinning``, guest cell 0 of an ``isolate`` guest carries
-    ``cpuset_reserved``, and a requested page size is resolved. Neither argument
-    is mutated. ``pci_requests`` (:class:`os_numa.pci.request.PciRequest` list)
+    ``cpuset_reserved``, a ``pool`` guest carries ``emulator_pool_cpu`` (the
+    least loaded pool pCPU, nearest first: see :mod:`os_numa.fit.pool`; no fit
+    when the pool is full or absent), and a requested page size is resolved.
+    Neither argument is mutated. ``pci_requests`` (:class:`os_numa.pci.request.PciRequest` list)
     are served from ``pci_stats`` (:class:`os_numa.pci.stats.PciDeviceStats`;
     None: no devices) under their NUMA policies as part of the search, and the
     placement's ``pci_devices`` records the devices chosen (see :mod:`os_numa.pci.fit`).
@@ -123,6 +140,8 @@ def numa_fit_instance_to_host(
     if host_topology is None or instance_topology is None:
         return None
     problem = make_problem(host_topology, instance_topology, limits, conf)
+    if pool_shortfall(problem) is not None:
+        return None
     if pci_requests:
         # PCI devices couple the guest cells: os_numa.pci.fit searches with coverage rules.
         from os_numa.pci import fit as pci_fit
@@ -150,7 +169,7 @@ _CELL_FIELDS = frozenset(
         "cpu_thread_policy",
     )
 )
-_TOPOLOGY_FIELDS = frozenset(("cells", "emulator_threads_policy"))
+_TOPOLOGY_FIELDS = frozenset(("cells", "emulator_threads_policy", "emulator_pool_cpu"))
 
 
 def build_placement(
@@ -179,6 +198,10 @@ def build_placement(
         cells.append(_new(objects.InstanceNUMACell, values))
     values = _other_fields(instance_topology, _TOPOLOGY_FIELDS)
     values.update(cells=cells, emulator_threads_policy=instance_topology.emulator_threads_policy)
+    if problem.pool is not None:
+        values["emulator_pool_cpu"] = problem.pool.choose(
+            [problem.hosts[host].id for host in assignment]
+        )
     return _new(objects.InstanceNUMATopology, values)
 
 
