@@ -25,11 +25,18 @@ def cores_of(siblings: Iterable[Iterable[int]], cpus: Iterable[int]) -> tuple[Co
     cores = []
     for group in siblings:
         core = wanted.intersection(group)
+        if not core:
+            continue
         if not covered.isdisjoint(core):
-            core -= covered
-        if core:
+            core = core - covered
+            if not core:
+                continue
+        covered.update(core)
+        if len(core) == 2:  # the common SMT core, ordered without sorted()
+            first, second = core
+            cores.append((first, second) if first < second else (second, first))
+        else:
             cores.append(tuple(sorted(core)))
-            covered |= core
     if len(covered) < len(wanted):
         cores.extend((cpu,) for cpu in wanted - covered)
     cores.sort()
