@@ -82,7 +82,10 @@ def make_problem(host_topology, instance_topology, limits=None, conf=None) -> Pr
     conf = os_numa_conf.CONF if conf is None else conf
     hosts = host_cells(host_topology)
     guests = guest_cells(instance_topology)
-    pack = bool(conf.compute.packing_host_numa_cells_allocation_strategy)
+    # Only a host with more cells than the guest needs an order (and the option).
+    pack = len(hosts) > len(guests) and bool(
+        conf.compute.packing_host_numa_cells_allocation_strategy
+    )
     pinning = any(g.pinning for g in guests)
     reserve = emulator_reserve(instance_topology, guests)
     realtime: frozenset[int] = frozenset()
@@ -207,11 +210,13 @@ def build_placement(
 
 def _other_fields(obj, known: frozenset[str]) -> dict:
     """The set fields of ``obj`` outside ``known``, containers copied one level deep."""
+    raw = vars(obj)
     values = {}
     for name in obj.fields.keys() - known:
-        if not hasattr(obj, ovo_base._get_attrname(name)):  # obj_attr_is_set, minus its cost
+        attr = ovo_base._get_attrname(name)
+        if attr not in raw:  # not set: the new object gets the default
             continue
-        value = getattr(obj, name)
+        value = raw[attr]
         if isinstance(value, (set, frozenset, dict, list)):
             value = type(value)(value)
         values[name] = value
@@ -231,6 +236,8 @@ def _new(cls, values: dict):
     """
     obj = cls.__new__(cls)
     ovo_base.VersionedObject.__init__(obj)
+    stored = {}
+    changed = []
     for name, field_ in cls.fields.items():
         if name in values:
             value = values[name]
@@ -239,6 +246,8 @@ def _new(cls, values: dict):
             value = type(default)(default) if isinstance(default, (set, dict, list)) else default
         else:
             continue
-        setattr(obj, ovo_base._get_attrname(name), value)
-        obj._changed_fields.add(name)
+        stored[ovo_base._get_attrname(name)] = value
+        changed.append(name)
+    vars(obj).update(stored)
+    obj._changed_fields.update(changed)
     return obj
