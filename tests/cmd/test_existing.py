@@ -157,3 +157,13 @@ def test_bad_pci_devices(devices, words):
     with pytest.raises(exception.InvalidRequest) as info:
         existing.parse_existing(json.dumps(doc))
     assert words in str(info.value)
+
+
+def test_emulator_pool_cpu_is_read_back():
+    doc = json.loads(_json(PLACED))
+    doc.update(emulator_threads_policy="pool", emulator_pool_cpu=7)
+    (parsed,) = existing.parse_existing(json.dumps(doc))
+    assert parsed.emulator_threads_policy == "pool" and parsed.emulator_pool_cpu == 7
+    doc["emulator_pool_cpu"] = "7"
+    with pytest.raises(exception.InvalidRequest, match="emulator_pool_cpu"):
+        existing.parse_existing(json.dumps(doc))

@@ -171,3 +171,23 @@ def test_wide_ids_are_right_aligned():
     picture = render_picture.render_host(topologies.wide_ids())
     assert "[100 free  164 free]" in picture
     assert "host cell 3, socket 1" in picture
+
+
+def test_emulator_pool_cpus_and_their_load():
+    host = topologies.smt_2x4x2()
+    cell = host.cells[0]
+    cell.pcpuset = cell.pcpuset - {3, 11}
+    cell.siblings = [s for s in cell.siblings if not s & {3, 11}]
+    cell.emulator_pool_cpus = {3, 11}
+    cell.emulator_pool_overcommit = 2
+    cell.emulator_pool_guests = {"3": 1}
+    guest = isolate_guest(reserved=())
+    guest.emulator_threads_policy = "pool"
+    picture = render_picture.render_host(
+        host, guest, {11}, cores={0: [[c, c + 8] for c in range(4)]}
+    )
+    drawn = cpu_labels(picture)
+    assert drawn[3] == "pool" and drawn[11] == "pool+E"
+    assert "emulator pool, guests per pCPU: CPU 3 1/2, CPU 11 0/2" in picture
+    assert "pool host-wide emulator thread pool" in picture
+    assert "pool" not in render_picture.render_host(topologies.smt_2x4x2())

@@ -5,7 +5,8 @@ object, or a list of them. Entries with ``"fits": false`` hold nothing and are
 skipped. Each cell needs ``host_cell``, ``vcpus`` and ``memory_mb``;
 ``cpu_pinning``, ``cpuset_reserved``, ``pagesize_kb``, ``cpu_policy`` and
 ``cpu_thread_policy`` are optional. A top-level ``pci_devices`` list (objects
-with an ``address``) names the PCI devices the placement holds.
+with an ``address``) names the PCI devices the placement holds, and
+``emulator_pool_cpu`` the emulator pool pCPU of a ``pool`` guest.
 """
 
 from __future__ import annotations
@@ -109,6 +110,9 @@ def placement_from_dict(doc: Any, where: str) -> InstanceNUMATopology | None:
         cells=[cell_from_dict(c, f"{where}.cells[{i}]") for i, c in enumerate(cells)],
         emulator_threads_policy=policy,
     )
+    pool_cpu = doc.get("emulator_pool_cpu")
+    if pool_cpu is not None:
+        placement.emulator_pool_cpu = _int(pool_cpu, f"{where}.emulator_pool_cpu")
     devices = doc.get("pci_devices") or []
     if not isinstance(devices, list):
         raise _bad(f"{where}.pci_devices", "must be a list of objects")

@@ -1,8 +1,9 @@
 """``os-numa place --format json``: the placement as one JSON object.
 
-The keys are the contract in the design's API page; more may be added. Two
-additions here: each cell's ``cpu_policy`` and ``cpu_thread_policy``, so that a
-document can be fed back through ``--existing`` and claimed exactly as placed.
+The keys are the contract in the design's API page; more may be added. The
+additions here: each cell's ``cpu_policy`` and ``cpu_thread_policy``, and the
+guest's ``emulator_pool_cpu`` (policy ``pool``), so that a document can be fed
+back through ``--existing`` and claimed exactly as placed.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ def placement_document(
         "emulatorpin": sorted(emulatorpin) if fits else [],
         "vcpusched": list(vcpusched) if fits else [],
         "explanation": None if fits else explanation,
+        "emulator_pool_cpu": getattr(placement, "emulator_pool_cpu", None) if fits else None,
     }
 
 

@@ -130,8 +130,8 @@ def _pool_line(cell: NUMACell) -> list[str]:
     if not pool:
         return []
     limit = getattr(cell, "emulator_pool_overcommit", 1)
-    loads = ", ".join(f"{cpu}: {cell.emulator_pool_load(cpu)}/{limit}" for cpu in pool)
-    return [f"  emulator pool (guests per pCPU): {loads}"]
+    loads = ", ".join(f"CPU {cpu} {cell.emulator_pool_load(cpu)}/{limit}" for cpu in pool)
+    return [f"  emulator pool, guests per pCPU: {loads}"]
 
 
 def _size_text(size_kb: int) -> str:
