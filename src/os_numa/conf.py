@@ -147,6 +147,7 @@ os_numa_fit_opts: list[cfg.Opt] = [
     ),
 ]
 
+
 def _all_groups():
     return [
         (compute_group, compute_opts),
