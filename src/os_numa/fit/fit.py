@@ -15,6 +15,7 @@ from os_numa.fit.order import host_order
 from os_numa.fit.outcome import CellFit, Shortfall
 from os_numa.fit.pool import EmulatorPool, emulator_pool
 from os_numa.fit.snapshot import (
+    ATTR_PREFIX,
     GuestCell,
     HostCell,
     Limits,
@@ -213,7 +214,7 @@ def _other_fields(obj, known: frozenset[str]) -> dict:
     raw = vars(obj)
     values = {}
     for name in obj.fields.keys() - known:
-        attr = ovo_base._get_attrname(name)
+        attr = ATTR_PREFIX + name
         if attr not in raw:  # not set: the new object gets the default
             continue
         value = raw[attr]
@@ -246,7 +247,7 @@ def _new(cls, values: dict):
             value = type(default)(default) if isinstance(default, (set, dict, list)) else default
         else:
             continue
-        stored[ovo_base._get_attrname(name)] = value
+        stored[ATTR_PREFIX + name] = value
         changed.append(name)
     vars(obj).update(stored)
     obj._changed_fields.update(changed)

@@ -16,6 +16,10 @@ from os_numa.objects import fields
 _PINNED_POLICIES = (fields.CPUAllocationPolicy.DEDICATED, fields.CPUAllocationPolicy.MIXED)
 
 
+#: The prefix of the instance attribute holding a set field's value ("_obj_").
+ATTR_PREFIX = _attrname("")
+
+
 def read_fields(obj, *names: str) -> tuple:
     """The values of fields ``names`` of a versioned object, read in one go.
 
@@ -24,10 +28,39 @@ def read_fields(obj, *names: str) -> tuple:
     attributes directly costs a tenth, which matters on a path run per host per
     boot. A field not set yet goes through the property (and its default).
     """
-    raw = vars(obj)
-    return tuple(
-        raw[attr] if (attr := _attrname(name)) in raw else getattr(obj, name) for name in names
-    )
+    return FieldReader(*names)(obj)
+
+
+class FieldReader:
+    """:func:`read_fields` for a fixed list of fields, attribute names worked out once."""
+
+    __slots__ = ("names", "attrs")
+
+    def __init__(self, *names: str) -> None:
+        self.names = names
+        self.attrs = tuple(_attrname(name) for name in names)
+
+    def __call__(self, obj) -> tuple:
+        raw = vars(obj)
+        try:
+            return tuple([raw[attr] for attr in self.attrs])
+        except KeyError:  # a field left unset: its property supplies the default
+            return tuple(
+                raw[attr] if attr in raw else getattr(obj, name)
+                for attr, name in zip(self.attrs, self.names, strict=True)
+            )
+
+
+_HOST_CELL = FieldReader(
+    "id", "cpuset", "pcpuset", "pinned_cpus", "cpu_usage", "memory", "memory_usage"
+)
+_SIBLINGS = FieldReader("siblings")
+_MEMPAGES = FieldReader("mempages")
+_PAGES = FieldReader("size_kb", "total", "used", "reserved")
+_CELLS = FieldReader("cells")
+_GUEST_CELL = FieldReader(
+    "cpu_policy", "cpu_thread_policy", "pcpuset", "cpuset", "memory", "pagesize"
+)
 
 
 class Pages(NamedTuple):
@@ -60,13 +93,12 @@ class HostCell:
         "_cores",
         "_free_cores",
         "_whole_cores",
+        "_threads",
         "_pages",
     )
 
     def __init__(self, index: int, cell) -> None:
-        cell_id, cpuset, pcpuset, pinned, cpu_usage, memory, memory_usage = read_fields(
-            cell, "id", "cpuset", "pcpuset", "pinned_cpus", "cpu_usage", "memory", "memory_usage"
-        )
+        cell_id, cpuset, pcpuset, pinned, cpu_usage, memory, memory_usage = _HOST_CELL(cell)
         pcpuset = frozenset(pcpuset)
         self.index = index
         self.id: int = cell_id
@@ -81,6 +113,7 @@ class HostCell:
         self._cores: tuple[topology.Core, ...] | None = None
         self._free_cores: tuple[topology.Core, ...] | None = None
         self._whole_cores: tuple[topology.Core, ...] | None = None
+        self._threads = 0
         self._pages: tuple[Pages, ...] | None = None
 
     @property
@@ -91,8 +124,9 @@ class HostCell:
     def cores(self) -> tuple[topology.Core, ...]:
         """Sibling groups within ``pcpuset``, sorted by lowest pCPU."""
         if self._cores is None:
-            (siblings,) = read_fields(self._cell, "siblings")
+            (siblings,) = _SIBLINGS(self._cell)
             self._cores = topology.cores_of(siblings, self.pcpuset)
+            self._threads = topology.threads_per_core(self._cores)
         return self._cores
 
     @property
@@ -111,7 +145,8 @@ class HostCell:
 
     @property
     def threads(self) -> int:
-        return topology.threads_per_core(self.cores)
+        """Threads of the largest core (1 without SMT)."""
+        return self._threads or topology.threads_per_core(self.cores)
 
     @property
     def pages(self) -> tuple[Pages, ...]:
@@ -121,8 +156,7 @@ class HostCell:
                 sorted(
                     Pages(size_kb, total, total - used - reserved)
                     for size_kb, total, used, reserved in (
-                        read_fields(p, "size_kb", "total", "used", "reserved")
-                        for p in read_fields(self._cell, "mempages")[0]
+                        _PAGES(p) for p in _MEMPAGES(self._cell)[0]
                     )
                 )
             )
@@ -165,10 +199,8 @@ def guest_cells(instance_topology) -> tuple[GuestCell, ...]:
     :raises InvalidRequest: a cell's vCPU sets contradict its CPU policy.
     """
     cells = []
-    for index, cell in enumerate(read_fields(instance_topology, "cells")[0]):
-        policy, thread_policy, pcpuset, cpuset, memory, pagesize = read_fields(
-            cell, "cpu_policy", "cpu_thread_policy", "pcpuset", "cpuset", "memory", "pagesize"
-        )
+    for index, cell in enumerate(_CELLS(instance_topology)[0]):
+        policy, thread_policy, pcpuset, cpuset, memory, pagesize = _GUEST_CELL(cell)
         pinned = tuple(sorted(pcpuset))
         floating = frozenset(cpuset)
         if policy not in _PINNED_POLICIES and pinned:
