@@ -27,7 +27,7 @@ from os_numa.fit.snapshot import (
 from os_numa.objects import fields
 
 
-@dataclass
+@dataclass(slots=True)
 class Problem:
     """One fit question on snapshots, with the per-pair answers cached.
 
