@@ -29,6 +29,7 @@ def test_threads_per_core():
 def test_free_threads_and_whole_cores():
     cores = ((0, 1), (2, 3), (4, 5))
     free = {1, 2, 3}
+    assert topology.free_parts(cores, free) == (((1,), False), ((2, 3), True))
     assert topology.free_threads(cores, free) == ((1,), (2, 3))
     assert topology.whole_free_cores(cores, free) == ((2, 3),)
 

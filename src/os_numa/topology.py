@@ -48,15 +48,22 @@ def threads_per_core(cores: Iterable[Core]) -> int:
     return max((len(core) for core in cores), default=1)
 
 
-def free_threads(cores: Iterable[Core], free: set[int] | frozenset[int]) -> tuple[Core, ...]:
-    """Each core's free CPUs, for cores with at least one, in core order."""
+def free_parts(
+    cores: Iterable[Core], free: set[int] | frozenset[int]
+) -> tuple[tuple[Core, bool], ...]:
+    """Each core's free CPUs with whether that is the whole core, for cores with any."""
     result = []
     for core in cores:
         if free.issuperset(core):
-            result.append(core)
+            result.append((core, True))
         elif not free.isdisjoint(core):
-            result.append(tuple(cpu for cpu in core if cpu in free))
+            result.append((tuple(cpu for cpu in core if cpu in free), False))
     return tuple(result)
+
+
+def free_threads(cores: Iterable[Core], free: set[int] | frozenset[int]) -> tuple[Core, ...]:
+    """Each core's free CPUs, for cores with at least one, in core order."""
+    return tuple(part for part, _ in free_parts(cores, free))
 
 
 def whole_free_cores(cores: Iterable[Core], free: set[int] | frozenset[int]) -> tuple[Core, ...]:

@@ -68,17 +68,17 @@ def _smt_aware_reserve(
         for core in host.cores:
             if not realtime_pcpus.isdisjoint(core):
                 noisy.update(core)
-    untouched = set(host.whole_cores)
     partly: list[int] = []
     whole: list[int] = []
-    for part in host.free_cores:
-        spare = [cpu for cpu in part if cpu not in used and cpu not in noisy]
-        if not spare:
+    for part, whole_core in host.free_parts:
+        if noisy and not noisy.isdisjoint(part):
             continue
-        if part in untouched and len(spare) == len(part):
-            whole.extend(spare)
+        if used.isdisjoint(part):
+            (whole if whole_core else partly).extend(part)
         else:
-            partly.extend(spare)
+            partly.extend(cpu for cpu in part if cpu not in used)
+        if len(partly) >= reserve:  # partly used cores come first: no need to look further
+            break
     candidates = partly + whole
     if len(candidates) < reserve:
         return Shortfall(

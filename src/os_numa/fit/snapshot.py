@@ -91,6 +91,7 @@ class HostCell:
         "memory_usage",
         "_cell",
         "_cores",
+        "_free_parts",
         "_free_cores",
         "_whole_cores",
         "_threads",
@@ -111,6 +112,7 @@ class HostCell:
         self.memory_usage: int = memory_usage
         self._cell = cell
         self._cores: tuple[topology.Core, ...] | None = None
+        self._free_parts: tuple[tuple[topology.Core, bool], ...] | None = None
         self._free_cores: tuple[topology.Core, ...] | None = None
         self._whole_cores: tuple[topology.Core, ...] | None = None
         self._threads = 0
@@ -130,17 +132,24 @@ class HostCell:
         return self._cores
 
     @property
+    def free_parts(self) -> tuple[tuple[topology.Core, bool], ...]:
+        """Each core's free pCPUs and whether the whole core is free, in core order."""
+        if self._free_parts is None:
+            self._free_parts = topology.free_parts(self.cores, self.free)
+        return self._free_parts
+
+    @property
     def free_cores(self) -> tuple[topology.Core, ...]:
         """Each core's free pCPUs, for cores with any, in core order."""
         if self._free_cores is None:
-            self._free_cores = topology.free_threads(self.cores, self.free)
+            self._free_cores = tuple(part for part, _ in self.free_parts)
         return self._free_cores
 
     @property
     def whole_cores(self) -> tuple[topology.Core, ...]:
         """Cores every thread of which is free, in core order."""
         if self._whole_cores is None:
-            self._whole_cores = topology.whole_free_cores(self.cores, self.free)
+            self._whole_cores = tuple(part for part, whole in self.free_parts if whole)
         return self._whole_cores
 
     @property
