@@ -324,23 +324,29 @@ def problems(draw):
         )
         for i in range(draw(st.integers(1, 3)))
     ]
-    return k, hosts, order, matrix, _devices(layout), requests
+    devices = _devices(layout)
+    used = draw(st.sets(st.sampled_from([d.address for d in devices]), max_size=2))
+    return k, hosts, order, matrix, devices, requests, used
 
 
 def _compare(problem):
-    k, hosts, order, matrix, devices, requests = problem
+    k, hosts, order, matrix, devices, requests, used = problem
 
     def feasible(g, h):
         return matrix[g][h]
 
-    got = pci_fit.place(k, hosts, order, feasible, requests, PciDeviceStats(devices))
-    reference = brute_force(k, hosts, order, feasible, requests, devices)
+    stats = PciDeviceStats(devices, used=used)
+    got = pci_fit.place(k, hosts, order, feasible, requests, stats)
+    free = [d for d in devices if d.address not in used]
+    reference = brute_force(k, hosts, order, feasible, requests, free)
+    assert stats.used == used  # the search claims nothing
     if reference is None:
         assert got is None
     else:
         assert got is not None
         assert (got.assignment, got.relaxed) == reference
         _check_devices(got, k, hosts, requests)
+        stats.claim([a.device.address for a in got.devices])  # claimable as placed
 
 
 @settings(max_examples=200, deadline=None)
