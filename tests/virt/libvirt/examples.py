@@ -19,11 +19,30 @@ DEDICATED = {"hw:cpu_policy": "dedicated"}
 ISOLATE = {"hw:emulator_threads_policy": "isolate"}
 SHARE = {"hw:emulator_threads_policy": "share"}
 C1_SETS = {"compute.cpu_shared_set": "0-1,8-9", "compute.cpu_dedicated_set": "2-7,10-15"}
+POOL = {"hw:emulator_threads_policy": "pool"}
+REALTIME = {"hw:cpu_realtime": "yes"}
+NUMA_LOCALITY_NOTE = (
+    "emulatorpin is all of cpu_shared_set, 0-1,8-9; ours keeps to the shared CPUs of the "
+    "guest's host cell 0 ([os_numa] emulator_share_locality=numa)"
+)
 
 
 def two_by_eight_host() -> objects.NUMATopology:
     """2 cells x 8 cores, no SMT, legacy configuration (cell 0 = 0-7, cell 1 = 8-15)."""
     return ft.host(2, 8)
+
+
+def shared_in_cell_0_host() -> objects.NUMATopology:
+    """2 cells x 8 cores, no SMT, cpu_shared_set=0-1 (cell 0 only), cpu_dedicated_set=2-15."""
+    return ft.host(2, 8, shared={0, 1}, dedicated=range(2, 16))
+
+
+def pool_host() -> objects.NUMATopology:
+    """A1's host with an emulator pool: [os_numa] emulator_pin_set=0,4, the rest dedicated."""
+    topology = ft.host(2, 4, dedicated={1, 2, 3, 5, 6, 7})
+    for cell, pool in zip(topology.cells, ({0}, {4}), strict=True):
+        cell.emulator_pool_cpus = pool
+    return topology
 
 
 def huge_page_host() -> objects.NUMATopology:
@@ -44,6 +63,7 @@ class Example:
     numatune: dict | None = None  # guest cell -> host cell
     hugepages: dict | None = None  # guest cell -> page size KiB
     locked: bool = False  # <locked/> without realtime (hw:locked_memory)
+    priority: int = 1  # the vcpusched priority of realtime vCPUs
     nova: str = ""  # where Nova's output differs, what Nova writes
     # Nova's own output for the same request (nova-behaviour.md 7.4), where it says.
     nova_pins: dict | None = None
@@ -96,11 +116,11 @@ EXAMPLES = {
         ft.c1_host,
         {**DEDICATED, **SHARE, "hw:cpu_realtime": "yes"},
         pins={0: {2}, 1: {3}, 2: {4}, 3: {5}},
-        emulatorpin={0, 1, 8, 9},
+        emulatorpin={0, 1},
         conf=C1_SETS,
         realtime={0, 1, 2, 3},
         numatune={0: 0},
-        nova="vCPUs 0-3 -> pCPUs 6, 2, 5, 4",
+        nova=f"vCPUs 0-3 -> pCPUs 6, 2, 5, 4; {NUMA_LOCALITY_NOTE}",
         nova_pins={0: {6}, 1: {2}, 2: {5}, 3: {4}},
         nova_emulatorpin={0, 1, 8, 9},
     ),
@@ -134,10 +154,10 @@ EXAMPLES = {
         ft.c1_host,
         {**DEDICATED, **SHARE},
         pins={0: {2}, 1: {3}, 2: {4}, 3: {5}},
-        emulatorpin={0, 1, 8, 9},
+        emulatorpin={0, 1},
         conf=C1_SETS,
         numatune={0: 0},
-        nova="vCPUs 0-3 -> pCPUs 6, 2, 5, 4",
+        nova=f"vCPUs 0-3 -> pCPUs 6, 2, 5, 4; {NUMA_LOCALITY_NOTE}",
         nova_pins={0: {6}, 1: {2}, 2: {5}, 3: {4}},
         nova_emulatorpin={0, 1, 8, 9},
     ),
@@ -170,6 +190,78 @@ EXAMPLES = {
         numatune={0: 0},
         nova_emulatorpin={0, 1},
     ),
+    # os-numa's emulator-thread features (issue 6), beyond Nova.
+    "E1-mask": Example(
+        ft.a1_host,
+        {**DEDICATED, "hw:emulator_threads_mask": "0"},
+        pins={0: {0}, 1: {1}, 2: {2}, 3: {3}},
+        emulatorpin={0},
+        numatune={0: 0},
+    ),
+    "E2-mask-realtime": Example(
+        ft.a1_host,
+        {
+            **DEDICATED,
+            **REALTIME,
+            "hw:cpu_realtime_mask": "^0-1",
+            "hw:emulator_threads_mask": "^0,^2-3",
+        },
+        pins={0: {0}, 1: {1}, 2: {2}, 3: {3}},
+        emulatorpin={1},
+        realtime={2, 3},
+        numatune={0: 0},
+    ),
+    "E3-share-numa-two-cells": Example(
+        ft.c1_host,
+        {**DEDICATED, **SHARE, "hw:numa_nodes": "2"},
+        pins={0: {2}, 1: {3}, 2: {10}, 3: {11}},
+        emulatorpin={0, 1, 8, 9},
+        conf=C1_SETS,
+        numatune={0: 0, 1: 1},
+    ),
+    "E4-share-numa-fallback": Example(
+        shared_in_cell_0_host,
+        {**DEDICATED, **SHARE},
+        pins={0: {8}, 1: {9}, 2: {10}, 3: {11}},
+        emulatorpin={0, 1},
+        conf={"compute.cpu_shared_set": "0-1", "compute.cpu_dedicated_set": "2-15"},
+        numatune={0: 1},
+    ),
+    "E5-share-host-locality": Example(
+        ft.c1_host,
+        {**DEDICATED, **SHARE},
+        pins={0: {2}, 1: {3}, 2: {4}, 3: {5}},
+        emulatorpin={0, 1, 8, 9},
+        conf={**C1_SETS, "os_numa.emulator_share_locality": "host"},
+        numatune={0: 0},
+        nova="vCPUs 0-3 -> pCPUs 6, 2, 5, 4",
+        nova_pins={0: {6}, 1: {2}, 2: {5}, 3: {4}},
+        nova_emulatorpin={0, 1, 8, 9},
+    ),
+    "E6-pool": Example(
+        pool_host,
+        {**DEDICATED, **POOL},
+        vcpus=2,
+        pins={0: {1}, 1: {2}},
+        emulatorpin={0},
+        numatune={0: 0},
+    ),
+    "E7-isolate-count": Example(
+        ft.a1_host,
+        {**DEDICATED, **ISOLATE, "hw:numa_nodes": "2", "hw:emulator_threads_count": "2"},
+        pins={0: {0}, 1: {1}, 2: {4}, 3: {5}},
+        emulatorpin={2, 3},
+        numatune={0: 0, 1: 1},
+    ),
+    "E8-realtime-priority": Example(
+        ft.a1_host,
+        {**DEDICATED, **REALTIME, "hw:cpu_realtime_mask": "^0", "hw:cpu_realtime_priority": "50"},
+        pins={0: {0}, 1: {1}, 2: {2}, 3: {3}},
+        emulatorpin={0},
+        realtime={1, 2, 3},
+        priority=50,
+        numatune={0: 0},
+    ),
     "H1-hugepages-two-cells": Example(
         huge_page_host,
         {**DEDICATED, **ISOLATE, "hw:numa_nodes": "2", "hw:mem_page_size": "2MB"},
@@ -201,6 +293,7 @@ def place(example: Example):
     host = example.host()
     flavor = flavor_of(example)
     request = hardware.numa_get_constraints(flavor, None)
-    placement = hardware.numa_fit_instance_to_host(host, request)
+    conf = os_numa_conf.make_conf(**example.conf)
+    placement = hardware.numa_fit_instance_to_host(host, request, conf=conf)
     assert placement is not None, "the example's guest must fit its host"
-    return host, flavor, os_numa_conf.make_conf(**example.conf), placement
+    return host, flavor, conf, placement

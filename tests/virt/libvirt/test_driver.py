@@ -59,7 +59,7 @@ def test_example_cputune(name):
     assert [(p.iothread, p.cpuset) for p in numa.cputune.iothreadpin] == [(1, example.emulatorpin)]
     if example.realtime:
         assert [(s.vcpus, s.scheduler, s.priority) for s in numa.cputune.vcpusched] == [
-            (example.realtime, "fifo", 1)
+            (example.realtime, "fifo", example.priority)
         ]
     else:
         assert numa.cputune.vcpusched == []
@@ -458,10 +458,15 @@ def test_hugepage_nodeset_is_the_renumbered_guest_cell():
 # --- overhead ------------------------------------------------------------------------------
 
 
-def _topology(policy):
+def _topology(policy, count=None):
     return objects.InstanceNUMATopology(
-        cells=[ft.cell(pinned={0}, memory=64)], emulator_threads_policy=policy
+        cells=[ft.cell(pinned={0}, memory=64)],
+        emulator_threads_policy=policy,
+        emulator_threads_count=count,
     )
+
+
+COUNT3 = {**DEDICATED, **ISOLATE, "hw:emulator_threads_count": "3"}
 
 
 def _nova_primitive(policy):
@@ -490,6 +495,24 @@ OVERHEAD_CASES = {
     "dict Nova primitive": ({"numa_topology": _nova_primitive("isolate")}, 1),
     "dict Nova primitive share": ({"numa_topology": _nova_primitive("share")}, 0),
     "dict None": ({"numa_topology": None}, 0),
+    "flavor isolate count 3": (objects.Flavor(vcpus=4, memory_mb=64, extra_specs=COUNT3), 3),
+    "flavor dict isolate count 3": ({"vcpus": 4, "memory_mb": 64, "extra_specs": COUNT3}, 3),
+    "flavor pool": (
+        objects.Flavor(
+            vcpus=1, memory_mb=64, extra_specs={**DEDICATED, "hw:emulator_threads_policy": "pool"}
+        ),
+        0,
+    ),
+    "instance isolate count 2": (types.SimpleNamespace(numa_topology=_topology("isolate", 2)), 2),
+    "instance pool": (types.SimpleNamespace(numa_topology=_topology("pool")), 0),
+    "dict primitive count 2": (
+        {"numa_topology": _topology("isolate", 2).obj_to_primitive()},
+        2,
+    ),
+    "dict JSON count 2": (
+        {"numa_topology": json.dumps(_topology("isolate", 2).obj_to_primitive())},
+        2,
+    ),
     "dict without topology": ({"memory_mb": 64}, 0),
 }
 
@@ -513,6 +536,12 @@ def test_overhead_of_a_real_placement_counts_one_pcpu():
     assert driver.estimate_instance_overhead({"numa_topology": placement})["vcpus"] == 1
 
 
+def test_overhead_of_a_placement_with_a_count_equals_its_reserved_pcpus():
+    _, flavor, _, placement = place(EXAMPLES["E7-isolate-count"])
+    assert driver.estimate_instance_overhead({"numa_topology": placement})["vcpus"] == 2
+    assert driver.estimate_instance_overhead(flavor)["vcpus"] == len(placement.cpuset_reserved)
+
+
 @pytest.mark.parametrize(
     ("instance_info", "error"),
     [
@@ -521,6 +550,12 @@ def test_overhead_of_a_real_placement_counts_one_pcpu():
                 vcpus=1, memory_mb=64, extra_specs={"hw:emulator_threads_policy": "ISOLATE"}
             ),
             exception.InvalidEmulatorThreadsPolicy,
+        ),
+        (
+            objects.Flavor(
+                vcpus=1, memory_mb=64, extra_specs={**DEDICATED, "hw:emulator_threads_count": "2"}
+            ),
+            exception.InvalidEmulatorThreadsCount,
         ),
         ({"numa_topology": "not json"}, exception.Invalid),
         ({"numa_topology": 42}, exception.Invalid),
@@ -544,7 +579,7 @@ def test_libvirt_driver_methods_use_its_conf():
 
     assert isinstance(libvirt_driver, base_driver.ComputeDriver)
     assert numa == driver.get_guest_numa_config(placement, flavor, None, host, conf)
-    assert numa.cputune.emulatorpin.cpuset == {0, 1, 8, 9}
+    assert numa.cputune.emulatorpin.cpuset == {0, 1}  # cpu_shared_set of conf, cell 0's part
     assert libvirt_driver.get_guest_memory_backing_config(placement, flavor, None, host) is None
 
 

@@ -12,12 +12,17 @@ The rules are Nova's (``_get_guest_numa_config``):
 - one ``<vcpupin>`` per vCPU, by vCPU id: a pinned vCPU's pCPU, or for a
   floating vCPU of a ``mixed`` guest the shared CPUs (``cpuset``) of its host cell;
 - ``<emulatorpin>``: with ``hw:emulator_threads_policy=isolate`` the reserved
-  pCPU; with ``share`` and ``[compute] cpu_shared_set`` that set (online CPUs
-  only); otherwise the pCPUs of the guest's non-realtime vCPUs;
+  pCPU(s); with ``share`` and ``[compute] cpu_shared_set`` that set (online CPUs
+  only); otherwise the pCPUs of the guest's non-realtime vCPUs. Beyond Nova
+  (:mod:`os_numa.virt.libvirt.emulator`): ``hw:emulator_threads_mask`` pins
+  them with the named vCPUs, ``pool`` on the pool pCPU the fit chose, and
+  ``share`` keeps to the guest's own host cells' shared CPUs unless
+  ``[os_numa] emulator_share_locality = host``;
 - one ``<iothreadpin iothread='1'>`` pinned like the emulator threads (the
   domain must declare ``<iothreads>1</iothreads>``, as :func:`build_guest` does);
 - with ``hw:cpu_realtime``, one ``<vcpusched scheduler='fifo'>`` over the
-  realtime vCPUs with ``[libvirt] realtime_scheduler_priority``, and
+  realtime vCPUs with ``hw:cpu_realtime_priority`` or else ``[libvirt]
+  realtime_scheduler_priority``, and
   ``<nosharepages/><locked/>`` memory;
 - guest cells renumbered 0..k-1, ``memAccess='shared'`` when huge pages back
   the guest, ``<numatune>`` strict over the host cells used and one
@@ -45,7 +50,7 @@ from os_numa import exception, hardware, objects
 from os_numa.constraints import source
 from os_numa.objects import fields
 from os_numa.virt import driver as base_driver
-from os_numa.virt.libvirt import config
+from os_numa.virt.libvirt import config, emulator
 
 #: The id of the one I/O thread pinned with the emulator threads.
 IOTHREAD_ID = 1
@@ -389,8 +394,17 @@ def get_guest_numa_config(
     realtime = hardware.get_realtime_cpu_constraint(flavor, image_meta) or set()
     _check_realtime_pinned(realtime, instance_numa_topology)
     policy = instance_numa_topology.emulator_threads_policy
-    shared = shared_emulator_cpus(conf, online) if policy == _EMULATOR.SHARE else None
-    emulator_cpus = emulatorpin_cpuset(placed, policy, realtime, shared)
+    emulator_cpus = emulator.emulator_override(
+        placed, instance_numa_topology, realtime, host_topology
+    )
+    if emulator_cpus is None:
+        shared = shared_emulator_cpus(conf, online) if policy == _EMULATOR.SHARE else None
+        if shared is not None:
+            shared = emulator.local_shared_cpus(
+                shared, placed, host_topology, conf.os_numa.emulator_share_locality
+            )
+        emulator_cpus = emulatorpin_cpuset(placed, policy, realtime, shared)
+    priority = hardware.get_realtime_priority_constraint(flavor)
 
     cputune = config.LibvirtConfigGuestCPUTune(
         vcpupin=[
@@ -410,7 +424,7 @@ def get_guest_numa_config(
                 config.LibvirtConfigGuestCPUTuneVCPUSched(
                     vcpus=set(realtime),
                     scheduler=REALTIME_SCHEDULER,
-                    priority=conf.libvirt.realtime_scheduler_priority,
+                    priority=priority or conf.libvirt.realtime_scheduler_priority,
                 )
             ]
             if realtime
@@ -529,15 +543,17 @@ def build_guest(
 # --- overhead ------------------------------------------------------------------------------
 
 
-def _topology_isolated(topology: Any) -> bool:
-    """Whether a stored instance NUMA topology isolates the emulator threads.
+def _topology_emulator_pcpus(topology: Any) -> int:
+    """The pCPUs a stored instance NUMA topology reserves for its emulator threads.
+
+    0 unless the policy is ``isolate``; then ``emulator_threads_count`` (None: 1).
 
     Accepts the object, its ``obj_to_primitive()`` (os-numa's or Nova's), that
     primitive as JSON text, a plain mapping with ``emulator_threads_policy``,
     or None.
     """
     if topology is None:
-        return False
+        return 0
     if isinstance(topology, str | bytes):
         try:
             topology = json.loads(topology)
@@ -551,38 +567,51 @@ def _topology_isolated(topology: Any) -> bool:
             if f"{namespace}.data" in topology:
                 data = topology[f"{namespace}.data"]
                 break
-        return data.get("emulator_threads_policy") == _EMULATOR.ISOLATE
+        if data.get("emulator_threads_policy") != _EMULATOR.ISOLATE:
+            return 0
+        return int(data.get("emulator_threads_count") or 1)
     if hasattr(topology, "emulator_threads_isolated"):
-        return bool(topology.emulator_threads_isolated)
+        if not topology.emulator_threads_isolated:
+            return 0
+        return int(getattr(topology, "emulator_threads_count", None) or 1)
     raise exception.Invalid(
         reason=f"numa_topology must be an InstanceNUMATopology, its primitive or None, "
         f"not {type(topology).__name__}"
     )
 
 
-def emulator_overhead_vcpus(instance_info: Any) -> int:
-    """Host pCPUs ``instance_info``'s emulator threads take beyond its vCPUs: 1 or 0.
+def _flavor_emulator_pcpus(flavor: Any) -> int:
+    count = hardware.get_emulator_threads_count_constraint(flavor)  # validates it, too
+    if hardware.get_emulator_thread_policy_constraint(flavor) != _EMULATOR.ISOLATE:
+        return 0
+    return count or 1
 
-    A flavor (anything with ``extra_specs`` and no ``numa_topology``) counts when
+
+def emulator_overhead_vcpus(instance_info: Any) -> int:
+    """Host pCPUs ``instance_info``'s emulator threads take beyond its vCPUs.
+
+    A flavor (anything with ``extra_specs`` and no ``numa_topology``) counts
+    ``hw:emulator_threads_count`` (default 1) when
     ``hw:emulator_threads_policy=isolate``; an instance or a dict with
-    ``numa_topology`` counts when that topology isolates the emulator threads.
-    A dict with neither key counts nothing.
+    ``numa_topology`` counts that topology's ``emulator_threads_count`` (None:
+    1) when it isolates the emulator threads. ``share``, ``pool`` and unset
+    count 0 (their CPUs are outside the PCPU inventory). A dict with neither key
+    counts nothing.
 
     :raises InvalidEmulatorThreadsPolicy: the flavor's policy value is invalid.
+    :raises InvalidEmulatorThreadsCount: the flavor's count is invalid.
     :raises Invalid: ``instance_info`` is none of these.
     """
     if isinstance(instance_info, Mapping):
         if "numa_topology" in instance_info:
-            return int(_topology_isolated(instance_info["numa_topology"]))
+            return _topology_emulator_pcpus(instance_info["numa_topology"])
         if "extra_specs" in instance_info:
-            policy = hardware.get_emulator_thread_policy_constraint(instance_info)
-            return int(policy == _EMULATOR.ISOLATE)
+            return _flavor_emulator_pcpus(instance_info)
         return 0
     if hasattr(instance_info, "numa_topology"):
-        return int(_topology_isolated(instance_info.numa_topology))
+        return _topology_emulator_pcpus(instance_info.numa_topology)
     if hasattr(instance_info, "extra_specs"):
-        policy = hardware.get_emulator_thread_policy_constraint(instance_info)
-        return int(policy == _EMULATOR.ISOLATE)
+        return _flavor_emulator_pcpus(instance_info)
     raise exception.Invalid(
         reason="estimate_instance_overhead needs a flavor, an instance with numa_topology "
         f"or a dict with 'numa_topology', not {type(instance_info).__name__}"
@@ -624,7 +653,8 @@ class LibvirtDriver(base_driver.ComputeDriver):
         )
 
     def estimate_instance_overhead(self, instance_info: Any) -> base_driver.Overhead:
-        """The base driver's overhead plus one vCPU when the emulator threads are isolated.
+        """The base driver's overhead plus the isolated emulator pCPUs (1, or
+        ``hw:emulator_threads_count``) as ``vcpus``.
 
         Nova's libvirt driver did the same until 2019; see
         :func:`emulator_overhead_vcpus` for the accepted inputs.
@@ -636,6 +666,6 @@ class LibvirtDriver(base_driver.ComputeDriver):
 
 def estimate_instance_overhead(instance_info: Any) -> base_driver.Overhead:
     """:meth:`LibvirtDriver.estimate_instance_overhead`:
-    ``{'memory_mb': 0, 'disk_gb': 0, 'vcpus': 1}`` when the emulator threads are
-    isolated, zeros otherwise."""
+    ``{'memory_mb': 0, 'disk_gb': 0, 'vcpus': N}`` when the emulator threads are
+    isolated on N pCPUs (``hw:emulator_threads_count``, default 1), zeros otherwise."""
     return LibvirtDriver().estimate_instance_overhead(instance_info)
