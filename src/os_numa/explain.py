@@ -132,9 +132,16 @@ def explain_fit(
             ),
         )
     assignment = problem.assignment()
+    verdicts = []
+    for guest in range(k):
+        for host in problem.order:
+            outcome = problem.outcome(guest, host)
+            shortfall = outcome if isinstance(outcome, Shortfall) else None
+            verdicts.append(CellVerdict(guest, problem.hosts[host].id, shortfall))
     pci_placement = None
     if pci_requests and assignment is not None:
-        # PCI devices couple the guest cells (os_numa.pci.fit); explain them when they fail.
+        # PCI devices couple the guest cells (os_numa.pci.fit); explain them when they fail,
+        # with the per-cell verdicts that show where the guest cells could go instead.
         from os_numa.pci import fit as pci_fit
 
         pci_placement = pci_fit.fit_instance(
@@ -145,14 +152,9 @@ def explain_fit(
                 fits=False,
                 placement=None,
                 host_order=host_ids,
+                verdicts=tuple(verdicts),
                 reason=pci_fit.explain_problem(problem, host_topology, pci_requests, pci_stats),
             )
-    verdicts = []
-    for guest in range(k):
-        for host in problem.order:
-            outcome = problem.outcome(guest, host)
-            shortfall = outcome if isinstance(outcome, Shortfall) else None
-            verdicts.append(CellVerdict(guest, problem.hosts[host].id, shortfall))
     if assignment is not None:
         return FitReport(
             fits=True,

@@ -442,6 +442,7 @@ def test_explain_fit_names_the_alias_and_counts():
     )
     report = hardware.explain_fit(host, _guest(), pci_requests=requests, pci_stats=stats)
     assert not report.fits
+    assert [(v.host_cell, v.fits) for v in report.verdicts] == [(0, True), (1, True)]
     assert report.reason == (
         "the PCI devices cannot be served: alias vf: 5 devices requested on the guest's "
         "cells {0}, 4 free there, 1 free on cell 1; policy required"
