@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from lxml import etree
 
 from os_numa import exception, objects
 from os_numa.pci.guest_config import PORTS_PER_EXPANDER, get_guest_pci_config
-from os_numa.virt.libvirt import config
 from os_numa.virt.libvirt.config_devices import (
     LibvirtConfigGuestHostdevPCI,
     LibvirtConfigGuestPCIController,
@@ -17,6 +15,7 @@ from tests.virt.libvirt.conftest import (  # noqa: F401 (fixtures)
     domain_schema,
     libvirt_test_conn,
 )
+from tests.virt.libvirt.test_config_devices import pci_elements, q35_two_cell_guest
 
 
 def _dev(address, guest_cell, node=None):
@@ -114,30 +113,8 @@ def test_bad_input(devices, kwargs, needle):
 def test_domain_with_devices_defines_on_the_test_driver(define_validated):  # noqa: F811
     devices = [_dev("0000:19:02.0", 0, 0), _dev("0000:b0:02.0", 1, 1), _dev("0000:3b:00.0", None)]
     cfg = get_guest_pci_config(devices, guest_cells=2)
-    guest = config.LibvirtConfigGuest(
-        virt_type="kvm",
-        name="pci-numa",
-        vcpus=4,
-        memory=2097152,
-        os_arch="x86_64",
-        os_machine="q35",
-        cpu=config.LibvirtConfigGuestCPU(
-            numa=config.LibvirtConfigGuestCPUNUMA(
-                cells=[
-                    config.LibvirtConfigGuestCPUNUMACell(id=0, cpus={0, 1}, memory=1048576),
-                    config.LibvirtConfigGuestCPUNUMACell(id=1, cpus={2, 3}, memory=1048576),
-                ]
-            )
-        ),
-        devices=cfg.devices,
-    )
-    back = config.LibvirtConfigGuest.parse_str(define_validated(guest.to_xml()))
-    kept_ctls, kept_hostdevs = [], []
-    for xml in back.devices:
-        tag = etree.fromstring(xml).tag
-        if tag == "controller":
-            kept_ctls.append(LibvirtConfigGuestPCIController.parse_str(xml))
-        elif tag == "hostdev":
-            kept_hostdevs.append(LibvirtConfigGuestHostdevPCI.parse_str(xml))
-    assert [c.to_xml() for c in kept_ctls] == [c.to_xml() for c in cfg.controllers]
-    assert kept_hostdevs == list(cfg.hostdevs)
+    guest = q35_two_cell_guest(cfg.devices, name="pci-numa")
+    kept = pci_elements(define_validated(guest.to_xml()))
+    controllers = [e for e in kept if isinstance(e, LibvirtConfigGuestPCIController)]
+    assert [c.to_xml() for c in controllers] == [c.to_xml() for c in cfg.controllers]
+    assert [e for e in kept if isinstance(e, LibvirtConfigGuestHostdevPCI)] == list(cfg.hostdevs)

@@ -4,30 +4,16 @@ from __future__ import annotations
 
 import pathlib
 
-from os_numa import objects
 from os_numa.pci import devices, render
 from os_numa.pci.devices import PciAddress
 from os_numa.pci.stats import PciDeviceStats
+from tests.pci.builders import vf_placement
 
 DATA = pathlib.Path(__file__).parent.parent / "data" / "nodedev"
 
 
 def _placement(*pairs):
-    return objects.InstanceNUMATopology(
-        cells=[],
-        pci_devices=[
-            objects.InstancePCIDevice(
-                address=a,
-                alias="vf",
-                vendor_id="8086",
-                product_id="154c",
-                dev_type="type-VF",
-                host_numa_node=1,
-                guest_cell=cell,
-            )
-            for a, cell in pairs
-        ],
-    )
+    return vf_placement(*pairs, host_numa_node=1)
 
 
 def _stats():

@@ -10,6 +10,7 @@ from os_numa import exception, objects
 from os_numa.pci import devices
 from os_numa.pci.devices import PciAddress
 from os_numa.pci.stats import PciDeviceStats
+from tests.pci.builders import vf_placement
 
 DATA = pathlib.Path(__file__).parent.parent / "data" / "nodedev"
 A = PciAddress.parse
@@ -88,20 +89,7 @@ def test_copy_is_independent_and_duplicates_rejected(stats):
 
 
 def test_claim_and_free_a_placement(stats):
-    placement = objects.InstanceNUMATopology(
-        cells=[],
-        pci_devices=[
-            objects.InstancePCIDevice(
-                address=a,
-                alias="vf",
-                vendor_id="8086",
-                product_id="154c",
-                dev_type="type-VF",
-                guest_cell=0,
-            )
-            for a in ("0000:19:02.0", "0000:19:02.2")
-        ],
-    )
+    placement = vf_placement(("0000:19:02.0", 0), ("0000:19:02.2", 0))
     stats.claim_instance(placement)
     assert stats.used == {A("0000:19:02.0"), A("0000:19:02.2")}
     with pytest.raises(exception.PciDeviceInvalidStatus):

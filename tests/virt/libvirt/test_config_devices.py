@@ -124,7 +124,8 @@ def test_out_of_range_values_refused_when_written(obj):
         obj.to_xml()
 
 
-def _q35_guest(devices):
+def q35_two_cell_guest(devices, name="pci-elements"):
+    """A q35 domain with guest NUMA cells 0 and 1 (2 vCPUs, 1 GiB each) and ``devices``."""
     cells = config.LibvirtConfigGuestCPUNUMA(
         cells=[
             config.LibvirtConfigGuestCPUNUMACell(id=0, cpus={0, 1}, memory=1048576),
@@ -133,7 +134,7 @@ def _q35_guest(devices):
     )
     return config.LibvirtConfigGuest(
         virt_type="kvm",
-        name="pci-elements",
+        name=name,
         vcpus=4,
         memory=2097152,
         os_arch="x86_64",
@@ -143,17 +144,21 @@ def _q35_guest(devices):
     )
 
 
-def test_elements_in_a_domain_validate_and_define(define_validated, domain_schema):
-    devices = [obj for _name, (obj, _xml) in sorted(ELEMENTS.items()) if not isinstance(obj, ADDR)]
-    xml = define_validated(_q35_guest(devices).to_xml())
-    back = config.LibvirtConfigGuest.parse_str(xml)
-    parsed = []
-    for dev in back.devices:
+def pci_elements(domain_xml):
+    """The PCI controllers and hostdevs of a domain document, parsed, in document order."""
+    found = []
+    for dev in config.LibvirtConfigGuest.parse_str(domain_xml).devices:
         el = etree.fromstring(dev)
         if el.tag == "hostdev":
-            parsed.append(cd.LibvirtConfigGuestHostdevPCI.parse_str(dev))
+            found.append(cd.LibvirtConfigGuestHostdevPCI.parse_str(dev))
         elif el.tag == "controller" and el.get("type") == "pci":
-            parsed.append(cd.LibvirtConfigGuestPCIController.parse_str(dev))
+            found.append(cd.LibvirtConfigGuestPCIController.parse_str(dev))
+    return found
+
+
+def test_elements_in_a_domain_validate_and_define(define_validated, domain_schema):
+    devices = [obj for _name, (obj, _xml) in sorted(ELEMENTS.items()) if not isinstance(obj, ADDR)]
+    parsed = pci_elements(define_validated(q35_two_cell_guest(devices).to_xml()))
     key = lambda o: o.to_xml()  # noqa: E731
     expected = [
         cd.LibvirtConfigGuestPCIController.parse_str(o.to_xml())
