@@ -54,6 +54,13 @@ def _pci_number(el: etree._Element, name: str) -> int:
     return _number(el, repr(name), raw, _PCI_LIMITS[name])
 
 
+def _require_pci_type(el: etree._Element) -> None:
+    if el.get("type") != "pci":
+        raise exception.InvalidXML(
+            reason=f"<{el.tag} type={el.get('type')!r}>: this class reads type='pci'"
+        )
+
+
 def _check_range(obj, names=tuple(_PCI_LIMITS)) -> None:
     for name in names:
         value = getattr(obj, name)
@@ -91,10 +98,7 @@ class LibvirtConfigGuestPCIAddress(LibvirtConfigObject):
 
     @classmethod
     def _parse(cls, el):
-        if el.get("type") != "pci":
-            raise exception.InvalidXML(
-                reason=f"<address> type is {el.get('type')!r}; this class reads type='pci'"
-            )
+        _require_pci_type(el)
         return cls(**{name: _pci_number(el, name) for name in _PCI_LIMITS})
 
 
@@ -214,10 +218,7 @@ class LibvirtConfigGuestPCIController(LibvirtConfigObject):
 
     @classmethod
     def _parse(cls, el):
-        if el.get("type") != "pci":
-            raise exception.InvalidXML(
-                reason=f"<controller type={el.get('type')!r}>: this class reads type='pci'"
-            )
+        _require_pci_type(el)
         model = el.get("model")
         if cls.default_model is not None and model != cls.default_model:
             raise exception.InvalidXML(
