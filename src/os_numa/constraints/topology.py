@@ -115,6 +115,7 @@ def numa_get_constraints(flavor: Any, image_meta: Any) -> objects.InstanceNUMATo
         emulator_threads_policy=policies.emulator_threads_policy,
         emulator_threads_count=policies.emulator_threads_count,
         emulator_threads_mask=emulator_mask,
+        realtime_vcpus=set(realtime_cpus) if realtime_cpus is not None else None,
     )
 
 
