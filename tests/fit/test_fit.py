@@ -529,3 +529,22 @@ def test_smt_aware_emulator_choice(make_host, make_request, expected, nova_reser
     assert placed(fit(make_host(), make_request())) == expected
     nova = fit(make_host(), make_request(), conf=nova_emulator_choice())
     assert nova.cpuset_reserved == nova_reserved
+
+
+def test_realtime_vcpus_come_from_the_flavor():
+    from os_numa import hardware
+
+    flavor = objects.Flavor(
+        vcpus=3,
+        memory_mb=1024,
+        extra_specs={
+            "hw:cpu_policy": "dedicated",
+            "hw:emulator_threads_policy": "isolate",
+            "hw:cpu_realtime": "yes",
+            "hw:cpu_realtime_mask": "^0",
+        },
+    )
+    request = hardware.numa_get_constraints(flavor, None)
+    assert request.realtime_vcpus == {1, 2}
+    assert fit(ft.a3_host(), request).cpuset_reserved == {4}
+    assert fit(ft.a3_host(), request, conf=nova_emulator_choice()).cpuset_reserved == {3}
