@@ -46,7 +46,7 @@ def find_assignment(
     k: int,
     host_order: Sequence[Hashable],
     feasible: Feasible,
-    must_cover: Sequence[Coverage] = (),
+    must_cover: Sequence[Coverage] | None = None,
 ) -> tuple[Hashable, ...] | None:
     """The first assignment of guest cells ``0..k-1`` to distinct hosts, or None.
 
@@ -57,6 +57,7 @@ def find_assignment(
     each rule's best completion still prunes the search, which stays exact but
     may backtrack.
     """
+    must_cover = tuple(must_cover or ())
     n = len(host_order)
     if k == 0 and not must_cover:
         return ()
