@@ -282,6 +282,12 @@ def test_pf_and_own_vf_never_given_together():
     one = pci_fit.place(1, TWO_SOCKETS, (0, 1, 2, 3), _everything, [vf_req], stats)
     assert [a.device.address for a in one.devices] == [vf.address]
     assert pci_fit.place(1, TWO_SOCKETS, (0, 1, 2, 3), _everything, [pf_req, vf_req], stats) is None
+    # A second PF without free VFs: the guest gets it whole, and the first PF's VF.
+    spare = PciDevice(PciAddress(0, 0x18, 0, 1), "8086", "1572", 0, "type-PF")
+    both = pci_fit.place(
+        1, TWO_SOCKETS, (0, 1, 2, 3), _everything, [pf_req, vf_req], PciDeviceStats([pf, vf, spare])
+    )
+    assert [a.device.address for a in both.devices] == [spare.address, vf.address]
 
 
 def test_explain_names_the_failing_alias():

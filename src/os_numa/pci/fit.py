@@ -47,9 +47,11 @@ NP-hard; the witness method's exponent is the device count, which
 
 **Devices.** Once S is fixed, a min-cost flow gives each request its devices,
 nearest first (on S, then same socket, then no NUMA information, then
-elsewhere), lowest addresses first within a pool. A guest asking for both a
-PF and VFs of the same card is served only if the picks avoid a PF together
-with its own VFs; otherwise that assignment is skipped.
+elsewhere), lowest addresses first within a pool. Whole PFs are picked before
+VFs, those whose free VFs are fewest first, so that a guest asking for both a
+PF and VFs never gets a PF together with its own VFs; if the flow's per-pool
+counts leave no such choice, that assignment is skipped (the one case where a
+placement may be missed).
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ import math
 from collections.abc import Callable, Hashable, Sequence
 
 from os_numa.pci import request as pci_request
-from os_numa.pci.devices import PciDevice
+from os_numa.pci.devices import TYPE_PF, PciDevice
 from os_numa.pci.request import PciRequest
 from os_numa.pci.stats import PciDeviceStats, PciPool
 
@@ -398,20 +400,32 @@ def _pick(
     guest_on = {h: g for g, h in enumerate(assignment)}
     taken: set = set()
     picked: list[AssignedDevice] = []
-    for (r, pool), count in sorted(units.items()):
+    available = {d.address for pool in model.pools for d in pool.devices}
+
+    def family_cost(device: PciDevice) -> tuple[int, object]:
+        # A PF takes its free VFs with it: give the PFs that cost the fewest VFs first.
+        return (sum(1 for vf in device.virt_functions if vf in available), device.address)
+
+    # Whole PFs first, so the VFs picked after them avoid the chosen PFs' families.
+    for (r, pool), count in sorted(
+        units.items(), key=lambda item: (model.pools[item[0][1]].dev_type != TYPE_PF, item[0])
+    ):
         rank = model.rank(r, pool, chosen, mates, relaxed)
         host = model.pool_host[pool]
         guest = guest_on.get(host)
         if guest is None and rank == SAME_SOCKET:
             socket = model.hosts[host].socket
             guest = min(g for g, h in enumerate(assignment) if model.hosts[h].socket == socket)
-        free = [
-            d
-            for d in model.pools[pool].devices
-            if d.address not in taken
-            and (d.parent is None or d.parent not in taken)
-            and not any(vf in taken for vf in d.virt_functions)
-        ]
+        free = sorted(
+            (
+                d
+                for d in model.pools[pool].devices
+                if d.address not in taken
+                and (d.parent is None or d.parent not in taken)
+                and not any(vf in taken for vf in d.virt_functions)
+            ),
+            key=family_cost,
+        )
         if len(free) < count:
             return None
         for device in free[:count]:
