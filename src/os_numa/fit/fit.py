@@ -130,7 +130,9 @@ def numa_fit_instance_to_host(
     in Nova's order wins (see :mod:`os_numa.fit.search`). The result is a new
     topology: every cell's ``id`` is its host cell id, pinned cells carry
     ``cpu_pinning``, guest cell 0 of an ``isolate`` guest carries
-    ``cpuset_reserved``, a ``pool`` guest carries ``emulator_pool_cpu`` (the
+    ``cpuset_reserved`` (``emulator_threads_count`` pCPUs, one by default, off
+    the cores of ``realtime_vcpus`` on SMT cells unless ``[os_numa]
+    emulator_threads_smt_aware`` is false), a ``pool`` guest carries ``emulator_pool_cpu`` (the
     least loaded pool pCPU, nearest first: see :mod:`os_numa.fit.pool`; no fit
     when the pool is full or absent), and a requested page size is resolved.
     Neither argument is mutated. ``pci_requests`` (:class:`os_numa.pci.request.PciRequest` list)
