@@ -1,8 +1,8 @@
 """Emulator threads beside chosen vCPUs: ``hw:emulator_threads_mask`` (image
 ``hw_emulator_threads_mask``), an os-numa extension.
 
-The mask runs the emulator threads beside chosen *pinned, non-realtime* guest
-vCPUs (the DPDK pattern: vCPU 0 does housekeeping and hosts the emulator), as
+The mask runs the emulator threads beside chosen *non-realtime* guest vCPUs
+of a pinned guest (the DPDK pattern: vCPU 0 does housekeeping and hosts the emulator), as
 asked on the openstack-dev list in 2017 and never merged into Nova.
 """
 
@@ -31,7 +31,9 @@ def emulator_mask_set(
 
     :raises InvalidEmulatorThreadsMask: the mask is malformed, names a vCPU the
         flavor lacks, selects none, is combined with an emulator-threads policy,
-        names a vCPU that is not pinned, or names a realtime vCPU.
+        is set on a guest without pinned vCPUs, or names a realtime vCPU. A
+        floating vCPU of a ``mixed`` guest may be named: the emulator threads
+        then float with it over its host cell's shared CPUs.
     """
     mask, key = mask_and_key(flavor, props)
     if mask is None:
@@ -66,12 +68,6 @@ def emulator_mask_set(
             "the emulator threads follow pinned vCPUs, but none is pinned: set "
             "hw:cpu_policy=dedicated or mixed (it is "
             f"{cpu.describe_policy(policies.cpu_policy)})"
-        )
-    floating = selected - pinned
-    if floating:
-        raise invalid(
-            f"vCPU(s) {cpuset.format_cpu_spec(floating)} float (not pinned); name pinned "
-            f"vCPUs only ({cpuset.format_cpu_spec(pinned)})"
         )
     realtime_named = selected & (realtime_cpus or set())
     if realtime_named:

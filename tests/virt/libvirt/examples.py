@@ -262,6 +262,14 @@ EXAMPLES = {
         priority=50,
         numatune={0: 0},
     ),
+    "E9-mask-floating-vcpu": Example(
+        ft.c1_host,
+        {"hw:cpu_policy": "mixed", "hw:cpu_dedicated_mask": "2-3", "hw:emulator_threads_mask": "0"},
+        pins={0: {0, 1}, 1: {0, 1}, 2: {2}, 3: {3}},
+        emulatorpin={0, 1},
+        conf=C1_SETS,
+        numatune={0: 0},
+    ),
     "H1-hugepages-two-cells": Example(
         huge_page_host,
         {**DEDICATED, **ISOLATE, "hw:numa_nodes": "2", "hw:mem_page_size": "2MB"},
