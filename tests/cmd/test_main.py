@@ -182,3 +182,26 @@ def test_colour_on_a_terminal_by_default():
     base["TERM"] = "xterm"
     assert "\x1b[" in on_terminal(base)
     assert "\x1b[" not in on_terminal({**base, "NO_COLOR": "1"})
+
+
+def test_a_closed_pipe_is_not_an_error():
+    proc = subprocess.Popen(
+        [console_script(), "host"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    proc.stdout.close()  # the reader is gone before anything is written
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0
+    assert err == b""
+
+
+def test_a_bug_is_exit_3_with_its_traceback(in_process, monkeypatch):
+    from os_numa.cmd import commands
+
+    def broken(options, out):
+        raise RuntimeError("simulated bug")
+
+    monkeypatch.setitem(commands.COMMANDS, "host", broken)
+    result = in_process(["host"])
+    assert result.returncode == 3
+    assert "Traceback" in result.stderr and "simulated bug" in result.stderr
+    assert "internal error" in result.stderr

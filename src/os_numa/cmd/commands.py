@@ -19,16 +19,14 @@ from os_numa import conf as conf_mod
 from os_numa import exception, hardware
 from os_numa.cmd import args as cli_args
 from os_numa.cmd import hostsource, render_json, render_picture, render_xml, specs
+from os_numa.cmd.main import EXIT_FITS, EXIT_NO_FIT
 from os_numa.cpuset import format_cpu_spec
 from os_numa.objects.flavor import Flavor
 from os_numa.objects.image_meta import ImageMeta
 from os_numa.objects.instance_numa import InstanceNUMATopology
 from os_numa.pci import render as pci_render
 from os_numa.pci import request as pci_request
-
-EXIT_OK = 0
-EXIT_NO_FIT = 1
-EXIT_INVALID = 2
+from os_numa.virt.libvirt import driver
 
 
 @dataclass
@@ -112,8 +110,6 @@ def _pci_arguments(options, flavor, image_meta, view: hostsource.HostView) -> di
 
 def compute_placement(options: argparse.Namespace) -> Outcome:
     """Fit the guest and build its libvirt configuration (nothing printed)."""
-    from os_numa.virt.libvirt import driver
-
     flavor, image_meta = _guest_from(options)
     conf = _conf(options)
     view = _host_from(options, conf)
@@ -209,7 +205,7 @@ def print_placement(outcome: Outcome, fmt: str, color: bool, out: TextIO) -> Non
 def cmd_place(options: argparse.Namespace, out: TextIO) -> int:
     outcome = compute_placement(options)
     print_placement(outcome, options.format, cli_args.use_color(options.color, out), out)
-    return EXIT_OK if outcome.fits else EXIT_NO_FIT
+    return EXIT_FITS if outcome.fits else EXIT_NO_FIT
 
 
 def cmd_host(options: argparse.Namespace, out: TextIO) -> int:
@@ -228,7 +224,7 @@ def cmd_host(options: argparse.Namespace, out: TextIO) -> int:
         notes=_pci_notes(view, None),
     )
     out.write(picture)
-    return EXIT_OK
+    return EXIT_FITS
 
 
 def describe_request(
@@ -268,7 +264,7 @@ def describe_request(
 def cmd_validate_flavor(options: argparse.Namespace, out: TextIO) -> int:
     flavor, image_meta = _guest_from(options)
     out.write("\n".join(describe_request(flavor, image_meta, options.pci_alias)) + "\n")
-    return EXIT_OK
+    return EXIT_FITS
 
 
 COMMANDS = {

@@ -6,6 +6,7 @@ message on stderr, no traceback), 3 internal error (a bug: traceback shown).
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 import warnings
@@ -46,8 +47,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"os-numa: error: {exc}", file=sys.stderr)
         return EXIT_INVALID
     except BrokenPipeError:
-        # `os-numa place ... | head` closed the pipe: not an error of ours.
-        sys.stderr.close()
+        # `os-numa host | head -1` closed the pipe: nothing more to say. Point stdout
+        # at /dev/null so the interpreter's final flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_FITS
     except Exception:  # noqa: BLE001 - report bugs distinctly from "does not fit"
         traceback.print_exc()
