@@ -196,10 +196,16 @@ def print_placement(outcome: Outcome, fmt: str, color: bool, out: TextIO) -> Non
                 title=_title(outcome),
                 cores=outcome.host.cores,
                 notes=_pci_notes(outcome.host, outcome.placement),
+                vcpusched=_vcpusched(outcome),
             )
         )
         if not outcome.fits:
             out.write(f"\nwhy it does not fit:\n{outcome.explanation}\n")
+
+
+def _vcpusched(outcome: Outcome) -> list:
+    cputune = outcome.numa_config.cputune if outcome.numa_config is not None else None
+    return list(cputune.vcpusched) if cputune is not None else []
 
 
 def cmd_place(options: argparse.Namespace, out: TextIO) -> int:
@@ -252,8 +258,18 @@ def describe_request(
             render_picture.describe_guest_cell(index, cell)
             for index, cell in enumerate(request.cells)
         ]
+    count = hardware.get_emulator_threads_count_constraint(flavor)
+    if count and count > 1:
+        lines.append(f"{count} emulator pCPUs reserved")
+    mask = hardware.get_emulator_threads_mask_constraint(flavor, image_meta)
+    if mask:
+        lines.append(f"emulator threads run beside vCPUs {format_cpu_spec(mask)}")
     if realtime:
-        lines.append(f"realtime vCPUs {format_cpu_spec(realtime)} (SCHED_FIFO, locked memory)")
+        priority = hardware.get_realtime_priority_constraint(flavor)
+        where = f"priority {priority}" if priority else "[libvirt] realtime_scheduler_priority"
+        lines.append(
+            f"realtime vCPUs {format_cpu_spec(realtime)} (SCHED_FIFO, {where}, locked memory)"
+        )
     aliases = pci_request.parse_aliases(pci_aliases)
     devices = pci_request.get_pci_requests(flavor, image_meta, aliases=aliases)
     if devices:

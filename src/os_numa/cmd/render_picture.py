@@ -211,11 +211,32 @@ def describe_guest_cell(index: int, cell: InstanceNUMACell, placed: bool = False
     return "; ".join(parts)
 
 
-def _guest_lines(placement: InstanceNUMATopology, emulatorpin: set[int]) -> list[str]:
-    lines = [describe_guest_cell(i, cell, True) for i, cell in enumerate(placement.cells)]
+def _emulator_rule(placement: InstanceNUMATopology) -> str:
+    """What decided the emulator CPUs: the policy (with its count or pool pCPU) or the mask."""
+    mask = getattr(placement, "emulator_threads_mask", None)
+    if mask:
+        return f"mask: beside vCPU(s) {format_cpu_spec(mask)}"
     policy = placement.emulator_threads_policy or "unset"
+    count = getattr(placement, "emulator_threads_count", None)
+    if placement.emulator_threads_isolated and count:
+        return f"{policy}, {count} pCPU{'s' if count != 1 else ''}"
+    pool_cpu = getattr(placement, "emulator_pool_cpu", None)
+    if pool_cpu is not None:
+        return f"{policy}: pool pCPU {pool_cpu}"
+    return policy
+
+
+def _guest_lines(
+    placement: InstanceNUMATopology, emulatorpin: set[int], vcpusched: Iterable = ()
+) -> list[str]:
+    lines = [describe_guest_cell(i, cell, True) for i, cell in enumerate(placement.cells)]
     where = format_cpu_spec(emulatorpin) if emulatorpin else "(not pinned)"
-    lines.append(f"emulator threads ({policy}) on host CPUs {where}")
+    lines.append(f"emulator threads ({_emulator_rule(placement)}) on host CPUs {where}")
+    for sched in vcpusched:
+        lines.append(
+            f"realtime vCPUs {format_cpu_spec(sched.vcpus)}: "
+            f"{sched.scheduler} priority {sched.priority}"
+        )
     return lines
 
 
@@ -252,6 +273,7 @@ def render_host(
     title: str | None = None,
     cores: dict[int, list[list[int]]] | None = None,
     notes: dict[int | None, list[str]] | None = None,
+    vcpusched: Iterable = (),
 ) -> str:
     """The whole picture: an optional title, the guest summary, each host cell, the legend.
 
@@ -260,7 +282,8 @@ def render_host(
     cell id to all its online CPUs by core (from the capabilities), so CPUs the
     CPU sets keep for the host are drawn too; without it the cell's own sets are.
     ``notes`` adds lines under a cell (key: its id), such as its PCI devices;
-    the lines under key None follow the last cell.
+    the lines under key None follow the last cell. ``vcpusched`` (the cputune's
+    ``LibvirtConfigGuestCPUTuneVCPUSched`` list) adds a line per realtime group.
     """
     paint = Painter(color)
     emulator_cpus = set(emulatorpin)
@@ -271,7 +294,7 @@ def render_host(
     if title:
         lines += [paint(line, "title") for line in title.splitlines()]
     if placement is not None:
-        lines += _guest_lines(placement, emulator_cpus)
+        lines += _guest_lines(placement, emulator_cpus, vcpusched)
     for cell in sorted(host.cells, key=lambda c: c.id):
         lines.append("")
         lines += render_cell(cell, placement, emulator_cpus, paint, cpu_width, layout[cell.id])
