@@ -498,3 +498,30 @@ def test_validate_flavor_checks_pci_requests(in_process):
     ok = in_process([*argv, "--pci-alias", VF_ALIAS])
     assert ok.returncode == 0, ok.stderr
     assert "PCI devices vf:2 (required)" in ok.stdout
+
+
+@pytest.mark.parametrize(
+    "specs, line",
+    [
+        (
+            "hw:emulator_threads_policy=isolate,hw:emulator_threads_count=2",
+            "2 emulator pCPUs reserved",
+        ),
+        ("hw:emulator_threads_mask=0", "emulator threads run beside vCPUs 0"),
+        (
+            "hw:cpu_realtime=yes,hw:cpu_realtime_mask=^0,hw:cpu_realtime_priority=50",
+            "realtime vCPUs 1-3 (SCHED_FIFO, priority 50, locked memory)",
+        ),
+    ],
+)
+def test_validate_flavor_reports_emulator_and_realtime_details(in_process, specs, line):
+    flavor = f"vcpus=4,memory_mb=4096,hw:cpu_policy=dedicated,{specs}"
+    result = in_process(["validate-flavor", "--flavor", flavor])
+    assert result.returncode == 0, result.stderr
+    assert line in result.stdout.splitlines()
+
+
+def test_validate_flavor_refuses_mask_with_isolate(in_process):
+    flavor = ISOLATE + ",hw:emulator_threads_mask=0"
+    result = in_process(["validate-flavor", "--flavor", flavor])
+    assert result.returncode == 2 and "hw:emulator_threads_mask" in result.stderr
