@@ -84,8 +84,9 @@ def make_problem(host_topology, instance_topology, limits=None, conf=None) -> Pr
     hosts = host_cells(host_topology)
     guests = guest_cells(instance_topology)
     # Only a host with more cells than the guest needs an order (and the option).
+    # (conf[group][name] is oslo.config's mapping access, the quickest way in.)
     pack = len(hosts) > len(guests) and bool(
-        conf.compute.packing_host_numa_cells_allocation_strategy
+        conf["compute"]["packing_host_numa_cells_allocation_strategy"]
     )
     pinning = any(g.pinning for g in guests)
     reserve = emulator_reserve(instance_topology, guests)
@@ -93,7 +94,7 @@ def make_problem(host_topology, instance_topology, limits=None, conf=None) -> Pr
     smt_aware = False
     if reserve:
         realtime = frozenset(getattr(instance_topology, "realtime_vcpus", None) or ())
-        smt_aware = bool(conf.os_numa.emulator_threads_smt_aware)
+        smt_aware = bool(conf["os_numa"]["emulator_threads_smt_aware"])
     return Problem(
         hosts=hosts,
         guests=guests,
