@@ -19,6 +19,7 @@ from os_numa.fit.snapshot import (
     GuestCell,
     HostCell,
     Limits,
+    emulator_request,
     emulator_reserve,
     guest_cells,
     host_cells,
@@ -89,27 +90,23 @@ def make_problem(host_topology, instance_topology, limits=None, conf=None) -> Pr
         conf["compute"]["packing_host_numa_cells_allocation_strategy"]
     )
     pinning = any(g.pinning for g in guests)
-    reserve = emulator_reserve(instance_topology, guests)
-    realtime: frozenset[int] = frozenset()
-    smt_aware = False
-    if reserve:
-        realtime = frozenset(getattr(instance_topology, "realtime_vcpus", None) or ())
-        smt_aware = bool(conf["os_numa"]["emulator_threads_smt_aware"])
+    emulator = emulator_request(instance_topology)
+    reserve = emulator_reserve(emulator, guests)
+    smt_aware = bool(reserve) and bool(conf["os_numa"]["emulator_threads_smt_aware"])
     return Problem(
         hosts=hosts,
         guests=guests,
         reserve=reserve,
         limits=limits_of(limits),
         order=host_order(hosts, len(guests), pinning, pack),
-        realtime=realtime,
+        realtime=emulator.realtime if reserve else frozenset(),
         smt_aware=smt_aware,
-        pool=emulator_pool(host_topology) if _pooled(instance_topology) else None,
+        pool=(
+            emulator_pool(host_topology)
+            if emulator.policy == fields.CPUEmulatorThreadsPolicy.POOL
+            else None
+        ),
     )
-
-
-def _pooled(instance_topology) -> bool:
-    policy = getattr(instance_topology, "emulator_threads_policy", None)
-    return policy == fields.CPUEmulatorThreadsPolicy.POOL
 
 
 def pool_shortfall(problem: Problem) -> str | None:

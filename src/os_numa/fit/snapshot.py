@@ -32,13 +32,18 @@ def read_fields(obj, *names: str) -> tuple:
 
 
 class FieldReader:
-    """:func:`read_fields` for a fixed list of fields, attribute names worked out once."""
+    """:func:`read_fields` for a fixed list of fields, attribute names worked out once.
 
-    __slots__ = ("names", "attrs")
+    With ``optional``, a field the object does not have at all (an older
+    object class) reads as None instead of raising AttributeError.
+    """
 
-    def __init__(self, *names: str) -> None:
+    __slots__ = ("names", "attrs", "optional")
+
+    def __init__(self, *names: str, optional: bool = False) -> None:
         self.names = names
         self.attrs = tuple(_attrname(name) for name in names)
+        self.optional = optional
 
     def __call__(self, obj) -> tuple:
         raw = vars(obj)
@@ -46,9 +51,12 @@ class FieldReader:
             return tuple([raw[attr] for attr in self.attrs])
         except KeyError:  # a field left unset: its property supplies the default
             return tuple(
-                raw[attr] if attr in raw else getattr(obj, name)
+                raw[attr] if attr in raw else self._missing(obj, name)
                 for attr, name in zip(self.attrs, self.names, strict=True)
             )
+
+    def _missing(self, obj, name: str):
+        return getattr(obj, name, None) if self.optional else getattr(obj, name)
 
 
 _HOST_CELL = FieldReader(
@@ -58,6 +66,9 @@ _SIBLINGS = FieldReader("siblings")
 _MEMPAGES = FieldReader("mempages")
 _PAGES = FieldReader("size_kb", "total", "used", "reserved")
 _CELLS = FieldReader("cells")
+_EMULATOR = FieldReader(
+    "emulator_threads_policy", "emulator_threads_count", "realtime_vcpus", optional=True
+)
 _GUEST_CELL = FieldReader(
     "cpu_policy", "cpu_thread_policy", "pcpuset", "cpuset", "memory", "pagesize"
 )
@@ -236,7 +247,24 @@ def guest_cells(instance_topology) -> tuple[GuestCell, ...]:
     return tuple(cells)
 
 
-def emulator_reserve(instance_topology, guests: tuple[GuestCell, ...]) -> int:
+class EmulatorRequest(NamedTuple):
+    """What the request asks for its emulator threads."""
+
+    policy: str | None
+    count: int | None
+    realtime: frozenset[int]
+
+
+def emulator_request(instance_topology) -> EmulatorRequest:
+    """The emulator policy, ``emulator_threads_count`` and ``realtime_vcpus`` of a request.
+
+    Fields an older object lacks read as unset.
+    """
+    policy, count, realtime = _EMULATOR(instance_topology)
+    return EmulatorRequest(policy, count, frozenset(realtime or ()))
+
+
+def emulator_reserve(emulator: EmulatorRequest, guests: tuple[GuestCell, ...]) -> int:
     """pCPUs to reserve for emulator threads beside guest cell 0.
 
     0 unless the policy is ``isolate``; then ``emulator_threads_count``
@@ -245,20 +273,19 @@ def emulator_reserve(instance_topology, guests: tuple[GuestCell, ...]) -> int:
     :raises BadRequirementEmulatorThreadsPolicy: ``isolate`` but guest cell 0 pins nothing.
     :raises InvalidEmulatorThreadsCount: a count below 1.
     """
-    if not instance_topology.emulator_threads_isolated:
+    if emulator.policy != fields.CPUEmulatorThreadsPolicy.ISOLATE:
         return 0
     if guests and not guests[0].pinning:
         raise exception.BadRequirementEmulatorThreadsPolicy(
             policy="isolate", cpu_policy=guests[0].policy
         )
-    count = getattr(instance_topology, "emulator_threads_count", None)
-    if count is None:
+    if emulator.count is None:
         return 1
-    if count < 1:
+    if emulator.count < 1:
         raise exception.InvalidEmulatorThreadsCount(
-            count=count, reason="at least 1 pCPU is reserved with isolate"
+            count=emulator.count, reason="at least 1 pCPU is reserved with isolate"
         )
-    return count
+    return emulator.count
 
 
 def limits_of(limits) -> Limits | None:
