@@ -516,3 +516,63 @@ def test_a_dropped_instance_can_be_claimed_again_elsewhere(driver):
     assert first.numa_topology.cells[0].cpu_pinning == {0: 4, 1: 5}
     assert first.numa_topology.cells[0].cpuset_reserved == {6}
     assert [set(c.emulator_cpus) for c in tracker.usage.cells] == [{2}, {6}]
+
+
+# --- issue 6: the emulator pool and several isolated emulator pCPUs --------------------------
+
+POOL = {"hw:emulator_threads_policy": "pool"}
+
+
+def pool_host():
+    """A1 with [os_numa] emulator_pin_set=0,4 (overcommit 2) and cpu_dedicated_set the rest."""
+    topology = ft.host(2, 4, dedicated={1, 2, 3, 5, 6, 7})
+    for cell, pool in zip(topology.cells, ({0}, {4}), strict=True):
+        cell.emulator_pool_cpus = pool
+        cell.emulator_pool_overcommit = 2
+    return topology
+
+
+def pool_loads(topology):
+    return {
+        cpu: cell.emulator_pool_load(cpu)
+        for cell in topology.cells
+        for cpu in cell.emulator_pool_cpus
+    }
+
+
+def test_pool_guests_are_counted_until_the_pool_is_full_and_drops_free_them(driver):
+    tracker = ResourceTracker(driver, pool_host())
+    vms = [instance(f"vm-{i}", vcpus=1, memory_mb=256, **DED, **POOL) for i in range(5)]
+    for vm in vms[:4]:
+        with tracker.instance_claim(vm) as claim:
+            assert claim.overhead == Resources()  # the pool takes no PCPU
+        request = resources_from_request(vm.flavor)
+        assert request.resources["PCPU"] == 1
+    assert pool_loads(tracker.host_topology) == {0: 2, 4: 2}
+    assert [vm.numa_topology.emulator_pool_cpu for vm in vms[:4]] == [0, 4, 0, 4]
+    with pytest.raises(exception.ComputeResourcesUnavailable) as info:
+        with tracker.instance_claim(vms[4]):
+            pass
+    assert "emulator pool full: 2 pCPUs x overcommit 2 = 4 guests, 4 placed" in str(info.value)
+    assert host_passes(tracker.host_topology, vms[4]).passed is False
+    tracker.drop(vms[1])
+    assert pool_loads(tracker.host_topology) == {0: 2, 4: 1}
+    with tracker.instance_claim(vms[4]):
+        pass
+    assert vms[4].numa_topology.emulator_pool_cpu == 4
+    for vm in (vms[0], vms[2], vms[3], vms[4]):
+        tracker.drop(vm)
+    assert pool_loads(tracker.host_topology) == {0: 0, 4: 0}
+    assert tracker.usage.instances == frozenset()
+
+
+def test_several_isolated_emulator_pcpus_are_pinned_and_counted(driver):
+    tracker = ResourceTracker(driver, HOSTS["A1"]())
+    specs = {**DED, **ISO, "hw:numa_nodes": "2", "hw:emulator_threads_count": "2"}
+    vm = instance("vm", **specs)
+    with tracker.instance_claim(vm):
+        pass
+    usage = tracker.usage
+    assert cells(usage) == {0: ({0, 1, 2, 3}, {2, 3}, 0, 1024), 1: ({4, 5}, set(), 0, 1024)}
+    assert usage.overhead == Resources(vcpus=2)
+    assert resources_from_request(vm.flavor).resources["PCPU"] == 4 + 2
