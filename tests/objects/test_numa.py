@@ -416,3 +416,52 @@ def test_topology_downgrade_carries_matching_cells(version, cell_version):
     loaded = o.NUMATopology.obj_from_primitive(primitive)
     assert [c.id for c in loaded.cells] == [0, 1]
     assert loaded.cells[1].memory == 2048
+
+
+# --- the emulator pool (issue 6) ------------------------------------------------------------
+
+
+def pool_cell(overcommit=2):
+    return o.NUMACell(
+        id=1,
+        cpuset=set(),
+        pcpuset={9, 10},
+        memory=1024,
+        emulator_pool_cpus={8, 11},
+        emulator_pool_overcommit=overcommit,
+    )
+
+
+def test_emulator_pool_claim_and_release_are_symmetric():
+    c = pool_cell()
+    assert (c.emulator_pool_capacity, c.emulator_pool_placed) == (4, 0)
+    c.claim_emulator_pool(8)
+    c.claim_emulator_pool(8)
+    c.claim_emulator_pool(11)
+    assert c.emulator_pool_guests == {"8": 2, "11": 1}
+    assert (c.emulator_pool_load(8), c.emulator_pool_load(11), c.emulator_pool_placed) == (2, 1, 3)
+    c.release_emulator_pool(8)
+    c.release_emulator_pool(8)
+    c.release_emulator_pool(11)
+    assert c.emulator_pool_guests == {}
+    assert not c.pinned_cpus  # the pool never touches pinning
+
+
+POOL_ERRORS = {
+    "claim beyond overcommit": ("claim", 8, {"8": 2}, exception.EmulatorPoolCPUInvalid, "holds 2"),
+    "release of nothing": ("release", 8, {}, exception.EmulatorPoolCPUInvalid, "released twice"),
+    "claim outside the pool": ("claim", 9, {}, exception.EmulatorPoolCPUUnknown, "8,11"),
+    "release outside the pool": ("release", 3, {}, exception.EmulatorPoolCPUUnknown, "pCPU 3"),
+}
+
+
+@pytest.mark.parametrize(
+    ("op", "cpu", "guests", "error", "needle"), POOL_ERRORS.values(), ids=POOL_ERRORS
+)
+def test_emulator_pool_errors_change_nothing(op, cpu, guests, error, needle):
+    c = pool_cell()
+    c.emulator_pool_guests = dict(guests)
+    with pytest.raises(error) as info:
+        getattr(c, f"{op}_emulator_pool")(cpu)
+    assert needle in str(info.value)
+    assert c.emulator_pool_guests == guests
