@@ -212,3 +212,10 @@ def test_connection_custom_test_driver_matches_files(tmp_path, quiet_libvirt):
     finally:
         conn.close()
     assert from_conn == devices.load_device_files(ALL_FILES)
+
+
+def test_connection_error_is_typed(quiet_libvirt):
+    conn = libvirt.open("test:///default")
+    conn.close()
+    with pytest.raises(exception.LibvirtConnectionError, match="closed connection"):
+        devices.devices_from_connection(conn)

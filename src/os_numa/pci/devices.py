@@ -231,7 +231,11 @@ def devices_from_connection(conn) -> list[PciDevice]:
         nodedevs = conn.listAllDevices(libvirt.VIR_CONNECT_LIST_NODE_DEVICES_CAP_PCI_DEV)
         documents = [dev.XMLDesc(0) for dev in nodedevs]
     except libvirt.libvirtError as exc:
-        raise exception.LibvirtConnectionError(uri=conn.getURI(), reason=str(exc)) from exc
+        try:
+            uri = conn.getURI()
+        except libvirt.libvirtError:
+            uri = "(closed connection)"
+        raise exception.LibvirtConnectionError(uri=uri, reason=str(exc)) from exc
     return _checked(d for doc in documents for d in parse_node_devices(doc))
 
 
