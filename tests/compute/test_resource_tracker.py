@@ -576,3 +576,24 @@ def test_several_isolated_emulator_pcpus_are_pinned_and_counted(driver):
     assert cells(usage) == {0: ({0, 1, 2, 3}, {2, 3}, 0, 1024), 1: ({4, 5}, set(), 0, 1024)}
     assert usage.overhead == Resources(vcpus=2)
     assert resources_from_request(vm.flavor).resources["PCPU"] == 4 + 2
+
+
+def test_pool_usage_is_rebuilt_and_an_overfull_pool_is_a_conflict(driver):
+    tracker = ResourceTracker(driver, pool_host())
+    vms = [instance(f"vm-{i}", vcpus=1, memory_mb=256, **DED, **POOL) for i in range(3)]
+    for vm in vms:
+        with tracker.instance_claim(vm):
+            pass
+    assert [c.emulator_pool for c in tracker.usage.cells] == [((0, 2),), ((4, 1),)]
+    restarted = ResourceTracker(driver, pool_host())
+    assert restarted.update_available_resource(vms) == tracker.usage
+    # A third guest recorded on the full pool pCPU 0 (say, after the overcommit was lowered).
+    intruder = instance("intruder", vcpus=1, memory_mb=256, **DED, **POOL)
+    intruder.numa_topology = vms[0].numa_topology.obj_clone()
+    intruder.numa_topology.cells[0].cpu_pinning = {0: 3}
+    before = restarted.usage
+    with pytest.raises(exception.InstanceUsageConflict) as info:
+        restarted.update_available_resource([*vms, intruder])
+    assert "Instance intruder " in str(info.value)
+    assert "pool" in str(info.value)
+    assert restarted.usage == before

@@ -1,8 +1,9 @@
 """ResourceTracker as a state machine: random claims, failed claims and drops.
 
 After every step the usage must equal a from-scratch rebuild from the surviving
-instances, and the overhead vCPUs must equal the number of guests whose
-emulator threads are isolated.
+instances, the overhead vCPUs must equal the emulator pCPUs of the guests whose
+emulator threads are isolated, and the emulator pool's load must count exactly
+the pool guests.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from tests import fixtures_topology as ft
 
 ISO = {"hw:emulator_threads_policy": "isolate"}
 DED = {"hw:cpu_policy": "dedicated"}
+POOL = {"hw:emulator_threads_policy": "pool"}
 CATALOGUE = [
     (2, DED | ISO),
     (1, DED),
@@ -26,15 +28,25 @@ CATALOGUE = [
     (2, DED | {"hw:cpu_thread_policy": "require"}),
     (4, DED | ISO | {"hw:numa_nodes": "2"}),
     (3, ISO | {"hw:cpu_policy": "mixed", "hw:cpu_dedicated_mask": "^0"}),
-    (2, {"hw:numa_nodes": "1"}),
+    (1, {"hw:numa_nodes": "1"}),
     (2, {}),
     (2, DED | {"hw:mem_page_size": "2MB"}),
+    (1, DED | POOL),
+    (2, DED | ISO | {"hw:emulator_threads_count": "2"}),
 ]
 
 
 def make_host():
-    """2 cells x 3 cores x 2 threads (small, so it fills up), 2 GiB each, 512 MiB in 2 MiB pages."""
-    return ft.host(2, 3, 2, memory=2048, huge_2m=256)
+    """2 cells x 3 cores x 2 threads, small so that it fills up; 2 GiB per cell, a quarter
+    in 2 MiB pages. Per cell, core 0 gives one thread to the emulator pool (2 guests per
+    pCPU) and one to floating vCPUs; the other cores are pinnable."""
+    host = ft.host(
+        2, 3, 2, memory=2048, huge_2m=256, shared={1, 7}, dedicated={2, 3, 4, 5, 8, 9, 10, 11}
+    )
+    for cell, pool in zip(host.cells, ({0}, {6}), strict=True):
+        cell.emulator_pool_cpus = pool
+        cell.emulator_pool_overcommit = 2
+    return host
 
 
 class TrackerMachine(RuleBasedStateMachine):
@@ -68,7 +80,8 @@ class TrackerMachine(RuleBasedStateMachine):
             assert vm.numa_topology is None
             event("claim: no room")
             return
-        event("claim: fitted")
+        topology = vm.numa_topology
+        event(f"claim fitted, emulator {topology.emulator_threads_policy if topology else None}")
         self.alive[vm.uuid] = vm
         self.peak = max(self.peak, len(self.alive))
 
@@ -109,13 +122,30 @@ class TrackerMachine(RuleBasedStateMachine):
         assert usage.instances == set(self.alive)
 
     @invariant()
-    def overhead_is_one_vcpu_per_isolated_guest(self):
+    def overhead_is_one_vcpu_per_isolated_emulator_pcpu(self):
         isolated = sum(
-            1
+            vm.numa_topology.emulator_threads_count or 1
             for vm in self.alive.values()
             if vm.numa_topology is not None and vm.numa_topology.emulator_threads_isolated
         )
-        assert self.tracker.usage.overhead.vcpus == isolated
+        usage = self.tracker.usage
+        assert usage.overhead.vcpus == isolated
+        assert sum(len(c.emulator_cpus) for c in usage.cells) == isolated
+
+    @invariant()
+    def pool_load_counts_pool_guests(self):
+        pooled = sorted(
+            vm.numa_topology.emulator_pool_cpu
+            for vm in self.alive.values()
+            if vm.numa_topology is not None and vm.numa_topology.emulator_threads_policy == "pool"
+        )
+        load = sorted(
+            cpu
+            for cell in self.tracker.usage.cells
+            for cpu, n in cell.emulator_pool
+            for _ in range(n)
+        )
+        assert load == pooled
 
     @invariant()
     def no_pcpu_is_held_twice(self):
