@@ -1,0 +1,111 @@
+"""Benchmark the reference resource tracker: microseconds per claim + drop, and a rebuild.
+
+Run from the repository root: ``.venv/bin/python benchmarks/tracker.py``. Prints one
+line per scenario with the median and minimum over the repeats:
+
+- claim+drop on a 2 x 16 x 2 host half full of guests (the fit, the usage update, the
+  driver's overhead estimate and the bookkeeping, then their undoing);
+- the same from 8 threads at once (throughput, claims per second);
+- update_available_resource from 32 guests (a compute service restart);
+- reading the usage snapshot with 32 guests claimed.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import threading
+import time
+import warnings
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+warnings.simplefilter("ignore")  # eventlet's deprecation noise on import
+
+from tests import fixtures_topology as ft  # noqa: E402
+
+from os_numa.compute import Instance, ResourceTracker  # noqa: E402
+from os_numa.objects import Flavor  # noqa: E402
+from os_numa.virt.libvirt.driver import LibvirtDriver  # noqa: E402
+
+ISOLATE = {"hw:cpu_policy": "dedicated", "hw:emulator_threads_policy": "isolate"}
+
+
+def guest(uuid: str, vcpus: int = 2) -> Instance:
+    return Instance(uuid, Flavor(vcpus=vcpus, memory_mb=1024, extra_specs=ISOLATE))
+
+
+def half_full() -> tuple[ResourceTracker, list[Instance]]:
+    """A 2 x 16 x 2 host with 10 isolate guests of 2 vCPUs (30 of 64 pCPUs)."""
+    tracker = ResourceTracker(LibvirtDriver(), ft.host(2, 16, 2, memory=65536))
+    guests = [guest(f"resident-{i}") for i in range(10)]
+    for vm in guests:
+        with tracker.instance_claim(vm):
+            pass
+    return tracker, guests
+
+
+def timings_us(func, repeat: int) -> tuple[float, float]:
+    func()
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter_ns()
+        func()
+        samples.append(time.perf_counter_ns() - start)
+    return statistics.median(samples) / 1000, min(samples) / 1000
+
+
+def claim_and_drop(tracker: ResourceTracker):
+    def run():
+        vm = guest("probe", 4)
+        with tracker.instance_claim(vm):
+            pass
+        tracker.drop(vm)
+
+    return run
+
+
+def threaded_throughput(threads: int = 8, per_thread: int = 50) -> float:
+    tracker, _ = half_full()
+    start = threading.Barrier(threads + 1)
+
+    def work(index: int) -> None:
+        start.wait()
+        for n in range(per_thread):
+            vm = guest(f"t{index}-{n}", 1)
+            with tracker.instance_claim(vm):
+                pass
+            tracker.drop(vm)
+
+    workers = [threading.Thread(target=work, args=(i,)) for i in range(threads)]
+    for worker in workers:
+        worker.start()
+    start.wait()
+    began = time.perf_counter()
+    for worker in workers:
+        worker.join()
+    return threads * per_thread / (time.perf_counter() - began)
+
+
+def main() -> None:
+    tracker, _ = half_full()
+    median, best = timings_us(claim_and_drop(tracker), 300)
+    print(f"claim+drop, 2x16x2 host half full:   median {median:8.0f} us   min {best:8.0f} us")
+
+    print(f"claim+drop from 8 threads:           {threaded_throughput():8.0f} claims/s")
+
+    crowd = ResourceTracker(LibvirtDriver(), ft.host(2, 16, 2, memory=65536))
+    residents = [guest(f"r{i}", 1) for i in range(32)]
+    for vm in residents:
+        with crowd.instance_claim(vm):
+            pass
+    restarted = ResourceTracker(LibvirtDriver(), ft.host(2, 16, 2, memory=65536))
+    median, best = timings_us(lambda: restarted.update_available_resource(residents), 50)
+    print(f"rebuild from 32 guests:              median {median:8.0f} us   min {best:8.0f} us")
+
+    median, best = timings_us(lambda: crowd.usage, 300)
+    print(f"usage snapshot, 32 guests:           median {median:8.0f} us   min {best:8.0f} us")
+
+
+if __name__ == "__main__":
+    main()
