@@ -7,7 +7,8 @@ thread and every emulator thread has exactly the affinity the placement chose:
 libvirt's pin info and the kernel's view (/proc/<qemu pid>/task/*/status).
 
 Variants: emulator threads isolated on their own pCPU; shared on ``[compute]
-cpu_shared_set``; and a realtime (SCHED_FIFO) vCPU.
+cpu_shared_set``; on their pCPU of the ``[os_numa] emulator_pin_set`` pool; and
+a realtime (SCHED_FIFO) vCPU.
 
 The guest is tiny (64 MiB, one vCPU, no disk, no network); it has no OS and sits
 in the firmware's boot-failure loop, which is all pinning needs.
@@ -122,6 +123,27 @@ def test_shared_emulator_threads_run_on_cpu_shared_set(qemu_host, this_host):
     placement, guest = _placed_guest(this_host, SHARED_ONE_VCPU, "os-numa-share", conf)
     (cell,) = placement.cells
     assert cell.cpuset_reserved is None
+
+    _boot_and_check_affinity(qemu_host, this_host[0], guest, {cell.cpu_pinning[0]}, {cpus[-1]})
+
+
+def test_pool_emulator_threads_run_on_their_pool_pcpu(qemu_host, this_host):
+    """``pool`` with ``[os_numa] emulator_pin_set`` = this host's last CPU, the rest dedicated."""
+    cpus = sorted(
+        cpu
+        for cell in host.host_topology_from_capabilities(this_host[1]).cells
+        for cpu in cell.pcpuset
+    )
+    conf = os_numa_conf.make_conf(
+        **{
+            "os_numa.emulator_pin_set": str(cpus[-1]),
+            "compute.cpu_dedicated_set": cpuset.format_cpu_spec(cpus[:-1]),
+        }
+    )
+    specs = {"hw:cpu_policy": "dedicated", "hw:emulator_threads_policy": "pool"}
+    placement, guest = _placed_guest(this_host, specs, "os-numa-pool", conf)
+    (cell,) = placement.cells
+    assert placement.emulator_pool_cpu == cpus[-1] and cell.cpuset_reserved is None
 
     _boot_and_check_affinity(qemu_host, this_host[0], guest, {cell.cpu_pinning[0]}, {cpus[-1]})
 
