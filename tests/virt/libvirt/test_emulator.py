@@ -192,3 +192,33 @@ def test_emulator_threads_land_where_the_feature_says(vcpus, nodes, feature, rea
         assert emulator_cpus == placement.cells[0].cpuset_reserved
         assert len(emulator_cpus) == count
         assert driver.estimate_instance_overhead(flavor)["vcpus"] == count
+
+
+@settings(max_examples=25, deadline=None)
+@given(flavor_priority=st.one_of(st.none(), st.integers(1, 99)), conf_priority=st.integers(1, 99))
+def test_vcpusched_priority_is_the_flavors_else_the_options(flavor_priority, conf_priority):
+    specs = {"hw:cpu_policy": "dedicated", "hw:cpu_realtime": "yes", "hw:cpu_realtime_mask": "^0"}
+    if flavor_priority is not None:
+        specs["hw:cpu_realtime_priority"] = str(flavor_priority)
+    flavor = objects.Flavor(vcpus=3, memory_mb=64, extra_specs=specs)
+    host = ft.a1_host()
+    placement = hardware.numa_fit_instance_to_host(
+        host, hardware.numa_get_constraints(flavor, None)
+    )
+    conf = os_numa_conf.make_conf(**{"libvirt.realtime_scheduler_priority": conf_priority})
+    (sched,) = driver.get_guest_numa_config(placement, flavor, None, host, conf).cputune.vcpusched
+    assert sched.priority == (flavor_priority or conf_priority)
+    assert f'priority="{sched.priority}"' in sched.to_xml()
+
+
+@pytest.mark.parametrize("value", ["0", "100", "high", "1.5"])
+def test_invalid_flavor_priority_is_refused_before_any_xml(value):
+    specs = {
+        "hw:cpu_policy": "dedicated",
+        "hw:cpu_realtime": "yes",
+        "hw:cpu_realtime_mask": "^0",
+        "hw:cpu_realtime_priority": value,
+    }
+    flavor = objects.Flavor(vcpus=2, memory_mb=64, extra_specs=specs)
+    with pytest.raises(exception.InvalidRealtimePriority, match="hw:cpu_realtime_priority"):
+        hardware.numa_get_constraints(flavor, None)
