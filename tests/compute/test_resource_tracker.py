@@ -465,40 +465,62 @@ def test_base_driver_reports_no_overhead():
     assert tracker.usage.cell(0).emulator_cpus == {2}  # the fit still reserves it
 
 
-AGREEMENT_FLAVORS = [
-    (2, DED),
-    (3, DED | ISO),
-    (4, DED | ISO | {"hw:numa_nodes": "2"}),
-    (3, ISO | {"hw:cpu_policy": "mixed", "hw:cpu_dedicated_mask": "1-2"}),
-    (2, DED | {"hw:emulator_threads_policy": "share"}),
-    (2, DED | ISO | {"hw:cpu_thread_policy": "require"}),
-]
+AGREEMENT_FLAVORS = {
+    "dedicated": (2, DED),
+    "isolate": (3, DED | ISO),
+    "isolate, 2 nodes": (4, DED | ISO | {"hw:numa_nodes": "2"}),
+    "mixed isolate": (3, ISO | {"hw:cpu_policy": "mixed", "hw:cpu_dedicated_mask": "1-2"}),
+    "share": (2, DED | {"hw:emulator_threads_policy": "share"}),
+    "thread require": (2, DED | ISO | {"hw:cpu_thread_policy": "require"}),
+    "thread isolate": (2, DED | ISO | {"hw:cpu_thread_policy": "isolate"}),
+    "2 emulator pCPUs": (2, DED | ISO | {"hw:emulator_threads_count": "2"}),
+}
+# Host and flavor pairs that do not fit: no shared CPUs for a mixed guest on A1, no SMT
+# siblings for thread policy require on A1, C1 and 2x4.
+NO_FIT = {
+    ("A1", "mixed isolate"),
+    ("A1", "thread require"),
+    ("C1", "thread require"),
+    ("2x4", "thread require"),
+}
 
 
-@pytest.mark.parametrize("vcpus, specs", AGREEMENT_FLAVORS, ids=str)
-@pytest.mark.parametrize("host_name", ["A1", "A3", "C1"])
-def test_placement_request_matches_what_the_claim_takes(driver, host_name, vcpus, specs):
-    """PCPU asked of placement == pCPUs the claim pins; VCPU == floating vCPUs counted.
-
-    This is the loop Nova never closed: the emulator pCPU is in both numbers.
+@pytest.mark.parametrize("flavor_name", sorted(AGREEMENT_FLAVORS))
+@pytest.mark.parametrize("host_name", ["A1", "A3", "C1", "2x4"])
+def test_placement_request_matches_what_the_claim_takes(driver, host_name, flavor_name):
+    """PCPU asked of placement == pCPUs the claim pins; VCPU == floating vCPUs counted;
+    overhead == emulator pCPUs. This is the loop Nova never closed: the emulator pCPU is
+    in both numbers. The filter and the claim agree on whether and where it fits.
     """
+    vcpus, specs = AGREEMENT_FLAVORS[flavor_name]
     asked = resources_from_request(Flavor(vcpus=vcpus, memory_mb=1024, extra_specs=specs), None)
     tracker = ResourceTracker(driver, HOSTS[host_name]())
     verdict = host_passes(tracker.host_topology, instance("probe", vcpus, 1024, **specs))
     vm = instance("vm", vcpus, 1024, **specs)
-    try:
-        with tracker.instance_claim(vm):
-            pass
-    except exception.ComputeResourcesUnavailable:
-        assert not verdict.passed  # the filter and the claim agree on "no"
+    if (host_name, flavor_name) in NO_FIT:
+        assert not verdict.passed
+        with pytest.raises(exception.ComputeResourcesUnavailable):
+            with tracker.instance_claim(vm):
+                pass
         return
+    with tracker.instance_claim(vm):
+        pass
     assert verdict.passed
     assert verdict.placement.obj_to_primitive() == vm.numa_topology.obj_to_primitive()
     usage = tracker.usage
-    assert sum(len(c.pinned_cpus) for c in usage.cells) == asked.resources.get("PCPU", 0)
+    pinned = sum(len(c.pinned_cpus) for c in usage.cells)
+    emulator = int(specs.get("hw:emulator_threads_count", 1)) if ISO.items() <= specs.items() else 0
+    if flavor_name == "thread isolate" and host_name == "A3":
+        # Whole cores are consumed on an SMT host, which is why placement must
+        # forbid HW_CPU_HYPERTHREADING for such guests.
+        assert pinned == 2 * asked.resources["PCPU"]
+        assert "HW_CPU_HYPERTHREADING" in asked.forbidden_traits
+    else:
+        assert pinned == asked.resources.get("PCPU", 0)
     assert sum(c.cpu_usage for c in usage.cells) == asked.resources.get("VCPU", 0)
-    assert usage.vcpus == vcpus + usage.overhead.vcpus
-    assert usage.overhead.vcpus == (specs.get("hw:emulator_threads_policy") == "isolate")
+    assert sum(len(c.emulator_cpus) for c in usage.cells) == emulator
+    assert usage.overhead.vcpus == emulator
+    assert usage.vcpus == vcpus + emulator
 
 
 def test_a_dropped_instance_can_be_claimed_again_elsewhere(driver):
