@@ -481,3 +481,8 @@ def test_guest_without_numa_topology_gets_any_devices():
     assert len({d.address for d in got}) == 5
     assert pci_fit.assign_without_numa(parse_alias_spec("vf:9", ALIASES), _stats()) is None
     assert pci_fit.assign_without_numa(requests, None) is None
+    short = parse_alias_spec("vf:9", ALIASES, "required")
+    assert pci_fit.explain_without_numa(short, _stats(), _intel_host()) == (
+        "the PCI devices cannot be served: alias vf: 9 devices requested, 8 free on the whole "
+        "host (4 free on cell 0, 4 free on cell 1)"
+    )

@@ -597,6 +597,11 @@ def device_objects(result: PciFit, host_topology) -> list:
     ]
 
 
+def _anywhere(requests: Sequence[PciRequest]) -> list[PciRequest]:
+    """The requests of a guest with no NUMA cells: its policies cannot apply."""
+    return [dataclasses.replace(r, policy=pci_request.PREFERRED) for r in requests]
+
+
 def assign_without_numa(
     requests: Sequence[PciRequest], stats: PciDeviceStats | None, host_topology=None
 ) -> list | None:
@@ -608,13 +613,24 @@ def assign_without_numa(
     """
     stats = stats if stats is not None else PciDeviceStats(())
     hosts = host_infos(host_topology) if host_topology is not None else ()
-    anywhere = [dataclasses.replace(r, policy=pci_request.PREFERRED) for r in requests]
-    model = _model(anywhere, stats, hosts)
+    model = _model(_anywhere(requests), stats, hosts)
     units = model.flow(frozenset(), relaxed=True)
     picked = None if units is None else _pick(model, units, (), relaxed=True)
     if picked is None:
         return None
     return device_objects(PciFit((), picked, relaxed=True), host_topology)
+
+
+def explain_without_numa(
+    requests: Sequence[PciRequest], stats: PciDeviceStats | None, host_topology=None
+) -> str:
+    """Why :func:`assign_without_numa` found too few devices, as one sentence."""
+    stats = stats if stats is not None else PciDeviceStats(())
+    hosts = host_infos(host_topology) if host_topology is not None else ()
+    lines = [
+        line.rsplit("; policy ", 1)[0] for line in explain(hosts, None, _anywhere(requests), stats)
+    ]
+    return "the PCI devices cannot be served: " + ". ".join(lines)
 
 
 def fit_instance(instance_topology, problem, host_topology, pci_requests, pci_stats):
@@ -638,6 +654,7 @@ def explain_problem(problem, host_topology, pci_requests, pci_stats) -> str:
 __all__ = [
     "AssignedDevice",
     "assign_without_numa",
+    "explain_without_numa",
     "HostCellInfo",
     "LOCAL",
     "NO_NUMA_INFO",
