@@ -525,3 +525,34 @@ def test_validate_flavor_refuses_mask_with_isolate(in_process):
     flavor = ISOLATE + ",hw:emulator_threads_mask=0"
     result = in_process(["validate-flavor", "--flavor", flavor])
     assert result.returncode == 2 and "hw:emulator_threads_mask" in result.stderr
+
+
+def test_pci_devices_for_a_guest_without_numa_request(in_process):
+    # No guest cells: the policy cannot apply, any free VF serves and has no guest cell.
+    argv = [
+        "place",
+        "--capabilities",
+        INTEL,
+        "--pci-devices",
+        *device_files("19_02_0", "b0_02_0", "b0_02_1"),
+        "--pci-alias",
+        VF_ALIAS,
+        "--flavor",
+        "vcpus=2,memory_mb=512",
+    ]
+    fits = in_process([*argv, "--extra-spec", "pci_passthrough:alias=vf:3", "--format", "json"])
+    assert fits.returncode == 0, fits.stderr
+    doc = json.loads(fits.stdout)
+    assert doc["cells"] == []
+    assert sorted((d["address"], d["guest_cell"]) for d in doc["pci_devices"]) == [
+        ("0000:19:02.0", None),
+        ("0000:b0:02.0", None),
+        ("0000:b0:02.1", None),
+    ]
+    xml = in_process([*argv, "--extra-spec", "pci_passthrough:alias=vf:1", "--format", "xml"])
+    domain = etree.fromstring(xml.stdout.encode())
+    assert len(domain.findall("devices/hostdev")) == 1
+    assert not domain.findall("devices/controller")  # no guest node to tie a bus to
+    short = in_process([*argv, "--extra-spec", "pci_passthrough:alias=vf:4"])
+    assert short.returncode == 1
+    assert "alias vf: 4 devices requested, 3 free on the whole host" in short.stdout

@@ -24,6 +24,7 @@ from os_numa.cpuset import format_cpu_spec
 from os_numa.objects.flavor import Flavor
 from os_numa.objects.image_meta import ImageMeta
 from os_numa.objects.instance_numa import InstanceNUMATopology
+from os_numa.pci import fit as pci_fit
 from os_numa.pci import render as pci_render
 from os_numa.pci import request as pci_request
 from os_numa.virt.libvirt import driver
@@ -43,10 +44,17 @@ class Outcome:
     explanation: str | None = None
     emulatorpin: set[int] = field(default_factory=set)
     vcpusched: list[dict[str, Any]] = field(default_factory=list)
+    #: The PCI devices of a guest that asks for no NUMA placement (no cells).
+    unplaced_pci: InstanceNUMATopology | None = None
 
     @property
     def fits(self) -> bool:
         return self.explanation is None
+
+    @property
+    def pci_holder(self) -> InstanceNUMATopology | None:
+        """What carries the guest's PCI devices: the placement, or ``unplaced_pci``."""
+        return self.placement if self.placement is not None else self.unplaced_pci
 
 
 def _host_from(options: argparse.Namespace, conf: cfg.ConfigOpts) -> hostsource.HostView:
@@ -117,6 +125,15 @@ def compute_placement(options: argparse.Namespace) -> Outcome:
     request = hardware.numa_get_constraints(flavor, image_meta)
     outcome = Outcome(flavor=flavor, image_meta=image_meta, host=view, request=request)
     pci = _pci_arguments(options, flavor, image_meta, view)
+    if request is None and pci:
+        # No guest cells to be local to: NUMA policies cannot apply (as in Nova).
+        devices = pci_fit.assign_without_numa(pci["pci_requests"], pci["pci_stats"], host)
+        if devices is None:
+            outcome.explanation = pci_fit.explain_without_numa(
+                pci["pci_requests"], pci["pci_stats"], host
+            )
+            return outcome
+        outcome.unplaced_pci = InstanceNUMATopology(cells=[], pci_devices=devices)
     if request is not None:
         outcome.placement = hardware.numa_fit_instance_to_host(host, request, conf=conf, **pci)
         if outcome.placement is None:
@@ -144,6 +161,8 @@ def _title(outcome: Outcome) -> str:
     name = f"{flavor.name}: " if flavor.name else ""
     guest = f"{name}{flavor.vcpus} vCPUs, {flavor.memory_mb} MiB"
     if not outcome.fits:
+        if outcome.request is None:
+            return f"DOES NOT FIT - {guest}; the flavor asks for no NUMA placement"
         wanted = [
             "  " + render_picture.describe_guest_cell(i, cell)
             for i, cell in enumerate(outcome.request.cells)
@@ -173,13 +192,13 @@ def print_placement(outcome: Outcome, fmt: str, color: bool, out: TextIO) -> Non
             explanation=outcome.explanation,
             fits=outcome.fits,
         )
-        document["pci_devices"] = pci_render.placement_devices_json(outcome.placement)
+        document["pci_devices"] = pci_render.placement_devices_json(outcome.pci_holder)
         out.write(render_json.dumps(document) + "\n")
     elif fmt == "xml":
         if outcome.fits:
             out.write(
                 render_xml.domain_xml(
-                    outcome.flavor, outcome.numa_config, outcome.memory_backing, outcome.placement
+                    outcome.flavor, outcome.numa_config, outcome.memory_backing, outcome.pci_holder
                 )
             )
         else:
@@ -195,7 +214,7 @@ def print_placement(outcome: Outcome, fmt: str, color: bool, out: TextIO) -> Non
                 color=color,
                 title=_title(outcome),
                 cores=outcome.host.cores,
-                notes=_pci_notes(outcome.host, outcome.placement),
+                notes=_pci_notes(outcome.host, outcome.pci_holder),
                 vcpusched=_vcpusched(outcome),
             )
         )
