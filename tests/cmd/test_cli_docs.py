@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cmd.conftest import DATA, run_command
+from tests.cmd.conftest import run_command
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = [ROOT / "README.rst", ROOT / "doc" / "source" / "cli.rst"]
@@ -48,7 +48,8 @@ def examples(path: Path) -> list[tuple[list[str], str, int | None]]:
         if i < len(lines) and lines[i].strip() == "$ echo $?":
             status = int(lines[i + 1].strip())
             i += 2
-        argv = [str(DATA / arg) if (DATA / arg).is_file() else arg for arg in shlex.split(command)]
+        # Paths are written relative to the repository root, where a reader runs them.
+        argv = [str(ROOT / arg) if (ROOT / arg).is_file() else arg for arg in shlex.split(command)]
         found.append((argv, "\n".join(output).strip("\n"), status))
     return found
 
