@@ -132,6 +132,8 @@ def test_topology_ignores_the_global_conf():
         (dict(mempages={4: 1}), "sizes are KiB above 4"),
         (dict(mempages={2048: -1}), "non-negative"),
         (dict(kB_mem=GiB_KB, mempages={1048576: 2}), "more than a node's"),
+        (dict(cpu_nodes=1025), "at most 1024 NUMA nodes"),
+        (dict(cpu_nodes=2, cpu_cores=32769), "65538 CPUs"),
     ],
 )
 def test_bad_host_info_is_refused(kwargs, needle):

@@ -21,7 +21,7 @@ import libvirt
 from oslo_config import cfg
 
 from os_numa import conf as os_numa_conf
-from os_numa import exception, objects
+from os_numa import cpuset, exception, objects
 from os_numa.virt.libvirt import config, host
 
 #: Default memory, in KiB, of the whole fake host (16 GiB).
@@ -47,8 +47,10 @@ class HostInfo:
     ``mempages`` maps a huge page size in KiB to the pool size *per node*,
     e.g. ``{2048: 512}``; the 4 KiB pool holds the rest of each node's memory.
 
-    :raises Invalid: a count is not a positive integer, or the huge pages do
-        not fit in a node's memory.
+    :raises Invalid: a count is not a positive integer, the host would have more
+        than :data:`~os_numa.virt.libvirt.host.MAX_HOST_CELLS` nodes or
+        :data:`~os_numa.cpuset.MAX_CPU_ID` CPUs, or the huge pages do not fit in a
+        node's memory.
     """
 
     cpu_nodes: int = 1
@@ -67,6 +69,16 @@ class HostInfo:
                 raise exception.Invalid(
                     reason=f"HostInfo {name}={value!r}: a positive integer is required"
                 )
+        if self.cpu_nodes > host.MAX_HOST_CELLS:
+            raise exception.Invalid(
+                reason=f"HostInfo cpu_nodes={self.cpu_nodes}: at most {host.MAX_HOST_CELLS} "
+                "NUMA nodes"
+            )
+        if self.total_cpus > cpuset.MAX_CPU_ID:
+            raise exception.Invalid(
+                reason=f"HostInfo has {self.total_cpus} CPUs (cpu_nodes x cpu_sockets x "
+                f"cpu_cores x cpu_threads); at most {cpuset.MAX_CPU_ID}"
+            )
         pages = dict(self.mempages or {})
         for size, count in pages.items():
             if not isinstance(size, int) or size <= 4 or not isinstance(count, int) or count < 0:

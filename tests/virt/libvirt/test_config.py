@@ -327,6 +327,15 @@ def test_guest_devices_extension_point(define_validated):
         (config.LibvirtConfigGuestCPUTuneVCPUPin, "<vcpupin vcpu='0' cpuset='abc'/>", "cpuset"),
         (config.LibvirtConfigGuestCPUTuneVCPUPin, "<vcpupin cpuset='1'/>", "'vcpu'"),
         (config.LibvirtConfigGuestCPUTuneVCPUPin, "<vcpupin vcpu='x' cpuset='1'/>", "'x'"),
+        # Only one leading minus; int() would raise a bare ValueError.
+        (config.LibvirtConfigGuestCPUTuneVCPUPin, "<vcpupin vcpu='--5' cpuset='1'/>", "'--5'"),
+        # A digit string too long for int() (and for any real id) is refused by length.
+        (
+            config.LibvirtConfigGuestCPUTuneVCPUPin,
+            f"<vcpupin vcpu='{'9' * 5000}' cpuset='1'/>",
+            f"at most {config.MAX_INT_DIGITS} digits",
+        ),
+        (config.LibvirtConfigCapsNUMACPU, f"<cpu id='{'1' * 21}'/>", "at most 20 digits"),
         (config.LibvirtConfigGuestCPUTuneEmulatorPin, "<emulatorpin cpuset='3-1'/>", "3-1"),
         (config.LibvirtConfigGuestCPUTuneVCPUSched, "<vcpusched vcpus='0' priority='hi'/>", "hi"),
         (config.LibvirtConfigGuestCPUTune, "<cputune><shares>lots</shares></cputune>", "lots"),

@@ -336,6 +336,65 @@ def test_bad_documents(document, error):
         host.host_topology_from_capabilities(document, conf=os_numa_conf.make_conf())
 
 
+def _caps_with_cells(cells: str) -> str:
+    return (
+        "<capabilities><host><topology><cells num='2'>"
+        f"{cells}</cells></topology></host></capabilities>"
+    )
+
+
+def _cell_xml(cell_id, cpus=(0,), memory="1024", pages=""):
+    cpu_xml = "".join(f"<cpu id='{cpu}'/>" for cpu in cpus)
+    return (
+        f"<cell id='{cell_id}'><memory unit='KiB'>{memory}</memory>{pages}"
+        f"<cpus num='{len(cpus)}'>{cpu_xml}</cpus></cell>"
+    )
+
+
+@pytest.mark.parametrize(
+    ("cells", "needle"),
+    [
+        (_cell_xml(-1), "host cell id -1 is out of range 0..1023"),
+        (_cell_xml(host.MAX_HOST_CELLS), "host cell id 1024 is out of range"),
+        (_cell_xml(0, (0,)) + _cell_xml(0, (1,)), "host cell id 0 appears more than once"),
+        (_cell_xml(0, (-3,)), "host cell 0 has CPU id -3"),
+        (_cell_xml(0, (99999999999,)), "CPU id 99999999999; CPU ids are in 0..65535"),
+        (_cell_xml(0, (0, 1)) + _cell_xml(1, (1,)), "CPU 1 is listed in host cell 0 and again"),
+        (_cell_xml(0, (2, 2)), "CPU 2 is listed in host cell 0 and again in host cell 0"),
+        (_cell_xml(0, memory="-1024"), "memory -1024 KiB"),
+        (_cell_xml(0, pages="<pages unit='KiB' size='2048'>-5</pages>"), "-5 pages of 2048"),
+        (_cell_xml(0, pages="<pages unit='KiB' size='0'>5</pages>"), "5 pages of 0 KiB"),
+        (_cell_xml(0, ("9" * 5000,)), "at most 20 digits"),
+    ],
+    ids=[
+        "negative-cell-id",
+        "cell-id-beyond-bound",
+        "duplicate-cell-id",
+        "negative-cpu-id",
+        "cpu-id-beyond-bound",
+        "cpu-in-two-cells",
+        "cpu-twice-in-a-cell",
+        "negative-memory",
+        "negative-page-count",
+        "zero-page-size",
+        "5000-digit-cpu-id",
+    ],
+)
+def test_impossible_hosts_are_refused(cells, needle):
+    """User-supplied capabilities are bounded: an impossible host is a typed error
+    naming the value, never a topology with negative or unbounded ids."""
+    with pytest.raises(exception.InvalidXML) as info:
+        host.host_topology_from_capabilities(_caps_with_cells(cells), conf=os_numa_conf.make_conf())
+    assert needle in str(info.value)
+
+
+def test_highest_ids_within_the_bounds_are_accepted():
+    top_cpu = host.cpuset_mod.MAX_CPU_ID - 1
+    caps = _caps_with_cells(_cell_xml(host.MAX_HOST_CELLS - 1, (top_cpu,)))
+    topology = host.host_topology_from_capabilities(caps, conf=os_numa_conf.make_conf())
+    assert [(c.id, c.pcpuset) for c in topology.cells] == [(1023, {top_cpu})]
+
+
 # --- Host against libvirt's in-process test driver ---------------------------------------------
 
 

@@ -22,6 +22,8 @@ sizes written with another ``unit`` are converted to KiB when parsed.
 from __future__ import annotations
 
 import dataclasses
+import re
+import reprlib
 from dataclasses import field
 from typing import Any, ClassVar, TypeVar
 
@@ -58,11 +60,24 @@ def _where(el: etree._Element, attr: str | None = None) -> str:
     return f"<{el.tag}> attribute {attr!r}" if attr else f"<{el.tag}> text"
 
 
+#: Longest integer accepted in an attribute or text, in digits: 2**64 has 20. Longer
+#: numbers are refused before int() (which is slow, then fails, on huge digit strings).
+MAX_INT_DIGITS = 20
+
+# An optional minus sign, then ASCII digits only (no "+", "_", "--5" or non-ASCII digits).
+_INTEGER = re.compile(r"-?[0-9]+")
+
+
 def _to_int(el: etree._Element, value: str, attr: str | None) -> int:
     text = value.strip()
-    if not text.lstrip("-").isdigit() or not text.isascii():
+    if not _INTEGER.fullmatch(text):
         raise exception.InvalidXML(
-            reason=f"{_where(el, attr)} is {value!r}; an integer is required"
+            reason=f"{_where(el, attr)} is {reprlib.repr(value)}; an integer is required"
+        )
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise exception.InvalidXML(
+            reason=f"{_where(el, attr)} is {reprlib.repr(value)}; an integer of at most "
+            f"{MAX_INT_DIGITS} digits is required"
         )
     return int(text)
 

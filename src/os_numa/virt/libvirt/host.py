@@ -19,6 +19,10 @@ from os_numa.virt.libvirt import config
 
 CPUSetLike = str | Iterable[int]
 
+#: Host NUMA cell ids must be below this bound (Linux's MAX_NUMNODES is at most 1024),
+#: which also bounds the number of cells a capabilities document may describe.
+MAX_HOST_CELLS = 1024
+
 
 def _explicit_set(value: CPUSetLike, option: str, group: str = "compute") -> set[int]:
     if isinstance(value, str):
@@ -82,6 +86,47 @@ def _check_sets(dedicated: set[int] | None, shared: set[int] | None, online: set
             )
 
 
+def _check_cells(cells: list[config.LibvirtConfigCapsNUMACell]) -> None:
+    """The document describes a possible host: cell ids in 0..MAX_HOST_CELLS-1 and
+    unique, CPU ids in 0..MAX_CPU_ID-1 and each in one cell only, no negative
+    memory, page sizes positive and page counts non-negative.
+
+    :raises InvalidXML: naming the cell, CPU or value that is out of range.
+    """
+    seen_cells: set[int] = set()
+    cell_of_cpu: dict[int, int] = {}
+    for cell in cells:
+        if not 0 <= cell.id < MAX_HOST_CELLS:
+            raise exception.InvalidXML(
+                reason=f"host cell id {cell.id} is out of range 0..{MAX_HOST_CELLS - 1}"
+            )
+        if cell.id in seen_cells:
+            raise exception.InvalidXML(reason=f"host cell id {cell.id} appears more than once")
+        seen_cells.add(cell.id)
+        if cell.memory is not None and cell.memory < 0:
+            raise exception.InvalidXML(
+                reason=f"host cell {cell.id} has memory {cell.memory} KiB; it cannot be negative"
+            )
+        for pages in cell.mempages:
+            if pages.size <= 0 or (pages.total is not None and pages.total < 0):
+                raise exception.InvalidXML(
+                    reason=f"host cell {cell.id} has {pages.total} pages of {pages.size} KiB; "
+                    "page sizes must be positive and page counts non-negative"
+                )
+        for cpu in cell.cpus:
+            if not 0 <= cpu.id < cpuset_mod.MAX_CPU_ID:
+                raise exception.InvalidXML(
+                    reason=f"host cell {cell.id} has CPU id {cpu.id}; CPU ids are in "
+                    f"0..{cpuset_mod.MAX_CPU_ID - 1}"
+                )
+            if cpu.id in cell_of_cpu:
+                raise exception.InvalidXML(
+                    reason=f"CPU {cpu.id} is listed in host cell {cell_of_cpu[cpu.id]} and "
+                    f"again in host cell {cell.id}; a CPU belongs to one cell once"
+                )
+            cell_of_cpu[cpu.id] = cell.id
+
+
 def _siblings(cell: config.LibvirtConfigCapsNUMACell, pcpuset: set[int]) -> list[set[int]]:
     """The cell's SMT thread groups restricted to ``pcpuset``, unique, lowest CPU first.
 
@@ -140,7 +185,10 @@ def host_topology_from_capabilities(
     :raises InvalidConfiguration: the sets overlap (the emulator pool included),
         name CPUs that are not online, are malformed or empty; the message names
         the CPUs.
-    :raises InvalidXML: the document is malformed; :raises UnsafeXML: it is unsafe.
+    :raises InvalidXML: the document is malformed or describes an impossible host
+        (cell ids beyond :data:`MAX_HOST_CELLS` or repeated, CPU ids beyond
+        :data:`os_numa.cpuset.MAX_CPU_ID` or in two cells, negative sizes);
+    :raises UnsafeXML: it is unsafe.
     """
     if isinstance(caps_xml, config.LibvirtConfigCaps):
         caps = caps_xml
@@ -152,6 +200,7 @@ def host_topology_from_capabilities(
     pool = _resolve_set(emulator_pin_set, "emulator_pin_set", conf, group="os_numa")
 
     cells = sorted(caps.cells, key=lambda cell: cell.id)
+    _check_cells(cells)
     online: set[int] = set().union(*(cell.cpu_ids for cell in cells))
     _check_sets(dedicated, shared, online)
     _check_pool(pool, dedicated, shared, online)
