@@ -118,6 +118,12 @@ GOOD_IDS = (
         (_pci(GOOD_IDS.replace("<vendor id='0x10DE'/>", "")), "<vendor> and <product>"),
         (_pci(GOOD_IDS, numa="<numa node='-3'/>"), "NUMA node -3"),
         (_pci(GOOD_IDS, numa="<numa node='one'/>"), "'one'"),
+        (_pci(GOOD_IDS + "<iommuGroup number='-3'/>"), "IOMMU group -3 is negative"),
+        (_pci(GOOD_IDS + "<iommuGroup number='x'/>"), "<iommuGroup number> is 'x'"),
+        (
+            _pci(GOOD_IDS + "<capability type='virt_functions' maxCount='many'/>"),
+            "<virt_functions maxCount> is 'many'",
+        ),
         (f"<devices>{_pci(GOOD_IDS)}{_pci(GOOD_IDS)}</devices>", "listed twice"),
         ("<device><capability type='pci'>", "Invalid XML"),
     ],

@@ -147,7 +147,9 @@ def _device_from_element(device) -> PciDevice | None:
             raise exception.InvalidXML(reason=f"{where}: NUMA node {node} is negative")
         numa_node = None if node == -1 else node
     group = cap.find("iommuGroup")
-    iommu_group = None if group is None else _int(group.get("number"), "iommuGroup", where)
+    iommu_group = None if group is None else _int(group.get("number"), "iommuGroup number", where)
+    if iommu_group is not None and iommu_group < 0:
+        raise exception.InvalidXML(reason=f"{where}: IOMMU group {iommu_group} is negative")
     dev_type, parent, vfs = TYPE_PCI, None, ()
     phys = cap.find("capability[@type='phys_function']/address")
     virt = cap.find("capability[@type='virt_functions']")
@@ -156,7 +158,7 @@ def _device_from_element(device) -> PciDevice | None:
     elif virt is not None:
         vfs = tuple(sorted(_address(a.get, where) for a in virt.findall("address")))
         max_count = virt.get("maxCount")
-        if vfs or (max_count is not None and _int(max_count, "maxCount", where) > 0):
+        if vfs or (max_count is not None and _int(max_count, "virt_functions maxCount", where) > 0):
             dev_type = TYPE_PF
     return PciDevice(
         address=address,
