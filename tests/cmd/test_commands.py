@@ -295,6 +295,18 @@ def test_validate_flavor_summarises_the_request(os_numa):
     assert "realtime vCPUs 1,3" in result.stdout
 
 
+def test_validate_flavor_notes_keys_it_does_not_read(os_numa):
+    """A misspelt key would silently float the guest: the summary says so."""
+    result = os_numa(
+        ["validate-flavor", "--flavor", "vcpus=2,memory_mb=512,hw:cpu_polcy=dedicated"]
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[1:] == [
+        "no NUMA placement requested: vCPUs float over the host's shared CPUs",
+        "note: os-numa does not read hw:cpu_polcy (did you mean hw:cpu_policy?)",
+    ]
+
+
 def test_validate_flavor_without_numa_request(os_numa):
     result = os_numa(["validate-flavor", "--flavor", "vcpus=2,memory_mb=512"])
     assert result.returncode == 0

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from os_numa import exception
@@ -108,3 +111,38 @@ def test_image_property_errors(item, error):
     with pytest.raises(error) as info:
         specs.build_image_meta([item])
     assert item.partition("=")[0] in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "extra_specs, notes",
+    [
+        # Every key os-numa reads, numbered node keys included: no note.
+        ({"hw:cpu_policy": "dedicated", "hw:numa_cpus.1": "1", "hw:numa_mem.12": "1"}, []),
+        # Other scopes are someone else's (placement, quotas, ...).
+        ({"resources:PCPU": "4", "trait:HW_CPU_HYPERTHREADING": "required"}, []),
+        ({"quota:cpu_shares": "1024", "aggregate_instance_extra_specs:ssd": "true"}, []),
+        (
+            {"hw:cpu_polcy": "dedicated"},
+            ["note: os-numa does not read hw:cpu_polcy (did you mean hw:cpu_policy?)"],
+        ),
+        (
+            {"pci_passthrough:aliases": "nic:1", "hw:numa_cpu.0": "0"},
+            [
+                "note: os-numa does not read hw:numa_cpu.0 (did you mean hw:numa_cpus.N?)",
+                "note: os-numa does not read pci_passthrough:aliases"
+                " (did you mean pci_passthrough:alias?)",
+            ],
+        ),
+        # A real Nova key that is not about placement: named, nothing suggested.
+        ({"hw:watchdog_action": "reset"}, ["note: os-numa does not read hw:watchdog_action"]),
+    ],
+)
+def test_unread_extra_specs(extra_specs, notes):
+    assert specs.unread_extra_specs(extra_specs) == notes
+
+
+def test_every_read_extra_spec_has_a_reference_section():
+    page = Path(__file__).resolve().parents[2] / "doc" / "source" / "extra-specs.rst"
+    headings = re.findall(r"^(\S.*)\n=+$", page.read_text(), re.MULTILINE)
+    documented = {key for heading in headings for key in re.findall(r"[a-z_]+:[a-z_.N]+", heading)}
+    assert set(specs.READ_EXTRA_SPECS) <= documented

@@ -298,7 +298,9 @@ def describe_request(
 
 def cmd_validate_flavor(options: argparse.Namespace, out: TextIO) -> int:
     flavor, image_meta = _guest_from(options)
-    out.write("\n".join(describe_request(flavor, image_meta, options.pci_alias)) + "\n")
+    lines = describe_request(flavor, image_meta, options.pci_alias)
+    lines += specs.unread_extra_specs(flavor.extra_specs)
+    out.write("\n".join(lines) + "\n")
     return EXIT_FITS
 
 

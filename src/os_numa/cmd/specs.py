@@ -11,7 +11,9 @@ literally. Options may be repeated; a later value for the same key wins.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import difflib
+import re
+from collections.abc import Iterable, Mapping
 
 from os_numa import exception
 from os_numa.objects.flavor import Flavor
@@ -22,6 +24,28 @@ FLAVOR_FIELDS = ("vcpus", "memory_mb", "name")
 #: Upper bounds that keep a typo (``vcpus=40000000``) from building a huge request.
 MAX_VCPUS = 4096
 MAX_MEMORY_MB = 64 * 1024 * 1024
+#: The extra specs os-numa reads (``N`` is a guest NUMA node index); each has
+#: a section in doc/source/extra-specs.rst.
+READ_EXTRA_SPECS = (
+    "hw:cpu_policy",
+    "hw:cpu_thread_policy",
+    "hw:emulator_threads_policy",
+    "hw:emulator_threads_count",
+    "hw:emulator_threads_mask",
+    "hw:cpu_realtime",
+    "hw:cpu_realtime_priority",
+    "hw:cpu_realtime_mask",
+    "hw:cpu_dedicated_mask",
+    "hw:numa_nodes",
+    "hw:numa_cpus.N",
+    "hw:numa_mem.N",
+    "hw:mem_page_size",
+    "hw:locked_memory",
+    "hw:pci_numa_affinity_policy",
+    "pci_passthrough:alias",
+)
+#: Scopes of READ_EXTRA_SPECS: another key in them may be a misspelt one.
+_READ_SCOPES = ("hw", "pci_passthrough")
 
 
 def split_pair(item: str, option: str) -> tuple[str, str]:
@@ -144,3 +168,22 @@ def build_image_meta(image_property_args: Iterable[str]) -> ImageMeta | None:
     if not props:
         return None
     return ImageMeta.from_dict({"properties": props})
+
+
+def unread_extra_specs(extra_specs: Mapping[str, str]) -> list[str]:
+    """One note per ``hw:``/``pci_passthrough:`` key os-numa does not read.
+
+    Such a key is ignored, as Nova's compute ignores it, so a misspelt
+    ``hw:cpu_polcy=dedicated`` silently gives a floating guest. Nova has
+    other ``hw:`` keys that are not about placement (``hw:watchdog_action``),
+    so these are notes, not errors; a near miss names the key it resembles.
+    """
+    notes = []
+    for key in sorted(extra_specs):
+        generic = re.sub(r"\.\d+$", ".N", key)
+        if key.partition(":")[0] not in _READ_SCOPES or generic in READ_EXTRA_SPECS:
+            continue
+        close = difflib.get_close_matches(generic, READ_EXTRA_SPECS, n=1, cutoff=0.8)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        notes.append(f"note: os-numa does not read {key}{hint}")
+    return notes
