@@ -157,6 +157,20 @@ def test_host_picture_from_capabilities_draws_every_online_cpu(in_process, name)
     assert set(drawn.values()) == {"free"}
 
 
+@pytest.mark.parametrize(
+    "option, words",
+    [
+        ("--connect", "--connect needs a libvirt URI"),
+        ("--capabilities", "cannot read capabilities"),
+    ],
+)
+def test_an_empty_host_option_is_an_error_not_the_builtin_host(os_numa, option, words):
+    """``--capabilities "$UNSET"`` must not silently place on the built-in host."""
+    result = os_numa(["place", option, "", "--flavor", ISOLATE])
+    assert (result.returncode, result.stdout) == (2, "")
+    assert words in result.stderr and "Traceback" not in result.stderr
+
+
 def test_place_on_a_capabilities_file(os_numa):
     path = str(DATA / "tiny-2cell-nosmt.xml")
     # 4 pinnable pCPUs per cell: 3 vCPUs + 1 emulator fit, 4 + 1 do not (Nova's A2).

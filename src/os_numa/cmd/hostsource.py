@@ -85,12 +85,19 @@ def load_host(
     from os_numa.hardware import numa_usage_from_instance_numa
     from os_numa.virt.libvirt import host as libvirt_host
 
-    if connect:
+    # An empty argument (an unset shell variable) is an error, never the built-in host.
+    if connect is not None:
+        if not connect.strip():
+            raise exception.InvalidRequest(
+                reason="--connect needs a libvirt URI such as qemu:///system, not ''"
+            )
         _silence_libvirt()
         with libvirt_host.Host(connect, conf=conf, read_only=True) as libvirt_conn:
             xml = libvirt_conn.get_capabilities()
+    elif capabilities is not None:
+        xml = read_capabilities(capabilities)
     else:
-        xml = read_capabilities(capabilities) if capabilities else default_capabilities()
+        xml = default_capabilities()
     caps = config.LibvirtConfigCaps.parse_str(xml)
     topology = libvirt_host.host_topology_from_capabilities(
         caps, cpu_dedicated_set, cpu_shared_set, conf=conf or conf_mod.make_conf()
