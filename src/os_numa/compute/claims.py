@@ -23,7 +23,9 @@ class Claim:
 
     ``placement`` is the fitted topology (None for an instance without a NUMA
     request), ``resources`` what the flavor uses, ``overhead`` what the driver
-    estimated on top (for example one vCPU for an isolated emulator thread).
+    estimated on top (for example one vCPU for an isolated emulator thread),
+    ``pci_devices`` the host PCI devices it holds (``InstancePCIDevice``; the
+    same as ``placement.pci_devices`` for a guest with a NUMA request).
     The tracker keeps its own copy of the placement; treat it as read-only.
     """
 
@@ -31,6 +33,7 @@ class Claim:
     placement: InstanceNUMATopology | None
     resources: Resources
     overhead: Resources
+    pci_devices: tuple = ()
 
     @property
     def total(self) -> Resources:
@@ -42,18 +45,49 @@ def fit_instance(
     request: InstanceNUMATopology,
     limits: NUMATopologyLimits | None = None,
     conf: Any = None,
+    pci_requests: Any = None,
+    pci_stats: Any = None,
 ) -> InstanceNUMATopology:
     """Fit ``request`` on ``host`` as it is used now (``conf``: options, default ``CONF``).
 
+    With ``pci_requests`` the devices are part of the fit (served from
+    ``pci_stats``) and recorded in the placement's ``pci_devices``.
+
     :raises ComputeResourcesUnavailable: nothing fits; the message is the
         human summary of :func:`os_numa.hardware.explain_fit`, which says
-        which host cell lacked what.
+        which host cell lacked what, or which PCI alias could not be served.
     """
-    placement = hardware.numa_fit_instance_to_host(host, request, limits=limits, conf=conf)
+    pci = {"pci_requests": pci_requests or None, "pci_stats": pci_stats}
+    placement = hardware.numa_fit_instance_to_host(host, request, limits=limits, conf=conf, **pci)
     if placement is None:
-        report = hardware.explain_fit(host, request, limits=limits, conf=conf)
+        report = hardware.explain_fit(host, request, limits=limits, conf=conf, **pci)
         raise exception.ComputeResourcesUnavailable(reason=report.summary())
     return placement
+
+
+def assign_pci_without_numa(pci_requests: Any, pci_stats: Any, host: NUMATopology) -> list:
+    """Devices for a guest without a NUMA request (any free matching ones, as in Nova).
+
+    :raises ComputeResourcesUnavailable: too few free matching devices; the
+        message names each alias short of devices.
+    """
+    from os_numa.pci import fit as pci_fit
+
+    devices = pci_fit.assign_without_numa(pci_requests, pci_stats, host)
+    if devices is None:
+        reason = pci_fit.explain_without_numa(pci_requests, pci_stats, host)
+        raise exception.ComputeResourcesUnavailable(reason=reason)
+    return devices
+
+
+def pci_addresses(devices: Any) -> list:
+    """The host PCI addresses of ``InstancePCIDevice``-like records (``address`` text).
+
+    :raises Invalid: an address is not of the form DDDD:BB:SS.F.
+    """
+    from os_numa.pci.devices import PciAddress
+
+    return [PciAddress.parse(device.address) for device in devices or ()]
 
 
 def check_placement(placement: InstanceNUMATopology) -> None:

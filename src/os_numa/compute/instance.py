@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from os_numa import exception, hardware
@@ -23,12 +23,15 @@ class Instance:
     ``numa_topology`` is the requested topology before a claim (or None to
     derive it from ``flavor`` and ``image_meta``) and the placement after one:
     the tracker records the placement here, as Nova's claim does.
+    ``pci_devices`` holds the PCI devices of a guest without a NUMA request
+    (a NUMA guest's are in its placement), when the tracker tracks PCI.
     """
 
     uuid: str
     flavor: Any
     image_meta: Any = None
     numa_topology: InstanceNUMATopology | None = None
+    pci_devices: list = field(default_factory=list)
 
 
 @dataclass(frozen=True)

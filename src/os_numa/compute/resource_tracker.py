@@ -3,8 +3,9 @@
 It keeps one host's usage: which instance holds which pCPUs, memory and
 pages, plus what the driver says each instance costs on top
 (``estimate_instance_overhead``: for example the pCPU an isolated emulator
-thread runs on). Claims are all-or-nothing: a claim either fits and is
-recorded in full, or raises and leaves nothing behind.
+thread runs on), and, when it is given the host's PCI devices, which
+devices each instance holds. Claims are all-or-nothing: a claim either fits
+and is recorded in full, or raises and leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -20,12 +21,16 @@ from os_numa.compute import claims as claims_mod
 from os_numa.compute.claims import Claim
 from os_numa.compute.instance import (
     flavor_resources,
+    instance_image_meta,
     instance_uuid,
     overhead_resources,
     requested_topology,
 )
 from os_numa.compute.usage import Usage, summarize
 from os_numa.objects import NUMATopology, NUMATopologyLimits
+from os_numa.pci import request as pci_request
+from os_numa.pci.devices import PciDevice
+from os_numa.pci.stats import PciDeviceStats
 
 
 class ResourceTracker:
@@ -42,6 +47,15 @@ class ResourceTracker:
         the global ``os_numa.conf.CONF``.
     :param limits: allocation ratios for floating vCPUs and memory of shared
         cells, passed to every fit.
+    :param pci_devices: the host's PCI devices (:class:`~os_numa.pci.devices.PciDevice`,
+        for example from :func:`~os_numa.pci.devices.devices_from_connection`).
+        Given (even empty), the tracker serves each flavor's
+        ``pci_passthrough:alias`` requests (aliases from ``[pci] alias`` of
+        ``conf``) as part of the fit, marks the devices used, and frees them
+        on drop; the devices are recorded in the placement's ``pci_devices``
+        (or, for a guest without a NUMA request, in ``instance.pci_devices``).
+        None (the default): the tracker ignores PCI requests, leaving devices
+        to the caller.
 
     Every public method is thread-safe: one lock covers each fit and the
     bookkeeping that records it, so concurrent claims never share a pCPU.
@@ -55,12 +69,16 @@ class ResourceTracker:
         host_topology: NUMATopology,
         conf: Any = None,
         limits: NUMATopologyLimits | None = None,
+        pci_devices: Iterable[PciDevice] | None = None,
     ) -> None:
         self.driver = driver
         self.conf = conf
         self.limits = limits
         self._baseline = host_topology.obj_clone()
         self._host = self._baseline
+        # Replaced, never changed in place: a snapshot handed out stays valid.
+        self._pci_baseline = None if pci_devices is None else PciDeviceStats(pci_devices)
+        self._pci = self._pci_baseline
         self._claims: dict[str, Claim] = {}
         self._lock = threading.Lock()
 
@@ -76,6 +94,12 @@ class ResourceTracker:
         with self._lock:
             return self._host.obj_clone()
 
+    @property
+    def pci_stats(self) -> PciDeviceStats | None:
+        """A copy of the host's PCI devices and which are used (None: PCI not tracked)."""
+        with self._lock:
+            return None if self._pci is None else self._pci.copy()
+
     @contextlib.contextmanager
     def instance_claim(self, instance: Any) -> Iterator[Claim]:
         """Claim the host resources ``instance`` needs, for the ``with`` block.
@@ -87,9 +111,11 @@ class ResourceTracker:
         the host usage is updated. If the ``with`` block raises, all of that
         is undone and the exception propagates. Yields the :class:`Claim`.
 
-        :raises ComputeResourcesUnavailable: nothing fits; the message says why.
+        :raises ComputeResourcesUnavailable: nothing fits (CPUs, memory, or
+            the PCI devices requested); the message says why.
         :raises InstanceAlreadyClaimed: the instance already holds a claim.
-        :raises Invalid: a bad flavor, extra spec, image property or overhead.
+        :raises Invalid: a bad flavor, extra spec, image property, PCI alias
+            request or overhead.
         """
         claim, previous = self._claim(instance)
         try:
@@ -109,6 +135,7 @@ class ResourceTracker:
             if claim is None:
                 raise exception.InstanceNotClaimed(instance=uuid)
             self._host = claims_mod.apply_placement(self._host, claim.placement, free=True)
+            self._pci = self._pci_changed(claim.pci_devices, free=True)
             del self._claims[uuid]
 
     def update_available_resource(self, instances: Iterable[Any]) -> Usage:
@@ -119,51 +146,89 @@ class ResourceTracker:
         driver's overhead estimate is added. The new usage replaces the old
         only when every instance could be accounted; returns its snapshot.
 
+        When PCI devices are tracked, each instance's devices (its
+        placement's ``pci_devices``, else ``instance.pci_devices``) are marked
+        used again.
+
         :raises InstanceUsageConflict: an instance's placement clashes with an
-            earlier one (a pCPU pinned twice, an unknown pCPU or cell), is not
-            a placement at all, or its uuid repeats; the message names it and
-            the tracker keeps its previous usage.
+            earlier one (a pCPU pinned twice, an unknown pCPU or cell, a PCI
+            device held twice or unknown), is not a placement at all, or its
+            uuid repeats; the message names it and the tracker keeps its
+            previous usage.
         """
         with self._lock:
             host = self._baseline
+            pci = None if self._pci_baseline is None else self._pci_baseline.copy()
             rebuilt: dict[str, Claim] = {}
             for instance in instances:
-                claim, host = self._account(instance, host, rebuilt)
+                claim, host = self._account(instance, host, rebuilt, pci)
                 rebuilt[claim.instance_uuid] = claim
             self._host = host
+            self._pci = pci
             self._claims = rebuilt
             return summarize(self._host, self._claims.values())
 
     # -- internals (callers hold no lock; these take it where needed) --------
+
+    def _pci_requests(self, instance: Any) -> list:
+        """The instance's PCI requests, or [] when the tracker does not track PCI."""
+        if self._pci_baseline is None:
+            return []
+        aliases = pci_request.aliases_from_conf(self.conf)
+        return pci_request.get_pci_requests(instance.flavor, instance_image_meta(instance), aliases)
+
+    def _pci_changed(self, devices: Any, free: bool = False) -> PciDeviceStats | None:
+        """New PCI stats with ``devices`` claimed (or freed); the current ones are untouched."""
+        if self._pci is None or not devices:
+            return self._pci
+        stats = self._pci.copy()
+        addresses = claims_mod.pci_addresses(devices)
+        (stats.free if free else stats.claim)(addresses)
+        return stats
 
     def _claim(self, instance: Any) -> tuple[Claim, Any]:
         uuid = instance_uuid(instance)
         resources = flavor_resources(instance.flavor)
         previous = getattr(instance, "numa_topology", None)
         request = requested_topology(instance)
+        pci_requests = self._pci_requests(instance)
         with self._lock:
             if uuid in self._claims:
                 raise exception.InstanceAlreadyClaimed(instance=uuid)
             placement = None
             host = self._host
+            devices: list = []
             if request is not None:
-                placement = claims_mod.fit_instance(self._host, request, self.limits, self.conf)
+                placement = claims_mod.fit_instance(
+                    self._host, request, self.limits, self.conf, pci_requests, self._pci
+                )
                 host = claims_mod.apply_placement(self._host, placement)
+                devices = list(placement.pci_devices) if pci_requests else []
+            elif pci_requests:
+                devices = claims_mod.assign_pci_without_numa(pci_requests, self._pci, self._host)
+            pci = self._pci_changed(devices)
+            if placement is not None:
                 instance.numa_topology = placement
+            elif devices:
+                instance.pci_devices = devices
             try:
                 overhead = overhead_resources(
                     self.driver.estimate_instance_overhead(instance), self.driver
                 )
             except BaseException:
                 instance.numa_topology = previous
+                if placement is None and devices:
+                    instance.pci_devices = []
                 raise
             claim = Claim(
                 instance_uuid=uuid,
                 placement=None if placement is None else placement.obj_clone(),
                 resources=resources,
                 overhead=overhead,
+                pci_devices=tuple(devices),
             )
             self._host = host
+            self._pci = pci
             self._claims[uuid] = claim
         return claim, previous
 
@@ -172,12 +237,20 @@ class ResourceTracker:
             if self._claims.get(claim.instance_uuid) is not claim:
                 return  # dropped (or rebuilt away) inside the block: nothing left to undo
             self._host = claims_mod.apply_placement(self._host, claim.placement, free=True)
+            self._pci = self._pci_changed(claim.pci_devices, free=True)
             del self._claims[claim.instance_uuid]
             instance.numa_topology = previous
+            if claim.placement is None and claim.pci_devices:
+                instance.pci_devices = []
 
     def _account(
-        self, instance: Any, host: NUMATopology, seen: dict[str, Claim]
+        self,
+        instance: Any,
+        host: NUMATopology,
+        seen: dict[str, Claim],
+        pci: PciDeviceStats | None = None,
     ) -> tuple[Claim, NUMATopology]:
+        """Account one recorded instance on ``host`` (returned anew) and ``pci`` (in place)."""
         uuid = instance_uuid(instance)
         if uuid in seen:
             raise exception.InstanceUsageConflict(
@@ -189,6 +262,11 @@ class ResourceTracker:
             if placement is not None:
                 claims_mod.check_placement(placement)
                 host = claims_mod.apply_placement(host, placement)
+            devices: tuple = ()
+            if pci is not None:
+                held = getattr(placement, "pci_devices", None) if placement is not None else None
+                devices = tuple(held or getattr(instance, "pci_devices", None) or ())
+                pci.claim(claims_mod.pci_addresses(devices))
             overhead = overhead_resources(
                 self.driver.estimate_instance_overhead(instance), self.driver
             )
@@ -199,5 +277,6 @@ class ResourceTracker:
             placement=None if placement is None else placement.obj_clone(),
             resources=resources,
             overhead=overhead,
+            pci_devices=devices,
         )
         return claim, host

@@ -21,7 +21,9 @@ class HostPassResult:
 
     ``placement`` is the fitted topology when the host passes with a NUMA
     request (None without one); ``explanation`` is the
-    :class:`~os_numa.hardware.FitReport` when it fails (None when it passes).
+    :class:`~os_numa.hardware.FitReport` when it fails (None when it passes),
+    or, for a guest without a NUMA request that the host's PCI devices cannot
+    serve, the sentence naming each alias short of devices.
     """
 
     passed: bool
@@ -49,11 +51,35 @@ def requested_topology(request: Any) -> InstanceNUMATopology | None:
     return hardware.numa_get_constraints(request, None)
 
 
+def requested_pci(request: Any, conf: Any = None) -> list:
+    """The PCI requests of ``request``'s flavor (and image policy); [] without a flavor.
+
+    Aliases come from ``[pci] alias`` of ``conf`` (None: the global ``CONF``).
+    A bare :class:`InstanceNUMATopology` carries no flavor, hence no requests.
+    """
+    from os_numa.compute.instance import instance_image_meta
+    from os_numa.pci import request as pci_request
+
+    if request is None or isinstance(request, InstanceNUMATopology):
+        return []
+    if isinstance(request, tuple):
+        flavor, image_meta = request
+    elif hasattr(request, "flavor"):
+        flavor, image_meta = request.flavor, instance_image_meta(request)
+    else:
+        flavor, image_meta = request, None
+    aliases = pci_request.aliases_from_conf(conf)
+    return pci_request.get_pci_requests(flavor, image_meta, aliases)
+
+
 def host_passes(
     host_topology: NUMATopology | None,
     request: Any,
     limits: NUMATopologyLimits | None = None,
     conf: Any = None,
+    *,
+    pci_stats: Any = None,
+    pci_requests: Any = None,
 ) -> HostPassResult:
     """Decide whether ``request`` fits on ``host_topology`` as it is used now.
 
@@ -63,18 +89,36 @@ def host_passes(
     ``limits`` are the allocation ratios for shared cells; ``conf`` the
     options the fit reads (None: the global ``CONF``).
 
-    :raises Invalid: the flavor or image in ``request`` is invalid (a bad
-        request is not a host failure).
+    PCI devices are checked when ``pci_stats`` (the host's
+    :class:`~os_numa.pci.stats.PciDeviceStats`) is given: the requests are
+    ``pci_requests``, or else the flavor's ``pci_passthrough:alias``
+    (:func:`requested_pci`). They are part of the fit, under their NUMA
+    policies; a guest without a NUMA request passes when any free matching
+    devices serve it.
+
+    :raises Invalid: the flavor or image in ``request`` is invalid, or its PCI
+        alias request (a bad request is not a host failure).
     """
     wanted = requested_topology(request)
+    pci = None
+    if pci_stats is not None:
+        pci = requested_pci(request, conf) if pci_requests is None else list(pci_requests)
     if wanted is None:
-        return HostPassResult(passed=True)
+        if not pci:
+            return HostPassResult(passed=True)
+        from os_numa.pci import fit as pci_fit
+
+        if pci_fit.assign_without_numa(pci, pci_stats, host_topology) is not None:
+            return HostPassResult(passed=True)
+        reason = pci_fit.explain_without_numa(pci, pci_stats, host_topology)
+        return HostPassResult(passed=False, explanation=reason)
+    extra = {"pci_requests": pci or None, "pci_stats": pci_stats}
     if host_topology is not None and host_topology.cells:
         placement = hardware.numa_fit_instance_to_host(
-            host_topology, wanted, limits=limits, conf=conf
+            host_topology, wanted, limits=limits, conf=conf, **extra
         )
         if placement is not None:
             return HostPassResult(passed=True, placement=placement)
     # The explanation runs the same search again; only failures pay for it.
-    report = hardware.explain_fit(host_topology, wanted, limits=limits, conf=conf)
+    report = hardware.explain_fit(host_topology, wanted, limits=limits, conf=conf, **extra)
     return HostPassResult(passed=False, explanation=report)
