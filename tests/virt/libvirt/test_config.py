@@ -354,6 +354,54 @@ def test_bad_documents_raise_invalid_xml(klass, xml, needle):
     assert needle in str(info.value)
 
 
+_EMPTY_SET_ELEMENTS = {
+    "vcpupin": config.LibvirtConfigGuestCPUTuneVCPUPin(id=0, cpuset=set()),
+    "emulatorpin": config.LibvirtConfigGuestCPUTuneEmulatorPin(cpuset=set()),
+    "iothreadpin": config.LibvirtConfigGuestCPUTuneIOThreadPin(iothread=1, cpuset=set()),
+    "vcpusched": config.LibvirtConfigGuestCPUTuneVCPUSched(set(), "fifo", 1),
+    "numatune-memory": config.LibvirtConfigGuestNUMATuneMemory(nodeset=set()),
+    "memnode": config.LibvirtConfigGuestNUMATuneMemNode(cellid=0, nodeset=set()),
+    "numa-cell": config.LibvirtConfigGuestCPUNUMACell(0, set(), 1024),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_EMPTY_SET_ELEMENTS))
+def test_an_empty_required_set_is_never_written(name):
+    """Nova writes <emulatorpin cpuset=""/>; libvirt refuses it, so the classes do too."""
+    with pytest.raises(exception.InvalidXML, match="would be an empty set"):
+        _EMPTY_SET_ELEMENTS[name].to_xml()
+
+
+def test_a_whole_domain_with_an_empty_emulatorpin_is_not_written():
+    guest = config.LibvirtConfigGuest(
+        name="empty-pin",
+        vcpus=1,
+        cputune=config.LibvirtConfigGuestCPUTune(
+            emulatorpin=config.LibvirtConfigGuestCPUTuneEmulatorPin(cpuset=set())
+        ),
+    )
+    with pytest.raises(exception.InvalidXML, match="<emulatorpin> attribute 'cpuset'"):
+        guest.to_xml()
+
+
+@pytest.mark.parametrize(
+    ("klass", "xml"),
+    [
+        (config.LibvirtConfigGuestCPUTuneEmulatorPin, "<emulatorpin cpuset=''/>"),
+        (config.LibvirtConfigGuestCPUTuneVCPUPin, "<vcpupin vcpu='0' cpuset='^0,, '/>"),
+        (config.LibvirtConfigGuestNUMATuneMemNode, "<memnode cellid='0' nodeset='0,^0'/>"),
+    ],
+)
+def test_an_empty_required_set_is_refused_when_parsed(klass, xml):
+    with pytest.raises(exception.InvalidXML, match="an empty set, which libvirt refuses"):
+        klass.parse_str(xml)
+
+
+def test_an_empty_optional_set_is_left_out():
+    backing = config.LibvirtConfigGuestMemoryBackingPage(size_kb=2048, nodeset=set())
+    assert "nodeset" not in backing.to_xml()
+
+
 def test_parse_str_is_safe():
     with pytest.raises(exception.UnsafeXML):
         config.LibvirtConfigGuestCPUTune.parse_str(

@@ -266,6 +266,13 @@ class _Attr:
     def write(self, el: etree._Element, value: Any) -> None:
         if not self.required and (value is None or (self.kind == "cpus" and not value)):
             return
+        if self.kind == "cpus" and not value:
+            # Nova writes <emulatorpin cpuset=""/>; libvirt refuses it ("Failed to parse
+            # bitmap ''"), so no element class ever writes an empty required set.
+            raise exception.InvalidXML(
+                reason=f"<{el.tag}> attribute {self.xml!r} would be an empty set; "
+                "libvirt refuses an empty CPU/node set, so it is never written"
+            )
         el.set(self.xml, _spec(value) if self.kind == "cpus" else str(value))
         if self.kind == "kib":
             el.set("unit", "KiB")
@@ -277,7 +284,13 @@ class _Attr:
                 _req_attr(el, self.xml)
             return None
         if self.kind == "cpus":
-            return _cpus(el, value, self.xml)
+            cpus = _cpus(el, value, self.xml)
+            if self.required and not cpus:
+                raise exception.InvalidXML(
+                    reason=f"{_where(el, self.xml)} is {value!r}: an empty set, which "
+                    "libvirt refuses; at least one CPU/node is required"
+                )
+            return cpus
         if self.kind == "int":
             return _to_int(el, value, self.xml)
         if self.kind == "kib":
