@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 from oslo_versionedobjects import base as ovo_base
@@ -272,3 +275,21 @@ def test_unset_field_without_a_default_raises():
     cell = o.InstanceNUMACell()
     with pytest.raises(NotImplementedError, match="Cannot load 'cpuset'"):
         cell.cpuset  # noqa: B018 (reading raises)
+
+
+def test_import_is_silent_and_leaves_the_warning_filters_alone():
+    """A program importing os-numa sees no warning about its dependencies' imports."""
+    code = (
+        "import warnings; before = list(warnings.filters)\n"
+        "import os_numa.hardware, os_numa.compute, os_numa.virt.libvirt.driver\n"
+        "assert warnings.filters == before, warnings.filters\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env={k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (result.returncode, result.stderr) == (0, "")

@@ -2,8 +2,23 @@
 
 from __future__ import annotations
 
-from oslo_versionedobjects import base as ovo_base
-from oslo_versionedobjects import fields as ovo_fields
+import warnings
+
+#: Warnings that oslo.versionedobjects' own imports raise (oslo.messaging ->
+#: oslo.service -> eventlet: "Eventlet is deprecated"). They concern our
+#: dependencies, not the importing program, so they are hidden for the
+#: duration of that import only; the process's warning filters are untouched.
+IMPORT_CHAIN_WARNINGS = (
+    r"\s*Eventlet is deprecated",
+    r"eventletutils module is deprecated",
+    r"The 'oslo_service.eventlet_backdoor' module usage is deprecated",
+)
+
+with warnings.catch_warnings():
+    for _message in IMPORT_CHAIN_WARNINGS:
+        warnings.filterwarnings("ignore", message=_message)
+    from oslo_versionedobjects import base as ovo_base
+    from oslo_versionedobjects import fields as ovo_fields
 
 
 class OsNumaObjectRegistry(ovo_base.VersionedObjectRegistry):
