@@ -45,7 +45,7 @@ def cores_of(siblings: Iterable[Iterable[int]], cpus: Iterable[int]) -> tuple[Co
 
 def threads_per_core(cores: Iterable[Core]) -> int:
     """Threads of the largest core, or 1 when there are no cores."""
-    return max((len(core) for core in cores), default=1)
+    return max(map(len, cores), default=1)
 
 
 def free_parts(

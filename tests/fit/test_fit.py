@@ -5,6 +5,7 @@ import pytest
 from os_numa import conf as os_numa_conf
 from os_numa import exception, objects
 from os_numa.fit import numa_fit_instance_to_host as fit
+from os_numa.fit.fit import _new
 from tests import fixtures_topology as ft
 
 ISOLATE = "isolate"
@@ -548,3 +549,16 @@ def test_realtime_vcpus_come_from_the_flavor():
     assert request.realtime_vcpus == {1, 2}
     assert fit(ft.a3_host(), request).cpuset_reserved == {4}
     assert fit(ft.a3_host(), request, conf=nova_emulator_choice()).cpuset_reserved == {3}
+
+
+def test_result_default_containers_are_never_shared():
+    # A field the fit leaves to its default (pci_devices: []) gets a container of its
+    # own in every result, never the class's default object nor another result's.
+    first = _new(objects.InstanceNUMATopology, {"cells": []})
+    second = _new(objects.InstanceNUMATopology, {"cells": []})
+    assert first.pci_devices == [] and first.pci_devices is not second.pci_devices
+    first.pci_devices.append(objects.InstancePCIDevice(address="0000:81:00.1", alias="a"))
+    assert second.pci_devices == []
+    assert _new(objects.InstanceNUMATopology, {"cells": []}).pci_devices == []
+    twin = objects.InstanceNUMATopology(cells=[])
+    assert second.obj_to_primitive() == twin.obj_to_primitive()

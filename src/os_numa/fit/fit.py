@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 from oslo_versionedobjects import base as ovo_base
@@ -72,7 +73,7 @@ class Problem:
     def assignment(self) -> tuple[int, ...] | None:
         """Host cell index per guest cell, Nova's first choice, or None."""
         found = search.find_assignment(len(self.guests), self.order, self.feasible)
-        return None if found is None else tuple(int(h) for h in found)
+        return None if found is None else tuple(map(int, found))
 
 
 def make_problem(host_topology, instance_topology, limits=None, conf=None) -> Problem:
@@ -173,7 +174,7 @@ _CELL_FIELDS = frozenset(
         "cpu_thread_policy",
     )
 )
-_TOPOLOGY_FIELDS = frozenset(("cells", "emulator_threads_policy", "emulator_pool_cpu"))
+_TOPOLOGY_FIELDS = frozenset(("cells", "emulator_pool_cpu"))
 
 
 def build_placement(
@@ -201,7 +202,7 @@ def build_placement(
         )
         cells.append(_new(objects.InstanceNUMACell, values))
     values = _other_fields(instance_topology, _TOPOLOGY_FIELDS)
-    values.update(cells=cells, emulator_threads_policy=instance_topology.emulator_threads_policy)
+    values["cells"] = cells
     if problem.pool is not None:
         values["emulator_pool_cpu"] = problem.pool.choose(
             [problem.hosts[host].id for host in assignment]
@@ -213,8 +214,7 @@ def _other_fields(obj, known: frozenset[str]) -> dict:
     """The set fields of ``obj`` outside ``known``, containers copied one level deep."""
     raw = vars(obj)
     values = {}
-    for name in obj.fields.keys() - known:
-        attr = ATTR_PREFIX + name
+    for name, attr in _others(type(obj), known):
         if attr not in raw:  # not set: the new object gets the default
             continue
         value = raw[attr]
@@ -222,6 +222,22 @@ def _other_fields(obj, known: frozenset[str]) -> dict:
             value = type(value)(value)
         values[name] = value
     return values
+
+
+@functools.cache
+def _others(cls, known: frozenset[str]) -> tuple[tuple[str, str], ...]:
+    """(name, attribute) of the fields of ``cls`` outside ``known``, in field order."""
+    return tuple((name, ATTR_PREFIX + name) for name in cls.fields if name not in known)
+
+
+@functools.cache
+def _layout(cls) -> tuple[tuple[str, str, object], ...]:
+    """(name, attribute, default) of each field of ``cls``, in field order.
+
+    Worked out once per class: reading a field's default goes through a
+    property, and the attribute name is a string built per field.
+    """
+    return tuple((name, ATTR_PREFIX + name, field_.default) for name, field_ in cls.fields.items())
 
 
 def _new(cls, values: dict):
@@ -237,18 +253,17 @@ def _new(cls, values: dict):
     """
     obj = cls.__new__(cls)
     ovo_base.VersionedObject.__init__(obj)
-    stored = {}
+    stored = vars(obj)
     changed = []
-    for name, field_ in cls.fields.items():
+    for name, attr, default in _layout(cls):
         if name in values:
-            value = values[name]
-        elif field_.default is not ovo_fields.UnspecifiedDefault:
-            default = field_.default
-            value = type(default)(default) if isinstance(default, (set, dict, list)) else default
-        else:
+            stored[attr] = values[name]
+        elif default is ovo_fields.UnspecifiedDefault:
             continue
-        stored[ATTR_PREFIX + name] = value
+        elif isinstance(default, (set, dict, list)):
+            stored[attr] = type(default)(default)
+        else:
+            stored[attr] = default
         changed.append(name)
-    vars(obj).update(stored)
     obj._changed_fields.update(changed)
     return obj

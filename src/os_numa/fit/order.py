@@ -15,11 +15,14 @@ def host_order(hosts: tuple[HostCell, ...], k: int, pinning: bool, pack: bool) -
     (least first to spread). With as many host cells as guest cells every cell
     is used, and id order is kept as Nova keeps list order.
     """
-    ordered = sorted(hosts, key=lambda h: h.id)
-    if len(hosts) > k:
-        ordered.sort(key=lambda h: h.avail_memory, reverse=not pack)
-        if pinning:
-            ordered.sort(key=lambda h: len(h.free), reverse=not pack)
-        else:
-            ordered.sort(key=lambda h: h.cpu_usage, reverse=pack)
-    return tuple(h.index for h in ordered)
+    if len(hosts) <= k:
+        return tuple(h.index for h in sorted(hosts, key=lambda h: h.id))
+    # One sort on a composite key equals Nova's chain of stable sorts: the last
+    # sort's key first, then the earlier one, then the id.
+    sign = 1 if pack else -1
+
+    def key(h: HostCell) -> tuple[int, int, int]:
+        usage = sign * len(h.free) if pinning else -sign * h.cpu_usage
+        return usage, sign * h.avail_memory, h.id
+
+    return tuple(h.index for h in sorted(hosts, key=key))

@@ -101,7 +101,7 @@ def _take(cores: list[topology.Core], per_core: int, count: int) -> tuple[int, .
 
 def _prefer_threads(free_cores: tuple[topology.Core, ...], count: int) -> tuple[int, ...]:
     """Siblings first: the most threads per core that still fit, then any free pCPUs."""
-    most = max((len(core) for core in free_cores), default=1)
+    most = max(map(len, free_cores), default=1)
     for per_core in range(most, 0, -1):
         pcpus = _take([c for c in free_cores if len(c) >= per_core], per_core, count)
         if pcpus is not None:
