@@ -27,12 +27,13 @@ ensure_apt() {
   done
   if ((${#missing[@]})); then
     log "installing Debian packages: ${missing[*]}"
-    local sudo=""
-    [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    export DEBIAN_FRONTEND=noninteractive
-    $sudo apt-get update -qq
+    # sudo drops the caller's environment: pass DEBIAN_FRONTEND through env(1) so
+    # debconf never prompts, as root or not.
+    local apt=(env DEBIAN_FRONTEND=noninteractive apt-get)
+    [ "$(id -u)" -eq 0 ] || apt=(sudo "${apt[@]}")
+    "${apt[@]}" update -qq
     # libvirt-daemon-system's maintainer scripts try to start services; there is no init here.
-    $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    "${apt[@]}" install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   fi
 }
 
