@@ -171,6 +171,17 @@ def test_an_empty_host_option_is_an_error_not_the_builtin_host(os_numa, option, 
     assert words in result.stderr and "Traceback" not in result.stderr
 
 
+def test_a_floating_guest_can_be_an_existing_guest(os_numa, tmp_path):
+    """Packing guests one after another works when one of them floats."""
+    first = os_numa(["place", "--format", "json", "--flavor", "vcpus=2,memory_mb=512"])
+    assert first.returncode == 0 and json.loads(first.stdout)["cells"] == []
+    path = tmp_path / "floating.json"
+    path.write_text(first.stdout)
+    second = place_json(os_numa, "--existing", str(path), "--flavor", ISOLATE)
+    assert second["fits"] is True
+    assert second == place_json(os_numa, "--flavor", ISOLATE)
+
+
 def test_place_on_a_capabilities_file(os_numa):
     path = str(DATA / "tiny-2cell-nosmt.xml")
     # 4 pinnable pCPUs per cell: 3 vCPUs + 1 emulator fit, 4 + 1 do not (Nova's A2).

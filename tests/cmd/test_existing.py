@@ -69,6 +69,15 @@ def test_list_of_placements_skips_non_fits():
     assert len(existing.parse_existing(text)) == 2
 
 
+def test_a_floating_guest_holds_only_its_pci_devices():
+    """What ``place --format json`` prints for a guest without NUMA request reads back."""
+    floating = {"fits": True, "cells": [], "pci_devices": []}
+    assert existing.parse_existing(json.dumps([floating, floating])) == []
+    with_device = dict(floating, pci_devices=[{"address": "0000:3b:00.0", "alias": "t4"}])
+    (parsed,) = existing.parse_existing(json.dumps(with_device))
+    assert parsed.cells == [] and [d.address for d in parsed.pci_devices] == ["0000:3b:00.0"]
+
+
 def test_policy_is_derived_when_absent():
     doc = {
         "cells": [
@@ -88,6 +97,7 @@ def test_policy_is_derived_when_absent():
         ("{not json", "not valid JSON"),
         ("[1]", "a placement must be a JSON object"),
         ('{"cells": []}', "non-empty 'cells'"),
+        ('{"fits": true, "cells": {}}', "non-empty 'cells'"),
         ('{"cells": [{"vcpus": [0], "memory_mb": 1}]}', "missing 'host_cell'"),
         ('{"cells": [{"host_cell": -1, "vcpus": [0], "memory_mb": 1}]}', "-1"),
         ('{"cells": [{"host_cell": 0, "vcpus": "0", "memory_mb": 1}]}', "list of integers"),

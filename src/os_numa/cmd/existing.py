@@ -2,7 +2,8 @@
 
 The file holds what ``os-numa place --format json`` prints: one placement
 object, or a list of them. Entries with ``"fits": false`` hold nothing and are
-skipped. Each cell needs ``host_cell``, ``vcpus`` and ``memory_mb``;
+skipped, as are guests that asked for no NUMA placement (``"cells": []``)
+unless they hold PCI devices. Each cell needs ``host_cell``, ``vcpus`` and ``memory_mb``;
 ``cpu_pinning``, ``cpuset_reserved``, ``pagesize_kb``, ``cpu_policy`` and
 ``cpu_thread_policy`` are optional. A top-level ``pci_devices`` list (objects
 with an ``address``) names the PCI devices the placement holds, and
@@ -99,7 +100,10 @@ def placement_from_dict(doc: Any, where: str) -> InstanceNUMATopology | None:
     if doc.get("fits") is False:
         return None
     cells = doc.get("cells")
-    if not isinstance(cells, list) or not cells:
+    # A guest that asked for no NUMA placement fits with no cells: it pins
+    # nothing, and holds only the PCI devices it was given, if any.
+    floating = doc.get("fits") is True and cells == []
+    if not isinstance(cells, list) or not (cells or floating):
         raise _bad(where, "needs a non-empty 'cells' list")
     policy = _enum(
         doc.get("emulator_threads_policy"),
@@ -119,6 +123,8 @@ def placement_from_dict(doc: Any, where: str) -> InstanceNUMATopology | None:
     placement.pci_devices = [
         pci_device_from_dict(d, f"{where}.pci_devices[{i}]") for i, d in enumerate(devices)
     ]
+    if floating and not placement.pci_devices:
+        return None
     return placement
 
 
