@@ -559,6 +559,28 @@ def test_overhead_of_a_placement_with_a_count_equals_its_reserved_pcpus():
         ),
         ({"numa_topology": "not json"}, exception.Invalid),
         ({"numa_topology": 42}, exception.Invalid),
+        # A stored primitive with a count no object allows: a typed error, never a
+        # ValueError from int() or a negative overhead.
+        *(
+            (
+                {
+                    "numa_topology": {
+                        "emulator_threads_policy": "isolate",
+                        "emulator_threads_count": c,
+                    }
+                },
+                exception.Invalid,
+            )
+            for c in ("abc", -5, 0, True, 1.5)
+        ),
+        (
+            types.SimpleNamespace(
+                numa_topology=types.SimpleNamespace(
+                    emulator_threads_isolated=True, emulator_threads_count=0
+                )
+            ),
+            exception.Invalid,
+        ),
         (object(), exception.Invalid),
     ],
 )

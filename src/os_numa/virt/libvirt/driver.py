@@ -543,6 +543,18 @@ def build_guest(
 # --- overhead ------------------------------------------------------------------------------
 
 
+def _stored_emulator_count(count: Any) -> int:
+    """A stored topology's ``emulator_threads_count``: None means 1, else a positive int."""
+    if count is None:
+        return 1
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise exception.Invalid(
+            reason=f"numa_topology emulator_threads_count={count!r}: a positive integer "
+            "or None (one pCPU) is required"
+        )
+    return count
+
+
 def _topology_emulator_pcpus(topology: Any) -> int:
     """The pCPUs a stored instance NUMA topology reserves for its emulator threads.
 
@@ -569,11 +581,11 @@ def _topology_emulator_pcpus(topology: Any) -> int:
                 break
         if data.get("emulator_threads_policy") != _EMULATOR.ISOLATE:
             return 0
-        return int(data.get("emulator_threads_count") or 1)
+        return _stored_emulator_count(data.get("emulator_threads_count"))
     if hasattr(topology, "emulator_threads_isolated"):
         if not topology.emulator_threads_isolated:
             return 0
-        return int(getattr(topology, "emulator_threads_count", None) or 1)
+        return _stored_emulator_count(getattr(topology, "emulator_threads_count", None))
     raise exception.Invalid(
         reason=f"numa_topology must be an InstanceNUMATopology, its primitive or None, "
         f"not {type(topology).__name__}"
