@@ -123,7 +123,8 @@ pci_opts = [
             'e.g. {"name": "nic1", "vendor_id": "8086", "product_id": "154c", '
             '"device_type": "type-VF", "numa_policy": "required"}. vendor_id and '
             "product_id are 4 hex digits; device_type is type-PCI, type-PF or type-VF "
-            "(unset: any); numa_policy is required, preferred, legacy (the default) or "
+            "(unset: any but type-PF, as in Nova); numa_policy is required, preferred, "
+            "legacy (the default) or "
             "socket. An alias name may be defined again for another vendor/product pair "
             "with the same device_type and numa_policy."
         ),
