@@ -175,6 +175,11 @@ def test_request_matches_ids_and_type():
     vf = PciDevice(PciAddress(0, 0x19, 2, 0), "8086", "154c", 0, "type-VF")
     pf = PciDevice(PciAddress(0, 0x18, 0, 0), "8086", "154c", 0, "type-PF")
     assert req.matches(vf) and not req.matches(pf)
-    (gpu,) = request.parse_alias_spec("gpu:1", ALIASES)  # no device_type: any type
-    assert gpu.matches(PciDevice(PciAddress(0, 0x3B, 0, 0), "10de", "1eb8", None, "type-PF"))
+    (gpu,) = request.parse_alias_spec("gpu:1", ALIASES)  # no device_type: any type but a PF
+    for dev_type, matches in (("type-PCI", True), ("type-VF", True), ("type-PF", False)):
+        device = PciDevice(PciAddress(0, 0x3B, 0, 0), "10de", "1eb8", None, dev_type)
+        assert gpu.matches(device) is matches, dev_type
+    (pf,) = request.parse_alias_spec("pf:1", ALIASES)  # a PF only when the alias names type-PF
+    assert pf.matches(PciDevice(PciAddress(0, 0x18, 0, 0), "8086", "1572", 0, "type-PF"))
+    assert not pf.matches(PciDevice(PciAddress(0, 0x18, 0, 0), "8086", "1572", 0, "type-PCI"))
     assert request.describe([req, gpu]) == "nic1:1 (legacy), gpu:1 (preferred)"

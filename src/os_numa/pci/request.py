@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from os_numa import exception
-from os_numa.pci.devices import DEVICE_TYPES, PciDevice
+from os_numa.pci.devices import DEVICE_TYPES, TYPE_PF, PciDevice
 
 #: NUMA affinity policies (Nova's values).
 REQUIRED = "required"
@@ -49,7 +49,9 @@ _ALIAS_KEYS = {"name", "vendor_id", "product_id", "device_type", "numa_policy"}
 class PciAlias:
     """An operator-defined alias: one or more (vendor_id, product_id) pairs.
 
-    ``device_type`` None matches any type. ``numa_policy`` None means the alias
+    ``device_type`` None matches any type but an SR-IOV physical function: as
+    in Nova, a whole PF (which takes its VFs with it) is given only to an
+    alias that names ``type-PF``. ``numa_policy`` None means the alias
     sets none (the request then uses the flavor/image policy or ``legacy``).
     """
 
@@ -70,8 +72,16 @@ class PciRequest:
     policy: str
 
     def matches(self, device: PciDevice) -> bool:
-        """True when ``device`` is of this request's ids and type."""
-        if self.device_type is not None and device.dev_type != self.device_type:
+        """True when ``device`` is of this request's ids and type.
+
+        Without a ``device_type`` a PF never matches: PFs and VFs may share a
+        product id, and a guest asking for "a NIC" must not take a whole PF
+        and every VF behind it (Nova filters unrequested PFs the same way).
+        """
+        wanted = self.device_type
+        if device.dev_type != (wanted or device.dev_type) or (
+            wanted is None and device.dev_type == TYPE_PF
+        ):
             return False
         return (device.vendor_id, device.product_id) in self.ids
 
