@@ -486,3 +486,27 @@ def test_guest_without_numa_topology_gets_any_devices():
         "the PCI devices cannot be served: alias vf: 9 devices requested, 8 free on the whole "
         "host (4 free on cell 0, 4 free on cell 1)"
     )
+
+
+def test_socket_example_of_the_guide_on_the_amd_sample():
+    # doc/source/pci.rst, ``socket``: a guest that can only land on cell 2 of the AMD
+    # sample (cells 0-3 are socket 0) gets cell 0's VFs under socket, nothing under required.
+    host = host_topology_from_capabilities((CAPS / "amd-epyc-2s-nps4.xml").read_text())
+    for cell in host.cells:
+        if cell.id != 2:
+            cell.pinned_cpus = set(cell.pcpuset)
+    guest = _guest()
+    socket = parse_alias_spec("vf:2", ALIASES, "socket")
+    placed = hardware.numa_fit_instance_to_host(
+        host, guest, pci_requests=socket, pci_stats=_stats()
+    )
+    assert [c.id for c in placed.cells] == [2]
+    assert [(d.address, d.host_numa_node, d.guest_cell) for d in placed.pci_devices] == [
+        ("0000:19:02.0", 0, 0),
+        ("0000:19:02.1", 0, 0),
+    ]
+    required = parse_alias_spec("vf:2", ALIASES, "required")
+    assert (
+        hardware.numa_fit_instance_to_host(host, guest, pci_requests=required, pci_stats=_stats())
+        is None
+    )
