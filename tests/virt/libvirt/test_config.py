@@ -321,6 +321,19 @@ def test_guest_devices_extension_point(define_validated):
         config.LibvirtConfigGuest(devices=[42]).format_dom()
 
 
+def test_device_elements_are_copied_without_their_tail_or_entities():
+    console = etree.fromstring("<devices><console type='pty'/>tail text</devices>")[0]
+    guest = config.LibvirtConfigGuest(name="copied", devices=[console])
+    (written,) = guest.format_dom().find("devices")
+    assert (written.tag, written.get("type"), written.tail) == ("console", "pty", None)
+    assert written is not console and console.tail == "tail text"
+
+    parser = etree.XMLParser(resolve_entities=False)
+    doc = etree.fromstring('<!DOCTYPE d [<!ENTITY e "x">]><d><serial>&e;</serial></d>', parser)
+    with pytest.raises(exception.UnsafeXML, match="<serial> contains entity references"):
+        config.LibvirtConfigGuest(name="entity", devices=[doc[0]]).format_dom()
+
+
 @pytest.mark.parametrize(
     ("klass", "xml", "needle"),
     [

@@ -21,6 +21,7 @@ sizes written with another ``unit`` are converted to KiB when parsed.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import re
 import reprlib
@@ -806,7 +807,12 @@ def _device_element(device: Any) -> etree._Element:
     if isinstance(device, str | bytes):
         return xmlutil.parse(device)
     if isinstance(device, etree._Element):
-        return etree.fromstring(etree.tostring(device))
+        # Copied, not re-parsed: no parser (and none of its entity handling) is involved.
+        for _ in device.iter(etree.Entity):
+            raise exception.UnsafeXML(reason=f"device <{device.tag}> contains entity references")
+        copied = copy.deepcopy(device)
+        copied.tail = None
+        return copied
     raise TypeError(
         f"a device must be a config object, an lxml element or XML text, not {device!r}"
     )
