@@ -18,10 +18,10 @@ import pytest
 
 from os_numa import hardware, objects
 from os_numa.pci import devices, request
-from os_numa.pci.guest_config import get_guest_pci_config
 from os_numa.pci.stats import PciDeviceStats
 from os_numa.testing import libvirtd
 from os_numa.virt.libvirt import driver
+from os_numa.virt.libvirt.config_devices import LibvirtConfigGuestHostdevPCI
 from os_numa.virt.libvirt.host import host_topology_from_capabilities
 
 pytestmark = pytest.mark.functional
@@ -68,15 +68,17 @@ def test_devices_sit_on_their_guest_nodes_expander_bus(qemu_host):
         by_cell.setdefault(dev.guest_cell, []).append(dev.address)
     assert {cell: len(addrs) for cell, addrs in by_cell.items()} == {0: 4, 1: 1}
 
+    # build_guest adds the expander buses, root ports and hostdevs, on a q35 machine.
     guest = driver.build_guest(placement, flavor, None, host, name="pci-numa", virt_type="qemu")
-    guest.os_arch, guest.os_machine = "x86_64", "q35"
+    assert guest.os_machine == "q35"
+    guest.os_arch = "x86_64"
     # The sample host's nodes and pCPUs do not exist here; QEMU's command line needs
     # only the guest's own NUMA cells, so host binding is left out of this check.
     guest.numatune, guest.cputune, guest.cpuset = None, None, None
-    pci = get_guest_pci_config(placement.pci_devices, guest_cells=len(placement.cells))
-    for hostdev in pci.hostdevs:
+    hostdevs = [d for d in guest.devices if isinstance(d, LibvirtConfigGuestHostdevPCI)]
+    assert len(hostdevs) == 5
+    for hostdev in hostdevs:
         hostdev.driver_name = "vfio"  # lets the driver build a command line for absent devices
-    guest.devices.extend(pci.devices)
     guest.devices.append(f"<emulator>{shutil.which(libvirtd.QEMU_BINARY)}</emulator>")
 
     conn = qemu_host.conn

@@ -49,6 +49,7 @@ from os_numa import cpuset as cpuset_mod
 from os_numa import exception, hardware, objects
 from os_numa.constraints import source
 from os_numa.objects import fields
+from os_numa.pci.guest_config import get_guest_pci_config
 from os_numa.virt import driver as base_driver
 from os_numa.virt.libvirt import config, emulator
 
@@ -514,18 +515,30 @@ def build_guest(
     *,
     name: str = "guest",
     virt_type: str = "kvm",
+    pci_first_index: int = 1,
 ) -> config.LibvirtConfigGuest:
     """A minimal ``<domain>`` carrying the guest's NUMA configuration.
 
     Memory and vCPU count come from the flavor; ``<iothreads>1</iothreads>``
-    is declared for the ``<iothreadpin>``. Callers add what their guests need
-    (``os_arch``/``os_machine``, a CPU model, devices) to the returned object.
+    is declared for the ``<iothreadpin>``. The PCI devices the placement
+    holds (``pci_devices``) become ``<hostdev>`` elements behind a
+    ``pcie-expander-bus`` per guest NUMA cell (see
+    :mod:`os_numa.pci.guest_config`; controller indexes count up from
+    ``pci_first_index``, the domain's first free PCI controller index), and
+    the machine type is then ``q35``, which the expander needs. Callers add
+    what their guests need (``os_arch``, a CPU model, disks...) to the
+    returned object.
     """
     numa = get_guest_numa_config(instance_numa_topology, flavor, image_meta, host_topology, conf)
     membacking = get_guest_memory_backing_config(
         instance_numa_topology, flavor, image_meta, host_topology, conf
     )
     flavor_v = source.flavor_view(flavor)
+    pci_devices = list(getattr(instance_numa_topology, "pci_devices", None) or [])
+    pci = None
+    if pci_devices:
+        cells = len(instance_numa_topology.cells)
+        pci = get_guest_pci_config(pci_devices, guest_cells=cells, first_index=pci_first_index)
     return config.LibvirtConfigGuest(
         virt_type=virt_type,
         name=name,
@@ -537,6 +550,8 @@ def build_guest(
         cputune=numa.cputune,
         numatune=numa.numatune,
         cpu=None if numa.numaconfig is None else config.LibvirtConfigGuestCPU(numa=numa.numaconfig),
+        os_machine=None if pci is None else "q35",
+        devices=[] if pci is None else pci.devices,
     )
 
 
