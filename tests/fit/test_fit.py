@@ -347,6 +347,23 @@ def test_limits_do_not_apply_to_dedicated_cells():
     assert fit(host, ft.guest([2]), limits=limits) is not None
 
 
+@pytest.mark.parametrize(
+    "policy,floating", [(ft.MIXED, {0, 1}), (None, {0, 1, 2}), (ft.SHARED, {0, 1, 2})]
+)
+def test_limits_apply_to_every_cell_with_floating_vcpus(policy, floating):
+    # Nova's step 5: shared, unset and mixed cells (the floating part) against cpu_usage.
+    host = ft.host(1, 4)
+    host.cells[0].cpu_usage = 3
+    request = topo(
+        ft.cell(pinned={2} if policy == ft.MIXED else (), floating=floating, policy=policy)
+    )
+    limits = objects.NUMATopologyLimits(cpu_allocation_ratio=1.0, ram_allocation_ratio=16.0)
+    assert fit(host, request) is not None
+    assert fit(host, request, limits=limits) is None
+    limits.cpu_allocation_ratio = 1.25  # 4 x 1.25 = 5 = 3 in use + 2 floating
+    assert (fit(host, request, limits=limits) is not None) == (len(floating) == 2)
+
+
 def test_ram_limit_counts_memory_usage():
     host = ft.host(1, 4)
     host.cells[0].memory_usage = 3584

@@ -236,3 +236,67 @@ def test_emulator_pcpu_never_shares_a_core_with_a_realtime_vcpu(host, request, d
     }
     assert not {cores[pcpu] for pcpu in cell.cpuset_reserved} & realtime_cores
     assert ft.host_state(usage(usage(host, result), result, free=True)) == ft.host_state(host)
+
+
+@st.composite
+def configured_hosts(draw):
+    """Hosts as a real compute node reports them: some CPUs offline (in no cell and no
+    sibling group, so cores lose threads), up to 3 threads per core, and either legacy
+    (every online CPU pinnable and shared) or ``cpu_dedicated_set``/``cpu_shared_set``
+    split (at random, or one thread of each core dedicated and the rest shared);
+    sibling groups restricted to ``pcpuset`` as the driver does, or left raw."""
+    host = ft.host(
+        draw(st.integers(1, 4)),
+        draw(st.integers(1, 4)),
+        draw(st.sampled_from([1, 2, 3])),
+        memory=2048,
+        huge_2m=draw(st.sampled_from([0, 64, 600])),
+        layout=draw(st.sampled_from(["adjacent", "split"])),
+    )
+    cpus = sorted(set().union(*(c.pcpuset for c in host.cells)))
+    offline = draw(st.sets(st.sampled_from(cpus), max_size=3))
+    style = draw(st.sampled_from(["legacy", "split", "one thread per core"]))
+    if style == "legacy":
+        dedicated = None
+    elif style == "split":
+        dedicated = set(cpus) - draw(st.sets(st.sampled_from(cpus), max_size=4))
+    else:
+        dedicated = {min(group) for cell in host.cells for group in cell.siblings}
+    for cell in host.cells:
+        online = cell.pcpuset - offline
+        cell.pcpuset = online if dedicated is None else online & dedicated
+        cell.cpuset = online if dedicated is None else online - dedicated
+        groups = [group - offline for group in cell.siblings]
+        if draw(st.booleans()):
+            groups = [group & cell.pcpuset for group in groups]
+        cell.siblings = [group for group in groups if group]
+        cell.pinned_cpus = draw(st.sets(st.sampled_from(sorted(cell.pcpuset or {-1}))))
+        cell.pinned_cpus &= cell.pcpuset
+        cell.memory_usage = draw(st.sampled_from([0, 512]))
+        cell.mempages[0].used = cell.memory_usage * 256
+        cell.cpu_usage = draw(st.integers(0, 2))
+    return host
+
+
+@SETTINGS
+@given(configured_hosts(), requests(), LIMITS, st.data())
+def test_configured_hosts_placements_are_valid_and_claimable(host, request, limits, data):
+    pinned = sorted(set().union(*(c.pcpuset for c in request.cells)))
+    if pinned:
+        request.realtime_vcpus = data.draw(st.sets(st.sampled_from(pinned)))
+    before = ft.host_state(host)
+    result = fit(host, request, limits=limits)
+    assert ft.host_state(host) == before
+    if result is None:
+        return
+    assert_valid(host, request, result)
+    released = usage(usage(host, result), result, free=True)
+    assert ft.host_state(released) == before
+
+
+@SETTINGS
+@given(configured_hosts(), requests(), LIMITS)
+def test_configured_hosts_agree_with_exhaustive_search(host, request, limits):
+    result = fit(host, request, limits=limits)
+    expected = ref_first_assignment(host, request, limits)
+    assert (None if result is None else [c.id for c in result.cells]) == expected
