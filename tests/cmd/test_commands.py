@@ -332,6 +332,17 @@ def test_validate_flavor_notes_keys_it_does_not_read(os_numa):
     ]
 
 
+def test_place_notes_unread_keys_on_stderr_keeping_json_clean(os_numa):
+    result = os_numa(
+        ["place", "--format", "json", "--flavor", "vcpus=2,memory_mb=512,hw:cpu_polcy=dedicated"]
+    )
+    assert result.returncode == 0
+    assert json.loads(result.stdout)["cells"] == []
+    assert (
+        result.stderr == "note: os-numa does not read hw:cpu_polcy (did you mean hw:cpu_policy?)\n"
+    )
+
+
 def test_validate_flavor_without_numa_request(os_numa):
     result = os_numa(["validate-flavor", "--flavor", "vcpus=2,memory_mb=512"])
     assert result.returncode == 0

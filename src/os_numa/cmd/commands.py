@@ -230,6 +230,9 @@ def _vcpusched(outcome: Outcome) -> list:
 def cmd_place(options: argparse.Namespace, out: TextIO) -> int:
     outcome = compute_placement(options)
     print_placement(outcome, options.format, cli_args.use_color(options.color, out), out)
+    # On standard error, so that JSON and XML on standard output stay clean.
+    for note in specs.unread_extra_specs(outcome.flavor.extra_specs):
+        print(note, file=sys.stderr)
     return EXIT_FITS if outcome.fits else EXIT_NO_FIT
 
 
