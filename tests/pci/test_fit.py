@@ -43,7 +43,12 @@ def _allowed_nodes(policy, chosen_ids, hosts, relaxed):
         "required": lambda node: node in chosen_ids,
         "legacy": lambda node: node is None or node in chosen_ids,
         "socket": lambda node: node is not None and node in same_socket,
-        "preferred": (lambda node: True) if relaxed else (lambda node: node in chosen_ids),
+        # preferred, by level: local only; also no NUMA information; anything.
+        "preferred": [
+            lambda node: node in chosen_ids,
+            lambda node: node is None or node in chosen_ids,
+            lambda node: True,
+        ][relaxed],
     }[policy]
 
 
@@ -73,7 +78,7 @@ def _servable(requests, devices, chosen_ids, hosts, relaxed):
 
 
 def brute_force(k, hosts, order, feasible, requests, devices):
-    phases = [False, True] if any(r.policy == "preferred" for r in requests) else [False]
+    phases = [0, 1, 2] if any(r.policy == "preferred" for r in requests) else [0]
     for relaxed in phases:
         for perm in itertools.permutations(order, k):
             if not all(feasible(g, h) for g, h in enumerate(perm)):
@@ -108,7 +113,7 @@ def _everything(_g, _h):
 
 
 SCENARIOS = {
-    # name: (k, hosts, feasible, device layout, requests, expected assignment, relaxed)
+    # name: (k, hosts, feasible, device layout, requests, expected assignment, relaxed level)
     "required pulls the guest to the device cell": (
         1,
         TWO_SOCKETS,
@@ -116,7 +121,7 @@ SCENARIOS = {
         [(2, "A")],
         [_request("nic", 1, "required")],
         (2,),
-        False,
+        pci_fit.STRICT,
     ),
     "required needs both device cells": (
         2,
@@ -125,7 +130,7 @@ SCENARIOS = {
         [(1, "A"), (3, "A")],
         [_request("nic", 2, "required")],
         (1, 3),
-        False,
+        pci_fit.STRICT,
     ),
     "required impossible when the devices sit where the guest cannot": (
         1,
@@ -134,7 +139,7 @@ SCENARIOS = {
         [(2, "A")],
         [_request("nic", 1, "required")],
         None,
-        False,
+        pci_fit.STRICT,
     ),
     "preferred falls back to any cell": (
         1,
@@ -143,7 +148,7 @@ SCENARIOS = {
         [(2, "A")],
         [_request("nic", 1, "preferred")],
         (0,),
-        True,
+        pci_fit.ANYWHERE,
     ),
     "preferred stays local when it can": (
         1,
@@ -152,7 +157,7 @@ SCENARIOS = {
         [(3, "A")],
         [_request("nic", 1, "preferred")],
         (3,),
-        False,
+        pci_fit.STRICT,
     ),
     "legacy takes devices without NUMA information anywhere": (
         1,
@@ -161,7 +166,7 @@ SCENARIOS = {
         [(None, "A")],
         [_request("gpu", 1, "legacy")],
         (0,),
-        False,
+        pci_fit.STRICT,
     ),
     "required refuses devices without NUMA information": (
         1,
@@ -170,7 +175,7 @@ SCENARIOS = {
         [(None, "A")],
         [_request("gpu", 1, "required")],
         None,
-        False,
+        pci_fit.STRICT,
     ),
     "socket accepts the other cell of the socket": (
         1,
@@ -179,7 +184,7 @@ SCENARIOS = {
         [(3, "A")],
         [_request("nic", 1, "socket")],
         (2,),
-        False,
+        pci_fit.STRICT,
     ),
     "socket pulls the guest onto the device's socket": (
         1,
@@ -188,7 +193,7 @@ SCENARIOS = {
         [(3, "A")],
         [_request("nic", 1, "socket")],
         (2,),
-        False,
+        pci_fit.STRICT,
     ),
     "socket refuses the other socket": (
         1,
@@ -197,7 +202,7 @@ SCENARIOS = {
         [(3, "A")],
         [_request("nic", 1, "socket")],
         None,
-        False,
+        pci_fit.STRICT,
     ),
     "a larger witness can give an earlier assignment": (
         2,
@@ -206,7 +211,25 @@ SCENARIOS = {
         [(0, "A"), (1, "A"), (2, "A"), (2, "A")],
         [_request("nic", 2, "required")],
         (0, 1),
-        False,
+        pci_fit.STRICT,
+    ),
+    "preferred keeps a NIC local beside a GPU without NUMA information": (
+        1,
+        TWO_SOCKETS,
+        _everything,
+        [(None, "B"), (1, "A")],
+        [_request("gpu", 1, "preferred", "B"), _request("nic", 1, "preferred", "A")],
+        (1,),
+        pci_fit.NO_NUMA_OK,
+    ),
+    "preferred goes anywhere only when no-NUMA devices are not enough": (
+        1,
+        TWO_SOCKETS,
+        _everything,
+        [(None, "B"), (3, "B"), (1, "A")],
+        [_request("gpu", 2, "preferred", "B"), _request("nic", 1, "preferred", "A")],
+        (0,),
+        pci_fit.ANYWHERE,
     ),
     "two aliases on two cells couple the guest cells": (
         2,
@@ -215,7 +238,7 @@ SCENARIOS = {
         [(1, "A"), (2, "B")],
         [_request("a", 1, "required", "A"), _request("b", 1, "required", "B")],
         (1, 2),
-        False,
+        pci_fit.STRICT,
     ),
 }
 
@@ -510,3 +533,18 @@ def test_socket_example_of_the_guide_on_the_amd_sample():
         hardware.numa_fit_instance_to_host(host, guest, pci_requests=required, pci_stats=_stats())
         is None
     )
+
+
+def test_preferred_nic_stays_local_beside_a_gpu_without_numa_node():
+    # doc/source/pci.rst, ``preferred``: the T4 can be local nowhere, the VF still is.
+    host, stats = _intel_host(), _stats()
+    stats.claim([PciAddress.parse(f"0000:19:02.{f}") for f in range(4)])
+    requests = parse_alias_spec("vf:1,gpu:1", ALIASES, "preferred")
+    placed = hardware.numa_fit_instance_to_host(
+        host, _guest(), pci_requests=requests, pci_stats=stats
+    )
+    assert [c.id for c in placed.cells] == [1]
+    assert [(d.address, d.host_numa_node, d.guest_cell) for d in placed.pci_devices] == [
+        ("0000:b0:02.0", 1, 0),
+        ("0000:3b:00.0", None, None),
+    ]

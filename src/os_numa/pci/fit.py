@@ -10,8 +10,11 @@ can serve every PCI request under its NUMA policy*, and picks the devices.
 **Policies.** For a set S of host cells the guest uses, request r may take
 devices from: ``required``: cells of S; ``legacy``: cells of S, or devices
 with no NUMA information; ``socket``: cells of S and every cell sharing a
-(known) socket with a cell of S; ``preferred``: first as ``required``, and
-only when *no* assignment serves every request that way, from any cell.
+(known) socket with a cell of S; ``preferred``: first as ``required``; only
+when *no* assignment serves every request that way, as ``legacy`` (Nova's
+second tier: devices without NUMA information too); only when none serves
+them that way either, from any cell. So one preferred alias does not lose its
+locality because another preferred alias has no NUMA information.
 
 **Coupling.** Whether S can serve the requests is a transportation problem
 (requests -> pools of free devices per cell) solved by max-flow; it is
@@ -75,6 +78,15 @@ MAX_HALL_GROUP = 8
 #: Locality ranks of a device relative to the chosen host cells (lower is nearer).
 LOCAL, SAME_SOCKET, NO_NUMA_INFO, REMOTE = 0, 1, 2, 3
 
+#: How far ``preferred`` requests are relaxed, tried in this order: local
+#: devices only; also devices without NUMA information; any device.
+STRICT, NO_NUMA_OK, ANYWHERE = 0, 1, 2
+_PREFERRED_ALLOWED = {
+    STRICT: (LOCAL,),
+    NO_NUMA_OK: (LOCAL, NO_NUMA_INFO),
+    ANYWHERE: (LOCAL, SAME_SOCKET, NO_NUMA_INFO, REMOTE),
+}
+
 FindAssignment = Callable[..., "tuple[Hashable, ...] | None"]
 
 
@@ -104,11 +116,15 @@ class AssignedDevice:
 
 @dataclasses.dataclass(frozen=True)
 class PciFit:
-    """An assignment (host cell index per guest cell) and the devices it gets."""
+    """An assignment (host cell index per guest cell) and the devices it gets.
+
+    ``relaxed`` is how far ``preferred`` requests had to be relaxed:
+    :data:`STRICT`, :data:`NO_NUMA_OK` or :data:`ANYWHERE`.
+    """
 
     assignment: tuple[int, ...]
     devices: tuple[AssignedDevice, ...]
-    relaxed: bool = False
+    relaxed: int = STRICT
 
 
 @dataclasses.dataclass(frozen=True)
@@ -126,7 +142,7 @@ class _Model:
         return chosen | {h for h, cell in enumerate(self.hosts) if cell.socket in sockets}
 
     def rank(
-        self, r: int, pool: int, chosen: frozenset[int], mates: frozenset[int], relaxed: bool
+        self, r: int, pool: int, chosen: frozenset[int], mates: frozenset[int], relaxed: int
     ) -> int | None:
         """Locality rank of pool for request r given the chosen cells, or None if forbidden."""
         host = self.pool_host[pool]
@@ -143,13 +159,11 @@ class _Model:
             pci_request.REQUIRED: (LOCAL,),
             pci_request.LEGACY: (LOCAL, NO_NUMA_INFO),
             pci_request.SOCKET: (LOCAL, SAME_SOCKET),
-            pci_request.PREFERRED: (LOCAL, SAME_SOCKET, NO_NUMA_INFO, REMOTE)
-            if relaxed
-            else (LOCAL,),
+            pci_request.PREFERRED: _PREFERRED_ALLOWED[relaxed],
         }[policy]
         return rank if rank in allowed else None
 
-    def flow(self, chosen: frozenset[int], relaxed: bool) -> dict[tuple[int, int], int] | None:
+    def flow(self, chosen: frozenset[int], relaxed: int) -> dict[tuple[int, int], int] | None:
         """Units per (request, pool), nearest first; None when the requests cannot be served."""
         mates = self.socket_mates(chosen)
         edges = {}
@@ -235,12 +249,12 @@ def _min_cost_transport(
     return {(r, pool): cap[(nr + pool, r)] for (r, pool) in edges if cap[(nr + pool, r)] > 0}
 
 
-def _relevant_hosts(model: _Model, relaxed: bool) -> list[int]:
+def _relevant_hosts(model: _Model, relaxed: int) -> list[int]:
     """Host cells whose presence in S can make a device usable."""
     holders = {
         model.pool_host[p]
         for r, pools in enumerate(model.matches)
-        if not (relaxed and model.requests[r].policy == pci_request.PREFERRED)
+        if not (relaxed == ANYWHERE and model.requests[r].policy == pci_request.PREFERRED)
         for p in pools
         if model.pool_host[p] is not None
     }
@@ -249,7 +263,7 @@ def _relevant_hosts(model: _Model, relaxed: bool) -> list[int]:
     return sorted(holders)
 
 
-def _witnesses(model: _Model, k: int, order_rank: dict[int, int], relaxed: bool):
+def _witnesses(model: _Model, k: int, order_rank: dict[int, int], relaxed: int):
     """Minimal host-cell sets that can serve every request alone, smallest first."""
     every = frozenset(range(len(model.hosts)))
     if model.flow(every, relaxed) is None:
@@ -269,7 +283,7 @@ def _witnesses(model: _Model, k: int, order_rank: dict[int, int], relaxed: bool)
     return found
 
 
-def _witness_bound(model: _Model, k: int, relaxed: bool) -> int:
+def _witness_bound(model: _Model, k: int, relaxed: int) -> int:
     """How many host-cell sets the witness enumeration may test: sum of binom(m, i), i <= b."""
     m = len(_relevant_hosts(model, relaxed))
     b = min(sum(req.count for req in model.requests), k, m)
@@ -289,13 +303,13 @@ def _components(model: _Model) -> list[list[int]]:
     return sorted((members for _pools, members in groups), key=min)
 
 
-def _constant_pools(model: _Model, r: int, relaxed: bool, sockets: frozenset) -> set[int]:
+def _constant_pools(model: _Model, r: int, relaxed: int, sockets: frozenset) -> set[int]:
     """Pools request r may use whatever host cells the guest takes (given touched sockets)."""
     policy, pools = model.requests[r].policy, model.matches[r]
-    if policy == pci_request.LEGACY:
-        return {p for p in pools if model.pools[p].numa_node is None}
-    if policy == pci_request.PREFERRED and relaxed:
+    if policy == pci_request.PREFERRED and relaxed == ANYWHERE:
         return set(pools)
+    if policy == pci_request.LEGACY or (policy == pci_request.PREFERRED and relaxed == NO_NUMA_OK):
+        return {p for p in pools if model.pools[p].numa_node is None}
     if policy == pci_request.SOCKET:
         return {
             p
@@ -305,7 +319,7 @@ def _constant_pools(model: _Model, r: int, relaxed: bool, sockets: frozenset) ->
     return set()
 
 
-def _hall_rules(model: _Model, relaxed: bool, sockets: frozenset, groups) -> list | None:
+def _hall_rules(model: _Model, relaxed: int, sockets: frozenset, groups) -> list | None:
     """Hall's condition as coverage rules: for every set R' of requests sharing devices,
     the devices R' may use (on the chosen cells, or usable anyway) must number at least
     R''s total count. None when some R' cannot be served even on every cell."""
@@ -333,7 +347,7 @@ def _hall_rules(model: _Model, relaxed: bool, sockets: frozenset, groups) -> lis
     return [Coverage(dict(key), need, label="pci") for key, need in sorted(rules.items())]
 
 
-def _hall_rule_sets(model: _Model, relaxed: bool) -> list[list] | None:
+def _hall_rule_sets(model: _Model, relaxed: int) -> list[list] | None:
     """One rule list per set Q of sockets the guest must touch (for ``socket`` requests).
 
     S serves the requests iff, for Q = the sockets S touches, S satisfies the Hall
@@ -373,7 +387,7 @@ def _hall_rule_sets(model: _Model, relaxed: bool) -> list[list] | None:
     return result
 
 
-def _coverage_rules(model: _Model, k: int, rank: dict[int, int], relaxed: bool):
+def _coverage_rules(model: _Model, k: int, rank: dict[int, int], relaxed: int):
     """Coverage rule lists for the search; the answer is the earliest of their assignments.
 
     Minimal witnesses when their proven bound is small (at most
@@ -393,7 +407,7 @@ def _coverage_rules(model: _Model, k: int, rank: dict[int, int], relaxed: bool):
 
 
 def _pick(
-    model: _Model, units: dict[tuple[int, int], int], assignment: tuple[int, ...], relaxed: bool
+    model: _Model, units: dict[tuple[int, int], int], assignment: tuple[int, ...], relaxed: int
 ) -> tuple[AssignedDevice, ...] | None:
     chosen = frozenset(assignment)
     mates = model.socket_mates(chosen)
@@ -457,9 +471,12 @@ def place(
     stats = stats if stats is not None else PciDeviceStats(())
     model = _model(requests, stats, hosts)
     rank = {h: i for i, h in enumerate(order)}
-    phases = [False]
-    if any(req.policy == pci_request.PREFERRED for req in requests):
-        phases.append(True)
+    phases = [STRICT]
+    preferred = [r for r, req in enumerate(model.requests) if req.policy == pci_request.PREFERRED]
+    if any(model.pools[p].numa_node is None for r in preferred for p in model.matches[r]):
+        phases.append(NO_NUMA_OK)
+    if preferred:
+        phases.append(ANYWHERE)
     for relaxed in phases:
         best: tuple[int, ...] | None = None
         for rules in _coverage_rules(model, k, rank, relaxed):
@@ -500,12 +517,12 @@ def explain(
         single = dataclasses.replace(model, requests=(req,), matches=(model.matches[r],))
         wanted = f"alias {req.alias}: {req.count} device{'s' if req.count != 1 else ''} requested"
         everywhere = frozenset(range(len(hosts)))
-        if single.flow(everywhere, relaxed=True) is None:
+        if single.flow(everywhere, relaxed=ANYWHERE) is None:
             total = sum(model.pools[p].count for p in model.matches[r])
             usable = sum(
                 model.pools[p].count
                 for p in model.matches[r]
-                if model.rank(r, p, everywhere, everywhere, relaxed=True) is not None
+                if model.rank(r, p, everywhere, everywhere, relaxed=ANYWHERE) is not None
             )
             where = _free_by_cell(model, r, frozenset())
             amount = (
@@ -517,12 +534,12 @@ def explain(
                 f"{wanted}, {amount}" + (f" ({where})" if where else "") + f"; policy {req.policy}"
             )
             continue
-        if cpu_assignment is None or single.flow(chosen, relaxed=False) is not None:
+        if cpu_assignment is None or single.flow(chosen, relaxed=STRICT) is not None:
             continue
         usable = sum(
             model.pools[p].count
             for p in model.matches[r]
-            if model.rank(r, p, chosen, mates, relaxed=False) is not None
+            if model.rank(r, p, chosen, mates, relaxed=STRICT) is not None
         )
         cells = "{" + ", ".join(str(hosts[h].id) for h in sorted(chosen)) + "}"
         where = (
@@ -614,11 +631,11 @@ def assign_without_numa(
     stats = stats if stats is not None else PciDeviceStats(())
     hosts = host_infos(host_topology) if host_topology is not None else ()
     model = _model(_anywhere(requests), stats, hosts)
-    units = model.flow(frozenset(), relaxed=True)
-    picked = None if units is None else _pick(model, units, (), relaxed=True)
+    units = model.flow(frozenset(), relaxed=ANYWHERE)
+    picked = None if units is None else _pick(model, units, (), relaxed=ANYWHERE)
     if picked is None:
         return None
-    return device_objects(PciFit((), picked, relaxed=True), host_topology)
+    return device_objects(PciFit((), picked, relaxed=ANYWHERE), host_topology)
 
 
 def explain_without_numa(
@@ -652,15 +669,18 @@ def explain_problem(problem, host_topology, pci_requests, pci_stats) -> str:
 
 
 __all__ = [
+    "ANYWHERE",
     "AssignedDevice",
     "assign_without_numa",
     "explain_without_numa",
     "HostCellInfo",
     "LOCAL",
     "NO_NUMA_INFO",
+    "NO_NUMA_OK",
     "PciFit",
     "REMOTE",
     "SAME_SOCKET",
+    "STRICT",
     "device_objects",
     "explain",
     "explain_problem",
