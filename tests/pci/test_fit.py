@@ -425,6 +425,12 @@ ALIASES = parse_aliases(
 )
 
 
+def _where(placement):
+    """(host cell per guest cell, [(device, host node, guest cell)]) of a placement."""
+    devices = [(d.address, d.host_numa_node, d.guest_cell) for d in placement.pci_devices]
+    return [c.id for c in placement.cells], devices
+
+
 def test_fit_moves_guest_to_the_device_cell_and_records_devices():
     host, stats = _intel_host(), _stats()
     stats.claim(
@@ -439,11 +445,7 @@ def test_fit_moves_guest_to_the_device_cell_and_records_devices():
     placed = hardware.numa_fit_instance_to_host(
         host, _guest(), pci_requests=requests, pci_stats=stats
     )
-    assert [c.id for c in placed.cells] == [1]
-    assert [(d.address, d.host_numa_node, d.guest_cell) for d in placed.pci_devices] == [
-        ("0000:b0:02.0", 1, 0),
-        ("0000:b0:02.1", 1, 0),
-    ]
+    assert _where(placed) == ([1], [("0000:b0:02.0", 1, 0), ("0000:b0:02.1", 1, 0)])
     assert len(stats.used) == 4  # the fit claims nothing
 
 
@@ -523,11 +525,7 @@ def test_socket_example_of_the_guide_on_the_amd_sample():
     placed = hardware.numa_fit_instance_to_host(
         host, guest, pci_requests=socket, pci_stats=_stats()
     )
-    assert [c.id for c in placed.cells] == [2]
-    assert [(d.address, d.host_numa_node, d.guest_cell) for d in placed.pci_devices] == [
-        ("0000:19:02.0", 0, 0),
-        ("0000:19:02.1", 0, 0),
-    ]
+    assert _where(placed) == ([2], [("0000:19:02.0", 0, 0), ("0000:19:02.1", 0, 0)])
     required = parse_alias_spec("vf:2", ALIASES, "required")
     assert (
         hardware.numa_fit_instance_to_host(host, guest, pci_requests=required, pci_stats=_stats())
@@ -543,8 +541,4 @@ def test_preferred_nic_stays_local_beside_a_gpu_without_numa_node():
     placed = hardware.numa_fit_instance_to_host(
         host, _guest(), pci_requests=requests, pci_stats=stats
     )
-    assert [c.id for c in placed.cells] == [1]
-    assert [(d.address, d.host_numa_node, d.guest_cell) for d in placed.pci_devices] == [
-        ("0000:b0:02.0", 1, 0),
-        ("0000:3b:00.0", None, None),
-    ]
+    assert _where(placed) == ([1], [("0000:b0:02.0", 1, 0), ("0000:3b:00.0", None, None)])
