@@ -82,6 +82,19 @@ def test_claim_marks_devices_used_and_drop_frees_them():
     assert _used(tracker) == []
 
 
+def test_the_tracker_keeps_its_own_record_of_the_devices():
+    tracker = _tracker()
+    numa = _instance("a", **{"pci_passthrough:alias": "vf:1"})
+    plain = _instance("b", numa=False, **{"pci_passthrough:alias": "t4:1"})
+    _claim(tracker, numa)
+    _claim(tracker, plain)
+    numa.numa_topology.pci_devices[0].address = "0000:b0:02.3"
+    plain.pci_devices[0].address = "0000:b0:02.2"
+    tracker.drop(numa)
+    tracker.drop(plain)
+    assert _used(tracker) == []
+
+
 def test_a_claim_without_enough_devices_changes_nothing():
     tracker = _tracker()
     _claim(tracker, _instance("a", **{"pci_passthrough:alias": "vf:4"}))

@@ -80,6 +80,12 @@ def assign_pci_without_numa(pci_requests: Any, pci_stats: Any, host: NUMATopolog
     return devices
 
 
+def copied(devices: Any) -> tuple:
+    """The tracker's own copies of PCI device records (versioned objects are cloned),
+    so a caller changing the instance's records cannot make a drop free other devices."""
+    return tuple(d.obj_clone() if hasattr(d, "obj_clone") else d for d in devices or ())
+
+
 def pci_addresses(devices: Any) -> list:
     """The host PCI addresses of ``InstancePCIDevice``-like records (``address`` text).
 

@@ -134,8 +134,9 @@ class ResourceTracker:
             claim = self._claims.get(uuid)
             if claim is None:
                 raise exception.InstanceNotClaimed(instance=uuid)
+            pci = self._pci_changed(claim.pci_devices, free=True)
             self._host = claims_mod.apply_placement(self._host, claim.placement, free=True)
-            self._pci = self._pci_changed(claim.pci_devices, free=True)
+            self._pci = pci
             del self._claims[uuid]
 
     def update_available_resource(self, instances: Iterable[Any]) -> Usage:
@@ -225,7 +226,7 @@ class ResourceTracker:
                 placement=None if placement is None else placement.obj_clone(),
                 resources=resources,
                 overhead=overhead,
-                pci_devices=tuple(devices),
+                pci_devices=claims_mod.copied(devices),
             )
             self._host = host
             self._pci = pci
@@ -236,8 +237,9 @@ class ResourceTracker:
         with self._lock:
             if self._claims.get(claim.instance_uuid) is not claim:
                 return  # dropped (or rebuilt away) inside the block: nothing left to undo
+            pci = self._pci_changed(claim.pci_devices, free=True)
             self._host = claims_mod.apply_placement(self._host, claim.placement, free=True)
-            self._pci = self._pci_changed(claim.pci_devices, free=True)
+            self._pci = pci
             del self._claims[claim.instance_uuid]
             instance.numa_topology = previous
             if claim.placement is None and claim.pci_devices:
@@ -277,6 +279,6 @@ class ResourceTracker:
             placement=None if placement is None else placement.obj_clone(),
             resources=resources,
             overhead=overhead,
-            pci_devices=devices,
+            pci_devices=claims_mod.copied(devices),
         )
         return claim, host
