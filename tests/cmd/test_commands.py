@@ -182,6 +182,24 @@ def test_a_floating_guest_can_be_an_existing_guest(os_numa, tmp_path):
     assert second == place_json(os_numa, "--flavor", ISOLATE)
 
 
+@pytest.mark.parametrize(
+    "document",
+    [
+        "<capabilities/>",
+        "<capabilities><host><topology><cells num='0'/></topology></host></capabilities>",
+    ],
+)
+@pytest.mark.parametrize("command", ["place", "host"])
+def test_capabilities_without_cells_are_invalid_input(os_numa, tmp_path, document, command):
+    """Not "the guest does not fit" (exit 1): the document is not a host's."""
+    path = tmp_path / "caps.xml"
+    path.write_text(document)
+    argv = [command, "--capabilities", str(path)]
+    result = os_numa(argv + (["--flavor", ISOLATE] if command == "place" else []))
+    assert (result.returncode, result.stdout) == (2, "")
+    assert "describe no NUMA cell" in result.stderr and "Traceback" not in result.stderr
+
+
 def test_place_on_a_capabilities_file(os_numa):
     path = str(DATA / "tiny-2cell-nosmt.xml")
     # 4 pinnable pCPUs per cell: 3 vCPUs + 1 emulator fit, 4 + 1 do not (Nova's A2).

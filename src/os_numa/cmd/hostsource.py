@@ -102,6 +102,12 @@ def load_host(
     topology = libvirt_host.host_topology_from_capabilities(
         caps, cpu_dedicated_set, cpu_shared_set, conf=conf or conf_mod.make_conf()
     )
+    if not topology.cells:
+        # libvirt always reports at least one cell; none means a wrong document.
+        raise exception.InvalidXML(
+            reason="the capabilities describe no NUMA cell (<host><topology><cells>); "
+            "give what 'virsh capabilities' prints"
+        )
     pci_stats = PciDeviceStats(load_device_files(pci_device_files)) if pci_device_files else None
     for path in existing_files:
         placements = existing.load_existing(path)
