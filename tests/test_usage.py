@@ -43,6 +43,28 @@ def test_d1_mixed_counts_floating_vcpus():
     assert set(claimed.cells[0].pinned_cpus) == {2, 3, 4}
 
 
+@pytest.mark.parametrize("policy", [ft.DEDICATED, ft.SHARED])
+def test_guests_without_a_page_size_use_the_smallest_pages(policy):
+    # As Nova does: small pages are counted too, else pinned guests (whose fit checks
+    # free small pages) would overcommit a cell's memory. 2 GiB guests on 4 GiB cells.
+    host = ft.host(1, 4, memory=4096, huge_2m=512)
+    placement, claimed = claim(host, ft.guest([1], 1024, policy=policy))
+    assert claimed.cells[0].pages_of_size(4).used == 1024 * 256
+    assert claimed.cells[0].pages_of_size(2048).used == 0
+    released = usage(claimed, placement, free=True)
+    assert ft.host_state(released) == ft.host_state(host)
+
+
+def test_pinned_guests_cannot_overcommit_memory_of_a_cell_reporting_pages():
+    host = ft.host(1, 4, memory=4096)
+    placed = 0
+    while (placement := fit(host, ft.guest([1], 1024))) is not None:
+        host = usage(host, placement)
+        placed += 1
+    assert placed == 4
+    assert fit(host, ft.guest([1], 1024, policy=ft.SHARED)) is not None  # shared may overcommit
+
+
 def test_huge_pages_are_accounted():
     host = ft.host(1, 4, huge_2m=512)
     placement, claimed = claim(host, ft.guest([1], 512, pagesize=-2))

@@ -23,7 +23,8 @@ def numa_usage_from_instance_numa(
 
     Guest cells are matched to host cells by their post-fit ``id``. Per guest
     cell: ``memory_usage`` moves by its memory, ``cpu_usage`` by its floating
-    vCPUs, the pages of its ``pagesize`` by memory / page size, and for pinned
+    vCPUs, the pages of its ``pagesize`` (the host cell's smallest pages when it
+    has none) by memory / page size, and for pinned
     cells its pinned pCPUs plus ``cpuset_reserved`` are pinned (whole cores under
     thread policy ``isolate``). A ``pool`` guest's ``emulator_pool_cpu`` counts
     one guest more (or fewer) on that pool pCPU, in whichever host cell holds it.
@@ -110,8 +111,7 @@ def _account(host_cell: objects.NUMACell, guest_cell, sign: int) -> None:
         sign * len(guest_cell.cpuset),
         "vCPUs",
     )
-    if guest_cell.pagesize and guest_cell.pagesize > 0:
-        _account_pages(host_cell, guest_cell, sign)
+    _account_pages(host_cell, guest_cell, sign)
 
 
 def _account_pins(host_cell: objects.NUMACell, guest_cell, sign: int) -> None:
@@ -129,9 +129,18 @@ def _account_pins(host_cell: objects.NUMACell, guest_cell, sign: int) -> None:
 
 
 def _account_pages(host_cell: objects.NUMACell, guest_cell, sign: int) -> None:
-    pool = host_cell.pages_of_size(guest_cell.pagesize)
-    if pool is None:
-        raise exception.MemoryPageSizeNotSupported(pagesize=f"{guest_cell.pagesize} KiB")
+    """Move the usage of the guest cell's page size, or of the host cell's smallest
+    pages when the guest asked for none (as Nova does). Guests without huge pages
+    live in small pages, and the fit checks free small pages for pinned cells: not
+    counting them would let pinned guests overcommit the cell's memory."""
+    if guest_cell.pagesize and guest_cell.pagesize > 0:
+        pool = host_cell.pages_of_size(guest_cell.pagesize)
+        if pool is None:
+            raise exception.MemoryPageSizeNotSupported(pagesize=f"{guest_cell.pagesize} KiB")
+    elif host_cell.mempages:
+        pool = min(host_cell.mempages, key=lambda pages: pages.size_kb)
+    else:
+        return
     count = guest_cell.memory * 1024 // pool.size_kb
     pool.used = _moved(
         exception.MemoryUsageInvalid,
