@@ -154,7 +154,8 @@ def first_fit(host, request, conf=None):
 
 def density(placer, conf=None, sequence=DENSITY_SEQUENCE):
     """Guests placed, pCPUs pinned, pCPUs in all, emulator pCPUs on realtime cores."""
-    host = ft.host(2, 24, 2, layout="split")
+    # 96 GiB per cell, as on such a server: the pCPUs, not the memory, run out.
+    host = ft.host(2, 24, 2, memory=96 * 1024, layout="split")
     placed = misses = index = noisy = 0
     while misses < len(sequence):
         request = sequence[index % len(sequence)]
