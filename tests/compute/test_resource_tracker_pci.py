@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import pathlib
 
+import hypothesis.strategies as st
 import pytest
+from hypothesis import settings
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from os_numa import exception
 from os_numa.compute import Instance, ResourceTracker
@@ -25,14 +29,17 @@ CELL0_VFS = ["0000:19:02.0", "0000:19:02.1", "0000:19:02.2", "0000:19:02.3"]
 CELL1_VFS = ["0000:b0:02.0", "0000:b0:02.1", "0000:b0:02.2", "0000:b0:02.3"]
 
 
+@functools.cache
 def _host():
+    """The sample host (parsed once; the tracker copies it)."""
     return host_topology_from_capabilities(
         (DATA / "capabilities" / "intel-2s-20c-ht.xml").read_text()
     )
 
 
+@functools.cache
 def _devices():
-    return pci_devices.load_device_files(sorted((DATA / "nodedev").glob("pci_*.xml")))
+    return tuple(pci_devices.load_device_files(sorted((DATA / "nodedev").glob("pci_*.xml"))))
 
 
 def _tracker(devices="sample"):
@@ -175,3 +182,64 @@ def test_with_no_devices_a_pci_request_does_not_fit_and_bad_requests_are_typed()
     with pytest.raises(exception.PciRequestAliasNotDefined, match="nic"):
         _claim(tracker, _instance("b", **{"pci_passthrough:alias": "nic:1"}))
     assert tracker.usage.instances == frozenset()
+
+
+# --- state machine: random claims and drops keep devices and records in step ---------------
+
+CATALOGUE = [
+    (True, {"pci_passthrough:alias": "vf:1"}),
+    (True, {"pci_passthrough:alias": "vf:3", "hw:pci_numa_affinity_policy": "required"}),
+    (True, {"pci_passthrough:alias": "vf:2,t4:1", "hw:pci_numa_affinity_policy": "preferred"}),
+    (True, {"pci_passthrough:alias": "pf:1", "hw:pci_numa_affinity_policy": "socket"}),
+    (True, {"pci_passthrough:alias": "vf:2", "hw:numa_nodes": "2"}),
+    (True, {}),
+    (False, {"pci_passthrough:alias": "vf:2"}),
+]
+
+
+class PciTrackerMachine(RuleBasedStateMachine):
+    @initialize()
+    def start(self):
+        self.tracker = _tracker()
+        self.alive: dict[str, Instance] = {}
+        self.serial = 0
+
+    @rule(choice=st.integers(0, len(CATALOGUE) - 1))
+    def claim(self, choice):
+        numa, specs = CATALOGUE[choice]
+        self.serial += 1
+        instance = _instance(f"vm-{self.serial}", numa=numa, **specs)
+        before = _used(self.tracker)
+        try:
+            _claim(self.tracker, instance)
+        except exception.ComputeResourcesUnavailable:
+            assert _used(self.tracker) == before
+            return
+        self.alive[instance.uuid] = instance
+
+    @precondition(lambda self: self.alive)
+    @rule(data=st.data())
+    def drop(self, data):
+        uuid = data.draw(st.sampled_from(sorted(self.alive)))
+        self.tracker.drop(self.alive.pop(uuid))
+
+    @invariant()
+    def devices_match_the_records(self):
+        held = []
+        for instance in self.alive.values():
+            records = instance.numa_topology.pci_devices if instance.numa_topology else []
+            held += [d.address for d in [*records, *instance.pci_devices]]
+        assert len(held) == len(set(held)) and sorted(held) == _used(self.tracker)
+        stats = self.tracker.pci_stats
+        for device in stats.devices:  # never a PF together with one of its VFs
+            if device.address in stats.used:
+                assert not stats.used & set(device.virt_functions)
+        fresh = _tracker()
+        fresh.update_available_resource(self.alive.values())
+        assert _used(fresh) == _used(self.tracker)
+
+
+PciTrackerMachine.TestCase.settings = settings(
+    max_examples=30, stateful_step_count=12, deadline=None
+)
+test_pci_tracker_state_machine = PciTrackerMachine.TestCase
