@@ -52,6 +52,12 @@ def test_sphinx_builds_with_warnings_as_errors(tmp_path):
     overview = (tmp_path / "html" / "overview.html").read_text()
     for name in ("hardware.numa_get_constraints", "hardware.numa_fit_instance_to_host"):
         assert f'href="api/index.html#os_numa.{name}"' in overview, name
+    # Every module of the API reference was imported and rendered.
+    api = (tmp_path / "html" / "api" / "index.html").read_text()
+    modules = re.findall(
+        r"^\.\. automodule:: (\S+)$", (SOURCE / "api" / "index.rst").read_text(), re.M
+    )
+    assert [m for m in modules if f'id="module-{m}"' not in api] == []
 
 
 def test_api_reference_documents_every_module():
