@@ -184,9 +184,15 @@ def test_colour_on_a_terminal_by_default():
     assert "\x1b[" not in on_terminal({**base, "NO_COLOR": "1"})
 
 
-def test_a_closed_pipe_is_not_an_error():
+@pytest.mark.parametrize("unbuffered", [False, True], ids=["buffered", "PYTHONUNBUFFERED"])
+def test_a_closed_pipe_is_not_an_error(unbuffered):
+    # Buffered (the default for a pipe) the output reaches the pipe only when flushed;
+    # PYTHONUNBUFFERED (set in some shells and CI) writes at once. Both must exit 0.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    if unbuffered:
+        env["PYTHONUNBUFFERED"] = "1"
     proc = subprocess.Popen(
-        [console_script(), "host"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        [console_script(), "host"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
     )
     proc.stdout.close()  # the reader is gone before anything is written
     _, err = proc.communicate(timeout=120)

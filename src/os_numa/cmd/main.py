@@ -42,7 +42,11 @@ def main(argv: list[str] | None = None) -> int:
         # Imported after parsing, so --help and usage errors answer at once.
         from os_numa.cmd import commands
 
-        return commands.run(options)
+        status = commands.run(options)
+        # Output to a pipe is buffered: write it now, so a closed pipe raises here
+        # rather than in the interpreter's final flush (exit status 120).
+        sys.stdout.flush()
+        return status
     except (exception.OsNumaError, ValueError) as exc:
         print(f"os-numa: error: {exc}", file=sys.stderr)
         return EXIT_INVALID
