@@ -501,6 +501,12 @@ def realtime_guest(vcpus, realtime, **kw):
     return request
 
 
+def counted_realtime(vcpus, count, realtime):
+    request = realtime_guest(vcpus, realtime)
+    request.emulator_threads_count = count
+    return request
+
+
 def nova_emulator_choice():
     return os_numa_conf.make_conf(**{"os_numa.emulator_threads_smt_aware": False})
 
@@ -524,6 +530,18 @@ SMT_AWARE = {
         lambda: ft.guest([2], emulator=ISOLATE),
         [(0, {0: 0, 1: 1}, {4}, None)],
         {2},
+    ),
+    "realtime mask ^0 on two free cores: the housekeeping vCPU joins the emulator": (
+        lambda: ft.host(1, 2, 2),
+        lambda: realtime_guest([3], {1, 2}),
+        [(0, {0: 2, 1: 0, 2: 1}, {3}, None)],
+        {3},
+    ),
+    "two emulator pCPUs: one beside the housekeeping vCPU, one off every vCPU": (
+        lambda: ft.host(1, 3, 2, pinned={5}),
+        lambda: counted_realtime([3], 2, {0, 2}),
+        [(0, {0: 0, 1: 2, 2: 1}, {3, 4}, None)],
+        {3, 4},
     ),
     "nowhere off the realtime cores": (
         lambda: ft.host(1, 2, 2),

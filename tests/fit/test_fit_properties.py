@@ -1,17 +1,19 @@
 """Property tests: every placement is valid and claimable, and the search agrees with an
 exhaustive reference written independently (per-cell counting rules + permutations)."""
 
-from itertools import permutations
+from itertools import combinations, permutations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from os_numa import conf as os_numa_conf
 from os_numa import objects
 from os_numa.fit import numa_fit_instance_to_host as fit
 from os_numa.usage import numa_usage_from_instance_numa as usage
 from tests import fixtures_topology as ft
 
 SETTINGS = settings(max_examples=120, deadline=None)
+NOVA_CHOICE = "os_numa.emulator_threads_smt_aware"
 
 
 @st.composite
@@ -300,3 +302,46 @@ def test_configured_hosts_agree_with_exhaustive_search(host, request, limits):
     result = fit(host, request, limits=limits)
     expected = ref_first_assignment(host, request, limits)
     assert (None if result is None else [c.id for c in result.cells]) == expected
+
+
+@st.composite
+def smt_cell_and_realtime_guest(draw):
+    """One SMT cell, partly pinned, and a one-cell isolate guest with some realtime
+    vCPUs: where the SMT-aware emulator choice is hardest."""
+    host = ft.host(1, draw(st.integers(1, 4)), 2, memory=8192)
+    cell = host.cells[0]
+    cell.pinned_cpus = draw(st.sets(st.sampled_from(sorted(cell.pcpuset))))
+    vcpus = draw(st.integers(1, 5))
+    request = ft.guest(
+        [vcpus], emulator="isolate", thread=draw(st.sampled_from([None, "prefer", "require"]))
+    )
+    request.emulator_threads_count = draw(st.sampled_from([None, 2]))
+    request.realtime_vcpus = draw(st.sets(st.integers(0, vcpus - 1), min_size=1))
+    return host, request
+
+
+@settings(max_examples=300, deadline=None)
+@given(smt_cell_and_realtime_guest())
+def test_smt_aware_emulator_fits_whenever_a_choice_off_realtime_cores_exists(case):
+    # Reference: Nova's pCPUs P for the vCPUs; the SMT-aware fit must succeed exactly
+    # when some emulator pCPUs E (free, outside P) lie on cores whose pCPUs of P can all
+    # be given to housekeeping (non-realtime) vCPUs, and it keeps P.
+    host, request = case
+    nova = fit(host, request, conf=os_numa_conf.make_conf(**{NOVA_CHOICE: False}))
+    result = fit(host, request)
+    if nova is None:
+        assert result is None
+        return
+    cell, got = host.cells[0], nova.cells[0]
+    chosen = set(got.cpu_pinning.values())
+    housekeeping = len(set(got.cpu_pinning) - request.realtime_vcpus)
+    cores = core_map(cell)
+    spare = sorted(cell.pcpuset - cell.pinned_cpus - chosen)
+    exists = any(
+        len(set().union(*(cores[cpu] for cpu in emulator)) & chosen) <= housekeeping
+        for emulator in combinations(spare, len(got.cpuset_reserved))
+    )
+    assert (result is not None) == exists
+    if result is not None:
+        assert_valid(host, request, result)
+        assert set(result.cells[0].cpu_pinning.values()) == chosen

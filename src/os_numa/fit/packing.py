@@ -30,7 +30,9 @@ def pack(
 
     The caller has checked that ``host`` has ``len(vcpus) + reserve`` free pCPUs.
     With ``smt_aware`` on an SMT cell, the emulator pCPUs avoid the cores of
-    ``realtime`` vCPUs' pCPUs (see :func:`_smt_aware_reserve`). Returns
+    ``realtime`` vCPUs' pCPUs (see :func:`_smt_aware_reserve`), moving
+    housekeeping vCPUs beside them when that is the only way
+    (:func:`_beside_housekeeping`). Returns
     ``(pinning, reserved)`` or the Shortfall of the thread policy.
     """
     if thread_policy == _THREADS.ISOLATE:
@@ -47,7 +49,7 @@ def pack(
     if reserve and smt_aware and host.threads > 1:
         reserved = _smt_aware_reserve(host, pinning, used, reserve, realtime)
         if isinstance(reserved, Shortfall):
-            return reserved
+            return _beside_housekeeping(host, vcpus, pcpus, reserve, realtime)
         return pinning, reserved
     spare = (cpu for cpu in chain.from_iterable(free_cores) if cpu not in used)
     return pinning, tuple(islice(spare, reserve))
@@ -89,6 +91,58 @@ def _smt_aware_reserve(
             f"realtime vCPUs, {len(candidates)} free there",
         )
     return tuple(candidates[:reserve])
+
+
+def _beside_housekeeping(
+    host: HostCell,
+    vcpus: tuple[int, ...],
+    pcpus: tuple[int, ...],
+    reserve: int,
+    realtime: frozenset[int],
+) -> tuple[Pins, tuple[int, ...]] | Shortfall:
+    """Emulator pCPUs on cores that run only housekeeping vCPUs, moving those there.
+
+    Used when, with vCPUs pinned in order, every spare thread is on a core of a
+    realtime vCPU (3 vCPUs, realtime mask ``^0``, on two free cores: 0-1 on one
+    core, 2 on the other). The pCPUs stay the thread policy's choice; only which
+    vCPU runs where changes: the housekeeping (non-realtime) vCPUs, lowest first,
+    go to the chosen cores, beside the emulator. Cores with spare threads are
+    taken with fewest of this guest's pCPUs first, partly used before whole,
+    then in core order, while housekeeping vCPUs remain to cover their pCPUs
+    (with two threads per core that finds a choice whenever one exists).
+    """
+    used = set(pcpus)
+    housekeeping = [vcpu for vcpu in vcpus if vcpu not in realtime]
+    candidates = []
+    for index, (part, whole) in enumerate(host.free_parts):
+        spare = [cpu for cpu in part if cpu not in used]
+        if spare:
+            taken = [cpu for cpu in part if cpu in used]
+            candidates.append((len(taken), whole and not taken, index, spare, taken))
+    candidates.sort()
+    reserved: list[int] = []
+    beside: set[int] = set()
+    for cost, _, _, spare, taken in candidates:
+        if len(beside) + cost > len(housekeeping):
+            break  # sorted by cost: no later core is affordable either
+        beside.update(taken)
+        reserved.extend(spare[: reserve - len(reserved)])
+        if len(reserved) == reserve:
+            break
+    if len(reserved) < reserve:
+        return Shortfall(
+            "emulator_pcpus",
+            reserve,
+            len(reserved),
+            f"{reserve} emulator pCPU{'s' if reserve != 1 else ''} needed off the cores of "
+            f"realtime vCPUs, {len(reserved)} free there (with {len(housekeeping)} "
+            "housekeeping vCPUs to share a core with)",
+        )
+    moved = housekeeping[: len(beside)]
+    others = [vcpu for vcpu in vcpus if vcpu not in moved]
+    pairs = list(zip(moved, (cpu for cpu in pcpus if cpu in beside), strict=True))
+    pairs += zip(others, (cpu for cpu in pcpus if cpu not in beside), strict=True)
+    return tuple(sorted(pairs)), tuple(reserved)
 
 
 def _take(cores: list[topology.Core], per_core: int, count: int) -> tuple[int, ...] | None:
