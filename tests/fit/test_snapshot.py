@@ -13,6 +13,12 @@ def test_read_fields_agrees_with_attribute_access():
     assert read_fields(cell, *names) == tuple(getattr(cell, name) for name in names)
 
 
+def test_read_fields_returns_a_tuple_for_one_name_and_for_none():
+    cell = ft.a3_host().cells[0]
+    assert read_fields(cell, "siblings") == (cell.siblings,)
+    assert read_fields(cell) == ()
+
+
 def test_unset_fields_read_as_their_default():
     topology = objects.InstanceNUMATopology(cells=[])
     del topology.emulator_threads_count  # leave it unset

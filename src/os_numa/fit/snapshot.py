@@ -6,6 +6,7 @@ instead and builds objects only for its final answer.
 
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import NamedTuple
 
 from oslo_versionedobjects.base import _get_attrname as _attrname
@@ -38,25 +39,34 @@ class FieldReader:
     object class) reads as None instead of raising AttributeError.
     """
 
-    __slots__ = ("names", "attrs", "optional")
+    __slots__ = ("names", "attrs", "optional", "_get", "_single")
 
     def __init__(self, *names: str, optional: bool = False) -> None:
         self.names = names
         self.attrs = tuple(_attrname(name) for name in names)
         self.optional = optional
+        # itemgetter reads every attribute in one C call (a tuple, or the bare
+        # value for one name).
+        self._get = itemgetter(*self.attrs) if names else _no_fields
+        self._single = len(names) == 1
 
     def __call__(self, obj) -> tuple:
         raw = vars(obj)
         try:
-            return tuple([raw[attr] for attr in self.attrs])
+            values = self._get(raw)
         except KeyError:  # a field left unset: its property supplies the default
             return tuple(
                 raw[attr] if attr in raw else self._missing(obj, name)
                 for attr, name in zip(self.attrs, self.names, strict=True)
             )
+        return (values,) if self._single else values
 
     def _missing(self, obj, name: str):
         return getattr(obj, name, None) if self.optional else getattr(obj, name)
+
+
+def _no_fields(raw: dict) -> tuple:
+    return ()
 
 
 _HOST_CELL = FieldReader(
