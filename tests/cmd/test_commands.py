@@ -566,6 +566,28 @@ def test_validate_flavor_checks_pci_requests(in_process):
     assert "PCI devices vf:2 (required)" in ok.stdout
 
 
+def test_pci_aliases_come_from_config_files_too(os_numa, tmp_path):
+    """``[pci] alias`` of a ``--config-file`` (a compute node's nova.conf) defines aliases."""
+    config = tmp_path / "nova.conf"
+    config.write_text(f"[pci]\nalias = {VF_ALIAS}\n")
+    spec = ["--extra-spec", "pci_passthrough:alias=vf:2"]
+    checked = os_numa(
+        ["validate-flavor", "--config-file", str(config), "--flavor", TWO_NODES, *spec]
+    )
+    assert checked.returncode == 0, checked.stderr
+    assert "PCI devices vf:2 (required)" in checked.stdout
+    placed = os_numa(
+        ["place", "--format", "json", "--config-file", str(config), "--capabilities", INTEL,
+         "--pci-devices", *device_files("19_02_0", "b0_02_0"), "--flavor", TWO_NODES, *spec]
+    )  # fmt: skip
+    assert placed.returncode == 0, placed.stderr
+    devices = json.loads(placed.stdout)["pci_devices"]
+    assert [(d["address"], d["alias"]) for d in devices] == [
+        ("0000:19:02.0", "vf"),
+        ("0000:b0:02.0", "vf"),
+    ]
+
+
 @pytest.mark.parametrize(
     "specs, line",
     [

@@ -97,15 +97,22 @@ def _conf(options: argparse.Namespace) -> cfg.ConfigOpts:
     return conf
 
 
-def _pci_arguments(options, flavor, image_meta, view: hostsource.HostView) -> dict[str, Any]:
+def _pci_alias_values(options: argparse.Namespace, conf: cfg.ConfigOpts) -> list[str]:
+    """``[pci] alias`` of the ``--config-file`` files, then every ``--pci-alias``."""
+    return [*conf.pci.alias, *options.pci_alias]
+
+
+def _pci_arguments(
+    options, flavor, image_meta, view: hostsource.HostView, conf: cfg.ConfigOpts
+) -> dict[str, Any]:
     """``pci_requests``/``pci_stats`` for the fit: {} when the flavor asks for no device.
 
-    :raises PciRequestAliasNotDefined: the flavor names an alias no ``--pci-alias`` defines.
+    :raises PciRequestAliasNotDefined: the flavor names an alias that neither
+        ``--pci-alias`` nor a configuration file's ``[pci] alias`` defines.
     :raises InvalidRequest: devices are requested but no ``--pci-devices`` were given.
     """
-    requests = pci_request.get_pci_requests(
-        flavor, image_meta, aliases=pci_request.parse_aliases(options.pci_alias)
-    )
+    aliases = pci_request.parse_aliases(_pci_alias_values(options, conf))
+    requests = pci_request.get_pci_requests(flavor, image_meta, aliases=aliases)
     if not requests:
         return {}
     if view.pci_stats is None:
@@ -124,7 +131,7 @@ def compute_placement(options: argparse.Namespace) -> Outcome:
     host = view.topology
     request = hardware.numa_get_constraints(flavor, image_meta)
     outcome = Outcome(flavor=flavor, image_meta=image_meta, host=view, request=request)
-    pci = _pci_arguments(options, flavor, image_meta, view)
+    pci = _pci_arguments(options, flavor, image_meta, view, conf)
     if request is None and pci:
         # No guest cells to be local to: NUMA policies cannot apply (as in Nova).
         devices = pci_fit.assign_without_numa(pci["pci_requests"], pci["pci_stats"], host)
@@ -301,7 +308,7 @@ def describe_request(
 
 def cmd_validate_flavor(options: argparse.Namespace, out: TextIO) -> int:
     flavor, image_meta = _guest_from(options)
-    lines = describe_request(flavor, image_meta, options.pci_alias)
+    lines = describe_request(flavor, image_meta, _pci_alias_values(options, _conf(options)))
     lines += specs.unread_extra_specs(flavor.extra_specs)
     out.write("\n".join(lines) + "\n")
     return EXIT_FITS
