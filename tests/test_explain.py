@@ -100,9 +100,30 @@ def test_explanation_agrees_with_the_fit(host, request, limits):
             assert all(not v.fits for v in report.verdicts_for(guest))
 
 
-def test_emulator_pcpu_off_realtime_cores():
-    request = ft.guest([3], emulator="isolate")
-    request.realtime_vcpus = {0, 1, 2}
-    report = explain_fit(ft.host(1, 2, 2), request)
+EMULATOR_OFF_REALTIME = {
+    "every vCPU realtime": (
+        ft.host(1, 2, 2),
+        {0, 1, 2},
+        "1 emulator pCPU needed off the cores of realtime vCPUs, 0 free there (every vCPU "
+        "of the cell is realtime)",
+    ),
+    # 3-thread cores: 0-2 on one core, 3-4 on the other beside the only spare thread;
+    # one housekeeping vCPU cannot replace both.
+    "too few housekeeping vCPUs": (
+        ft.host(1, 2, 3),
+        {0, 1, 2, 3},
+        "1 emulator pCPU needed off the cores of realtime vCPUs, 0 free there (even with "
+        "its 1 housekeeping vCPU beside them)",
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    "host,realtime,text", EMULATOR_OFF_REALTIME.values(), ids=EMULATOR_OFF_REALTIME
+)
+def test_emulator_pcpu_off_realtime_cores(host, realtime, text):
+    request = ft.guest([len(host.cells[0].pcpuset) - 1], emulator="isolate")
+    request.realtime_vcpus = realtime
+    report = explain_fit(host, request)
     assert report.verdicts[0].shortfall.constraint == "emulator_pcpus"
-    assert "1 emulator pCPU needed off the cores of realtime vCPUs, 0 free there" in str(report)
+    assert text in str(report)

@@ -48,7 +48,7 @@ def pack(
     used = set(pcpus)
     if reserve and smt_aware and host.threads > 1:
         reserved = _smt_aware_reserve(host, pinning, used, reserve, realtime)
-        if isinstance(reserved, Shortfall):
+        if reserved is None:
             return _beside_housekeeping(host, vcpus, pcpus, reserve, realtime)
         return pinning, reserved
     spare = (cpu for cpu in chain.from_iterable(free_cores) if cpu not in used)
@@ -57,8 +57,9 @@ def pack(
 
 def _smt_aware_reserve(
     host: HostCell, pinning: Pins, used: set[int], reserve: int, realtime: frozenset[int]
-) -> tuple[int, ...] | Shortfall:
-    """Emulator pCPUs on no core of a realtime vCPU, partly used cores first.
+) -> tuple[int, ...] | None:
+    """Emulator pCPUs on no core of a realtime vCPU, partly used cores first, or None
+    when there are too few with the vCPUs pinned as they are.
 
     A busy emulator thread on the sibling of a realtime vCPU's pCPU delays that
     vCPU; Nova allows it (bug 1746393). Threads of cores already partly used
@@ -82,15 +83,7 @@ def _smt_aware_reserve(
         if len(partly) >= reserve:  # partly used cores come first: no need to look further
             break
     candidates = partly + whole
-    if len(candidates) < reserve:
-        return Shortfall(
-            "emulator_pcpus",
-            reserve,
-            len(candidates),
-            f"{reserve} emulator pCPU{'s' if reserve != 1 else ''} needed off the cores of "
-            f"realtime vCPUs, {len(candidates)} free there",
-        )
-    return tuple(candidates[:reserve])
+    return tuple(candidates[:reserve]) if len(candidates) >= reserve else None
 
 
 def _beside_housekeeping(
@@ -130,13 +123,18 @@ def _beside_housekeeping(
         if len(reserved) == reserve:
             break
     if len(reserved) < reserve:
+        count = len(housekeeping)
+        why = (
+            f"even with its {count} housekeeping vCPU{'s' if count != 1 else ''} beside them"
+            if count
+            else "every vCPU of the cell is realtime"
+        )
         return Shortfall(
             "emulator_pcpus",
             reserve,
             len(reserved),
             f"{reserve} emulator pCPU{'s' if reserve != 1 else ''} needed off the cores of "
-            f"realtime vCPUs, {len(reserved)} free there (with {len(housekeeping)} "
-            "housekeeping vCPUs to share a core with)",
+            f"realtime vCPUs, {len(reserved)} free there ({why})",
         )
     moved = housekeeping[: len(beside)]
     others = [vcpu for vcpu in vcpus if vcpu not in moved]
