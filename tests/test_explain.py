@@ -21,14 +21,35 @@ def test_a2_names_the_emulator_pcpu():
         "guest cell 0 on host cell 1: 5 pCPUs needed (4 vCPUs + 1 emulator), "
         "the cell has 4 pinnable pCPUs",
     ]
-    assert report.summary().startswith("Does not fit: guest cell 0 fits no host cell (host cell 0:")
+    assert report.summary() == (
+        "Does not fit: guest cell 0 fits no host cell (host cells 0-1: 5 pCPUs needed "
+        "(4 vCPUs + 1 emulator), the cell has 4 pinnable pCPUs)."
+    )
 
 
 def test_free_pcpus_with_numbers():
     host = ft.host(2, 4, pinned={0, 4})
     report = explain_fit(host, ft.guest([3], emulator="isolate"))
-    assert "host cell 0: 4 pCPUs needed (3 vCPUs + 1 emulator), 3 free" in report.summary()
-    assert "host cell 1: 4 pCPUs needed (3 vCPUs + 1 emulator), 3 free" in report.summary()
+    assert "host cells 0-1: 4 pCPUs needed (3 vCPUs + 1 emulator), 3 free" in report.summary()
+
+
+def test_summary_states_a_reason_once_for_all_the_host_cells_it_holds_on():
+    report = explain_fit(ft.host(16, 4), ft.guest([5]))
+    assert report.summary() == (
+        "Does not fit: guest cell 0 fits no host cell (host cells 0-15: 5 pCPUs needed, "
+        "the cell has 4 pinnable pCPUs)."
+    )
+    assert len(report.verdicts_for(0)) == 16  # the structured report keeps every pair
+
+
+def test_summary_keeps_different_reasons_apart_in_host_order():
+    host = ft.host(3, 4, pinned={0, 4, 5, 8})
+    report = explain_fit(host, ft.guest([3], emulator="isolate"))
+    assert report.summary() == (
+        "Does not fit: guest cell 0 fits no host cell (host cells 0,2: 4 pCPUs needed "
+        "(3 vCPUs + 1 emulator), 3 free; host cell 1: 4 pCPUs needed "
+        "(3 vCPUs + 1 emulator), 2 free)."
+    )
 
 
 def test_several_emulator_pcpus_are_counted():

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from os_numa import objects
+from os_numa import cpuset, objects
 from os_numa.fit import search
 from os_numa.fit.fit import build_placement, make_problem, pool_shortfall
 from os_numa.fit.outcome import Shortfall
@@ -75,7 +75,8 @@ class FitReport:
             parts = []
             for guest in self.unplaceable:
                 why = "; ".join(
-                    f"host cell {v.host_cell}: {v.shortfall.text}" for v in self.verdicts_for(guest)
+                    f"{_host_cells(cells)}: {text}"
+                    for text, cells in _group_by_reason(self.verdicts_for(guest))
                 )
                 parts.append(f"guest cell {guest} fits no host cell ({why})")
             return "Does not fit: " + "; ".join(parts) + "."
@@ -181,6 +182,24 @@ def explain_fit(
         unplaceable=unplaceable,
         obstacle=obstacle,
     )
+
+
+def _group_by_reason(verdicts) -> list[tuple[str, list[int]]]:
+    """Host cells that failed for the same reason, grouped; first-seen order kept.
+
+    On a 16-cell host the summary then reads "host cells 0-15: ..." once
+    instead of repeating the same sentence sixteen times.
+    """
+    groups: dict[str, list[int]] = {}
+    for verdict in verdicts:
+        groups.setdefault(verdict.shortfall.text, []).append(verdict.host_cell)
+    return list(groups.items())
+
+
+def _host_cells(cells: list[int]) -> str:
+    if len(cells) == 1:
+        return f"host cell {cells[0]}"
+    return f"host cells {cpuset.format_cpu_spec(cells)}"
 
 
 def _names(values) -> str:

@@ -70,7 +70,7 @@ CASES = [
         "A1",
         pair(vcpus=2, **DED, **{"hw:cpu_thread_policy": "require"}),
         False,
-        "host cell 0",
+        "host cells 0-1: thread policy 'require' needs SMT siblings",
     ),
     (
         "thread require on an SMT host",
@@ -172,7 +172,10 @@ def test_limits_apply_to_floating_vcpus():
     assert host_passes(busy, shared).passed  # no limits: Nova checks only the cell size
     refused = host_passes(busy, shared, limits=tight)
     assert not refused.passed
-    assert "host cell 0" in refused.explanation.summary()
+    assert (
+        "host cells 0-1: 4 floating vCPUs on top of 4 exceed the limit"
+        in refused.explanation.summary()
+    )
     assert host_passes(busy, shared, limits=roomy).passed
 
 
