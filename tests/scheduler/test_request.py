@@ -317,6 +317,20 @@ ERRORS = [
         "resources:CUSTOM_X",
     ),
     (
+        "non-ASCII digits in an amount",
+        {"resources:CUSTOM_X": "\u0664"},
+        {},
+        exception.InvalidExtraSpecValue,
+        "resources:CUSTOM_X",
+    ),
+    (
+        "underscored amount",
+        {"resources:CUSTOM_X": "1_000"},
+        {},
+        exception.InvalidExtraSpecValue,
+        "resources:CUSTOM_X",
+    ),
+    (
         "bad trait value",
         {"trait:CUSTOM_A": "maybe"},
         {},

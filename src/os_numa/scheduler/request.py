@@ -17,6 +17,7 @@ from typing import Any
 
 from os_numa import exception, hardware
 from os_numa.compute.instance import flavor_resources
+from os_numa.constraints import source
 from os_numa.objects import InstanceNUMATopology, fields
 
 HW_CPU_HYPERTHREADING = "HW_CPU_HYPERTHREADING"
@@ -80,13 +81,14 @@ def resources_from_request(flavor: Any, image_meta: Any = None) -> ResourceReque
     :raises InvalidExtraSpecValue: a resource amount or trait value is malformed.
     """
     topology = hardware.numa_get_constraints(flavor, image_meta)
-    explicit = _explicit_resources(flavor)
-    required, forbidden = _explicit_traits(flavor)
-    required |= set(_image_property(image_meta, "traits_required") or ())
+    flavor_v = source.flavor_view(flavor)
+    explicit = _explicit_resources(flavor_v)
+    required, forbidden = _explicit_traits(flavor_v)
+    required |= set(source.image_properties(image_meta).get("traits_required") or ())
 
     resources = dict(explicit)
     if "VCPU" not in explicit and "PCPU" not in explicit:
-        resources.update(_cpu_resources(flavor.vcpus, topology))
+        resources.update(_cpu_resources(flavor_v.vcpus, topology))
     if topology is not None and topology.cells:
         trait = _THREAD_TRAIT.get(topology.cells[0].cpu_thread_policy)
         if trait == "required":
@@ -117,17 +119,14 @@ def _cpu_resources(vcpus: int, topology: InstanceNUMATopology | None) -> dict[st
     return {"PCPU": pinned + emulator_pcpus(topology), "VCPU": floating}
 
 
-def _explicit_resources(flavor: Any) -> dict[str, int]:
+def _explicit_resources(flavor: source.FlavorView) -> dict[str, int]:
     totals: dict[str, int] = {}
-    for key, value in sorted((getattr(flavor, "extra_specs", None) or {}).items()):
+    for key, value in sorted(flavor.extra_specs.items()):
         match = _RESOURCE_KEY.fullmatch(key)
         if not match:
             continue
-        try:
-            amount = int(str(value).strip())
-        except ValueError:
-            amount = -1
-        if amount < 0:
+        amount = source.parse_int(value)
+        if amount is None:
             raise exception.InvalidExtraSpecValue(
                 key=key, value=value, reason="a resource amount must be a non-negative integer"
             )
@@ -135,10 +134,10 @@ def _explicit_resources(flavor: Any) -> dict[str, int]:
     return totals
 
 
-def _explicit_traits(flavor: Any) -> tuple[set[str], set[str]]:
+def _explicit_traits(flavor: source.FlavorView) -> tuple[set[str], set[str]]:
     required: set[str] = set()
     forbidden: set[str] = set()
-    for key, value in sorted((getattr(flavor, "extra_specs", None) or {}).items()):
+    for key, value in sorted(flavor.extra_specs.items()):
         match = _TRAIT_KEY.fullmatch(key)
         if not match:
             continue
@@ -151,12 +150,3 @@ def _explicit_traits(flavor: Any) -> tuple[set[str], set[str]]:
                 key=key, value=value, reason="a trait must be 'required' or 'forbidden'"
             )
     return required, forbidden
-
-
-def _image_property(image_meta: Any, name: str) -> Any:
-    if image_meta is None:
-        return None
-    if isinstance(image_meta, Mapping):
-        return (image_meta.get("properties") or {}).get(name)
-    properties = getattr(image_meta, "properties", None)
-    return None if properties is None else properties.get(name)
