@@ -109,7 +109,7 @@ THREAD_POLICY = {
         (pins(0, 2, 3, 4, 5, 6), ()),
     ),
     "prefer: one thread per core when too few cores have two": (
-        lambda: a3({1, 3, 5}),  # free: 0, 2, 4, 6-7
+        lambda: a3({3, 5, 7}),  # free: 0-1, 2, 4, 6; one thread of each of 3 cores fits
         vcpus(3),
         PREFER,
         0,
@@ -211,6 +211,13 @@ THREAD_POLICY = {
             "thread policy 'require': 3 vCPUs need sibling threads on cores with 2 or more "
             "free threads; such cores offer 2",
         ),
+    ),
+    "require: the offer is the best over threads per core, not the last tried": (
+        lambda: quad({3, 5, 6, 7}),  # free: 0-2 and 4: one core offers 3 siblings
+        vcpus(4),
+        REQUIRE,
+        0,
+        short("sibling_threads", 4, 3),
     ),
     "require: the shortfall counts the best offer over threads per core": (
         lambda: quad({0, 1, 4, 5}),  # free: 2-3 and 6-7, no core with 3 or 4 free
