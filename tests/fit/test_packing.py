@@ -287,7 +287,12 @@ THREAD_POLICY = {
         vcpus(2),
         ISOLATE,
         0,
-        short("whole_cores", 2, 1),
+        short(
+            "whole_cores",
+            2,
+            1,
+            "thread policy 'isolate': 2 pCPUs needed on whole free cores, 1 whole core free",
+        ),
     ),
     # Emulator reservation (Nova's choice): the first free pCPUs the vCPUs did not take.
     "emulator: the lowest free pCPU no vCPU took": (a3, vcpus(2), PREFER, 1, (pins(0, 1), (2,))),

@@ -215,7 +215,7 @@ def _pack_isolate(
             needed,
             len(whole),
             f"thread policy 'isolate': {pcpus_needed(len(vcpus), reserve)} on whole free "
-            f"cores, {len(whole)} whole cores free",
+            f"cores, {len(whole)} whole core{'s' if len(whole) != 1 else ''} free",
         )
     pinning = tuple(zip(vcpus, (core[0] for core in whole[: len(vcpus)]), strict=True))
     reserved = tuple(core[0] for core in whole[len(vcpus) : needed])
