@@ -7,10 +7,15 @@ siblings sorted by lowest CPU, 4 KiB pages for all memory, optional 2 MiB pages.
 
 from __future__ import annotations
 
+import functools
+import pathlib
 from collections.abc import Iterable, Sequence
 
 from os_numa import objects
 from os_numa.objects import fields
+from os_numa.virt.libvirt.host import host_topology_from_capabilities
+
+CAPABILITIES = pathlib.Path(__file__).resolve().parent / "data" / "capabilities"
 
 DEDICATED = fields.CPUAllocationPolicy.DEDICATED
 SHARED = fields.CPUAllocationPolicy.SHARED
@@ -162,6 +167,18 @@ def asymmetric_host() -> objects.NUMATopology:
 def sixteen_cell_host() -> objects.NUMATopology:
     """16 cells x 4 pCPUs, no SMT (the worst-case no-fit shape)."""
     return host(16, 4)
+
+
+@functools.cache
+def _sample_host(name: str) -> objects.NUMATopology:
+    return host_topology_from_capabilities((CAPABILITIES / name).read_text())
+
+
+def sample_host(name: str = "intel-2s-20c-ht.xml") -> objects.NUMATopology:
+    """A new copy of the host parsed (once) from tests/data/capabilities/``name``, with the
+    default configuration; the Intel sample is the one whose PCI devices are in
+    tests/data/nodedev."""
+    return _sample_host(name).obj_clone()
 
 
 def host_state(topology: objects.NUMATopology) -> list[dict]:

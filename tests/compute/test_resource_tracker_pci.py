@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-import pathlib
-
 import hypothesis.strategies as st
 import pytest
 from hypothesis import settings
@@ -14,12 +11,11 @@ from os_numa import exception
 from os_numa.compute import Instance, ResourceTracker
 from os_numa.conf import make_conf
 from os_numa.objects import Flavor
-from os_numa.pci import devices as pci_devices
 from os_numa.pci.devices import PciAddress
 from os_numa.virt.libvirt.driver import LibvirtDriver
-from os_numa.virt.libvirt.host import host_topology_from_capabilities
+from tests.fixtures_topology import sample_host
+from tests.pci.builders import sample_devices
 
-DATA = pathlib.Path(__file__).parent.parent / "data"
 ALIASES = [
     '{"name": "vf", "vendor_id": "8086", "product_id": "154c", "device_type": "type-VF"}',
     '{"name": "pf", "vendor_id": "8086", "product_id": "1572", "device_type": "type-PF"}',
@@ -29,23 +25,10 @@ CELL0_VFS = ["0000:19:02.0", "0000:19:02.1", "0000:19:02.2", "0000:19:02.3"]
 CELL1_VFS = ["0000:b0:02.0", "0000:b0:02.1", "0000:b0:02.2", "0000:b0:02.3"]
 
 
-@functools.cache
-def _host():
-    """The sample host (parsed once; the tracker copies it)."""
-    return host_topology_from_capabilities(
-        (DATA / "capabilities" / "intel-2s-20c-ht.xml").read_text()
-    )
-
-
-@functools.cache
-def _devices():
-    return tuple(pci_devices.load_device_files(sorted((DATA / "nodedev").glob("pci_*.xml"))))
-
-
 def _tracker(devices="sample"):
     conf = make_conf(**{"pci.alias": ALIASES})
-    devs = _devices() if devices == "sample" else devices
-    return ResourceTracker(LibvirtDriver(), _host(), conf=conf, pci_devices=devs)
+    devs = sample_devices() if devices == "sample" else devices
+    return ResourceTracker(LibvirtDriver(), sample_host(), conf=conf, pci_devices=devs)
 
 
 def _instance(uuid, numa=True, **specs):
@@ -169,7 +152,7 @@ def test_claiming_a_used_device_through_the_stats_snapshot_does_not_reach_the_tr
 
 
 def test_without_pci_devices_the_tracker_leaves_pci_requests_to_the_caller():
-    tracker = ResourceTracker(LibvirtDriver(), _host(), conf=make_conf())
+    tracker = ResourceTracker(LibvirtDriver(), sample_host(), conf=make_conf())
     instance = _instance("a", **{"pci_passthrough:alias": "undefined:1"})
     _claim(tracker, instance)
     assert tracker.pci_stats is None and list(instance.numa_topology.pci_devices) == []

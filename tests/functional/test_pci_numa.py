@@ -10,23 +10,21 @@ node and each ``vfio-pci`` device behind a root port on that bus.
 from __future__ import annotations
 
 import json
-import pathlib
 import shutil
 
 import libvirt
 import pytest
 
 from os_numa import hardware, objects
-from os_numa.pci import devices, request
-from os_numa.pci.stats import PciDeviceStats
+from os_numa.pci import request
 from os_numa.testing import libvirtd
 from os_numa.virt.libvirt import driver
 from os_numa.virt.libvirt.config_devices import LibvirtConfigGuestHostdevPCI
-from os_numa.virt.libvirt.host import host_topology_from_capabilities
+from tests.fixtures_topology import sample_host
+from tests.pci.builders import sample_stats
 
 pytestmark = pytest.mark.functional
 
-DATA = pathlib.Path(__file__).parent.parent / "data"
 ALIASES = request.parse_aliases(
     ['{"name": "vf", "vendor_id": "8086", "product_id": "154c", "device_type": "type-VF"}']
 )
@@ -44,10 +42,8 @@ def _qemu_devices(argv: str) -> dict[str, dict]:
 
 
 def test_devices_sit_on_their_guest_nodes_expander_bus(qemu_host):
-    host = host_topology_from_capabilities(
-        (DATA / "capabilities" / "intel-2s-20c-ht.xml").read_text()
-    )
-    stats = PciDeviceStats(devices.load_device_files(sorted((DATA / "nodedev").glob("*.xml"))))
+    host = sample_host()
+    stats = sample_stats()
     flavor = objects.Flavor(
         vcpus=4,
         memory_mb=256,

@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import itertools
-import pathlib
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from os_numa import hardware, objects
-from os_numa.pci import devices
 from os_numa.pci import fit as pci_fit
 from os_numa.pci.devices import PciAddress, PciDevice
 from os_numa.pci.fit import HostCellInfo
 from os_numa.pci.request import PciRequest, parse_alias_spec, parse_aliases
 from os_numa.pci.stats import PciDeviceStats
-from os_numa.virt.libvirt.host import host_topology_from_capabilities
+from tests.fixtures_topology import sample_host
+from tests.pci.builders import sample_stats
 
 SPECS = {"A": ("8086", "154c"), "B": ("15b3", "1018")}
 
@@ -395,18 +394,6 @@ def test_each_method_matches_brute_force(method, problem):
 
 # --- through numa_fit_instance_to_host / explain_fit on real capabilities ------------------------
 
-CAPS = pathlib.Path(__file__).parent.parent / "data" / "capabilities"
-NODEDEV = pathlib.Path(__file__).parent.parent / "data" / "nodedev"
-
-
-def _intel_host():
-    xml = (CAPS / "intel-2s-20c-ht.xml").read_text()
-    return host_topology_from_capabilities(xml)
-
-
-def _stats():
-    return PciDeviceStats(devices.load_device_files(sorted(NODEDEV.glob("pci_*.xml"))))
-
 
 def _guest(nodes=1, vcpus=4):
     flavor = objects.Flavor(
@@ -432,7 +419,7 @@ def _where(placement):
 
 
 def test_fit_moves_guest_to_the_device_cell_and_records_devices():
-    host, stats = _intel_host(), _stats()
+    host, stats = sample_host(), sample_stats()
     stats.claim(
         [
             PciAddress.parse(a)
@@ -452,7 +439,7 @@ def test_fit_moves_guest_to_the_device_cell_and_records_devices():
 def test_fit_legacy_gpu_without_numa_node_and_two_guest_cells():
     requests = parse_alias_spec("vf:3,gpu:1", ALIASES, None)  # legacy
     placed = hardware.numa_fit_instance_to_host(
-        _intel_host(), _guest(nodes=2), pci_requests=requests, pci_stats=_stats()
+        sample_host(), _guest(nodes=2), pci_requests=requests, pci_stats=sample_stats()
     )
     got = [(d.alias, d.address, d.guest_cell) for d in placed.pci_devices]
     assert got == [
@@ -464,7 +451,7 @@ def test_fit_legacy_gpu_without_numa_node_and_two_guest_cells():
 
 
 def test_explain_fit_names_the_alias_and_counts():
-    host, stats = _intel_host(), _stats()
+    host, stats = sample_host(), sample_stats()
     stats.claim([PciAddress.parse(a) for a in ("0000:b0:02.0", "0000:b0:02.1", "0000:b0:02.2")])
     requests = parse_alias_spec("vf:5", ALIASES, "required")
     assert (
@@ -501,13 +488,13 @@ def test_explain_device_without_numa_node_under_required():
 
 def test_guest_without_numa_topology_gets_any_devices():
     requests = parse_alias_spec("vf:5", ALIASES, "required")  # policy cannot apply: no cells
-    got = pci_fit.assign_without_numa(requests, _stats(), _intel_host())
+    got = pci_fit.assign_without_numa(requests, sample_stats(), sample_host())
     assert len(got) == 5 and {d.guest_cell for d in got} == {None}
     assert len({d.address for d in got}) == 5
-    assert pci_fit.assign_without_numa(parse_alias_spec("vf:9", ALIASES), _stats()) is None
+    assert pci_fit.assign_without_numa(parse_alias_spec("vf:9", ALIASES), sample_stats()) is None
     assert pci_fit.assign_without_numa(requests, None) is None
     short = parse_alias_spec("vf:9", ALIASES, "required")
-    assert pci_fit.explain_without_numa(short, _stats(), _intel_host()) == (
+    assert pci_fit.explain_without_numa(short, sample_stats(), sample_host()) == (
         "the PCI devices cannot be served: alias vf: 9 devices requested, 8 free on the whole "
         "host (4 free on cell 0, 4 free on cell 1)"
     )
@@ -516,26 +503,28 @@ def test_guest_without_numa_topology_gets_any_devices():
 def test_socket_example_of_the_guide_on_the_amd_sample():
     # doc/source/pci.rst, ``socket``: a guest that can only land on cell 2 of the AMD
     # sample (cells 0-3 are socket 0) gets cell 0's VFs under socket, nothing under required.
-    host = host_topology_from_capabilities((CAPS / "amd-epyc-2s-nps4.xml").read_text())
+    host = sample_host("amd-epyc-2s-nps4.xml")
     for cell in host.cells:
         if cell.id != 2:
             cell.pinned_cpus = set(cell.pcpuset)
     guest = _guest()
     socket = parse_alias_spec("vf:2", ALIASES, "socket")
     placed = hardware.numa_fit_instance_to_host(
-        host, guest, pci_requests=socket, pci_stats=_stats()
+        host, guest, pci_requests=socket, pci_stats=sample_stats()
     )
     assert _where(placed) == ([2], [("0000:19:02.0", 0, 0), ("0000:19:02.1", 0, 0)])
     required = parse_alias_spec("vf:2", ALIASES, "required")
     assert (
-        hardware.numa_fit_instance_to_host(host, guest, pci_requests=required, pci_stats=_stats())
+        hardware.numa_fit_instance_to_host(
+            host, guest, pci_requests=required, pci_stats=sample_stats()
+        )
         is None
     )
 
 
 def test_preferred_nic_stays_local_beside_a_gpu_without_numa_node():
     # doc/source/pci.rst, ``preferred``: the T4 can be local nowhere, the VF still is.
-    host, stats = _intel_host(), _stats()
+    host, stats = sample_host(), sample_stats()
     stats.claim([PciAddress.parse(f"0000:19:02.{f}") for f in range(4)])
     requests = parse_alias_spec("vf:1,gpu:1", ALIASES, "preferred")
     placed = hardware.numa_fit_instance_to_host(

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import pathlib
-
-from os_numa.pci import devices, render
-from os_numa.pci.devices import PciAddress
+from os_numa.pci import render
 from os_numa.pci.stats import PciDeviceStats
-from tests.pci.builders import vf_placement
-
-DATA = pathlib.Path(__file__).parent.parent / "data" / "nodedev"
+from tests.pci.builders import sample_stats, vf_placement
 
 
 def _placement(*pairs):
@@ -17,9 +12,7 @@ def _placement(*pairs):
 
 
 def _stats():
-    stats = PciDeviceStats(devices.load_device_files(sorted(DATA.glob("pci_*.xml"))))
-    stats.claim([PciAddress.parse("0000:19:02.1")])
-    return stats
+    return sample_stats(["0000:19:02.1"])
 
 
 def test_picture_marks_assigned_used_and_unavailable():

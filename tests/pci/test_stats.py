@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import pathlib
-
 import pytest
 
 from os_numa import exception, objects
-from os_numa.pci import devices
 from os_numa.pci.devices import PciAddress
 from os_numa.pci.stats import PciDeviceStats
-from tests.pci.builders import vf_placement
+from tests.pci.builders import sample_stats, vf_placement
 
-DATA = pathlib.Path(__file__).parent.parent / "data" / "nodedev"
 A = PciAddress.parse
 
 
 @pytest.fixture
 def stats():
-    return PciDeviceStats(devices.load_device_files(sorted(DATA.glob("pci_*.xml"))))
+    return sample_stats()
 
 
 def _pools(stats):

@@ -2,36 +2,19 @@
 
 from __future__ import annotations
 
-import pathlib
-
 import pytest
 
 from os_numa import exception, hardware
 from os_numa.conf import make_conf
 from os_numa.objects import Flavor
-from os_numa.pci import devices as pci_devices
-from os_numa.pci.devices import PciAddress
 from os_numa.pci.request import parse_alias_spec, parse_aliases
-from os_numa.pci.stats import PciDeviceStats
 from os_numa.scheduler import host_passes
 from os_numa.scheduler.filters import requested_pci
-from os_numa.virt.libvirt.host import host_topology_from_capabilities
+from tests.fixtures_topology import sample_host
+from tests.pci.builders import sample_stats
 
-DATA = pathlib.Path(__file__).parent.parent / "data"
 VF = '{"name": "vf", "vendor_id": "8086", "product_id": "154c", "device_type": "type-VF"}'
 CONF = make_conf(**{"pci.alias": [VF]})
-
-
-def _host():
-    return host_topology_from_capabilities(
-        (DATA / "capabilities" / "intel-2s-20c-ht.xml").read_text()
-    )
-
-
-def _stats(used=()):
-    stats = PciDeviceStats(pci_devices.load_device_files(sorted((DATA / "nodedev").glob("*.xml"))))
-    stats.claim([PciAddress.parse(a) for a in used])
-    return stats
 
 
 def _flavor(numa=True, **specs):
@@ -63,7 +46,7 @@ CASES = {
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_verdict_includes_devices(name):
     specs, used, passes, expected = CASES[name]
-    result = host_passes(_host(), _flavor(**specs), conf=CONF, pci_stats=_stats(used))
+    result = host_passes(sample_host(), _flavor(**specs), conf=CONF, pci_stats=sample_stats(used))
     assert result.passed is passes
     if passes:
         assert [c.id for c in result.placement.cells] == expected
@@ -74,22 +57,22 @@ def test_verdict_includes_devices(name):
 
 def test_without_pci_stats_devices_are_not_checked():
     flavor = _flavor(**{"pci_passthrough:alias": "vf:9"})
-    assert host_passes(_host(), flavor, conf=CONF).passed
+    assert host_passes(sample_host(), flavor, conf=CONF).passed
 
 
 def test_explicit_requests_and_a_guest_without_numa_request():
     aliases = parse_aliases([VF])
-    host = _host()
+    host = sample_host()
     result = host_passes(
         host,
         hardware.numa_get_constraints(_flavor(), None),
-        pci_stats=_stats(),
+        pci_stats=sample_stats(),
         pci_requests=parse_alias_spec("vf:9", aliases),
     )
     assert not result.passed and "alias vf: 9 devices" in result.explanation.reason
     plain = _flavor(numa=False, **{"pci_passthrough:alias": "vf:8"})
-    assert host_passes(host, plain, conf=CONF, pci_stats=_stats()).passed
-    short = host_passes(host, plain, conf=CONF, pci_stats=_stats(CELL0))
+    assert host_passes(host, plain, conf=CONF, pci_stats=sample_stats()).passed
+    short = host_passes(host, plain, conf=CONF, pci_stats=sample_stats(CELL0))
     assert not short.passed
     assert short.explanation == (
         "the PCI devices cannot be served: alias vf: 8 devices requested, 5 free on the whole "
@@ -102,5 +85,8 @@ def test_requested_pci_reads_the_flavor_and_refuses_unknown_aliases():
     assert requested_pci(hardware.numa_get_constraints(_flavor(), None), CONF) == []
     with pytest.raises(exception.PciRequestAliasNotDefined):
         host_passes(
-            _host(), _flavor(**{"pci_passthrough:alias": "gpu:1"}), conf=CONF, pci_stats=_stats()
+            sample_host(),
+            _flavor(**{"pci_passthrough:alias": "gpu:1"}),
+            conf=CONF,
+            pci_stats=sample_stats(),
         )

@@ -2,27 +2,22 @@
 
 from __future__ import annotations
 
-import pathlib
-
 from lxml import etree
 
 from os_numa import hardware, objects
-from os_numa.pci import devices, request
-from os_numa.pci.stats import PciDeviceStats
+from os_numa.pci import request
 from os_numa.virt.libvirt import driver
-from os_numa.virt.libvirt.host import host_topology_from_capabilities
+from tests.fixtures_topology import sample_host
+from tests.pci.builders import sample_stats
 
-DATA = pathlib.Path(__file__).parent.parent.parent / "data"
 ALIASES = request.parse_aliases(
     ['{"name": "vf", "vendor_id": "8086", "product_id": "154c", "device_type": "type-VF"}']
 )
 
 
 def _placement(**specs):
-    host = host_topology_from_capabilities(
-        (DATA / "capabilities" / "intel-2s-20c-ht.xml").read_text()
-    )
-    stats = PciDeviceStats(devices.load_device_files(sorted((DATA / "nodedev").glob("*.xml"))))
+    host = sample_host()
+    stats = sample_stats()
     flavor = objects.Flavor(
         vcpus=4, memory_mb=1024, extra_specs={"hw:cpu_policy": "dedicated", **specs}
     )
