@@ -8,11 +8,11 @@ each fit.
 
 from __future__ import annotations
 
-import statistics
-import time
 import warnings
 
 warnings.simplefilter("ignore")  # eventlet's deprecation noise on import
+
+from measure import timings  # noqa: E402
 
 from os_numa import objects  # noqa: E402
 from os_numa.constraints import numa_get_constraints  # noqa: E402
@@ -55,13 +55,7 @@ SCENARIOS = {
 
 def median_us(flavor, image_meta, repeat: int = 2000) -> float:
     """Median wall-clock microseconds of one numa_get_constraints call."""
-    numa_get_constraints(flavor, image_meta)
-    samples = []
-    for _ in range(repeat):
-        start = time.perf_counter_ns()
-        numa_get_constraints(flavor, image_meta)
-        samples.append(time.perf_counter_ns() - start)
-    return statistics.median(samples) / 1000
+    return timings(lambda: numa_get_constraints(flavor, image_meta), repeat, unit="us")[0]
 
 
 def main() -> None:

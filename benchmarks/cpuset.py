@@ -9,19 +9,9 @@ and hostile inputs that must be refused without parsing or allocating
 
 from __future__ import annotations
 
-import statistics
-import time
+from measure import timings
 
 from os_numa import cpuset, exception
-
-
-def timings_us(func, repeat: int) -> tuple[float, float]:
-    samples = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        func()
-        samples.append((time.perf_counter() - started) * 1e6)
-    return statistics.median(samples), min(samples)
 
 
 def refused(spec: str):
@@ -56,7 +46,7 @@ def main() -> None:
         ("refuse a 100 MB spec", refused(huge), 20),
     ]
     for name, func, repeat in scenarios:
-        median, best = timings_us(func, repeat)
+        median, best = timings(func, repeat, unit="us")
         print(f"{name:45s} median {median:12.1f} us   min {best:12.1f} us")
 
 

@@ -7,35 +7,20 @@ multi-cell < 150 us, 16/8 no-fit < 20 ms, 32/16 no-fit < 200 ms.
 
 from __future__ import annotations
 
-import statistics
 import sys
-import time
 import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 warnings.simplefilter("ignore")  # eventlet's deprecation noise on import
 
+from measure import timings  # noqa: E402
 from tests import fixtures_topology as ft  # noqa: E402
 
 from os_numa import conf as os_numa_conf  # noqa: E402
 from os_numa.fit import numa_fit_instance_to_host  # noqa: E402
 from os_numa.fit.fit import build_placement, make_problem  # noqa: E402
 from os_numa.usage import numa_usage_from_instance_numa  # noqa: E402
-
-
-def timings_us(func, repeat: int) -> tuple[float, float]:
-    """Median and minimum wall-clock microseconds of ``func()`` over ``repeat`` calls.
-
-    The minimum shows what a fit costs when nothing else competes for the CPU.
-    """
-    func()  # warm up
-    samples = []
-    for _ in range(repeat):
-        start = time.perf_counter_ns()
-        func()
-        samples.append(time.perf_counter_ns() - start)
-    return statistics.median(samples) / 1000, min(samples) / 1000
 
 
 def half_pinned(cells: int, cores: int, threads: int):
@@ -178,8 +163,8 @@ def main() -> int:
     print(f"{'scenario':52} {'median us':>10} {'min us':>9} {'target us':>10}")
     ok = True
     for name, host, request, repeat, target in scenarios():
-        median, least = timings_us(
-            lambda h=host, r=request: numa_fit_instance_to_host(h, r), repeat
+        median, least = timings(
+            lambda h=host, r=request: numa_fit_instance_to_host(h, r), repeat, unit="us"
         )
         ok &= median < target
         flag = "" if median < target else "  MISSED"

@@ -12,7 +12,6 @@ the 64 MiB guest the functional test boots.
 
 from __future__ import annotations
 
-import statistics
 import sys
 import time
 import warnings
@@ -20,6 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 warnings.simplefilter("ignore")  # eventlet's deprecation noise on import
+
+from measure import timings  # noqa: E402
 
 from os_numa import hardware, objects  # noqa: E402
 from os_numa.virt.libvirt import driver, host  # noqa: E402
@@ -48,15 +49,6 @@ SCENARIOS = [
     ),
     ("64 vCPU, 16 cells", "large-16cell.xml", 64, {"hw:numa_nodes": "16"}),
 ]
-
-
-def timings(func, repeat: int) -> tuple[float, float]:
-    samples = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        func()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples), min(samples)
 
 
 def xml_builder() -> None:

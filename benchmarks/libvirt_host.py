@@ -8,28 +8,18 @@ render and re-parse a 16-vCPU ``<cputune>``.
 
 from __future__ import annotations
 
-import statistics
 import sys
-import time
 import warnings
 from pathlib import Path
 
 warnings.simplefilter("ignore")  # eventlet's deprecation noise on import
 
+from measure import timings  # noqa: E402
+
 from os_numa import conf as os_numa_conf  # noqa: E402
 from os_numa.virt.libvirt import config, host  # noqa: E402
 
 SAMPLES = Path(__file__).resolve().parent.parent / "tests" / "data" / "capabilities"
-
-
-def timings(func, repeat: int) -> tuple[float, float]:
-    """Median and minimum wall-clock seconds of ``func()`` over ``repeat`` calls."""
-    samples = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        func()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples), min(samples)
 
 
 def main() -> int:

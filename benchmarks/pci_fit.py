@@ -10,15 +10,14 @@ method could have to try (n!/(n-k)!) on the same host.
 from __future__ import annotations
 
 import math
-import statistics
 import sys
-import time
 import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 warnings.simplefilter("ignore")  # eventlet's deprecation noise on import
 
+from measure import timings  # noqa: E402
 from tests import fixtures_topology as ft  # noqa: E402
 
 from os_numa.fit import numa_fit_instance_to_host  # noqa: E402
@@ -28,16 +27,6 @@ from os_numa.pci.request import PciRequest  # noqa: E402
 from os_numa.pci.stats import PciDeviceStats  # noqa: E402
 
 IDS = {"A": ("8086", "154c"), "B": ("15b3", "1018"), "C": ("10de", "1eb8")}
-
-
-def timings_ms(func, repeat: int) -> tuple[float, float]:
-    func()
-    samples = []
-    for _ in range(repeat):
-        start = time.perf_counter_ns()
-        func()
-        samples.append(time.perf_counter_ns() - start)
-    return statistics.median(samples) / 1e6, min(samples) / 1e6
 
 
 def stats_of(layout: dict[int, str]) -> PciDeviceStats:
@@ -120,11 +109,12 @@ def main() -> int:
         for budget in (pci_fit.WITNESS_BUDGET, -1, 10**9):
             saved, pci_fit.WITNESS_BUDGET = pci_fit.WITNESS_BUDGET, budget
             try:
-                _median, least = timings_ms(
+                _median, least = timings(
                     lambda h=host, g=guest, r=requests, s=stats: numa_fit_instance_to_host(
                         h, g, pci_requests=r, pci_stats=s
                     ),
                     repeat if budget != 10**9 else max(1, repeat // 10),
+                    unit="ms",
                 )
             finally:
                 pci_fit.WITNESS_BUDGET = saved

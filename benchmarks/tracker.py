@@ -12,7 +12,6 @@ line per scenario with the median and minimum over the repeats:
 
 from __future__ import annotations
 
-import statistics
 import sys
 import threading
 import time
@@ -22,6 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 warnings.simplefilter("ignore")  # eventlet's deprecation noise on import
 
+from measure import timings  # noqa: E402
 from tests import fixtures_topology as ft  # noqa: E402
 
 from os_numa.compute import Instance, ResourceTracker  # noqa: E402
@@ -43,16 +43,6 @@ def half_full() -> tuple[ResourceTracker, list[Instance]]:
         with tracker.instance_claim(vm):
             pass
     return tracker, guests
-
-
-def timings_us(func, repeat: int) -> tuple[float, float]:
-    func()
-    samples = []
-    for _ in range(repeat):
-        start = time.perf_counter_ns()
-        func()
-        samples.append(time.perf_counter_ns() - start)
-    return statistics.median(samples) / 1000, min(samples) / 1000
 
 
 def claim_and_drop(tracker: ResourceTracker):
@@ -89,7 +79,7 @@ def threaded_throughput(threads: int = 8, per_thread: int = 50) -> float:
 
 def main() -> None:
     tracker, _ = half_full()
-    median, best = timings_us(claim_and_drop(tracker), 300)
+    median, best = timings(claim_and_drop(tracker), 300, unit="us")
     print(f"claim+drop, 2x16x2 host half full:   median {median:8.0f} us   min {best:8.0f} us")
 
     print(f"claim+drop from 8 threads:           {threaded_throughput():8.0f} claims/s")
@@ -100,10 +90,10 @@ def main() -> None:
         with crowd.instance_claim(vm):
             pass
     restarted = ResourceTracker(LibvirtDriver(), ft.host(2, 16, 2, memory=65536))
-    median, best = timings_us(lambda: restarted.update_available_resource(residents), 50)
+    median, best = timings(lambda: restarted.update_available_resource(residents), 50, unit="us")
     print(f"rebuild from 32 guests:              median {median:8.0f} us   min {best:8.0f} us")
 
-    median, best = timings_us(lambda: crowd.usage, 300)
+    median, best = timings(lambda: crowd.usage, 300, unit="us")
     print(f"usage snapshot, 32 guests:           median {median:8.0f} us   min {best:8.0f} us")
 
 
