@@ -142,11 +142,9 @@ def compute_placement(options: argparse.Namespace) -> Outcome:
             return outcome
         outcome.unplaced_pci = InstanceNUMATopology(cells=[], pci_devices=devices)
     if request is not None:
-        # One search gives both the placement and, when there is none, the reason.
-        report = hardware.explain_fit(host, request, conf=conf, **pci)
-        outcome.placement = report.placement
-        if not report.fits:
-            outcome.explanation = str(report)
+        outcome.placement = hardware.numa_fit_instance_to_host(host, request, conf=conf, **pci)
+        if outcome.placement is None:
+            outcome.explanation = str(hardware.explain_fit(host, request, conf=conf, **pci))
             return outcome
     outcome.numa_config = driver.get_guest_numa_config(
         outcome.placement, flavor, image_meta, host_topology=host, conf=conf
