@@ -8,12 +8,17 @@ explanation cannot disagree with the fit.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+from oslo_config import cfg
 
 from os_numa import cpuset, objects
 from os_numa.fit import search
 from os_numa.fit.fit import build_placement, make_problem, pool_shortfall
 from os_numa.fit.outcome import Shortfall
+from os_numa.pci.request import PciRequest
+from os_numa.pci.stats import PciDeviceStats
 
 
 @dataclass(frozen=True)
@@ -95,12 +100,12 @@ class FitReport:
 
 
 def explain_fit(
-    host_topology,
-    instance_topology,
-    limits=None,
-    pci_requests=None,
-    pci_stats=None,
-    conf=None,
+    host_topology: objects.NUMATopology | None,
+    instance_topology: objects.InstanceNUMATopology | None,
+    limits: objects.NUMATopologyLimits | None = None,
+    pci_requests: Sequence[PciRequest] | None = None,
+    pci_stats: PciDeviceStats | None = None,
+    conf: cfg.ConfigOpts | None = None,
 ) -> FitReport:
     """Run the fit of :func:`~os_numa.fit.fit.numa_fit_instance_to_host` and explain it.
 

@@ -17,7 +17,9 @@ _PINNED = (fields.CPUAllocationPolicy.DEDICATED, fields.CPUAllocationPolicy.MIXE
 
 
 def numa_usage_from_instance_numa(
-    host_topology: objects.NUMATopology, instance_topology, free: bool = False
+    host_topology: objects.NUMATopology,
+    instance_topology: objects.InstanceNUMATopology | None,
+    free: bool = False,
 ) -> objects.NUMATopology:
     """A new host topology with ``instance_topology`` claimed (or released with ``free``).
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from oslo_config import cfg
 from oslo_versionedobjects import base as ovo_base
 from oslo_versionedobjects import fields as ovo_fields
 
@@ -27,6 +29,8 @@ from os_numa.fit.snapshot import (
     limits_of,
 )
 from os_numa.objects import fields
+from os_numa.pci.request import PciRequest
+from os_numa.pci.stats import PciDeviceStats
 
 
 @dataclass(slots=True)
@@ -76,7 +80,12 @@ class Problem:
         return None if found is None else tuple(map(int, found))
 
 
-def make_problem(host_topology, instance_topology, limits=None, conf=None) -> Problem:
+def make_problem(
+    host_topology: objects.NUMATopology,
+    instance_topology: objects.InstanceNUMATopology,
+    limits: objects.NUMATopologyLimits | None = None,
+    conf: cfg.ConfigOpts | None = None,
+) -> Problem:
     """Snapshot the inputs and order the host cells.
 
     Reads ``[compute] packing_host_numa_cells_allocation_strategy`` and, for
@@ -116,12 +125,12 @@ def pool_shortfall(problem: Problem) -> str | None:
 
 
 def numa_fit_instance_to_host(
-    host_topology,
-    instance_topology,
-    limits=None,
-    pci_requests=None,
-    pci_stats=None,
-    conf=None,
+    host_topology: objects.NUMATopology | None,
+    instance_topology: objects.InstanceNUMATopology | None,
+    limits: objects.NUMATopologyLimits | None = None,
+    pci_requests: Sequence[PciRequest] | None = None,
+    pci_stats: PciDeviceStats | None = None,
+    conf: cfg.ConfigOpts | None = None,
 ) -> objects.InstanceNUMATopology | None:
     """Place ``instance_topology`` on ``host_topology``, or None when it does not fit.
 
@@ -178,7 +187,7 @@ _TOPOLOGY_FIELDS = frozenset(("cells", "emulator_pool_cpu"))
 
 
 def build_placement(
-    instance_topology, problem: Problem, assignment: tuple[int, ...]
+    instance_topology: objects.InstanceNUMATopology, problem: Problem, assignment: tuple[int, ...]
 ) -> objects.InstanceNUMATopology:
     """The versioned answer: the request's cells with the choices filled in, new objects."""
     cells = []
