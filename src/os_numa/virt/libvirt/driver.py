@@ -37,7 +37,6 @@ a vCPU the flavor does not have or a pCPU outside the guest cell's host cell
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -52,6 +51,7 @@ from os_numa.objects import fields
 from os_numa.pci.guest_config import get_guest_pci_config
 from os_numa.virt import driver as base_driver
 from os_numa.virt.libvirt import config, emulator
+from os_numa.virt.libvirt.overhead import emulator_overhead_vcpus
 
 #: The id of the one I/O thread pinned with the emulator threads.
 IOTHREAD_ID = 1
@@ -555,96 +555,6 @@ def build_guest(
     )
 
 
-# --- overhead ------------------------------------------------------------------------------
-
-
-def _stored_emulator_count(count: Any) -> int:
-    """A stored topology's ``emulator_threads_count``: None means 1, else a positive int."""
-    if count is None:
-        return 1
-    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-        raise exception.Invalid(
-            reason=f"numa_topology emulator_threads_count={count!r}: a positive integer "
-            "or None (one pCPU) is required"
-        )
-    return count
-
-
-def _topology_emulator_pcpus(topology: Any) -> int:
-    """The pCPUs a stored instance NUMA topology reserves for its emulator threads.
-
-    0 unless the policy is ``isolate``; then ``emulator_threads_count`` (None: 1).
-
-    Accepts the object, its ``obj_to_primitive()`` (os-numa's or Nova's), that
-    primitive as JSON text, a plain mapping with ``emulator_threads_policy``,
-    or None.
-    """
-    if topology is None:
-        return 0
-    if isinstance(topology, str | bytes):
-        try:
-            topology = json.loads(topology)
-        except ValueError as exc:
-            raise exception.Invalid(
-                reason=f"numa_topology is text but not JSON: {str(topology)[:60]!r}"
-            ) from exc
-    if isinstance(topology, Mapping):
-        data = topology
-        for namespace in ("os_numa_object", "nova_object"):
-            if f"{namespace}.data" in topology:
-                data = topology[f"{namespace}.data"]
-                break
-        if data.get("emulator_threads_policy") != _EMULATOR.ISOLATE:
-            return 0
-        return _stored_emulator_count(data.get("emulator_threads_count"))
-    if hasattr(topology, "emulator_threads_isolated"):
-        if not topology.emulator_threads_isolated:
-            return 0
-        return _stored_emulator_count(getattr(topology, "emulator_threads_count", None))
-    raise exception.Invalid(
-        reason=f"numa_topology must be an InstanceNUMATopology, its primitive or None, "
-        f"not {type(topology).__name__}"
-    )
-
-
-def _flavor_emulator_pcpus(flavor: Any) -> int:
-    count = hardware.get_emulator_threads_count_constraint(flavor)  # validates it, too
-    if hardware.get_emulator_thread_policy_constraint(flavor) != _EMULATOR.ISOLATE:
-        return 0
-    return count or 1
-
-
-def emulator_overhead_vcpus(instance_info: Any) -> int:
-    """Host pCPUs ``instance_info``'s emulator threads take beyond its vCPUs.
-
-    A flavor (anything with ``extra_specs`` and no ``numa_topology``) counts
-    ``hw:emulator_threads_count`` (default 1) when
-    ``hw:emulator_threads_policy=isolate``; an instance or a dict with
-    ``numa_topology`` counts that topology's ``emulator_threads_count`` (None:
-    1) when it isolates the emulator threads. ``share``, ``pool`` and unset
-    count 0 (their CPUs are outside the PCPU inventory). A dict with neither key
-    counts nothing.
-
-    :raises InvalidEmulatorThreadsPolicy: the flavor's policy value is invalid.
-    :raises InvalidEmulatorThreadsCount: the flavor's count is invalid.
-    :raises Invalid: ``instance_info`` is none of these.
-    """
-    if isinstance(instance_info, Mapping):
-        if "numa_topology" in instance_info:
-            return _topology_emulator_pcpus(instance_info["numa_topology"])
-        if "extra_specs" in instance_info:
-            return _flavor_emulator_pcpus(instance_info)
-        return 0
-    if hasattr(instance_info, "numa_topology"):
-        return _topology_emulator_pcpus(instance_info.numa_topology)
-    if hasattr(instance_info, "extra_specs"):
-        return _flavor_emulator_pcpus(instance_info)
-    raise exception.Invalid(
-        reason="estimate_instance_overhead needs a flavor, an instance with numa_topology "
-        f"or a dict with 'numa_topology', not {type(instance_info).__name__}"
-    )
-
-
 class LibvirtDriver(base_driver.ComputeDriver):
     """The libvirt compute driver's NUMA side: guest XML and overhead.
 
@@ -684,7 +594,7 @@ class LibvirtDriver(base_driver.ComputeDriver):
         ``hw:emulator_threads_count``) as ``vcpus``.
 
         Nova's libvirt driver did the same until 2019; see
-        :func:`emulator_overhead_vcpus` for the accepted inputs.
+        :func:`~os_numa.virt.libvirt.overhead.emulator_overhead_vcpus` for the accepted inputs.
         """
         overhead = super().estimate_instance_overhead(instance_info)
         overhead["vcpus"] += emulator_overhead_vcpus(instance_info)
