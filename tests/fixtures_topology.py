@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import pathlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from os_numa import objects
 from os_numa.objects import fields
@@ -33,15 +33,22 @@ def host(
     huge_2m: int = 0,
     layout: str = "adjacent",
     pinned: Iterable[int] = (),
+    pool: Iterable[int] = (),
+    pool_overcommit: int = 1,
+    pool_guests: Mapping[int, int] | None = None,
 ) -> objects.NUMATopology:
     """``cells`` x ``cores`` x ``threads``; ``layout`` "adjacent" numbers a core's threads
     consecutively (0-1, 2-3), "split" as Linux does on many servers (thread t of core c
     is ``t * total_cores + c``). ``huge_2m`` 2 MiB pages per cell are carved out of
-    ``memory``; ``pinned`` CPUs start pinned."""
+    ``memory``; ``pinned`` CPUs start pinned. ``pool`` is ``[os_numa] emulator_pin_set``
+    (each cell gets its own CPUs of it; leave them out of ``dedicated``/``shared``) with
+    ``pool_overcommit`` guests per pCPU, ``pool_guests`` already on some pool pCPUs."""
     total_cores = cells * cores
     dedicated = set(dedicated) if dedicated is not None else None
     shared = set(shared) if shared is not None else None
     pinned = set(pinned)
+    pool = set(pool)
+    pool_guests = dict(pool_guests or {})
     result = []
     for cell in range(cells):
         groups = []
@@ -59,6 +66,15 @@ def host(
         pages = [objects.NUMAPagesTopology(size_kb=4, total=small)]
         if huge_2m:
             pages.append(objects.NUMAPagesTopology(size_kb=2048, total=huge_2m))
+        extra = {}
+        if pool:
+            extra = {
+                "emulator_pool_cpus": pool & cpus,
+                "emulator_pool_overcommit": pool_overcommit,
+                "emulator_pool_guests": {
+                    str(cpu): n for cpu, n in sorted(pool_guests.items()) if cpu in pool & cpus
+                },
+            }
         result.append(
             objects.NUMACell(
                 id=cell,
@@ -70,6 +86,7 @@ def host(
                     (g & (cpuset | pcpuset) for g in groups if g & (cpuset | pcpuset)), key=min
                 ),
                 mempages=pages,
+                **extra,
             )
         )
     return objects.NUMATopology(cells=result)
@@ -179,6 +196,15 @@ def sample_host(name: str = "intel-2s-20c-ht.xml") -> objects.NUMATopology:
     default configuration; the Intel sample is the one whose PCI devices are in
     tests/data/nodedev."""
     return _sample_host(name).obj_clone()
+
+
+def pool_loads(topology: objects.NUMATopology) -> dict[int, int]:
+    """Guests on each emulator pool pCPU of ``topology`` (every pool pCPU, 0 when empty)."""
+    return {
+        cpu: cell.emulator_pool_load(cpu)
+        for cell in topology.cells
+        for cpu in sorted(cell.emulator_pool_cpus)
+    }
 
 
 def host_state(topology: objects.NUMATopology) -> list[dict]:

@@ -547,19 +547,7 @@ POOL = {"hw:emulator_threads_policy": "pool"}
 
 def pool_host():
     """A1 with [os_numa] emulator_pin_set=0,4 (overcommit 2) and cpu_dedicated_set the rest."""
-    topology = ft.host(2, 4, dedicated={1, 2, 3, 5, 6, 7})
-    for cell, pool in zip(topology.cells, ({0}, {4}), strict=True):
-        cell.emulator_pool_cpus = pool
-        cell.emulator_pool_overcommit = 2
-    return topology
-
-
-def pool_loads(topology):
-    return {
-        cpu: cell.emulator_pool_load(cpu)
-        for cell in topology.cells
-        for cpu in cell.emulator_pool_cpus
-    }
+    return ft.host(2, 4, dedicated={1, 2, 3, 5, 6, 7}, pool={0, 4}, pool_overcommit=2)
 
 
 def test_pool_guests_are_counted_until_the_pool_is_full_and_drops_free_them(driver):
@@ -570,7 +558,7 @@ def test_pool_guests_are_counted_until_the_pool_is_full_and_drops_free_them(driv
             assert claim.overhead == Resources()  # the pool takes no PCPU
         request = resources_from_request(vm.flavor)
         assert request.resources["PCPU"] == 1
-    assert pool_loads(tracker.host_topology) == {0: 2, 4: 2}
+    assert ft.pool_loads(tracker.host_topology) == {0: 2, 4: 2}
     assert [vm.numa_topology.emulator_pool_cpu for vm in vms[:4]] == [0, 4, 0, 4]
     with pytest.raises(exception.ComputeResourcesUnavailable) as info:
         with tracker.instance_claim(vms[4]):
@@ -578,13 +566,13 @@ def test_pool_guests_are_counted_until_the_pool_is_full_and_drops_free_them(driv
     assert "emulator pool full: 2 pCPUs x overcommit 2 = 4 guests, 4 placed" in str(info.value)
     assert host_passes(tracker.host_topology, vms[4]).passed is False
     tracker.drop(vms[1])
-    assert pool_loads(tracker.host_topology) == {0: 2, 4: 1}
+    assert ft.pool_loads(tracker.host_topology) == {0: 2, 4: 1}
     with tracker.instance_claim(vms[4]):
         pass
     assert vms[4].numa_topology.emulator_pool_cpu == 4
     for vm in (vms[0], vms[2], vms[3], vms[4]):
         tracker.drop(vm)
-    assert pool_loads(tracker.host_topology) == {0: 0, 4: 0}
+    assert ft.pool_loads(tracker.host_topology) == {0: 0, 4: 0}
     assert tracker.usage.instances == frozenset()
 
 

@@ -40,13 +40,17 @@ def make_host():
     """2 cells x 3 cores x 2 threads, small so that it fills up; 2 GiB per cell, a quarter
     in 2 MiB pages. Per cell, core 0 gives one thread to the emulator pool (2 guests per
     pCPU) and one to floating vCPUs; the other cores are pinnable."""
-    host = ft.host(
-        2, 3, 2, memory=2048, huge_2m=256, shared={1, 7}, dedicated={2, 3, 4, 5, 8, 9, 10, 11}
+    return ft.host(
+        2,
+        3,
+        2,
+        memory=2048,
+        huge_2m=256,
+        shared={1, 7},
+        dedicated={2, 3, 4, 5, 8, 9, 10, 11},
+        pool={0, 6},
+        pool_overcommit=2,
     )
-    for cell, pool in zip(host.cells, ({0}, {6}), strict=True):
-        cell.emulator_pool_cpus = pool
-        cell.emulator_pool_overcommit = 2
-    return host
 
 
 class TrackerMachine(RuleBasedStateMachine):

@@ -18,14 +18,14 @@ def pool_host(pools: dict[int, set[int]], overcommit: int = 1, loads=None, cores
     """2 cells x ``cores`` cores, no SMT; ``pools`` maps a cell id to its pool pCPUs,
     which leave ``cpu_dedicated_set``; ``loads`` maps a pool pCPU to its guests."""
     every = set().union(*pools.values()) if pools else set()
-    topology = ft.host(2, cores, dedicated=set(range(2 * cores)) - every)
-    for cell in topology.cells:
-        cell.emulator_pool_cpus = pools.get(cell.id, set())
-        cell.emulator_pool_overcommit = overcommit
-        cell.emulator_pool_guests = {
-            str(cpu): n for cpu, n in (loads or {}).items() if cpu in cell.emulator_pool_cpus
-        }
-    return topology
+    return ft.host(
+        2,
+        cores,
+        dedicated=set(range(2 * cores)) - every,
+        pool=every,
+        pool_overcommit=overcommit,
+        pool_guests=loads,
+    )
 
 
 def pooled(vcpus_per_cell):
@@ -36,14 +36,6 @@ def pooled(vcpus_per_cell):
 
 def fit(host, request):
     return hardware.numa_fit_instance_to_host(host, request)
-
-
-def loads(topology) -> dict[int, int]:
-    return {
-        cpu: cell.emulator_pool_load(cpu)
-        for cell in topology.cells
-        for cpu in cell.emulator_pool_cpus
-    }
 
 
 # (pools, overcommit, loads, request cells, expected host cells, expected pool pCPU)
@@ -132,7 +124,7 @@ def test_other_policies_ignore_the_pool(emulator):
     placement = fit(host, ft.guest([1], emulator=emulator))
     assert placement is not None and placement.emulator_pool_cpu is None
     after = hardware.numa_usage_from_instance_numa(host, placement)
-    assert loads(after) == {0: 1}
+    assert ft.pool_loads(after) == {0: 1}
 
 
 def test_refit_of_a_placement_chooses_again():
@@ -158,10 +150,10 @@ def test_claim_and_free_are_symmetric_and_pure():
     before = ft.host_state(host)
     placement = fit(host, pooled([2]))
     claimed = hardware.numa_usage_from_instance_numa(host, placement)
-    assert loads(claimed) == {0: 1, 4: 0}
+    assert ft.pool_loads(claimed) == {0: 1, 4: 0}
     assert ft.host_state(host) == before
     freed = hardware.numa_usage_from_instance_numa(claimed, placement, free=True)
-    assert loads(freed) == {0: 0, 4: 0}
+    assert ft.pool_loads(freed) == {0: 0, 4: 0}
     assert freed.cells[0].emulator_pool_guests == {}
     assert ft.host_state(freed) == before
 
@@ -172,7 +164,7 @@ def test_claim_beyond_overcommit_is_refused():
     with pytest.raises(exception.EmulatorPoolCPUInvalid) as info:
         hardware.numa_usage_from_instance_numa(full, placement)
     assert "emulator_pool_overcommit=1" in str(info.value)
-    assert loads(full) == {0: 1}
+    assert ft.pool_loads(full) == {0: 1}
 
 
 def test_release_twice_is_refused():
@@ -222,7 +214,7 @@ def test_pool_guests_fill_the_pool_exactly_and_free_back(pool_sizes, overcommit,
             continue
         assert placement is not None
         cpu = placement.emulator_pool_cpu
-        current = loads(host)
+        current = ft.pool_loads(host)
         # Least loaded among the pool pCPUs of guest cell 0's host cell, when it has room there.
         local = {c: n for c, n in current.items() if c in pools.get(placement.cells[0].id, ())}
         local_room = {c: n for c, n in local.items() if n < overcommit}
@@ -231,9 +223,9 @@ def test_pool_guests_fill_the_pool_exactly_and_free_back(pool_sizes, overcommit,
         assert current[cpu] < overcommit
         host = hardware.numa_usage_from_instance_numa(host, placement)
         placed.append(placement)
-        assert all(n <= overcommit for n in loads(host).values())
-    assert sum(loads(host).values()) == len(placed) == min(len(guests), capacity)
+        assert all(n <= overcommit for n in ft.pool_loads(host).values())
+    assert sum(ft.pool_loads(host).values()) == len(placed) == min(len(guests), capacity)
     for placement in data.draw(st.permutations(placed)):
         host = hardware.numa_usage_from_instance_numa(host, placement, free=True)
-    assert set(loads(host).values()) <= {0}
+    assert set(ft.pool_loads(host).values()) <= {0}
     assert all(not cell.pinned_cpus for cell in host.cells)

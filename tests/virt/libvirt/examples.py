@@ -39,10 +39,7 @@ def shared_in_cell_0_host() -> objects.NUMATopology:
 
 def pool_host() -> objects.NUMATopology:
     """A1's host with an emulator pool: [os_numa] emulator_pin_set=0,4, the rest dedicated."""
-    topology = ft.host(2, 4, dedicated={1, 2, 3, 5, 6, 7})
-    for cell, pool in zip(topology.cells, ({0}, {4}), strict=True):
-        cell.emulator_pool_cpus = pool
-    return topology
+    return ft.host(2, 4, dedicated={1, 2, 3, 5, 6, 7}, pool={0, 4})
 
 
 def huge_page_host() -> objects.NUMATopology:
