@@ -13,6 +13,7 @@ from os_numa.cmd import existing, inputfile
 from os_numa.objects.numa import NUMATopology
 from os_numa.pci.devices import PciAddress, load_device_files
 from os_numa.pci.stats import PciDeviceStats
+from os_numa.topology import cores_of
 from os_numa.virt.libvirt import config
 
 #: The package data file describing the built-in host.
@@ -51,8 +52,8 @@ def cores_from_capabilities(caps: config.LibvirtConfigCaps) -> dict[int, list[li
     layout: dict[int, list[list[int]]] = {}
     for cell in caps.cells:
         online = {cpu.id for cpu in cell.cpus}
-        groups = {frozenset((set(cpu.siblings or ()) | {cpu.id}) & online) for cpu in cell.cpus}
-        layout[cell.id] = sorted((sorted(g) for g in groups), key=lambda core: core[0])
+        siblings = (cpu.siblings or {cpu.id} for cpu in cell.cpus)
+        layout[cell.id] = [list(core) for core in cores_of(siblings, online)]
     return layout
 
 
