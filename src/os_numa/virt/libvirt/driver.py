@@ -37,7 +37,7 @@ a vCPU the flavor does not have or a pCPU outside the guest cell's host cell
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -258,15 +258,29 @@ def shared_emulator_cpus(conf: cfg.ConfigOpts, online: set[int] | None) -> set[i
 
     :raises EmulatorPinEmpty: none of the set's CPUs is online.
     """
+    return _online_shared_set(
+        conf,
+        online,
+        lambda reason: exception.EmulatorPinEmpty(
+            reason=f"{reason}, so the emulator threads of a "
+            "hw:emulator_threads_policy=share guest would have nowhere to run"
+        ),
+    )
+
+
+def _online_shared_set(
+    conf: cfg.ConfigOpts, online: set[int] | None, refuse: Callable[[str], Exception]
+) -> set[int] | None:
+    """``[compute] cpu_shared_set`` restricted to ``online`` (None: as configured), or
+    None when unset; ``refuse(reason)`` is raised when none of its CPUs is online."""
     shared = os_numa_conf.parse_cpu_set_option(conf, "compute", "cpu_shared_set")
     if shared is None or online is None:
         return shared
     usable = shared & online
     if not usable:
-        raise exception.EmulatorPinEmpty(
-            reason=f"[compute] cpu_shared_set={conf.compute.cpu_shared_set!r} names no online "
-            f"host CPU (online: {_spec(online)}), so the emulator threads of a "
-            "hw:emulator_threads_policy=share guest would have nowhere to run"
+        raise refuse(
+            f"[compute] cpu_shared_set={conf.compute.cpu_shared_set!r} names no online "
+            f"host CPU (online: {_spec(online)})"
         )
     return usable
 
@@ -336,15 +350,9 @@ def _floating_cpuset(conf: cfg.ConfigOpts, online: set[int] | None) -> set[int] 
 
     :raises InvalidConfiguration: the set names no online CPU.
     """
-    shared = os_numa_conf.parse_cpu_set_option(conf, "compute", "cpu_shared_set")
-    if shared is None or online is None:
-        return shared
-    if not shared & online:
-        raise exception.InvalidConfiguration(
-            reason=f"[compute] cpu_shared_set={conf.compute.cpu_shared_set!r} names no online "
-            f"host CPU (online: {_spec(online)})"
-        )
-    return shared & online
+    return _online_shared_set(
+        conf, online, lambda reason: exception.InvalidConfiguration(reason=reason)
+    )
 
 
 def _check_realtime_pinned(realtime: set[int], topology: objects.InstanceNUMATopology) -> None:
