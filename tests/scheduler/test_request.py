@@ -163,6 +163,19 @@ CASES = [
         {"CUSTOM_B"},
     ),
     (
+        "named request groups count like numbered ones",
+        {
+            "resources_NET:CUSTOM_VF": "2",
+            "resources1:CUSTOM_VF": "1",
+            "trait_NET:CUSTOM_A": "required",
+            "trait_gpu-1:CUSTOM_B": "forbidden",
+        },
+        {},
+        {"VCPU": 4, "MEMORY_MB": 4096, "CUSTOM_VF": 3},
+        {"CUSTOM_A"},
+        {"CUSTOM_B"},
+    ),
+    (
         "image traits_required",
         DED,
         {"traits_required": [HT, "CUSTOM_C"]},

@@ -11,7 +11,6 @@ is translated into the same policies, and mixing it with the ``hw:`` form is an
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,8 +22,6 @@ _POLICY = fields.CPUAllocationPolicy
 _THREADS = fields.CPUThreadAllocationPolicy
 _EMULATOR = fields.CPUEmulatorThreadsPolicy
 
-_RESOURCE_KEY = re.compile(r"resources(?:[1-9][0-9]*|_[A-Za-z0-9_-]{1,64})?:(VCPU|PCPU)")
-_TRAIT_KEY = re.compile(r"trait(?:[1-9][0-9]*|_[A-Za-z0-9_-]{1,64})?:HW_CPU_HYPERTHREADING")
 _HYPERTHREADING = "HW_CPU_HYPERTHREADING"
 
 
@@ -207,24 +204,15 @@ class CPUPolicies:
 
 def _explicit_resources(flavor: source.FlavorView) -> tuple[int, int]:
     """Total ``resources[N]:VCPU`` and ``resources[N]:PCPU`` requested."""
-    totals = {"VCPU": 0, "PCPU": 0}
-    for key, value in sorted(flavor.extra_specs.items()):
-        match = _RESOURCE_KEY.fullmatch(key)
-        if not match:
-            continue
-        amount = source.parse_int(value)
-        if amount is None:
-            raise exception.InvalidExtraSpecValue(
-                key=key, value=value, reason="a resource amount must be a non-negative integer"
-            )
-        totals[match.group(1)] += amount
-    return totals["VCPU"], totals["PCPU"]
+    totals = source.explicit_resources(flavor, ("VCPU", "PCPU"))
+    return totals.get("VCPU", 0), totals.get("PCPU", 0)
 
 
 def _hyperthreading_trait(flavor: source.FlavorView, props: source.Properties) -> str | None:
     """``required``/``forbidden`` from ``trait[N]:HW_CPU_HYPERTHREADING``, else the image."""
     for key, value in sorted(flavor.extra_specs.items()):
-        if _TRAIT_KEY.fullmatch(key):
+        match = source.TRAIT_KEY.fullmatch(key)
+        if match and match.group(1) == _HYPERTHREADING:
             if value not in ("required", "forbidden"):
                 raise exception.InvalidExtraSpecValue(
                     key=key, value=value, reason="a trait must be 'required' or 'forbidden'"

@@ -12,7 +12,7 @@ is allocated from them.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Protocol
@@ -28,6 +28,11 @@ MAX_VCPUS = 4096
 MAX_NUMA_NODES = image_meta_obj.MAX_NUMA_NODES
 #: Longest integer literal accepted in an extra spec, in digits.
 _MAX_INT_DIGITS = 18
+#: ``resources[N]:<CLASS>`` and ``resources_<name>:<CLASS>``: an amount of a resource
+#: class in the unnumbered, a numbered or a named request group (group 1: the class).
+RESOURCE_KEY = re.compile(r"resources(?:[1-9][0-9]*|_[A-Za-z0-9_-]{1,64})?:([A-Z0-9_]+)")
+#: ``trait[N]:<NAME>`` and ``trait_<name>:<NAME>`` in any request group (group 1: the trait).
+TRAIT_KEY = re.compile(r"trait(?:[1-9][0-9]*|_[A-Za-z0-9_-]{1,64})?:([A-Z0-9_]+)")
 
 
 class Properties(Protocol):
@@ -209,3 +214,25 @@ def indexed_specs(flavor: FlavorView, prefix: str) -> list[str] | None:
             )
         )
     return [found[i] for i in range(len(found))]
+
+
+def explicit_resources(
+    flavor: FlavorView, classes: Collection[str] | None = None
+) -> dict[str, int]:
+    """The amount per resource class the ``resources*:`` extra specs ask for, every
+    request group summed; only ``classes`` when given (their keys alone are checked).
+
+    :raises InvalidExtraSpecValue: an amount is not a non-negative integer.
+    """
+    totals: dict[str, int] = {}
+    for key, value in sorted(flavor.extra_specs.items()):
+        match = RESOURCE_KEY.fullmatch(key)
+        if not match or (classes is not None and match.group(1) not in classes):
+            continue
+        amount = parse_int(value)
+        if amount is None:
+            raise exception.InvalidExtraSpecValue(
+                key=key, value=value, reason="a resource amount must be a non-negative integer"
+            )
+        totals[match.group(1)] = totals.get(match.group(1), 0) + amount
+    return totals

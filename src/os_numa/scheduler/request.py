@@ -9,7 +9,6 @@ emulator pCPU appears here *and* in the compute host's usage
 
 from __future__ import annotations
 
-import re
 import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -22,8 +21,6 @@ from os_numa.objects import InstanceNUMATopology, fields
 
 HW_CPU_HYPERTHREADING = "HW_CPU_HYPERTHREADING"
 
-_RESOURCE_KEY = re.compile(r"resources(?:[1-9][0-9]*)?:([A-Z0-9_]+)")
-_TRAIT_KEY = re.compile(r"trait(?:[1-9][0-9]*)?:([A-Z0-9_]+)")
 _PINNED = (fields.CPUAllocationPolicy.DEDICATED, fields.CPUAllocationPolicy.MIXED)
 _THREAD_TRAIT = {
     fields.CPUThreadAllocationPolicy.REQUIRE: "required",
@@ -69,6 +66,7 @@ def resources_from_request(flavor: Any, image_meta: Any = None) -> ResourceReque
     - ``MEMORY_MB`` = the flavor's memory; ``DISK_GB`` = root + ephemeral +
       swap when the flavor has those fields.
     - Explicit ``resources[N]:<CLASS>=<amount>`` and ``trait[N]:<NAME>=required|forbidden``
+      (``[N]``: none, a group number, or ``_<name>`` for a named group)
       extra specs are honoured (an explicit ``VCPU``/``PCPU`` replaces the
       translation); the image's ``traits_required`` are required.
 
@@ -82,7 +80,7 @@ def resources_from_request(flavor: Any, image_meta: Any = None) -> ResourceReque
     """
     topology = hardware.numa_get_constraints(flavor, image_meta)
     flavor_v = source.flavor_view(flavor)
-    explicit = _explicit_resources(flavor_v)
+    explicit = source.explicit_resources(flavor_v)
     required, forbidden = _explicit_traits(flavor_v)
     required |= set(source.image_properties(image_meta).get("traits_required") or ())
 
@@ -119,26 +117,11 @@ def _cpu_resources(vcpus: int, topology: InstanceNUMATopology | None) -> dict[st
     return {"PCPU": pinned + emulator_pcpus(topology), "VCPU": floating}
 
 
-def _explicit_resources(flavor: source.FlavorView) -> dict[str, int]:
-    totals: dict[str, int] = {}
-    for key, value in sorted(flavor.extra_specs.items()):
-        match = _RESOURCE_KEY.fullmatch(key)
-        if not match:
-            continue
-        amount = source.parse_int(value)
-        if amount is None:
-            raise exception.InvalidExtraSpecValue(
-                key=key, value=value, reason="a resource amount must be a non-negative integer"
-            )
-        totals[match.group(1)] = totals.get(match.group(1), 0) + amount
-    return totals
-
-
 def _explicit_traits(flavor: source.FlavorView) -> tuple[set[str], set[str]]:
     required: set[str] = set()
     forbidden: set[str] = set()
     for key, value in sorted(flavor.extra_specs.items()):
-        match = _TRAIT_KEY.fullmatch(key)
+        match = source.TRAIT_KEY.fullmatch(key)
         if not match:
             continue
         if value == "required":
