@@ -13,11 +13,8 @@ from os_numa.constraints import cpu, source
 
 
 def mask_and_key(flavor: source.FlavorView, props: source.Properties) -> tuple[str | None, str]:
-    flavor_mask, image_mask = source.flavor_image_values("emulator_threads_mask", flavor, props)
-    # As for the realtime mask, the image knows its workload's housekeeping vCPU best.
-    if image_mask:
-        return image_mask, "image property hw_emulator_threads_mask"
-    return flavor_mask or None, "hw:emulator_threads_mask"
+    """The emulator threads mask (the image's before the flavor's) and its key."""
+    return source.image_mask_first("emulator_threads_mask", flavor, props)
 
 
 def emulator_mask_set(

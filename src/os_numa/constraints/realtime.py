@@ -30,14 +30,6 @@ def is_realtime_enabled(flavor: Any) -> bool:
     return source.parse_bool("hw:cpu_realtime", value)
 
 
-def _mask_and_key(flavor: source.FlavorView, props: source.Properties) -> tuple[str | None, str]:
-    flavor_mask, image_mask = source.flavor_image_values("cpu_realtime_mask", flavor, props)
-    # The image's mask is more specific to the workload, so it wins.
-    if image_mask:
-        return image_mask, "image property hw_cpu_realtime_mask"
-    return flavor_mask or None, "hw:cpu_realtime_mask"
-
-
 def check_realtime_policy(policies: cpu.CPUPolicies) -> None:
     """Realtime needs pinned vCPUs.
 
@@ -58,7 +50,7 @@ def realtime_set(
         the flavor lacks, selects none, or selects every vCPU while no
         emulator-threads policy gives the emulator threads another home.
     """
-    mask, key = _mask_and_key(flavor, props)
+    mask, key = source.image_mask_first("cpu_realtime_mask", flavor, props)
     vcpus = flavor.vcpus
     every = set(range(vcpus))
 

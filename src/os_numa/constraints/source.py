@@ -138,6 +138,18 @@ def flavor_image_values(name: str, flavor: FlavorView, props: Properties) -> tup
     return flavor.spec(f"hw:{name}"), props.get(f"hw_{name}")
 
 
+def image_mask_first(name: str, flavor: FlavorView, props: Properties) -> tuple[str | None, str]:
+    """A vCPU mask (``hw_<name>`` / ``hw:<name>``) and where it came from, for messages.
+
+    The image's mask wins over the flavor's: the image knows its workload's
+    (realtime or housekeeping) vCPUs best. An empty mask counts as unset.
+    """
+    flavor_mask, image_mask = flavor_image_values(name, flavor, props)
+    if image_mask:
+        return image_mask, f"image property hw_{name}"
+    return flavor_mask or None, f"hw:{name}"
+
+
 def parse_bool(key: str, value: Any) -> bool:
     """Parse a boolean extra spec strictly (oslo's true/false strings).
 
