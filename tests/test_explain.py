@@ -5,8 +5,9 @@ import dataclasses
 import pytest
 from hypothesis import given, settings
 
-from os_numa.explain import explain_fit
+from os_numa.explain import explain_fit, explain_problem
 from os_numa.fit import numa_fit_instance_to_host as fit
+from os_numa.fit.fit import make_problem, solve
 from tests import fixtures_topology as ft
 from tests.fit.test_fit_properties import LIMITS, hosts, requests
 
@@ -119,6 +120,21 @@ def test_explanation_agrees_with_the_fit(host, request, limits):
         assert report.reason or report.unplaceable or report.obstacle
         for guest in report.unplaceable:
             assert all(not v.fits for v in report.verdicts_for(guest))
+
+
+@settings(max_examples=40, deadline=None)
+@given(hosts(), requests(), LIMITS)
+def test_explaining_a_solved_problem_is_explaining_afresh(host, request, limits):
+    """What host_passes and claims do (solve, then explain the same problem) reports
+    exactly what explain_fit reports from scratch."""
+    problem = make_problem(host, request, limits)
+    placement = solve(problem, host, request)
+    reused = explain_problem(problem, host, request)
+    fresh = explain_fit(host, request, limits=limits)
+    assert (placement is not None) == reused.fits == fresh.fits
+    assert str(reused) == str(fresh)
+    assert reused.verdicts == fresh.verdicts
+    assert (reused.unplaceable, reused.obstacle) == (fresh.unplaceable, fresh.obstacle)
 
 
 EMULATOR_OFF_REALTIME = {

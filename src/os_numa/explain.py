@@ -15,7 +15,7 @@ from oslo_config import cfg
 
 from os_numa import cpuset, objects
 from os_numa.fit import search
-from os_numa.fit.fit import build_placement, make_problem, pool_shortfall
+from os_numa.fit.fit import Problem, build_placement, make_problem, pool_shortfall
 from os_numa.fit.outcome import Shortfall
 from os_numa.pci.request import PciRequest
 from os_numa.pci.stats import PciDeviceStats
@@ -122,6 +122,18 @@ def explain_fit(
             reason="fitting needs both a host NUMA topology and a requested one",
         )
     problem = make_problem(host_topology, instance_topology, limits, conf)
+    return explain_problem(problem, host_topology, instance_topology, pci_requests, pci_stats)
+
+
+def explain_problem(
+    problem: Problem,
+    host_topology: objects.NUMATopology,
+    instance_topology: objects.InstanceNUMATopology,
+    pci_requests: Sequence[PciRequest] | None = None,
+    pci_stats: PciDeviceStats | None = None,
+) -> FitReport:
+    """:func:`explain_fit` for a problem already made from the same topologies
+    (:func:`~os_numa.fit.fit.make_problem`), reusing the answers it has cached."""
     k, n = len(problem.guests), len(problem.hosts)
     host_ids = tuple(problem.hosts[h].id for h in problem.order)
     pool_reason = pool_shortfall(problem)

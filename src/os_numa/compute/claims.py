@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from os_numa import exception, hardware
+from os_numa import exception, explain, hardware
 from os_numa.compute.instance import Resources
+from os_numa.fit import fit
 from os_numa.objects import InstanceNUMATopology, NUMATopology, NUMATopologyLimits, fields
 
 _PINNED = (fields.CPUAllocationPolicy.DEDICATED, fields.CPUAllocationPolicy.MIXED)
@@ -58,9 +59,11 @@ def fit_instance(
         which host cell lacked what, or which PCI alias could not be served.
     """
     pci = {"pci_requests": pci_requests or None, "pci_stats": pci_stats}
-    placement = hardware.numa_fit_instance_to_host(host, request, limits=limits, conf=conf, **pci)
+    problem = fit.make_problem(host, request, limits, conf)
+    placement = fit.solve(problem, host, request, **pci)
     if placement is None:
-        report = hardware.explain_fit(host, request, limits=limits, conf=conf, **pci)
+        # Explained from the answers the search already cached, not fitted again.
+        report = explain.explain_problem(problem, host, request, **pci)
         raise exception.ComputeResourcesUnavailable(reason=report.summary())
     return placement
 

@@ -154,6 +154,23 @@ def numa_fit_instance_to_host(
     if host_topology is None or instance_topology is None:
         return None
     problem = make_problem(host_topology, instance_topology, limits, conf)
+    return solve(problem, host_topology, instance_topology, pci_requests, pci_stats)
+
+
+def solve(
+    problem: Problem,
+    host_topology: objects.NUMATopology,
+    instance_topology: objects.InstanceNUMATopology,
+    pci_requests: Sequence[PciRequest] | None = None,
+    pci_stats: PciDeviceStats | None = None,
+) -> objects.InstanceNUMATopology | None:
+    """The placement of :func:`numa_fit_instance_to_host` for a problem already made
+    from the same topologies (see :func:`make_problem`), or None.
+
+    A caller that explains a failure passes the same ``problem`` on to
+    :func:`os_numa.explain.explain_problem`, which then reuses every per-cell
+    answer the search cached instead of snapshotting and fitting again.
+    """
     if pool_shortfall(problem) is not None:
         return None
     if pci_requests:

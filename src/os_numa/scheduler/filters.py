@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from os_numa import hardware
+from os_numa import explain, hardware
 from os_numa.compute.instance import requested_topology as instance_requested_topology
+from os_numa.fit import fit
 from os_numa.objects import InstanceNUMATopology, NUMATopology, NUMATopologyLimits
 
 
@@ -113,12 +114,13 @@ def host_passes(
         reason = pci_fit.explain_without_numa(pci, pci_stats, host_topology)
         return HostPassResult(passed=False, explanation=reason)
     extra = {"pci_requests": pci or None, "pci_stats": pci_stats}
-    if host_topology is not None and host_topology.cells:
-        placement = hardware.numa_fit_instance_to_host(
-            host_topology, wanted, limits=limits, conf=conf, **extra
-        )
-        if placement is not None:
-            return HostPassResult(passed=True, placement=placement)
-    # The explanation runs the same search again; only failures pay for it.
-    report = hardware.explain_fit(host_topology, wanted, limits=limits, conf=conf, **extra)
+    if host_topology is None or not host_topology.cells:
+        report = hardware.explain_fit(host_topology, wanted, limits=limits, conf=conf, **extra)
+        return HostPassResult(passed=False, explanation=report)
+    problem = fit.make_problem(host_topology, wanted, limits, conf)
+    placement = fit.solve(problem, host_topology, wanted, **extra)
+    if placement is not None:
+        return HostPassResult(passed=True, placement=placement)
+    # Only a failure is explained, from the answers the search already cached.
+    report = explain.explain_problem(problem, host_topology, wanted, **extra)
     return HostPassResult(passed=False, explanation=report)
