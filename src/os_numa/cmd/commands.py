@@ -16,11 +16,12 @@ from typing import Any, TextIO
 from oslo_config import cfg
 
 from os_numa import conf as conf_mod
-from os_numa import exception, hardware
+from os_numa import exception, explain, hardware
 from os_numa.cmd import args as cli_args
 from os_numa.cmd import hostsource, render_json, render_picture, render_xml, specs
 from os_numa.cmd.main import EXIT_FITS, EXIT_NO_FIT
 from os_numa.cpuset import format_cpu_spec
+from os_numa.fit import fit
 from os_numa.objects.flavor import Flavor
 from os_numa.objects.image_meta import ImageMeta
 from os_numa.objects.instance_numa import InstanceNUMATopology
@@ -142,9 +143,10 @@ def compute_placement(options: argparse.Namespace) -> Outcome:
             return outcome
         outcome.unplaced_pci = InstanceNUMATopology(cells=[], pci_devices=devices)
     if request is not None:
-        outcome.placement = hardware.numa_fit_instance_to_host(host, request, conf=conf, **pci)
+        problem = fit.make_problem(host, request, conf=conf)
+        outcome.placement = fit.solve(problem, host, request, **pci)
         if outcome.placement is None:
-            outcome.explanation = str(hardware.explain_fit(host, request, conf=conf, **pci))
+            outcome.explanation = str(explain.explain_problem(problem, host, request, **pci))
             return outcome
     outcome.numa_config = driver.get_guest_numa_config(
         outcome.placement, flavor, image_meta, host_topology=host, conf=conf
