@@ -9,7 +9,9 @@ pytest_plugins = ["pytester"]
 CONFTEST = (Path(__file__).parent / "conftest.py").read_text()
 
 
-@pytest.mark.parametrize(("value", "expected"), [("1", "failed"), ("", "skipped"), ("0", "skipped")])
+@pytest.mark.parametrize(
+    ("value", "expected"), [("1", "failed"), ("", "skipped"), ("0", "skipped")]
+)
 def test_skip_becomes_failure_only_under_the_switch(pytester, monkeypatch, value, expected):
     monkeypatch.setenv("OS_NUMA_REQUIRE_ALL", value)
     pytester.makeconftest(CONFTEST)
