@@ -8,7 +8,7 @@ explanation cannot disagree with the fit.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from oslo_config import cfg
@@ -106,10 +106,15 @@ def explain_fit(
     pci_requests: Sequence[PciRequest] | None = None,
     pci_stats: PciDeviceStats | None = None,
     conf: cfg.ConfigOpts | None = None,
+    *,
+    host_cells: Collection[int] | None = None,
+    cell_mapping: Sequence[int] | None = None,
 ) -> FitReport:
     """Run the fit of :func:`~os_numa.fit.fit.numa_fit_instance_to_host` and explain it.
 
-    Same arguments and errors as the fit. When only the PCI requests stand in
+    Same arguments and errors as the fit. A host cell that ``host_cells`` or
+    ``cell_mapping`` rules out for a guest cell has the verdict "only host
+    cell(s) ... allowed" (constraint ``host_cells``). When only the PCI requests stand in
     the way, ``reason`` names each failing alias with its free devices per cell.
     When a ``pool`` guest finds the emulator pool full (or absent), ``reason``
     says so with its numbers ("emulator pool full: 4 pCPUs x overcommit 2 = 8
@@ -121,7 +126,14 @@ def explain_fit(
             placement=None,
             reason="fitting needs both a host NUMA topology and a requested one",
         )
-    problem = make_problem(host_topology, instance_topology, limits, conf)
+    problem = make_problem(
+        host_topology,
+        instance_topology,
+        limits,
+        conf,
+        host_cells=host_cells,
+        cell_mapping=cell_mapping,
+    )
     return explain_problem(problem, host_topology, instance_topology, pci_requests, pci_stats)
 
 

@@ -7,6 +7,7 @@ the lock.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,8 +49,12 @@ def fit_instance(
     conf: Any = None,
     pci_requests: Any = None,
     pci_stats: Any = None,
+    cell_mapping: Sequence[int] | None = None,
 ) -> InstanceNUMATopology:
     """Fit ``request`` on ``host`` as it is used now (``conf``: options, default ``CONF``).
+
+    ``cell_mapping`` (one host cell id per guest cell) holds each guest cell
+    to the host cell a scheduler allocated for it in Placement.
 
     With ``pci_requests`` the devices are part of the fit (served from
     ``pci_stats``) and recorded in the placement's ``pci_devices``.
@@ -59,7 +64,7 @@ def fit_instance(
         which host cell lacked what, or which PCI alias could not be served.
     """
     pci = {"pci_requests": pci_requests or None, "pci_stats": pci_stats}
-    problem = fit.make_problem(host, request, limits, conf)
+    problem = fit.make_problem(host, request, limits, conf, cell_mapping=cell_mapping)
     placement = fit.solve(problem, host, request, **pci)
     if placement is None:
         # Explained from the answers the search already cached, not fitted again.

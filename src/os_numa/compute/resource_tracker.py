@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from os_numa import exception
@@ -101,8 +101,14 @@ class ResourceTracker:
             return None if self._pci is None else self._pci.copy()
 
     @contextlib.contextmanager
-    def instance_claim(self, instance: Any) -> Iterator[Claim]:
+    def instance_claim(
+        self, instance: Any, *, cell_mapping: Sequence[int] | None = None
+    ) -> Iterator[Claim]:
         """Claim the host resources ``instance`` needs, for the ``with`` block.
+
+        ``cell_mapping`` (one host cell id per guest cell) keeps each guest
+        cell on the host cell that the scheduler allocated for it in
+        Placement (:mod:`os_numa.placement`), so the host and Placement agree.
 
         The requested topology (``instance.numa_topology`` if set, otherwise
         derived from the flavor and image) is fitted to the host as used now;
@@ -117,7 +123,7 @@ class ResourceTracker:
         :raises Invalid: a bad flavor, extra spec, image property, PCI alias
             request or overhead.
         """
-        claim, previous = self._claim(instance)
+        claim, previous = self._claim(instance, cell_mapping)
         try:
             yield dataclasses.replace(claim, placement=getattr(instance, "numa_topology", None))
         except BaseException:
@@ -187,7 +193,7 @@ class ResourceTracker:
         (stats.free if free else stats.claim)(addresses)
         return stats
 
-    def _claim(self, instance: Any) -> tuple[Claim, Any]:
+    def _claim(self, instance: Any, cell_mapping: Sequence[int] | None = None) -> tuple[Claim, Any]:
         uuid = instance_uuid(instance)
         resources = flavor_resources(instance.flavor)
         previous = getattr(instance, "numa_topology", None)
@@ -201,7 +207,13 @@ class ResourceTracker:
             devices: list = []
             if request is not None:
                 placement = claims_mod.fit_instance(
-                    self._host, request, self.limits, self.conf, pci_requests, self._pci
+                    self._host,
+                    request,
+                    self.limits,
+                    self.conf,
+                    pci_requests,
+                    self._pci,
+                    cell_mapping=cell_mapping,
                 )
                 host = claims_mod.apply_placement(self._host, placement)
                 devices = list(placement.pci_devices) if pci_requests else []

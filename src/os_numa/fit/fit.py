@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 from oslo_config import cfg
@@ -12,7 +12,7 @@ from oslo_versionedobjects import fields as ovo_fields
 
 from os_numa import conf as os_numa_conf
 from os_numa import objects
-from os_numa.fit import search
+from os_numa.fit import restrict, search
 from os_numa.fit.cellfit import cell_fit
 from os_numa.fit.order import host_order
 from os_numa.fit.outcome import CellFit, Shortfall
@@ -25,9 +25,9 @@ from os_numa.fit.snapshot import (
     emulator_request,
     emulator_reserve,
     guest_cells,
-    host_cells,
     limits_of,
 )
+from os_numa.fit.snapshot import host_cells as snapshot_host_cells
 from os_numa.objects import fields
 from os_numa.pci.request import PciRequest
 from os_numa.pci.stats import PciDeviceStats
@@ -50,6 +50,8 @@ class Problem:
     smt_aware: bool = False
     #: The host's emulator pool, for a ``pool`` guest only (see :mod:`os_numa.fit.pool`).
     pool: EmulatorPool | None = None
+    #: Per guest cell, the host cell ids it may take (None: any); see :mod:`os_numa.fit.restrict`.
+    allowed: restrict.Allowed | None = None
     _outcomes: dict[tuple[int, int], CellFit | Shortfall] = field(default_factory=dict)
 
     def outcome(self, guest: int, host: int) -> CellFit | Shortfall:
@@ -57,7 +59,14 @@ class Problem:
         key = (guest, host)
         result = self._outcomes.get(key)
         if result is None:
-            if guest == 0 and self.reserve:
+            barred = (
+                None
+                if self.allowed is None
+                else restrict.outside(self.allowed[guest], self.hosts[host].id)
+            )
+            if barred is not None:
+                result = barred
+            elif guest == 0 and self.reserve:
                 result = cell_fit(
                     self.hosts[host],
                     self.guests[0],
@@ -85,14 +94,19 @@ def make_problem(
     instance_topology: objects.InstanceNUMATopology,
     limits: objects.NUMATopologyLimits | None = None,
     conf: cfg.ConfigOpts | None = None,
+    *,
+    host_cells: Collection[int] | None = None,
+    cell_mapping: Sequence[int] | None = None,
 ) -> Problem:
     """Snapshot the inputs and order the host cells.
 
-    Reads ``[compute] packing_host_numa_cells_allocation_strategy`` and, for
-    ``isolate`` guests, ``[os_numa] emulator_threads_smt_aware``.
+    ``host_cells`` and ``cell_mapping`` restrict where guest cells may go
+    (:func:`os_numa.fit.restrict.allowed_cells`). Reads ``[compute]
+    packing_host_numa_cells_allocation_strategy`` and, for ``isolate``
+    guests, ``[os_numa] emulator_threads_smt_aware``.
     """
     conf = os_numa_conf.CONF if conf is None else conf
-    hosts = host_cells(host_topology)
+    hosts = snapshot_host_cells(host_topology)
     guests = guest_cells(instance_topology)
     # Only a host with more cells than the guest needs an order (and the option).
     # (conf[group][name] is oslo.config's mapping access, the quickest way in.)
@@ -111,6 +125,7 @@ def make_problem(
         order=host_order(hosts, len(guests), pinning, pack),
         realtime=emulator.realtime if reserve else frozenset(),
         smt_aware=smt_aware,
+        allowed=restrict.allowed_cells(len(guests), host_cells, cell_mapping),
         pool=(
             emulator_pool(host_topology)
             if emulator.policy == fields.CPUEmulatorThreadsPolicy.POOL
@@ -131,6 +146,9 @@ def numa_fit_instance_to_host(
     pci_requests: Sequence[PciRequest] | None = None,
     pci_stats: PciDeviceStats | None = None,
     conf: cfg.ConfigOpts | None = None,
+    *,
+    host_cells: Collection[int] | None = None,
+    cell_mapping: Sequence[int] | None = None,
 ) -> objects.InstanceNUMATopology | None:
     """Place ``instance_topology`` on ``host_topology``, or None when it does not fit.
 
@@ -148,12 +166,26 @@ def numa_fit_instance_to_host(
     None: no devices) under their NUMA policies as part of the search, and the
     placement's ``pci_devices`` records the devices chosen (see :mod:`os_numa.pci.fit`).
 
-    :raises InvalidRequest: a guest cell's vCPU sets contradict its CPU policy.
+    ``host_cells`` (host cell ids) keeps every guest cell on those cells;
+    ``cell_mapping`` (one host cell id per guest cell, in guest cell order)
+    puts each guest cell on its own cell, for example the NUMA providers of a
+    Placement allocation candidate (see :mod:`os_numa.fit.restrict`). The
+    emulator pCPU of ``isolate`` stays with guest cell 0.
+
+    :raises InvalidRequest: a guest cell's vCPU sets contradict its CPU policy,
+        or ``cell_mapping`` does not name one distinct host cell per guest cell.
     :raises BadRequirementEmulatorThreadsPolicy: ``isolate`` without pinned vCPUs.
     """
     if host_topology is None or instance_topology is None:
         return None
-    problem = make_problem(host_topology, instance_topology, limits, conf)
+    problem = make_problem(
+        host_topology,
+        instance_topology,
+        limits,
+        conf,
+        host_cells=host_cells,
+        cell_mapping=cell_mapping,
+    )
     return solve(problem, host_topology, instance_topology, pci_requests, pci_stats)
 
 

@@ -7,6 +7,7 @@ scheduler can tell its user why no host was found.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,6 +82,8 @@ def host_passes(
     *,
     pci_stats: Any = None,
     pci_requests: Any = None,
+    host_cells: Collection[int] | None = None,
+    cell_mapping: Sequence[int] | None = None,
 ) -> HostPassResult:
     """Decide whether ``request`` fits on ``host_topology`` as it is used now.
 
@@ -96,6 +99,10 @@ def host_passes(
     (:func:`requested_pci`). They are part of the fit, under their NUMA
     policies; a guest without a NUMA request passes when any free matching
     devices serve it.
+
+    ``host_cells`` / ``cell_mapping`` keep the guest cells on the host cells
+    a placement service already chose (for example an allocation candidate's
+    NUMA providers): see :func:`os_numa.hardware.numa_fit_instance_to_host`.
 
     :raises Invalid: the flavor or image in ``request`` is invalid, or its PCI
         alias request (a bad request is not a host failure).
@@ -114,10 +121,13 @@ def host_passes(
         reason = pci_fit.explain_without_numa(pci, pci_stats, host_topology)
         return HostPassResult(passed=False, explanation=reason)
     extra = {"pci_requests": pci or None, "pci_stats": pci_stats}
+    cells = {"host_cells": host_cells, "cell_mapping": cell_mapping}
     if host_topology is None or not host_topology.cells:
-        report = hardware.explain_fit(host_topology, wanted, limits=limits, conf=conf, **extra)
+        report = hardware.explain_fit(
+            host_topology, wanted, limits=limits, conf=conf, **extra, **cells
+        )
         return HostPassResult(passed=False, explanation=report)
-    problem = fit.make_problem(host_topology, wanted, limits, conf)
+    problem = fit.make_problem(host_topology, wanted, limits, conf, **cells)
     placement = fit.solve(problem, host_topology, wanted, **extra)
     if placement is not None:
         return HostPassResult(passed=True, placement=placement)
