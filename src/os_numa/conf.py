@@ -132,6 +132,29 @@ pci_opts = [
 ]
 
 
+#: [os_numa] options of the guest XML (os_numa.virt.libvirt.driver), issue 15.
+os_numa_guest_opts: list[cfg.Opt] = [
+    cfg.StrOpt(
+        "guest_cpu_topology",
+        default="requested",
+        choices=[
+            (
+                "requested",
+                "write <cpu><topology> when the flavor or image sets hw:cpu_sockets, "
+                "hw:cpu_cores, hw:cpu_threads or a hw:cpu_max_* limit, or the guest uses "
+                "hw:cpu_thread_policy=require",
+            ),
+            ("always", "write it for every guest, as Nova does"),
+        ],
+        help=(
+            "When the guest XML carries a <cpu><topology> (sockets, cores, threads). "
+            "The topology follows Nova's rules, keeps each guest core inside one guest "
+            "NUMA node, and under hw:cpu_thread_policy=require makes the guest's threads "
+            "of one core SMT siblings on the host."
+        ),
+    ),
+]
+
 #: [os_numa] options of the fit (os_numa.fit).
 os_numa_fit_opts: list[cfg.Opt] = [
     cfg.BoolOpt(
@@ -153,7 +176,7 @@ def _all_groups():
     return [
         (compute_group, compute_opts),
         (libvirt_group, libvirt_opts),
-        (os_numa_group, os_numa_opts + os_numa_fit_opts),
+        (os_numa_group, os_numa_opts + os_numa_fit_opts + os_numa_guest_opts),
         (pci_group, pci_opts),
     ]
 

@@ -277,6 +277,12 @@ class ImageVCPULimitsRangeImpossible(Invalid):
     msg_fmt = "Requested vCPU limits %(sockets)d:%(cores)d:%(threads)d cannot hold %(vcpus)d vCPUs."
 
 
+class CPUTopologyNUMAMismatch(ImageVCPULimitsRangeImpossible):
+    """No allowed guest CPU topology keeps each guest core inside one guest NUMA node."""
+
+    msg_fmt = "The guest CPU topology cannot follow the guest NUMA nodes: %(reason)s"
+
+
 # --- Memory pages ----------------------------------------------------------------
 
 

@@ -39,8 +39,8 @@ def checker() -> ovo_fixture.ObjectVersionChecker:
 # object you changed (and of parents you bumped) may change; a new object adds a line.
 EXPECTED_FINGERPRINTS = {
     "OsNumaFlavor": "1.0-ad88968ccaea0fec5ef56030821c0ead",
-    "OsNumaImageMeta": "1.2-c352d0b3dd82ba922e4f90a52d0e3e10",
-    "OsNumaImageMetaProps": "1.2-48c4dc4dbfb701151086686adfc26cb1",
+    "OsNumaImageMeta": "1.3-c352d0b3dd82ba922e4f90a52d0e3e10",
+    "OsNumaImageMetaProps": "1.3-1af7f498f842d0ffb51cace4f27f7aa0",
     "OsNumaInstanceNUMACell": "1.3-a5d79890cdbaa20ca226a7aaefd3bf25",
     "OsNumaInstanceNUMATopology": "1.7-76ab5accd3b4cc38a20ffdfc02d7d66b",
     "OsNumaInstancePCIDevice": "1.0-6e74c6e8f4de0f3b97e3d688baa43b03",

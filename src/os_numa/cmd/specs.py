@@ -42,6 +42,12 @@ READ_EXTRA_SPECS = (
     "hw:mem_page_size",
     "hw:locked_memory",
     "hw:pci_numa_affinity_policy",
+    "hw:cpu_sockets",
+    "hw:cpu_cores",
+    "hw:cpu_threads",
+    "hw:cpu_max_sockets",
+    "hw:cpu_max_cores",
+    "hw:cpu_max_threads",
     "pci_passthrough:alias",
 )
 #: Scopes of READ_EXTRA_SPECS: another key in them may be a misspelt one.

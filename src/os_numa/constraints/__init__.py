@@ -8,7 +8,8 @@ NUMA placement). The ``get_*_constraint`` helpers expose each decision on its
 own. One module per topic: :mod:`.cpu` (CPU, thread and emulator policies,
 emulator pCPU count, dedicated mask, the Placement form), :mod:`.emulator`
 (the emulator mask), :mod:`.realtime` (incl. priority), :mod:`.pages`,
-:mod:`.numa` (node count and split) and :mod:`.topology` (the assembly).
+:mod:`.numa` (node count and split), :mod:`.cpu_topology` (the guest's
+sockets, cores and threads) and :mod:`.topology` (the assembly).
 See ``doc/source/extra-specs.rst`` for every key.
 """
 
@@ -18,6 +19,10 @@ from os_numa.constraints.cpu import (
     get_dedicated_cpu_constraint,
     get_emulator_thread_policy_constraint,
     get_emulator_threads_count_constraint,
+)
+from os_numa.constraints.cpu_topology import (
+    get_best_cpu_topology,
+    get_cpu_topology_constraints,
 )
 from os_numa.constraints.numa import get_numa_nodes_constraint
 from os_numa.constraints.pages import (
@@ -42,7 +47,9 @@ __all__ = [
     "MEMPAGES_ANY",
     "MEMPAGES_LARGE",
     "MEMPAGES_SMALL",
+    "get_best_cpu_topology",
     "get_cpu_policy_constraint",
+    "get_cpu_topology_constraints",
     "get_cpu_thread_policy_constraint",
     "get_dedicated_cpu_constraint",
     "get_emulator_thread_policy_constraint",

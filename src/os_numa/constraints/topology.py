@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from os_numa import exception, objects
-from os_numa.constraints import cpu, emulator, numa, pages, realtime, source
+from os_numa.constraints import cpu, cpu_topology, emulator, numa, pages, realtime, source
 from os_numa.objects import fields
 
 _POLICY = fields.CPUAllocationPolicy
@@ -56,7 +56,12 @@ def numa_get_constraints(flavor: Any, image_meta: Any) -> objects.InstanceNUMATo
     vCPUs named by ``hw:emulator_threads_mask``, or None). The realtime set is not stored: see
     :func:`~os_numa.constraints.realtime.get_realtime_cpu_constraint`.
 
-    Checks run from the general to the specific: each value on its own, then
+    The guest CPU topology keys (``hw:cpu_sockets`` ..., see
+    :mod:`~os_numa.constraints.cpu_topology`) are checked first, as Nova's API
+    does, and once the cells are known a topology must exist whose cores each
+    lie in one guest cell.
+
+    Then checks run from the general to the specific: each value on its own, then
     the policy combinations (a thread policy, emulator ``isolate``, realtime or
     a dedicated mask without pinning), then the masks' contents, then NUMA
     nodes and pages. So ``hw:cpu_realtime=yes`` on a flavor without
@@ -71,6 +76,10 @@ def numa_get_constraints(flavor: Any, image_meta: Any) -> objects.InstanceNUMATo
     flavor_v = source.flavor_view(flavor)
     image_v = source.image_view(image_meta)
     props = image_v.properties
+    # Nova's API checks the guest CPU topology before the NUMA constraints.
+    topology_keys = cpu_topology.topology_requested(flavor_v, image_v)
+    if topology_keys:
+        cpu_topology.get_cpu_topology_constraints(flavor_v, image_v)
 
     rt_enabled = realtime.is_realtime_enabled(flavor_v)
     policies = cpu.resolve_cpu_policies(flavor_v, image_v)
@@ -96,6 +105,8 @@ def numa_get_constraints(flavor: Any, image_meta: Any) -> objects.InstanceNUMATo
         or policies.cpu_policy in (_POLICY.DEDICATED, _POLICY.MIXED)
     )
     if not wants_numa:
+        if topology_keys:
+            cpu_topology.desirable_cpu_topologies(flavor_v, image_v)
         return None
 
     cells = [
@@ -110,13 +121,17 @@ def numa_get_constraints(flavor: Any, image_meta: Any) -> objects.InstanceNUMATo
         )
         for index, split in enumerate(numa.split_nodes(flavor_v, image_v, nodes or 1))
     ]
-    return objects.InstanceNUMATopology(
+    requested = objects.InstanceNUMATopology(
         cells=cells,
         emulator_threads_policy=policies.emulator_threads_policy,
         emulator_threads_count=policies.emulator_threads_count,
         emulator_threads_mask=emulator_mask,
         realtime_vcpus=set(realtime_cpus) if realtime_cpus is not None else None,
     )
+    if topology_keys:
+        # Refuse now, not when the XML is built, a topology the limits cannot give.
+        cpu_topology.desirable_cpu_topologies(flavor_v, image_v, numa_topology=requested)
+    return requested
 
 
 def get_emulator_threads_mask_constraint(flavor: Any, image_meta: Any) -> set[int] | None:

@@ -29,9 +29,12 @@ class ImageMetaProps(base.OsNumaObject):
     * 1.1: traits_required (Nova's name: read for HW_CPU_HYPERTHREADING),
       hw_emulator_threads_mask
     * 1.2: hw_pci_numa_affinity_policy
+    * 1.3: hw_cpu_sockets, hw_cpu_cores, hw_cpu_threads, hw_cpu_max_sockets,
+      hw_cpu_max_cores, hw_cpu_max_threads (guest CPU topology),
+      hw_numa_memory_policy
     """
 
-    VERSION = "1.2"
+    VERSION = "1.3"
 
     fields = {
         "hw_cpu_policy": fields.StringField(),
@@ -45,10 +48,31 @@ class ImageMetaProps(base.OsNumaObject):
         "traits_required": fields.ListOfStringsField(),
         "hw_emulator_threads_mask": fields.StringField(),
         "hw_pci_numa_affinity_policy": fields.StringField(),
+        "hw_cpu_sockets": fields.IntegerField(),
+        "hw_cpu_cores": fields.IntegerField(),
+        "hw_cpu_threads": fields.IntegerField(),
+        "hw_cpu_max_sockets": fields.IntegerField(),
+        "hw_cpu_max_cores": fields.IntegerField(),
+        "hw_cpu_max_threads": fields.IntegerField(),
+        "hw_numa_memory_policy": fields.StringField(),
     }
+
+    #: Fields added in 1.3, dropped when downgrading.
+    _ADDED_1_3 = (
+        "hw_cpu_sockets",
+        "hw_cpu_cores",
+        "hw_cpu_threads",
+        "hw_cpu_max_sockets",
+        "hw_cpu_max_cores",
+        "hw_cpu_max_threads",
+        "hw_numa_memory_policy",
+    )
 
     def obj_make_compatible(self, primitive, target_version):
         super().obj_make_compatible(primitive, target_version)
+        if versionutils.convert_version_to_tuple(target_version) < (1, 3):
+            for name in self._ADDED_1_3:
+                primitive.pop(name, None)
         if versionutils.convert_version_to_tuple(target_version) < (1, 2):
             primitive.pop("hw_pci_numa_affinity_policy", None)
         if versionutils.convert_version_to_tuple(target_version) < (1, 1):
@@ -156,15 +180,18 @@ class ImageMeta(base.OsNumaObject):
     * 1.0: properties (ImageMetaProps 1.0)
     * 1.1: properties are ImageMetaProps 1.1
     * 1.2: properties are ImageMetaProps 1.2
+    * 1.3: properties are ImageMetaProps 1.3
     """
 
-    VERSION = "1.2"
+    VERSION = "1.3"
 
     fields = {
         "properties": fields.ObjectField("OsNumaImageMetaProps"),
     }
 
-    obj_relationships = {"properties": [("1.0", "1.0"), ("1.1", "1.1"), ("1.2", "1.2")]}
+    obj_relationships = {
+        "properties": [("1.0", "1.0"), ("1.1", "1.1"), ("1.2", "1.2"), ("1.3", "1.3")]
+    }
 
     @classmethod
     def from_dict(cls, image_meta: Mapping[str, Any] | None) -> ImageMeta:

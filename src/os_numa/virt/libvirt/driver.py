@@ -46,7 +46,7 @@ from oslo_config import cfg
 from os_numa import conf as os_numa_conf
 from os_numa import cpuset as cpuset_mod
 from os_numa import exception, hardware, objects
-from os_numa.constraints import source
+from os_numa.constraints import cpu_topology, source
 from os_numa.objects import fields
 from os_numa.pci.guest_config import get_guest_pci_config
 from os_numa.virt import driver as base_driver
@@ -514,6 +514,48 @@ def get_guest_memory_backing_config(
     )
 
 
+def get_guest_cpu_topology(
+    instance_numa_topology: objects.InstanceNUMATopology | None,
+    flavor: Any,
+    image_meta: Any,
+    host_topology: objects.NUMATopology | None = None,
+    conf: cfg.ConfigOpts | None = None,
+) -> objects.VirtCPUTopology | None:
+    """The guest's ``<cpu><topology>``, or None when none is written.
+
+    The topology is :func:`os_numa.hardware.get_best_cpu_topology` of the
+    flavor and image, kept consistent with the guest NUMA cells and, for a
+    ``hw:cpu_thread_policy=require`` placement, with the host's SMT siblings
+    (guest threads of one core are sibling threads of one host core). It is
+    written when the flavor or image sets a ``hw:cpu_sockets``-style key, for a
+    ``require`` placement, or always with ``[os_numa] guest_cpu_topology =
+    always`` (Nova's behaviour); otherwise libvirt's default (one socket per
+    vCPU) stays, as before.
+
+    :raises ImageVCPULimitsRangeExceeded, ImageVCPUTopologyRangeExceeded,
+        ImageVCPULimitsRangeImpossible, CPUTopologyNUMAMismatch: see
+        :mod:`os_numa.constraints.cpu_topology`.
+    """
+    conf = _conf(conf)
+    cells = list(instance_numa_topology.cells) if instance_numa_topology is not None else []
+    require = any(
+        cell.cpu_thread_policy == fields.CPUThreadAllocationPolicy.REQUIRE and cell.cpu_pinning
+        for cell in cells
+    )
+    if not (
+        conf.os_numa.guest_cpu_topology == "always"
+        or require
+        or cpu_topology.topology_requested(flavor, image_meta)
+    ):
+        return None
+    return hardware.get_best_cpu_topology(
+        flavor,
+        image_meta,
+        numa_topology=instance_numa_topology if cells else None,
+        host_topology=host_topology,
+    )
+
+
 def build_guest(
     instance_numa_topology: objects.InstanceNUMATopology | None,
     flavor: Any,
@@ -527,6 +569,7 @@ def build_guest(
 ) -> config.LibvirtConfigGuest:
     """A minimal ``<domain>`` carrying the guest's NUMA configuration.
 
+    ``<cpu><topology>`` is :func:`get_guest_cpu_topology`'s.
     Memory and vCPU count come from the flavor; ``<iothreads>1</iothreads>``
     is declared for the ``<iothreadpin>``. The PCI devices the placement
     holds (``pci_devices``) become ``<hostdev>`` elements behind a
@@ -539,6 +582,9 @@ def build_guest(
     """
     numa = get_guest_numa_config(instance_numa_topology, flavor, image_meta, host_topology, conf)
     membacking = get_guest_memory_backing_config(
+        instance_numa_topology, flavor, image_meta, host_topology, conf
+    )
+    topology = get_guest_cpu_topology(
         instance_numa_topology, flavor, image_meta, host_topology, conf
     )
     flavor_v = source.flavor_view(flavor)
@@ -557,10 +603,24 @@ def build_guest(
         membacking=membacking,
         cputune=numa.cputune,
         numatune=numa.numatune,
-        cpu=None if numa.numaconfig is None else config.LibvirtConfigGuestCPU(numa=numa.numaconfig),
+        cpu=_guest_cpu(numa.numaconfig, topology),
         os_machine=None if pci is None else "q35",
         devices=[] if pci is None else pci.devices,
     )
+
+
+def _guest_cpu(
+    numaconfig: config.LibvirtConfigGuestCPUNUMA | None,
+    topology: objects.VirtCPUTopology | None,
+) -> config.LibvirtConfigGuestCPU | None:
+    if numaconfig is None and topology is None:
+        return None
+    sizes = (
+        {}
+        if topology is None
+        else {"sockets": topology.sockets, "cores": topology.cores, "threads": topology.threads}
+    )
+    return config.LibvirtConfigGuestCPU(numa=numaconfig, **sizes)
 
 
 class LibvirtDriver(base_driver.ComputeDriver):
