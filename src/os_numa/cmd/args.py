@@ -153,7 +153,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--format",
         choices=("picture", "json", "xml"),
         default="picture",
-        help="picture of the host (default), the placement as JSON, or the domain XML",
+        help=(
+            "picture of the host (default), the placement as JSON (schema "
+            "os-numa/placement/v1), or the domain XML"
+        ),
     )
     _add_color_option(place)
 
@@ -164,6 +167,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_host_options(host)
     _add_config_option(host)
+    host.add_argument(
+        "--format",
+        choices=("picture", "json"),
+        default="picture",
+        help="picture of the host (default), or the host as JSON (schema os-numa/host/v1)",
+    )
     _add_color_option(host)
 
     validate = commands.add_parser(
@@ -178,6 +187,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_config_option(validate)
     _add_flavor_options(validate)
+    validate.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="a summary (default), or the request as JSON (schema os-numa/flavor/v1)",
+    )
     return parser
 
 

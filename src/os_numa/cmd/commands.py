@@ -18,9 +18,8 @@ from oslo_config import cfg
 from os_numa import conf as conf_mod
 from os_numa import exception, explain, hardware
 from os_numa.cmd import args as cli_args
-from os_numa.cmd import hostsource, render_json, render_picture, render_xml, specs
+from os_numa.cmd import flavorcheck, hostsource, render_json, render_picture, render_xml, specs
 from os_numa.cmd.main import EXIT_FITS, EXIT_NO_FIT
-from os_numa.cpuset import format_cpu_spec
 from os_numa.fit import fit
 from os_numa.objects.flavor import Flavor
 from os_numa.objects.image_meta import ImageMeta
@@ -247,6 +246,10 @@ def cmd_place(options: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_host(options: argparse.Namespace, out: TextIO) -> int:
     view = _host_from(options, _conf(options))
+    if options.format == "json":
+        document = render_json.host_document(view.topology, view.cores, view.pci_stats)
+        out.write(render_json.dumps(document) + "\n")
+        return EXIT_FITS
     cells = len(view.topology.cells)
     cpus = sum(len(core) for cores in view.cores.values() for core in cores)
     title = f"host: {cells} NUMA cell{'s' if cells != 1 else ''}, {cpus} CPUs"
@@ -264,55 +267,14 @@ def cmd_host(options: argparse.Namespace, out: TextIO) -> int:
     return EXIT_FITS
 
 
-def describe_request(
-    flavor: Flavor, image_meta: ImageMeta | None, pci_aliases: list[str] | tuple[str, ...] = ()
-) -> list[str]:
-    """A summary of the topology a flavor asks for; validation errors propagate.
-
-    ``pci_aliases`` are ``--pci-alias`` values, needed when the flavor names aliases.
-
-    :raises OsNumaError: any invalid extra spec, image property or PCI request.
-    """
-    request = hardware.numa_get_constraints(flavor, image_meta)
-    realtime = hardware.get_realtime_cpu_constraint(flavor, image_meta)
-    emulator = hardware.get_emulator_thread_policy_constraint(flavor)
-    lines = [f"OK: {flavor.vcpus} vCPUs, {flavor.memory_mb} MiB"]
-    if request is None:
-        lines.append("no NUMA placement requested: vCPUs float over the host's shared CPUs")
-    else:
-        lines.append(
-            f"cpu policy {request.cpu_policy or 'shared'}, "
-            f"thread policy {request.cells[0].cpu_thread_policy or 'unset'}, "
-            f"emulator threads {emulator or 'unset'}"
-        )
-        lines += [
-            render_picture.describe_guest_cell(index, cell)
-            for index, cell in enumerate(request.cells)
-        ]
-    count = hardware.get_emulator_threads_count_constraint(flavor)
-    if count and count > 1:
-        lines.append(f"{count} emulator pCPUs reserved")
-    mask = hardware.get_emulator_threads_mask_constraint(flavor, image_meta)
-    if mask:
-        lines.append(f"emulator threads run beside vCPUs {format_cpu_spec(mask)}")
-    if realtime:
-        priority = hardware.get_realtime_priority_constraint(flavor)
-        where = f"priority {priority}" if priority else "[libvirt] realtime_scheduler_priority"
-        lines.append(
-            f"realtime vCPUs {format_cpu_spec(realtime)} (SCHED_FIFO, {where}, locked memory)"
-        )
-    aliases = pci_request.parse_aliases(pci_aliases)
-    devices = pci_request.get_pci_requests(flavor, image_meta, aliases=aliases)
-    if devices:
-        lines.append(f"PCI devices {pci_request.describe(devices)}")
-    return lines
-
-
 def cmd_validate_flavor(options: argparse.Namespace, out: TextIO) -> int:
     flavor, image_meta = _guest_from(options)
-    lines = describe_request(flavor, image_meta, _pci_alias_values(options, _conf(options)))
-    lines += specs.unread_extra_specs(flavor.extra_specs)
-    out.write("\n".join(lines) + "\n")
+    aliases = _pci_alias_values(options, _conf(options))
+    check = flavorcheck.check_flavor(flavor, image_meta, aliases)
+    if options.format == "json":
+        out.write(render_json.dumps(check.document()) + "\n")
+    else:
+        out.write("\n".join(check.lines()) + "\n")
     return EXIT_FITS
 
 

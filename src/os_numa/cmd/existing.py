@@ -1,9 +1,11 @@
 """``--existing FILE``: placements already on the host, claimed before placing.
 
 The file holds what ``os-numa place --format json`` prints: one placement
-object, or a list of them. Entries with ``"fits": false`` hold nothing and are
-skipped, as are guests that asked for no NUMA placement (``"cells": []``)
-unless they hold PCI devices. Each cell needs ``host_cell``, ``vcpus`` and ``memory_mb``;
+object, or a list of them (schema ``os-numa/placement/v1``; a document that
+names another schema is refused, one that names none is read as this one).
+Entries with ``"fits": false`` hold nothing and are skipped, as are guests
+that asked for no NUMA placement (``"cells": []``) unless they hold PCI
+devices. Each cell needs ``host_cell``, ``vcpus`` and ``memory_mb``;
 ``cpu_pinning``, ``cpuset_reserved``, ``pagesize_kb``, ``cpu_policy`` and
 ``cpu_thread_policy`` are optional. A top-level ``pci_devices`` list (objects
 with an ``address``) names the PCI devices the placement holds, and
@@ -16,7 +18,7 @@ import json
 from typing import Any
 
 from os_numa import exception
-from os_numa.cmd import inputfile
+from os_numa.cmd import inputfile, schema
 from os_numa.objects import fields
 from os_numa.objects.instance_numa import InstanceNUMACell, InstanceNUMATopology
 from os_numa.objects.numa import NUMATopology
@@ -97,6 +99,7 @@ def placement_from_dict(doc: Any, where: str) -> InstanceNUMATopology | None:
     """One ``--format json`` document; None when it records a non-fit."""
     if not isinstance(doc, dict):
         raise _bad(where, "a placement must be a JSON object")
+    schema.check_name(doc, schema.PLACEMENT, f"--existing {where}")
     if doc.get("fits") is False:
         return None
     cells = doc.get("cells")
