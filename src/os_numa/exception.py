@@ -355,6 +355,12 @@ class ComputeResourcesUnavailable(OsNumaError):
     msg_fmt = "Insufficient compute resources: %(reason)s"
 
 
+class InsufficientHostCapacity(ComputeResourcesUnavailable):
+    """Host-wide memory, pCPUs or floating vCPUs are short once the driver's overhead counts."""
+
+    msg_fmt = "Insufficient compute resources for instance %(instance)s: %(reason)s"
+
+
 class InstanceUsageConflict(Invalid):
     msg_fmt = "Instance %(instance)s cannot be accounted on this host: %(reason)s"
 

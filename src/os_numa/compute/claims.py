@@ -42,6 +42,23 @@ class Claim:
         return self.resources + self.overhead
 
 
+def make_claim(
+    uuid: str,
+    placement: InstanceNUMATopology | None,
+    resources: Resources,
+    overhead: Resources,
+    devices: Any = (),
+) -> Claim:
+    """A :class:`Claim` holding its own copies of the placement and the PCI devices."""
+    return Claim(
+        instance_uuid=uuid,
+        placement=None if placement is None else placement.obj_clone(),
+        resources=resources,
+        overhead=overhead,
+        pci_devices=copied(devices),
+    )
+
+
 def fit_instance(
     host: NUMATopology,
     request: InstanceNUMATopology,

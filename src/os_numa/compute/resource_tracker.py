@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from os_numa import exception
+from os_numa.compute import capacity
 from os_numa.compute import claims as claims_mod
 from os_numa.compute.claims import Claim
 from os_numa.compute.instance import (
@@ -80,6 +81,10 @@ class ResourceTracker:
         self._pci_baseline = None if pci_devices is None else PciDeviceStats(pci_devices)
         self._pci = self._pci_baseline
         self._claims: dict[str, Claim] = {}
+        # Claims whose ``with`` block runs: a rebuild keeps them (the guest is being
+        # built and is in no instance list yet), as Nova's tracker does.
+        self._in_flight: set[str] = set()
+        self._capacity = capacity.Capacity.of(self._baseline, limits)
         self._lock = threading.Lock()
 
     @property
@@ -119,6 +124,10 @@ class ResourceTracker:
 
         :raises ComputeResourcesUnavailable: nothing fits (CPUs, memory, or
             the PCI devices requested); the message says why.
+        :raises InsufficientHostCapacity: the guest fits its cells, but with the
+            driver's overhead the host's memory, pCPUs or (with ``limits``)
+            floating vCPUs are short (:mod:`os_numa.compute.capacity`); the
+            message names the overhead.
         :raises InstanceAlreadyClaimed: the instance already holds a claim.
         :raises Invalid: a bad flavor, extra spec, image property, PCI alias
             request or overhead.
@@ -129,6 +138,9 @@ class ResourceTracker:
         except BaseException:
             self._abort(instance, claim, previous)
             raise
+        finally:
+            with self._lock:
+                self._in_flight.discard(claim.instance_uuid)
 
     def drop(self, instance: Any) -> None:
         """Release everything ``instance`` (or its uuid) claimed, overhead included.
@@ -153,23 +165,38 @@ class ResourceTracker:
         driver's overhead estimate is added. The new usage replaces the old
         only when every instance could be accounted; returns its snapshot.
 
+        Claims whose :meth:`instance_claim` block is still running are kept
+        (their guests are being built and may be in no list yet); an
+        instance of ``instances`` that holds such a claim is accounted once,
+        by that claim. So a periodic rebuild never frees pCPUs a guest is
+        about to use.
+
         When PCI devices are tracked, each instance's devices (its
         placement's ``pci_devices``, else ``instance.pci_devices``) are marked
         used again.
 
         :raises InstanceUsageConflict: an instance's placement clashes with an
             earlier one (a pCPU pinned twice, an unknown pCPU or cell, a PCI
-            device held twice or unknown), is not a placement at all, or its
-            uuid repeats; the message names it and the tracker keeps its
-            previous usage.
+            device held twice or unknown), is not a placement at all, its
+            uuid repeats, or with the driver's overhead the host's capacity is
+            exceeded; the message names it and the tracker keeps its previous
+            usage.
         """
         with self._lock:
             host = self._baseline
             pci = None if self._pci_baseline is None else self._pci_baseline.copy()
             rebuilt: dict[str, Claim] = {}
+            building = {uuid for uuid in self._in_flight if uuid in self._claims}
             for instance in instances:
+                if instance_uuid(instance) in building:
+                    continue  # accounted below, by the claim its block holds
                 claim, host = self._account(instance, host, rebuilt, pci)
                 rebuilt[claim.instance_uuid] = claim
+            for uuid in sorted(building):
+                claim = self._claims[uuid]
+                host = self._reapply(claim, host, pci)
+                rebuilt[uuid] = claim
+            self._check_capacity(host, list(rebuilt.values()))
             self._host = host
             self._pci = pci
             self._claims = rebuilt
@@ -228,21 +255,19 @@ class ResourceTracker:
                 overhead = overhead_resources(
                     self.driver.estimate_instance_overhead(instance), self.driver
                 )
+                claim = claims_mod.make_claim(uuid, placement, resources, overhead, devices)
+                capacity.check(
+                    host, [*self._claims.values(), claim], self._capacity, claim, self.driver
+                )
             except BaseException:
                 instance.numa_topology = previous
                 if placement is None and devices:
                     instance.pci_devices = []
                 raise
-            claim = Claim(
-                instance_uuid=uuid,
-                placement=None if placement is None else placement.obj_clone(),
-                resources=resources,
-                overhead=overhead,
-                pci_devices=claims_mod.copied(devices),
-            )
             self._host = host
             self._pci = pci
             self._claims[uuid] = claim
+            self._in_flight.add(uuid)
         return claim, previous
 
     def _abort(self, instance: Any, claim: Claim, previous: Any) -> None:
@@ -256,6 +281,39 @@ class ResourceTracker:
             instance.numa_topology = previous
             if claim.placement is None and claim.pci_devices:
                 instance.pci_devices = []
+
+    def _reapply(
+        self, claim: Claim, host: NUMATopology, pci: PciDeviceStats | None
+    ) -> NUMATopology:
+        """Account a claim the tracker already holds on ``host`` (returned anew) and ``pci``."""
+        try:
+            host = claims_mod.apply_placement(host, claim.placement)
+            if pci is not None:
+                pci.claim(claims_mod.pci_addresses(claim.pci_devices))
+        except exception.OsNumaError as exc:
+            raise exception.InstanceUsageConflict(
+                instance=claim.instance_uuid,
+                reason=f"its claim is being built and {exc}",
+            ) from exc
+        return host
+
+    def _check_capacity(self, host: NUMATopology, claims: list[Claim]) -> None:
+        """Refuse a rebuild whose claims exceed the host, naming the first that overflows."""
+        if not claims:
+            return
+        try:
+            capacity.check(host, claims, self._capacity, claims[-1], self.driver)
+        except exception.InsufficientHostCapacity:
+            pass
+        else:
+            return
+        for count in range(1, len(claims) + 1):
+            try:
+                capacity.check(host, claims[:count], self._capacity, claims[count - 1], self.driver)
+            except exception.InsufficientHostCapacity as exc:
+                raise exception.InstanceUsageConflict(
+                    instance=claims[count - 1].instance_uuid, reason=str(exc)
+                ) from exc
 
     def _account(
         self,
@@ -286,11 +344,5 @@ class ResourceTracker:
             )
         except exception.OsNumaError as exc:
             raise exception.InstanceUsageConflict(instance=uuid, reason=str(exc)) from exc
-        claim = Claim(
-            instance_uuid=uuid,
-            placement=None if placement is None else placement.obj_clone(),
-            resources=resources,
-            overhead=overhead,
-            pci_devices=claims_mod.copied(devices),
-        )
+        claim = claims_mod.make_claim(uuid, placement, resources, overhead, devices)
         return claim, host
