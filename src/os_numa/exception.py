@@ -412,3 +412,21 @@ class ImagePCINUMAPolicyForbidden(Forbidden):
         "Image property hw_pci_numa_affinity_policy=%(image)s conflicts with flavor "
         "hw:pci_numa_affinity_policy=%(flavor)s; the image may only repeat the flavor's value."
     )
+
+
+# --- moving guests (issue 14) -----------------------------------------------------------
+
+
+class InstanceMoveInProgress(Invalid):
+    msg_fmt = (
+        "Instance %(instance)s is already moving (it has a migration context); "
+        "confirm or revert that move first."
+    )
+
+
+class MoveClaimNotFound(NotFound):
+    msg_fmt = "Instance %(instance)s holds no move claim on this host."
+
+
+class MigrationPreCheckError(Invalid):
+    msg_fmt = "Migration pre-check error: %(reason)s"

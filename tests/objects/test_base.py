@@ -44,6 +44,7 @@ EXPECTED_FINGERPRINTS = {
     "OsNumaInstanceNUMACell": "1.3-a5d79890cdbaa20ca226a7aaefd3bf25",
     "OsNumaInstanceNUMATopology": "1.7-76ab5accd3b4cc38a20ffdfc02d7d66b",
     "OsNumaInstancePCIDevice": "1.0-6e74c6e8f4de0f3b97e3d688baa43b03",
+    "OsNumaMigrationContext": "1.0-cff9d2fbefa1917009a452f78f46e2dc",
     "OsNumaNUMACell": "1.3-491f296f66fca46adf35017bc81b95f1",
     "OsNumaNUMAPagesTopology": "1.1-edab9fa2dc43c117a38d600be54b4542",
     "OsNumaNUMATopology": "1.3-c63fad38be73b6afd04715c9c1b29220",

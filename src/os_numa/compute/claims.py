@@ -90,6 +90,35 @@ def fit_instance(
     return placement
 
 
+def place(
+    host: NUMATopology,
+    request: InstanceNUMATopology | None,
+    limits: NUMATopologyLimits | None = None,
+    conf: Any = None,
+    pci_requests: Any = None,
+    pci_stats: Any = None,
+    cell_mapping: Sequence[int] | None = None,
+) -> tuple[InstanceNUMATopology | None, NUMATopology, list]:
+    """(placement, host with it claimed, PCI devices) of one guest on ``host`` as used now.
+
+    ``request`` None (no NUMA request) gives no placement, ``host`` itself and,
+    with ``pci_requests``, any free matching devices. ``cell_mapping``: see
+    :func:`fit_instance`. Nothing is mutated.
+
+    :raises ComputeResourcesUnavailable: see :func:`fit_instance` and
+        :func:`assign_pci_without_numa`.
+    """
+    if request is None:
+        if not pci_requests:
+            return None, host, []
+        return None, host, assign_pci_without_numa(pci_requests, pci_stats, host)
+    placement = fit_instance(
+        host, request, limits, conf, pci_requests, pci_stats, cell_mapping=cell_mapping
+    )
+    devices = list(placement.pci_devices) if pci_requests else []
+    return placement, apply_placement(host, placement), devices
+
+
 def assign_pci_without_numa(pci_requests: Any, pci_stats: Any, host: NUMATopology) -> list:
     """Devices for a guest without a NUMA request (any free matching ones, as in Nova).
 

@@ -25,6 +25,9 @@ class Instance:
     the tracker records the placement here, as Nova's claim does.
     ``pci_devices`` holds the PCI devices of a guest without a NUMA request
     (a NUMA guest's are in its placement), when the tracker tracks PCI.
+    While the guest moves, ``migration_context`` holds its old and new
+    placement, and a resize's ``new_flavor`` / ``old_flavor`` (see
+    :mod:`os_numa.compute.move`).
     """
 
     uuid: str
@@ -32,6 +35,9 @@ class Instance:
     image_meta: Any = None
     numa_topology: InstanceNUMATopology | None = None
     pci_devices: list = field(default_factory=list)
+    migration_context: Any = None
+    old_flavor: Any = None
+    new_flavor: Any = None
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from os_numa.compute.instance import (
     overhead_resources,
     requested_topology,
 )
+from os_numa.compute.move import MoveClaimsMixin
 from os_numa.compute.usage import Usage, summarize
 from os_numa.objects import NUMATopology, NUMATopologyLimits
 from os_numa.pci import request as pci_request
@@ -34,7 +35,7 @@ from os_numa.pci.devices import PciDevice
 from os_numa.pci.stats import PciDeviceStats
 
 
-class ResourceTracker:
+class ResourceTracker(MoveClaimsMixin):
     """Track one host's NUMA usage across instance claims, drops and restarts.
 
     :param driver: anything with ``estimate_instance_overhead(instance) ->
@@ -85,13 +86,14 @@ class ResourceTracker:
         # built and is in no instance list yet), as Nova's tracker does.
         self._in_flight: set[str] = set()
         self._capacity = capacity.Capacity.of(self._baseline, limits)
+        self._moves = {}  # incoming move claims (os_numa.compute.move)
         self._lock = threading.Lock()
 
     @property
     def usage(self) -> Usage:
         """An immutable snapshot of the current usage."""
         with self._lock:
-            return summarize(self._host, self._claims.values())
+            return summarize(self._host, self._claims.values(), self._move_claims())
 
     @property
     def host_topology(self) -> NUMATopology:
@@ -157,7 +159,9 @@ class ResourceTracker:
             self._pci = pci
             del self._claims[uuid]
 
-    def update_available_resource(self, instances: Iterable[Any]) -> Usage:
+    def update_available_resource(
+        self, instances: Iterable[Any], incoming: Iterable[Any] | None = None
+    ) -> Usage:
         """Rebuild the usage from scratch from ``instances``' recorded placements.
 
         This is what a compute service does after a restart: each instance's
@@ -174,6 +178,11 @@ class ResourceTracker:
         When PCI devices are tracked, each instance's devices (its
         placement's ``pci_devices``, else ``instance.pci_devices``) are marked
         used again.
+
+        ``incoming`` lists the instances moving to this host (see
+        :mod:`os_numa.compute.move`): each one's ``migration_context`` new
+        placement is a move claim here. None keeps the move claims the tracker
+        holds now.
 
         :raises InstanceUsageConflict: an instance's placement clashes with an
             earlier one (a pCPU pinned twice, an unknown pCPU or cell, a PCI
@@ -196,11 +205,13 @@ class ResourceTracker:
                 claim = self._claims[uuid]
                 host = self._reapply(claim, host, pci)
                 rebuilt[uuid] = claim
-            self._check_capacity(host, list(rebuilt.values()))
+            host, moves = self._rebuilt_moves(host, pci, incoming)
+            self._check_capacity(host, [*rebuilt.values(), *(m.claim for m in moves.values())])
             self._host = host
             self._pci = pci
             self._claims = rebuilt
-            return summarize(self._host, self._claims.values())
+            self._moves = moves
+            return summarize(self._host, self._claims.values(), self._move_claims())
 
     # -- internals (callers hold no lock; these take it where needed) --------
 
@@ -229,23 +240,15 @@ class ResourceTracker:
         with self._lock:
             if uuid in self._claims:
                 raise exception.InstanceAlreadyClaimed(instance=uuid)
-            placement = None
-            host = self._host
-            devices: list = []
-            if request is not None:
-                placement = claims_mod.fit_instance(
-                    self._host,
-                    request,
-                    self.limits,
-                    self.conf,
-                    pci_requests,
-                    self._pci,
-                    cell_mapping=cell_mapping,
-                )
-                host = claims_mod.apply_placement(self._host, placement)
-                devices = list(placement.pci_devices) if pci_requests else []
-            elif pci_requests:
-                devices = claims_mod.assign_pci_without_numa(pci_requests, self._pci, self._host)
+            placement, host, devices = claims_mod.place(
+                self._host,
+                request,
+                self.limits,
+                self.conf,
+                pci_requests,
+                self._pci,
+                cell_mapping=cell_mapping,
+            )
             pci = self._pci_changed(devices)
             if placement is not None:
                 instance.numa_topology = placement
@@ -257,7 +260,11 @@ class ResourceTracker:
                 )
                 claim = claims_mod.make_claim(uuid, placement, resources, overhead, devices)
                 capacity.check(
-                    host, [*self._claims.values(), claim], self._capacity, claim, self.driver
+                    host,
+                    [*self._claims.values(), *self._move_claims(), claim],
+                    self._capacity,
+                    claim,
+                    self.driver,
                 )
             except BaseException:
                 instance.numa_topology = previous

@@ -39,7 +39,8 @@ class Usage:
 
     ``vcpus``, ``memory_mb`` and ``disk_gb`` are host-wide totals *including*
     ``overhead`` (what the driver's ``estimate_instance_overhead`` added);
-    ``instances`` the uuids holding a claim; ``cells`` the per-cell usage,
+    ``instances`` the uuids holding a claim (an instance claim or a move
+    claim), ``incoming`` those holding a move claim; ``cells`` the per-cell usage,
     sorted by cell id.
     """
 
@@ -49,6 +50,7 @@ class Usage:
     disk_gb: int
     overhead: Resources
     cells: tuple[CellUsage, ...]
+    incoming: frozenset[str] = frozenset()
 
     def cell(self, cell_id: int) -> CellUsage:
         """The usage of host cell ``cell_id``.
@@ -61,9 +63,11 @@ class Usage:
         raise KeyError(cell_id)
 
 
-def summarize(host: NUMATopology, claims: Iterable[Claim]) -> Usage:
-    """The usage snapshot of ``host`` (already carrying ``claims``) and the claims' totals."""
-    claims = list(claims)
+def summarize(host: NUMATopology, claims: Iterable[Claim], moves: Iterable[Claim] = ()) -> Usage:
+    """The usage snapshot of ``host`` (already carrying ``claims`` and the move claims
+    ``moves``) and the claims' totals."""
+    moves = list(moves)
+    claims = [*claims, *moves]
     total = sum((claim.total for claim in claims), Resources())
     overhead = sum((claim.overhead for claim in claims), Resources())
     emulator: dict[int, set[int]] = {}
@@ -89,6 +93,7 @@ def summarize(host: NUMATopology, claims: Iterable[Claim]) -> Usage:
         disk_gb=total.disk_gb,
         overhead=overhead,
         cells=cells,
+        incoming=frozenset(claim.instance_uuid for claim in moves),
     )
 
 

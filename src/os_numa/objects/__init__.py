@@ -4,6 +4,7 @@ from os_numa.objects import fields  # noqa: F401
 from os_numa.objects.flavor import Flavor
 from os_numa.objects.image_meta import ImageMeta, ImageMetaProps, VirtCPUTopology
 from os_numa.objects.instance_numa import InstanceNUMACell, InstanceNUMATopology
+from os_numa.objects.migration_context import MigrationContext
 from os_numa.objects.numa import (
     NUMACell,
     NUMAPagesTopology,
@@ -19,6 +20,7 @@ __all__ = [
     "InstanceNUMACell",
     "InstanceNUMATopology",
     "InstancePCIDevice",
+    "MigrationContext",
     "NUMACell",
     "NUMAPagesTopology",
     "NUMATopology",

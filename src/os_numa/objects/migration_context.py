@@ -1,0 +1,49 @@
+"""What a guest holds on two hosts while it moves: its old and its new placement."""
+
+from __future__ import annotations
+
+from os_numa.objects import base, fields
+
+
+@base.OsNumaObjectRegistry.register
+class MigrationContext(base.OsNumaObject):
+    """The two sides of a move (live or cold migration, resize, evacuation).
+
+    The destination's resource tracker sets it on the instance when it makes a
+    move claim (:meth:`os_numa.compute.ResourceTracker.move_claim`) and clears
+    it on confirm or revert. ``old_numa_topology`` is the placement the guest
+    has on its source host (None: no NUMA placement), ``new_numa_topology`` the
+    one reserved for it on the destination; ``old_pci_devices`` and
+    ``new_pci_devices`` are the host PCI devices of each side. The instance's
+    own ``numa_topology`` stays the old placement until the move is confirmed,
+    as in Nova (nova/objects/migration_context.py), whose field names these are.
+
+    Version 1.0: instance_uuid, migration_id, old_numa_topology,
+    new_numa_topology, old_pci_devices, new_pci_devices
+    """
+
+    VERSION = "1.0"
+
+    fields = {
+        "instance_uuid": fields.StringField(),
+        "migration_id": fields.IntegerField(nullable=True, default=None),
+        "old_numa_topology": fields.ObjectField(
+            "OsNumaInstanceNUMATopology", nullable=True, default=None
+        ),
+        "new_numa_topology": fields.ObjectField(
+            "OsNumaInstanceNUMATopology", nullable=True, default=None
+        ),
+        "old_pci_devices": fields.ListOfObjectsField("OsNumaInstancePCIDevice", default=[]),
+        "new_pci_devices": fields.ListOfObjectsField("OsNumaInstancePCIDevice", default=[]),
+    }
+
+    obj_relationships = {
+        "old_numa_topology": [("1.0", "1.7")],
+        "new_numa_topology": [("1.0", "1.7")],
+        "old_pci_devices": [("1.0", "1.0")],
+        "new_pci_devices": [("1.0", "1.0")],
+    }
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.obj_set_defaults()
