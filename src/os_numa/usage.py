@@ -11,7 +11,10 @@ new topology, so an error leaves the caller's host exactly as it was.
 from __future__ import annotations
 
 from os_numa import cpuset, exception, objects
+from os_numa.fit.snapshot import FieldReader
 from os_numa.objects import fields
+from os_numa.objects.fast import layout, new_object
+from os_numa.objects.numa import pinned_after, siblings_of
 
 _PINNED = (fields.CPUAllocationPolicy.DEDICATED, fields.CPUAllocationPolicy.MIXED)
 
@@ -44,20 +47,26 @@ def numa_usage_from_instance_numa(
     :raises EmulatorPoolCPUInvalid: that pool pCPU is full (claim) or holds no
         guest (release).
     """
-    cells = [_copy_cell(cell) for cell in host_topology.cells]
+    guests: dict[int, list] = {}
     if instance_topology is not None:
-        by_id = {cell.id: cell for cell in cells}
-        sign = -1 if free else 1
+        known = {cell.id for cell in host_topology.cells}
         for guest_cell in instance_topology.cells:
-            host_cell = by_id.get(guest_cell.id)
-            if host_cell is None:
+            if guest_cell.id not in known:
                 raise exception.NotFound(
                     f"guest cell placed on host cell {guest_cell.id}, which does not exist "
-                    f"(host cells: {sorted(by_id)})"
+                    f"(host cells: {sorted(known)})"
                 )
-            _account(host_cell, guest_cell, sign)
+            guests.setdefault(guest_cell.id, []).append(guest_cell)
+    sign = -1 if free else 1
+    cells = []
+    for host_cell in host_topology.cells:
+        values = _cell_values(host_cell)
+        for guest_cell in guests.get(values["id"], ()):
+            _account(values, guest_cell, sign)
+        cells.append(new_object(objects.NUMACell, values))
+    if instance_topology is not None:
         _account_emulator_pool(cells, instance_topology, free)
-    return objects.NUMATopology(cells=cells)
+    return new_object(objects.NUMATopology, {"cells": cells})
 
 
 def _account_emulator_pool(cells: list[objects.NUMACell], instance_topology, free: bool) -> None:
@@ -72,81 +81,112 @@ def _account_emulator_pool(cells: list[objects.NUMACell], instance_topology, fre
     raise exception.EmulatorPoolCPUUnknown(cpu=cpu, pool=cpuset.format_cpu_spec(pool) or "none")
 
 
-def _copy_cell(cell: objects.NUMACell) -> objects.NUMACell:
-    """A new cell with new containers, so the result shares nothing mutable with the input."""
+def _cell_values(cell: objects.NUMACell) -> dict:
+    """The stored field values of ``cell`` with new containers, so that a cell built from
+    them shares nothing mutable with the input.
+
+    Read from the stored (already coerced) values and later built with
+    :func:`~os_numa.objects.fast.new_object`: going through the fields' setters
+    re-coerces every CPU id and would cost most of a claim.
+    """
+    raw = vars(cell)
     values = {}
-    for name in cell.fields:
-        if not cell.obj_attr_is_set(name):
+    for name, attr, _default in layout(objects.NUMACell):
+        if attr not in raw:
             continue
-        value = getattr(cell, name)
+        value = raw[attr]
         if name == "mempages":
-            value = [
-                objects.NUMAPagesTopology(
-                    size_kb=p.size_kb, total=p.total, used=p.used, reserved=p.reserved
-                )
-                for p in value
-            ]
+            value = [_copy_pages(pages) for pages in value]
         elif name == "siblings":
             value = [set(group) for group in value]
         elif isinstance(value, (set, frozenset, dict, list)):
             value = type(value)(value)
         values[name] = value
-    return objects.NUMACell(**values)
+    for name in ("cpu_usage", "memory_usage", "pinned_cpus", "siblings", "mempages"):
+        if name not in values:  # unset: the field's default, as the property would give
+            values[name] = getattr(cell, name)
+    return values
 
 
-def _account(host_cell: objects.NUMACell, guest_cell, sign: int) -> None:
-    if guest_cell.cpu_policy in _PINNED:
-        _account_pins(host_cell, guest_cell, sign)
-    host_cell.memory_usage = _moved(
+def _copy_pages(pages: objects.NUMAPagesTopology) -> objects.NUMAPagesTopology:
+    raw = vars(pages)
+    return new_object(
+        objects.NUMAPagesTopology,
+        {name: raw[attr] for name, attr, _ in layout(objects.NUMAPagesTopology) if attr in raw},
+    )
+
+
+#: What the claim reads of a guest cell (a placement from the fit).
+_GUEST_CELL = FieldReader(
+    "cpu_policy",
+    "cpu_thread_policy",
+    "cpu_pinning_raw",
+    "cpuset_reserved",
+    "cpuset",
+    "memory",
+    "pagesize",
+    optional=True,
+)
+
+
+def _account(values: dict, guest_cell, sign: int) -> None:
+    """Move the host cell ``values`` by one guest cell (claim ``sign`` 1, release -1)."""
+    policy, thread_policy, pinning, reserved, floating, memory, pagesize = _GUEST_CELL(guest_cell)
+    if policy in _PINNED:
+        _account_pins(values, pinning, reserved, thread_policy, sign)
+    values["memory_usage"] = _moved(
         exception.MemoryUsageInvalid,
-        host_cell,
+        values["id"],
         "memory_usage",
-        host_cell.memory_usage,
-        sign * guest_cell.memory,
+        values["memory_usage"],
+        sign * memory,
         "MiB",
     )
-    host_cell.cpu_usage = _moved(
+    values["cpu_usage"] = _moved(
         exception.CPUUsageInvalid,
-        host_cell,
+        values["id"],
         "cpu_usage",
-        host_cell.cpu_usage,
-        sign * len(guest_cell.cpuset),
+        values["cpu_usage"],
+        sign * len(floating),
         "vCPUs",
     )
-    _account_pages(host_cell, guest_cell, sign)
+    _account_pages(values, memory, pagesize, sign)
 
 
-def _account_pins(host_cell: objects.NUMACell, guest_cell, sign: int) -> None:
-    if guest_cell.cpu_pinning is None:
+def _account_pins(values: dict, pinning, reserved, thread_policy, sign: int) -> None:
+    if pinning is None:
         raise exception.InternalError(
-            err=f"guest cell on host cell {host_cell.id} asks for pinning but has no "
+            err=f"guest cell on host cell {values['id']} asks for pinning but has no "
             "cpu_pinning: account a placement from numa_fit_instance_to_host, not a request"
         )
-    pcpus = set(guest_cell.cpu_pinning.values()) | set(guest_cell.cpuset_reserved or ())
-    whole_cores = guest_cell.cpu_thread_policy == fields.CPUThreadAllocationPolicy.ISOLATE
-    if sign > 0:
-        (host_cell.pin_cpus_with_siblings if whole_cores else host_cell.pin_cpus)(pcpus)
-    else:
-        (host_cell.unpin_cpus_with_siblings if whole_cores else host_cell.unpin_cpus)(pcpus)
+    pcpus = set(pinning.values())
+    if reserved:
+        pcpus |= reserved
+    if thread_policy == fields.CPUThreadAllocationPolicy.ISOLATE:
+        pcpus = siblings_of(values["siblings"], values["pcpuset"], pcpus)
+    values["pinned_cpus"] = pinned_after(
+        values["pcpuset"], values["pinned_cpus"], pcpus, claim=sign > 0
+    )
 
 
-def _account_pages(host_cell: objects.NUMACell, guest_cell, sign: int) -> None:
+def _account_pages(values: dict, memory: int, pagesize: int | None, sign: int) -> None:
     """Move the usage of the guest cell's page size, or of the host cell's smallest
     pages when the guest asked for none (as Nova does). Guests without huge pages
     live in small pages, and the fit checks free small pages for pinned cells: not
     counting them would let pinned guests overcommit the cell's memory."""
-    if guest_cell.pagesize and guest_cell.pagesize > 0:
-        pool = host_cell.pages_of_size(guest_cell.pagesize)
+    mempages = values["mempages"]
+    if pagesize and pagesize > 0:
+        pool = next((pages for pages in mempages if pages.size_kb == pagesize), None)
         if pool is None:
-            raise exception.MemoryPageSizeNotSupported(pagesize=f"{guest_cell.pagesize} KiB")
-    elif host_cell.mempages:
-        pool = min(host_cell.mempages, key=lambda pages: pages.size_kb)
+            raise exception.MemoryPageSizeNotSupported(pagesize=f"{pagesize} KiB")
+    elif mempages:
+        pool = min(mempages, key=lambda pages: pages.size_kb)
     else:
         return
-    count = guest_cell.memory * 1024 // pool.size_kb
+    count = memory * 1024 // pool.size_kb
     pool.used = _moved(
         exception.MemoryUsageInvalid,
-        host_cell,
+        values["id"],
         f"{pool.size_kb} KiB pages used",
         pool.used,
         sign * count,
@@ -154,11 +194,11 @@ def _account_pages(host_cell: objects.NUMACell, guest_cell, sign: int) -> None:
     )
 
 
-def _moved(error, host_cell, what: str, current: int, delta: int, unit: str) -> int:
+def _moved(error, cell_id: int, what: str, current: int, delta: int, unit: str) -> int:
     after = current + delta
     if after < 0:
         raise error(
-            cell=host_cell.id,
+            cell=cell_id,
             reason=f"releasing {-delta} {unit} of {what} leaves {after}; only {current} "
             "are in use (released twice?)",
         )

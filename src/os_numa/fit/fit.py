@@ -7,8 +7,6 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 from oslo_config import cfg
-from oslo_versionedobjects import base as ovo_base
-from oslo_versionedobjects import fields as ovo_fields
 
 from os_numa import conf as os_numa_conf
 from os_numa import objects
@@ -29,6 +27,7 @@ from os_numa.fit.snapshot import (
 )
 from os_numa.fit.snapshot import host_cells as snapshot_host_cells
 from os_numa.objects import fields
+from os_numa.objects.fast import new_object as _new
 from os_numa.pci.request import PciRequest
 from os_numa.pci.stats import PciDeviceStats
 
@@ -286,42 +285,3 @@ def _other_fields(obj, known: frozenset[str]) -> dict:
 def _others(cls, known: frozenset[str]) -> tuple[tuple[str, str], ...]:
     """(name, attribute) of the fields of ``cls`` outside ``known``, in field order."""
     return tuple((name, ATTR_PREFIX + name) for name in cls.fields if name not in known)
-
-
-@functools.cache
-def _layout(cls) -> tuple[tuple[str, str, object], ...]:
-    """(name, attribute, default) of each field of ``cls``, in field order.
-
-    Worked out once per class: reading a field's default goes through a
-    property, and the attribute name is a string built per field.
-    """
-    return tuple((name, ATTR_PREFIX + name, field_.default) for name, field_ in cls.fields.items())
-
-
-def _new(cls, values: dict):
-    """A ``cls`` holding ``values``, every other field at its default, built directly.
-
-    Going through the fields' setters re-coerces every element of every set and
-    dict, and our constructors deep-copy every default first: about 27 us per
-    guest cell, more than the whole search. The values here are built by the fit
-    from already coerced objects (ints in sets, str keys in ``cpu_pinning_raw``),
-    so they are stored as they are, and marked changed as the setters would do;
-    the result equals, field for field and as primitives, ``cls(**values)``
-    (tests/fit/test_fit.py checks it).
-    """
-    obj = cls.__new__(cls)
-    ovo_base.VersionedObject.__init__(obj)
-    stored = vars(obj)
-    changed = []
-    for name, attr, default in _layout(cls):
-        if name in values:
-            stored[attr] = values[name]
-        elif default is ovo_fields.UnspecifiedDefault:
-            continue
-        elif isinstance(default, (set, dict, list)):
-            stored[attr] = type(default)(default)
-        else:
-            stored[attr] = default
-        changed.append(name)
-    obj._changed_fields.update(changed)
-    return obj

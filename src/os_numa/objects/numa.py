@@ -50,6 +50,36 @@ class NUMAPagesTopology(base.OsNumaObject):
         return self.total * self.size_kb
 
 
+def siblings_of(siblings: list[set[int]], pcpuset: set[int], cpus: set[int]) -> set[int]:
+    """``cpus`` plus every pinnable (``pcpuset``) SMT sibling of them."""
+    result = set(cpus)
+    for group in siblings:
+        if group & result:
+            result |= group & pcpuset
+    return result
+
+
+def pinned_after(pcpuset: set[int], pinned: set[int], cpus: set[int], claim: bool) -> set[int]:
+    """The pinned set after pinning (``claim``) or releasing ``cpus``: a new set.
+
+    :raises CPUPinningUnknown, CPUUnpinningUnknown: a CPU is not in ``pcpuset``.
+    :raises CPUPinningInvalid: (claim) a CPU is already pinned.
+    :raises CPUUnpinningInvalid: (release) a CPU is not pinned.
+    """
+    if cpus - pcpuset:
+        unknown = exception.CPUPinningUnknown if claim else exception.CPUUnpinningUnknown
+        raise unknown(requested=sorted(cpus), available=sorted(pcpuset))
+    if claim:
+        if cpus & pinned:
+            raise exception.CPUPinningInvalid(
+                requested=sorted(cpus), available=sorted(pcpuset - pinned)
+            )
+        return pinned | cpus
+    if cpus - pinned:
+        raise exception.CPUUnpinningInvalid(requested=sorted(cpus), available=sorted(pinned))
+    return pinned - cpus
+
+
 @base.OsNumaObjectRegistry.register
 class NUMACell(base.OsNumaObject):
     """A host NUMA cell and its usage.
@@ -131,11 +161,7 @@ class NUMACell(base.OsNumaObject):
 
     def siblings_of(self, cpus: set[int]) -> set[int]:
         """``cpus`` plus every pinnable SMT sibling of them."""
-        result = set(cpus)
-        for group in self.siblings:
-            if group & result:
-                result |= group & self.pcpuset
-        return result
+        return siblings_of(self.siblings, self.pcpuset, cpus)
 
     def pin_cpus(self, cpus: set[int]) -> None:
         """Mark ``cpus`` pinned.
@@ -143,16 +169,7 @@ class NUMACell(base.OsNumaObject):
         :raises CPUPinningUnknown: a CPU is not in ``pcpuset``.
         :raises CPUPinningInvalid: a CPU is already pinned. Nothing changes on error.
         """
-        cpus = set(cpus)
-        if cpus - self.pcpuset:
-            raise exception.CPUPinningUnknown(
-                requested=sorted(cpus), available=sorted(self.pcpuset)
-            )
-        if cpus & self.pinned_cpus:
-            raise exception.CPUPinningInvalid(
-                requested=sorted(cpus), available=sorted(self.free_pcpus)
-            )
-        self.pinned_cpus = self.pinned_cpus | cpus
+        self.pinned_cpus = pinned_after(self.pcpuset, self.pinned_cpus, set(cpus), claim=True)
 
     def unpin_cpus(self, cpus: set[int]) -> None:
         """Release pinned ``cpus``.
@@ -160,16 +177,7 @@ class NUMACell(base.OsNumaObject):
         :raises CPUUnpinningUnknown: a CPU is not in ``pcpuset``.
         :raises CPUUnpinningInvalid: a CPU is not pinned. Nothing changes on error.
         """
-        cpus = set(cpus)
-        if cpus - self.pcpuset:
-            raise exception.CPUUnpinningUnknown(
-                requested=sorted(cpus), available=sorted(self.pcpuset)
-            )
-        if cpus - self.pinned_cpus:
-            raise exception.CPUUnpinningInvalid(
-                requested=sorted(cpus), available=sorted(self.pinned_cpus)
-            )
-        self.pinned_cpus = self.pinned_cpus - cpus
+        self.pinned_cpus = pinned_after(self.pcpuset, self.pinned_cpus, set(cpus), claim=False)
 
     def pin_cpus_with_siblings(self, cpus: set[int]) -> None:
         """Pin ``cpus`` and their whole cores (thread policy ``isolate``)."""
