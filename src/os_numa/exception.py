@@ -237,6 +237,10 @@ class ImageNUMATopologyAsymmetric(Invalid):
     )
 
 
+class NUMANodesExceedVCPUs(InvalidNUMANodesNumber, ImageNUMATopologyAsymmetric):
+    """More guest NUMA nodes than vCPUs, with an even split (Nova: asymmetric)."""
+
+
 class ImageNUMATopologyIncomplete(Invalid):
     msg_fmt = "The NUMA topology is incomplete: %(reason)s"
 

@@ -434,6 +434,7 @@ def test_pool_policy_is_accepted_and_needs_pinning():
         cpu.check_pinning_required,
         policies,
         source.flavor_view(flavor()),
+        None,
     )
 
 

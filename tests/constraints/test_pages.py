@@ -75,7 +75,6 @@ PAGE_SIZE = [
     ("any-refined-to-small", "any", "small", -1),
     ("large-refined-to-size", "large", "2048", 2048),
     ("large-repeated", "large", "large", -2),
-    ("same-size-repeated", "2048", "2MB", 2048),
 ]
 
 
@@ -89,6 +88,10 @@ def test_page_size_constraint(flavor_value, image_value, expected):
 PAGE_SIZE_ERRORS = [
     ("image-without-flavor", None, "2MB", exception.MemoryPageSizeForbidden, "sets no"),
     ("image-contradicts-size", "2MB", "1GB", exception.MemoryPageSizeForbidden, "only '2MB'"),
+    # As in Nova: under an explicit flavor size the image may not even repeat it,
+    # and its value is not parsed at all.
+    ("image-repeats-size", "2048", "2MB", exception.MemoryPageSizeForbidden, "only '2048'"),
+    ("image-junk-under-size", "2048", "bogus", exception.MemoryPageSizeForbidden, "only '2048'"),
     (
         "image-contradicts-small",
         "small",

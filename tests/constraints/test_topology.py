@@ -433,10 +433,10 @@ ERRORS = [
         "hw:cpu_policy=mixed",
     ),
     (
-        "bad-dedicated-mask-reports-policy-first",
+        "bad-dedicated-mask-reported-before-policy-as-nova",
         {**DED, "hw:cpu_dedicated_mask": "7-9"},
         {},
-        exception.RequiredMixedInstancePolicy,
+        exception.InvalidMixedInstanceDedicatedMask,
         "7-9",
     ),
     ("mixed-without-masks", MIXED, {}, exception.RequiredMixedOrRealtimeCPUMask, "neither"),

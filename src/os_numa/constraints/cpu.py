@@ -223,23 +223,54 @@ def _hyperthreading_trait(flavor: source.FlavorView, props: source.Properties) -
     return None
 
 
+def requested_cpu_policy(flavor: source.FlavorView, cpu_policy: str | None) -> str | None:
+    """The CPU policy a flavor asks for, before its Placement form is validated.
+
+    ``cpu_policy`` is the checked ``hw:cpu_policy``/``hw_cpu_policy``; without
+    one, ``resources:PCPU`` asks for ``dedicated`` and ``resources:VCPU`` for
+    ``shared``. Used to refuse realtime without pinning before anything else.
+    """
+    if cpu_policy:
+        return cpu_policy
+    vcpu_amount, pcpu_amount = _explicit_resources(flavor)
+    if pcpu_amount:
+        return _POLICY.DEDICATED
+    return _POLICY.SHARED if vcpu_amount else None
+
+
 def resolve_cpu_policies(flavor: Any, image_meta: Any) -> CPUPolicies:
     """Validate the CPU policies and fold in the explicit Placement form.
+
+    Checks run in Nova's order: ``hw:cpu_policy``, ``hw:cpu_thread_policy``,
+    ``hw:emulator_threads_policy``, then the Placement form (see
+    :func:`fold_placement_form`).
+    """
+    flavor_v = source.flavor_view(flavor)
+    image_v = source.image_view(image_meta)
+    cpu_policy = get_cpu_policy_constraint(flavor_v, image_v)
+    thread_policy = get_cpu_thread_policy_constraint(flavor_v, image_v)
+    return fold_placement_form(flavor_v, image_v, cpu_policy, thread_policy)
+
+
+def fold_placement_form(
+    flavor_v: source.FlavorView,
+    image_v: source.ImageView,
+    cpu_policy: str | None,
+    thread_policy: str | None,
+) -> CPUPolicies:
+    """Check the emulator policy, then fold in the explicit Placement form.
 
     ``resources:PCPU`` means ``dedicated`` and must equal the vCPU count, plus
     ``hw:emulator_threads_count`` (default 1) with ``hw:emulator_threads_policy=isolate``;
     ``resources:VCPU`` means ``shared``. ``trait:HW_CPU_HYPERTHREADING=forbidden``
     means thread policy ``isolate`` and ``required`` means ``require``.
 
+    :raises InvalidEmulatorThreadsPolicy: see :func:`get_emulator_thread_policy_constraint`.
     :raises InvalidRequest: the Placement form is mixed with ``hw:cpu_policy``
         or ``hw:cpu_thread_policy``, both resource classes are requested, or the
         PCPU count does not match.
     """
-    flavor_v = source.flavor_view(flavor)
-    image_v = source.image_view(image_meta)
     props = image_v.properties
-    cpu_policy = get_cpu_policy_constraint(flavor_v, image_v)
-    thread_policy = get_cpu_thread_policy_constraint(flavor_v, image_v)
     emulator_policy = get_emulator_thread_policy_constraint(flavor_v)
     emulator_count = get_emulator_threads_count_constraint(flavor_v)
 
@@ -289,28 +320,38 @@ def resolve_cpu_policies(flavor: Any, image_meta: Any) -> CPUPolicies:
     return CPUPolicies(cpu_policy, thread_policy, emulator_policy, emulator_count)
 
 
-def check_pinning_required(policies: CPUPolicies, flavor: source.FlavorView) -> None:
-    """Refuse thread/emulator/mask requests that need pinned vCPUs without them.
+def check_pinning_required(
+    policies: CPUPolicies, flavor: source.FlavorView, realtime_cpus: set[int] | None
+) -> None:
+    """Refuse what needs pinned vCPUs without them, in Nova's order.
+
+    Without pinning: a thread policy, then emulator ``isolate``/``pool``, then a
+    dedicated mask, then realtime. With ``dedicated``: a dedicated mask.
 
     :raises CPUThreadPolicyConfigurationInvalid: a thread policy without pinning.
     :raises BadRequirementEmulatorThreadsPolicy: ``isolate`` or ``pool`` without pinning.
     :raises RequiredMixedInstancePolicy: ``hw:cpu_dedicated_mask`` without ``mixed``.
+    :raises RealtimeConfigurationInvalid: realtime vCPUs without pinning.
     """
     mask = flavor.spec("hw:cpu_dedicated_mask")
-    if mask and policies.cpu_policy != _POLICY.MIXED:
+    policy = policies.cpu_policy
+    shown = describe_policy(policy)
+    if policy == _POLICY.MIXED:
+        return
+    if policy != _POLICY.DEDICATED:
+        if policies.cpu_thread_policy:
+            raise exception.CPUThreadPolicyConfigurationInvalid(cpu_policy=shown)
+        if policies.emulator_threads_policy in (_EMULATOR.ISOLATE, _EMULATOR.POOL):
+            raise exception.BadRequirementEmulatorThreadsPolicy(
+                policy=policies.emulator_threads_policy, cpu_policy=shown
+            )
+    if mask:
         raise exception.RequiredMixedInstancePolicy(
             message=(
                 f"hw:cpu_dedicated_mask={mask!r} requires hw:cpu_policy=mixed; the CPU "
-                f"policy is {describe_policy(policies.cpu_policy)}"
+                f"policy is {shown}"
             ),
             mask=mask,
         )
-    if policies.cpu_policy in (_POLICY.DEDICATED, _POLICY.MIXED):
-        return
-    shown = describe_policy(policies.cpu_policy)
-    if policies.cpu_thread_policy:
-        raise exception.CPUThreadPolicyConfigurationInvalid(cpu_policy=shown)
-    if policies.emulator_threads_policy in (_EMULATOR.ISOLATE, _EMULATOR.POOL):
-        raise exception.BadRequirementEmulatorThreadsPolicy(
-            policy=policies.emulator_threads_policy, cpu_policy=shown
-        )
+    if realtime_cpus is not None and policy != _POLICY.DEDICATED:
+        raise exception.RealtimeConfigurationInvalid(cpu_policy=shown)

@@ -42,7 +42,10 @@ def get_numa_nodes_constraint(flavor: Any, image_meta: Any) -> int | None:
     upper = min(flavor_v.vcpus, source.MAX_NUMA_NODES)
     if nodes is None or not 1 <= nodes <= upper:
         key = "hw:numa_nodes" if flavor_nodes not in (None, "") else "image property hw_numa_nodes"
-        raise exception.InvalidNUMANodesNumber(
+        # Nova finds too many nodes only when it splits them evenly.
+        even_split = nodes is not None and nodes > upper and not _has_manual_split(flavor_v, props)
+        error = exception.NUMANodesExceedVCPUs if even_split else exception.InvalidNUMANodesNumber
+        raise error(
             message=(
                 f"{key}={raw!r} is invalid: the NUMA node count must be an integer from 1 "
                 f"to {upper} (the flavor has {flavor_v.vcpus} vCPUs; at most "
@@ -52,6 +55,14 @@ def get_numa_nodes_constraint(flavor: Any, image_meta: Any) -> int | None:
             vcpus=flavor_v.vcpus,
         )
     return nodes
+
+
+def _has_manual_split(flavor: source.FlavorView, props: source.Properties) -> bool:
+    """Whether any ``numa_cpus``/``numa_mem`` key is set, valid or not."""
+    prefixes = ("hw:numa_cpus.", "hw:numa_mem.")
+    return any(key.startswith(prefixes) for key in flavor.extra_specs) or any(
+        props.get(name) is not None for name in ("hw_numa_cpus", "hw_numa_mem")
+    )
 
 
 def _flavor_or_image_list(
@@ -120,10 +131,9 @@ def _split_manual(
     mem_key: str,
 ) -> list[NodeSplit]:
     unassigned = set(range(flavor.vcpus))
-    splits = []
+    node_cpus = []
     for node in range(nodes):
         cpus = _cell_cpus(cpu_list[node], f"{cpu_key}.{node}")
-        memory = _cell_memory(mem_list[node], f"{mem_key}.{node}", flavor.memory_mb)
         if not cpus:
             raise exception.ImageNUMATopologyIncomplete(
                 reason=f"{cpu_key}.{node} names no vCPU; every guest node needs at least one"
@@ -134,9 +144,17 @@ def _split_manual(
             if vcpu not in unassigned:
                 raise exception.ImageNUMATopologyCPUDuplicates(cpunum=vcpu)
             unassigned.discard(vcpu)
-        splits.append(NodeSplit(frozenset(cpus), memory))
+        node_cpus.append(cpus)
     if unassigned:
         raise exception.ImageNUMATopologyCPUsUnassigned(cpuset=cpuset.format_cpu_spec(unassigned))
+    # Memory after the vCPUs, as Nova checks it.
+    splits = [
+        NodeSplit(
+            frozenset(cpus),
+            _cell_memory(mem_list[node], f"{mem_key}.{node}", flavor.memory_mb),
+        )
+        for node, cpus in enumerate(node_cpus)
+    ]
     total = sum(split.memory_mb for split in splits)
     if total != flavor.memory_mb:
         raise exception.ImageNUMATopologyMemoryOutOfRange(memsize=total, memtotal=flavor.memory_mb)

@@ -78,7 +78,8 @@ def get_mem_page_size_constraint(flavor: Any, image_meta: Any) -> int | None:
 
     The flavor decides: an image's ``hw_mem_page_size`` may only refine a
     flavor ``any`` (to anything) or ``large`` (to ``large`` or an explicit
-    size), or repeat the flavor's own value. Nova also lets an image turn a
+    size); with any other flavor value the image may not set one, not even the
+    same (as in Nova, which checks nothing else then). Nova also lets an image turn a
     flavor ``large`` into ``small``; that contradicts the flavor and is refused.
 
     :raises MemoryPageSizeInvalid: either value is not a page size.
@@ -103,11 +104,17 @@ def get_mem_page_size_constraint(flavor: Any, image_meta: Any) -> int | None:
     pagesize = parse_page_size(flavor_req)
     if not image_req:
         return pagesize
-    image_size = parse_page_size(image_req, key="image property hw_mem_page_size")
+    # As in Nova, only a flavor 'any' or 'large' lets the image speak at all.
+    refinable_flavor = pagesize in (MEMPAGES_ANY, MEMPAGES_LARGE)
+    image_size = (
+        parse_page_size(image_req, key="image property hw_mem_page_size")
+        if refinable_flavor
+        else None
+    )
     allowed = (
         pagesize == MEMPAGES_ANY
-        or image_size == pagesize
-        or (pagesize == MEMPAGES_LARGE and image_size > 0)
+        or (pagesize == MEMPAGES_LARGE and image_size is not None and image_size > 0)
+        or (pagesize == MEMPAGES_LARGE and image_size == MEMPAGES_LARGE)
     )
     if not allowed:
         refinable = (

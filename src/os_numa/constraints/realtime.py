@@ -30,25 +30,27 @@ def is_realtime_enabled(flavor: Any) -> bool:
     return source.parse_bool("hw:cpu_realtime", value)
 
 
-def check_realtime_policy(policies: cpu.CPUPolicies) -> None:
+def check_realtime_policy(cpu_policy: str | None) -> None:
     """Realtime needs pinned vCPUs.
 
     :raises RealtimeConfigurationInvalid: the CPU policy is shared or unset.
     """
-    if policies.cpu_policy not in (_POLICY.DEDICATED, _POLICY.MIXED):
-        raise exception.RealtimeConfigurationInvalid(
-            cpu_policy=cpu.describe_policy(policies.cpu_policy)
-        )
+    if cpu_policy not in (_POLICY.DEDICATED, _POLICY.MIXED):
+        raise exception.RealtimeConfigurationInvalid(cpu_policy=cpu.describe_policy(cpu_policy))
 
 
-def realtime_set(
-    flavor: source.FlavorView, props: source.Properties, emulator_policy: str | None
-) -> set[int]:
+def realtime_set(flavor: source.FlavorView, props: source.Properties) -> set[int]:
     """The realtime vCPUs selected by the mask, checked against the realtime rule.
 
-    :raises RealtimeMaskNotFoundOrInvalid: the mask is malformed, names a vCPU
-        the flavor lacks, selects none, or selects every vCPU while no
-        emulator-threads policy gives the emulator threads another home.
+    The checks run in Nova's order: the mask's syntax, an empty selection, the
+    emulator-threads policy's value, every vCPU realtime without an
+    emulator-threads policy, then vCPUs the flavor lacks.
+
+    :raises RealtimeMaskNotFoundOrInvalid: the mask is malformed, selects none,
+        selects every vCPU while no emulator-threads policy gives the emulator
+        threads another home, or names a vCPU the flavor lacks.
+    :raises InvalidEmulatorThreadsPolicy: see
+        :func:`~os_numa.constraints.cpu.get_emulator_thread_policy_constraint`.
     """
     mask, key = source.image_mask_first("cpu_realtime_mask", flavor, props)
     vcpus = flavor.vcpus
@@ -66,17 +68,12 @@ def realtime_set(
             raise exception.RealtimeMaskNotFoundOrInvalid(
                 message=f"{key}={mask!r} is not a vCPU spec: {exc}", reason=str(exc)
             ) from exc
-        outside = selected - every
-        if outside:
-            raise invalid(
-                f"{key}={mask!r} names vCPU(s) {cpuset.format_cpu_spec(outside)}, but the "
-                f"flavor's vCPUs are 0-{vcpus - 1}."
-            )
         if not selected:
             raise invalid(
                 f"{key}={mask!r} selects no vCPU; name the realtime vCPUs, e.g. '^0' "
                 "for every vCPU but vCPU 0."
             )
+    emulator_policy = cpu.get_emulator_thread_policy_constraint(flavor)
     if selected == every and not emulator_policy:
         what = (
             "hw:cpu_realtime_mask is not set, so every vCPU would be realtime"
@@ -87,6 +84,12 @@ def realtime_set(
             f"{what} and the emulator threads would have nowhere to run: leave at least "
             "one vCPU out of the mask (e.g. '^0') or set hw:emulator_threads_policy "
             "to 'isolate' or 'share'."
+        )
+    outside = selected - every
+    if outside:
+        raise invalid(
+            f"{key}={mask!r} names vCPU(s) {cpuset.format_cpu_spec(outside)}, but the "
+            f"flavor's vCPUs are 0-{vcpus - 1}."
         )
     return selected
 
@@ -110,9 +113,9 @@ def get_realtime_cpu_constraint(flavor: Any, image_meta: Any) -> set[int] | None
     if not is_realtime_enabled(flavor_v):
         return None
     image_v = source.image_view(image_meta)
-    policies = cpu.resolve_cpu_policies(flavor_v, image_v)
-    check_realtime_policy(policies)
-    return realtime_set(flavor_v, image_v.properties, policies.emulator_threads_policy)
+    cpu_policy = cpu.get_cpu_policy_constraint(flavor_v, image_v)
+    check_realtime_policy(cpu.requested_cpu_policy(flavor_v, cpu_policy))
+    return realtime_set(flavor_v, image_v.properties)
 
 
 #: The SCHED_FIFO priorities Linux accepts.

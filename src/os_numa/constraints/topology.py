@@ -61,12 +61,18 @@ def numa_get_constraints(flavor: Any, image_meta: Any) -> objects.InstanceNUMATo
     does, and once the cells are known a topology must exist whose cores each
     lie in one guest cell.
 
-    Then checks run from the general to the specific: each value on its own, then
-    the policy combinations (a thread policy, emulator ``isolate``, realtime or
-    a dedicated mask without pinning), then the masks' contents, then NUMA
-    nodes and pages. So ``hw:cpu_realtime=yes`` on a flavor without
-    ``hw:cpu_policy`` reports :class:`RealtimeConfigurationInvalid`, where Nova
-    reports a missing mask.
+    Then checks run in Nova's order, so code that catches Nova's classes sees
+    the error Nova would raise: the CPU policy, the thread policy, the realtime
+    mask, the dedicated mask, the emulator-threads policy, the Placement form,
+    the policy combinations, then NUMA nodes, pages and the node split. Two
+    deliberate differences (design/API.md): right after the
+    CPU policy, a non-boolean ``hw:cpu_realtime`` raises
+    :class:`InvalidExtraSpecValue` and realtime without pinning raises
+    :class:`RealtimeConfigurationInvalid` (Nova checks the mask first); and more
+    NUMA nodes than vCPUs raises :class:`InvalidNUMANodesNumber` when the nodes
+    are counted. os-numa's own keys (``hw:emulator_threads_count``,
+    ``hw:emulator_threads_mask``, ``hw:cpu_realtime_priority``) are checked
+    after the policies they depend on.
 
     Inputs are never modified. Every error is a subclass of
     :class:`~os_numa.exception.Invalid` or :class:`~os_numa.exception.Forbidden`
@@ -81,16 +87,15 @@ def numa_get_constraints(flavor: Any, image_meta: Any) -> objects.InstanceNUMATo
     if topology_keys:
         cpu_topology.get_cpu_topology_constraints(flavor_v, image_v)
 
+    cpu_policy = cpu.get_cpu_policy_constraint(flavor_v, image_v)
     rt_enabled = realtime.is_realtime_enabled(flavor_v)
-    policies = cpu.resolve_cpu_policies(flavor_v, image_v)
-    cpu.check_pinning_required(policies, flavor_v)
     if rt_enabled:
-        realtime.check_realtime_policy(policies)
-    realtime_cpus = (
-        realtime.realtime_set(flavor_v, props, policies.emulator_threads_policy)
-        if rt_enabled
-        else None
-    )
+        realtime.check_realtime_policy(cpu.requested_cpu_policy(flavor_v, cpu_policy))
+    thread_policy = cpu.get_cpu_thread_policy_constraint(flavor_v, image_v)
+    realtime_cpus = realtime.realtime_set(flavor_v, props) if rt_enabled else None
+    cpu.get_dedicated_cpu_constraint(flavor_v)
+    policies = cpu.fold_placement_form(flavor_v, image_v, cpu_policy, thread_policy)
+    cpu.check_pinning_required(policies, flavor_v, realtime_cpus)
     pinned = _pinned_vcpus(flavor_v, props, policies, realtime_cpus)
     emulator_mask = emulator.emulator_mask_set(flavor_v, props, policies, pinned, realtime_cpus)
     realtime.get_realtime_priority_constraint(flavor_v)
