@@ -109,6 +109,12 @@ os_numa_opts: list[cfg.Opt] = [
     ),
 ]
 
+default_group = cfg.OptGroup(
+    "DEFAULT",
+    title="Nova's [DEFAULT] options",
+    help="Options Nova registers without a group; os-numa reads the same ones.",
+)
+
 pci_group = cfg.OptGroup(
     "pci", title="PCI passthrough", help="Aliases that flavors use to request host PCI devices."
 )
@@ -155,6 +161,56 @@ os_numa_guest_opts: list[cfg.Opt] = [
     ),
 ]
 
+#: [DEFAULT] options Nova owns (nova/conf/compute.py registers them in [DEFAULT]):
+#: the same name, type, default and bounds, so a Nova process reads one value.
+default_opts: list[cfg.Opt] = [
+    cfg.MultiOpt(
+        "reserved_huge_pages",
+        item_type=types.Dict(),
+        help=(
+            "Huge pages of a host NUMA cell that guests may never use (OVS-DPDK, the "
+            "host), one value per cell and page size: node:0,size:2048,count:512 "
+            "(size in KiB, or with a unit: 2MB, 1GB). The fit leaves them out of the "
+            "free pages. A cell or size the host lacks, or more pages than the cell "
+            "has, is an error."
+        ),
+    ),
+    cfg.IntOpt(
+        "reserved_host_memory_mb",
+        default=512,
+        min=0,
+        help=(
+            "Host memory (MiB) kept for host processes, reported as reserved to the "
+            "scheduler. os-numa's NUMA fit ignores it, as Nova's does, unless [os_numa] "
+            "reserved_host_memory_spread is True."
+        ),
+    ),
+]
+
+#: [os_numa] options of reserved host memory per NUMA cell (issue 15).
+os_numa_reserved_opts: list[cfg.Opt] = [
+    cfg.MultiOpt(
+        "reserved_host_memory_per_cell",
+        item_type=types.Dict(),
+        help=(
+            "Host memory (MiB) to keep out of one host NUMA cell, one value per cell: "
+            "node:0,memory_mb:2048. The cell's memory shrinks by that much and the "
+            "smallest pages backing it are reserved, so pinned guests never get it. "
+            "Cannot be combined with reserved_host_memory_spread."
+        ),
+    ),
+    cfg.BoolOpt(
+        "reserved_host_memory_spread",
+        default=False,
+        help=(
+            "Split [DEFAULT] reserved_host_memory_mb evenly over the host NUMA cells "
+            "(lowest cell ids take the remainder) and keep each share out of its cell, "
+            "as reserved_host_memory_per_cell does. False (the default, as in Nova): "
+            "the NUMA fit sees every cell's whole memory."
+        ),
+    ),
+]
+
 #: [os_numa] options of the fit (os_numa.fit).
 os_numa_fit_opts: list[cfg.Opt] = [
     cfg.BoolOpt(
@@ -176,7 +232,11 @@ def _all_groups():
     return [
         (compute_group, compute_opts),
         (libvirt_group, libvirt_opts),
-        (os_numa_group, os_numa_opts + os_numa_fit_opts + os_numa_guest_opts),
+        (default_group, default_opts),
+        (
+            os_numa_group,
+            os_numa_opts + os_numa_fit_opts + os_numa_guest_opts + os_numa_reserved_opts,
+        ),
         (pci_group, pci_opts),
     ]
 
@@ -193,10 +253,13 @@ def register_opts(conf: cfg.ConfigOpts) -> None:
         # oslo.config keeps a group's overrides and parsed values in the OptGroup
         # it was given (a shallow copy shares them), so each ConfigOpts gets its
         # own group object: otherwise one make_conf()'s overrides leak into all.
-        conf.register_group(cfg.OptGroup(group.name, title=group.title, help=group.help))
+        name = None  # the [DEFAULT] section: options without a group, as Nova's
+        if group is not default_group:
+            conf.register_group(cfg.OptGroup(group.name, title=group.title, help=group.help))
+            name = group.name
         for opt in opts:
             try:
-                conf.register_opt(opt, group=group.name)
+                conf.register_opt(opt, group=name)
             except cfg.DuplicateOptError:
                 continue
 

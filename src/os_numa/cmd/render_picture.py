@@ -142,13 +142,18 @@ def _size_text(size_kb: int) -> str:
 
 
 def _pages_text(cell: NUMACell) -> str:
-    """Huge-page pools that hold pages (base pages, below 1 MiB, are left out)."""
+    """Huge-page pools that hold pages, with the pages the host reserves; base pages
+    (below 1 MiB) appear only as the host memory reserved in them."""
+    pools = sorted(cell.mempages, key=lambda p: p.size_kb)
     parts = [
         f"{_size_text(pages.size_kb)} {pages.free}/{pages.total} free"
-        for pages in sorted(cell.mempages, key=lambda p: p.size_kb)
+        + (f" ({pages.reserved} reserved)" if pages.reserved else "")
+        for pages in pools
         if pages.size_kb >= 1024 and pages.total
     ]
-    return "; huge pages " + ", ".join(parts) if parts else ""
+    host_kb = sum(p.reserved * p.size_kb for p in pools if p.size_kb < 1024)
+    host = f"; {host_kb // 1024} MiB reserved for the host" if host_kb else ""
+    return host + ("; huge pages " + ", ".join(parts) if parts else "")
 
 
 def _cell_header(cell: NUMACell, ncpus: int, guest_mb: int, paint: Painter) -> str:

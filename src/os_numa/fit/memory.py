@@ -10,14 +10,14 @@ _NAMES = {MEMPAGES_SMALL: "small", MEMPAGES_LARGE: "large", MEMPAGES_ANY: "any"}
 
 
 def _fits(pool: Pages, memory_kb: int, use_free: bool) -> bool:
-    avail = pool.free if use_free else pool.total
+    avail = pool.free if use_free else pool.usable
     return memory_kb % pool.size_kb == 0 and memory_kb <= avail * pool.size_kb
 
 
 def _pages_text(pool: Pages, memory_kb: int, use_free: bool) -> str:
     if memory_kb % pool.size_kb:
         return f"{memory_kb // 1024} MiB is not a multiple of {pool.size_kb} KiB pages"
-    avail, what = (pool.free, "free") if use_free else (pool.total, "in total")
+    avail, what = (pool.free, "free") if use_free else (pool.usable, "in total")
     return f"{memory_kb // pool.size_kb} pages of {pool.size_kb} KiB needed, {avail} {what}"
 
 
@@ -27,8 +27,9 @@ def fit_memory(host: HostCell, guest: GuestCell) -> int | None | Shortfall:
     A requested size must have enough free pages and divide the memory: ``small``
     is the smallest size, ``large`` the largest size other than the smallest that
     fits, ``any`` the largest that fits. Without a request, the smallest pool
-    must hold the memory (free pages for pinned cells, total pages for shared
-    ones, which may overcommit); a cell reporting no pools compares MiB instead.
+    must hold the memory (free pages for pinned cells, total pages less those
+    the host reserves for shared ones, which may overcommit); a cell reporting
+    no pools compares MiB instead.
     """
     memory_kb = guest.memory * 1024
     if guest.pagesize is not None:
@@ -38,7 +39,7 @@ def fit_memory(host: HostCell, guest: GuestCell) -> int | None | Shortfall:
         if _fits(smallest, memory_kb, guest.pinning):
             return None
         needed = memory_kb // smallest.size_kb
-        avail = smallest.free if guest.pinning else smallest.total
+        avail = smallest.free if guest.pinning else smallest.usable
         return Shortfall("pages", needed, avail, _pages_text(smallest, memory_kb, guest.pinning))
     avail = host.avail_memory if guest.pinning else host.memory
     if guest.memory <= avail:

@@ -85,11 +85,12 @@ _GUEST_CELL = FieldReader(
 
 
 class Pages(NamedTuple):
-    """One page-size pool of a host cell."""
+    """One page-size pool of a host cell; ``usable`` = ``total`` minus the host's reserve."""
 
     size_kb: int
     total: int
     free: int
+    usable: int
 
 
 class HostCell:
@@ -184,7 +185,7 @@ class HostCell:
         if self._pages is None:
             self._pages = tuple(
                 sorted(
-                    Pages(size_kb, total, total - used - reserved)
+                    Pages(size_kb, total, total - used - reserved, total - reserved)
                     for size_kb, total, used, reserved in (
                         _PAGES(p) for p in _MEMPAGES(self._cell)[0]
                     )

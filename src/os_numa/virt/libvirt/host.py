@@ -15,7 +15,7 @@ from oslo_config import cfg
 from os_numa import conf as os_numa_conf
 from os_numa import cpuset as cpuset_mod
 from os_numa import exception, objects
-from os_numa.virt.libvirt import config
+from os_numa.virt.libvirt import config, reserved
 
 CPUSetLike = str | Iterable[int]
 
@@ -177,6 +177,11 @@ def host_topology_from_capabilities(
       ``pcpuset`` or ``cpuset``: with neither ``[compute]`` set, they are taken
       out of the "every CPU" default.
 
+    - reserved memory (see :mod:`os_numa.virt.libvirt.reserved`): ``[DEFAULT]
+      reserved_huge_pages`` sets ``NUMAPagesTopology.reserved``; ``[os_numa]
+      reserved_host_memory_per_cell`` (or ``reserved_host_memory_spread``) takes
+      host memory out of ``memory`` and reserves the small pages backing it.
+
     ``cpu_dedicated_set`` / ``cpu_shared_set`` are CPU specs (``"4-15,^8"``) or
     iterables of CPU ids; each one that is None is read from ``[compute]`` of
     ``conf`` (default :data:`os_numa.conf.CONF`); ``emulator_pin_set`` likewise
@@ -185,6 +190,9 @@ def host_topology_from_capabilities(
     :raises InvalidConfiguration: the sets overlap (the emulator pool included),
         name CPUs that are not online, are malformed or empty; the message names
         the CPUs.
+    :raises InvalidReservedMemoryPagesOption: ``reserved_huge_pages`` is
+        malformed, names a cell or page size the host lacks, or more pages than
+        the cell has.
     :raises InvalidXML: the document is malformed or describes an impossible host
         (cell ids beyond :data:`MAX_HOST_CELLS` or repeated, CPU ids beyond
         :data:`os_numa.cpuset.MAX_CPU_ID` or in two cells, negative sizes);
@@ -204,6 +212,23 @@ def host_topology_from_capabilities(
     online: set[int] = set().union(*(cell.cpu_ids for cell in cells))
     _check_sets(dedicated, shared, online)
     _check_pool(pool, dedicated, shared, online)
+    cell_ids = [cell.id for cell in cells]
+    huge = reserved.parse_reserved_huge_pages(conf.reserved_huge_pages)
+    reserved.check_nodes(
+        huge,
+        cell_ids,
+        "[DEFAULT] reserved_huge_pages",
+        lambda reason: exception.InvalidReservedMemoryPagesOption(
+            conf=reserved.format_items(conf.reserved_huge_pages), reason=reason
+        ),
+    )
+    host_memory = reserved.parse_reserved_memory(conf, cell_ids)
+    reserved.check_nodes(
+        host_memory,
+        cell_ids,
+        "[os_numa] reserved_host_memory_per_cell",
+        lambda reason: exception.InvalidConfiguration(reason=reason),
+    )
 
     result = []
     for cell in cells:
@@ -213,17 +238,25 @@ def host_topology_from_capabilities(
         else:
             pcpuset = cpus & (dedicated or set())
             cpuset = cpus & (shared or set())
+        mempages = _mempages(cell)
+        memory = reserved.reserve_cell(
+            cell.id,
+            (cell.memory or 0) // 1024,
+            mempages,
+            huge.get(cell.id, {}),
+            host_memory.get(cell.id, 0),
+        )
         result.append(
             objects.NUMACell(
                 id=cell.id,
                 cpuset=cpuset,
                 pcpuset=pcpuset,
-                memory=(cell.memory or 0) // 1024,
+                memory=memory,
                 cpu_usage=0,
                 memory_usage=0,
                 pinned_cpus=set(),
                 siblings=_siblings(cell, pcpuset),
-                mempages=_mempages(cell),
+                mempages=mempages,
                 socket=_socket(cell),
                 emulator_pool_cpus=cpus & (pool or set()),
                 emulator_pool_guests={},
