@@ -365,6 +365,29 @@ class InsufficientHostCapacity(ComputeResourcesUnavailable):
     msg_fmt = "Insufficient compute resources for instance %(instance)s: %(reason)s"
 
 
+class CheckpointInvalid(Invalid):
+    """A tracker checkpoint that cannot be trusted; ``problem`` says why (``corrupt``,
+    ``truncated``, ``tampered``, ``too large``, ``unsupported``, ``unreadable``)."""
+
+    msg_fmt = "Checkpoint %(path)s is %(problem)s: %(reason)s"
+
+
+class CheckpointMismatch(Invalid):
+    """A sound checkpoint that does not describe this host or its guests (stale)."""
+
+    msg_fmt = "Checkpoint %(path)s is stale: %(reason)s"
+
+
+class HostDrift(OsNumaError):
+    """libvirt enforces placements os-numa would not make; ``drift`` lists them."""
+
+    msg_fmt = "The host's domains drifted from what os-numa places: %(reason)s"
+
+    def __init__(self, message: str | None = None, drift=(), **kwargs):
+        self.drift = tuple(drift)
+        super().__init__(message, **kwargs)
+
+
 class InstanceUsageConflict(Invalid):
     msg_fmt = "Instance %(instance)s cannot be accounted on this host: %(reason)s"
 

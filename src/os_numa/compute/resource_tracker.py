@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from os_numa import exception
-from os_numa.compute import capacity
+from os_numa.compute import capacity, checkpoint
 from os_numa.compute import claims as claims_mod
 from os_numa.compute.claims import Claim
 from os_numa.compute.instance import (
@@ -58,6 +59,10 @@ class ResourceTracker(MoveClaimsMixin):
         (or, for a guest without a NUMA request, in ``instance.pci_devices``).
         None (the default): the tracker ignores PCI requests, leaving devices
         to the caller.
+    :param checkpoint_path: a file (in a directory that exists) where every change
+        of the claims is saved atomically before it takes effect
+        (:mod:`os_numa.compute.checkpoint`), for :meth:`load_checkpoint` after a
+        restart. None (the default): nothing is written.
 
     Every public method is thread-safe: one lock covers each fit and the
     bookkeeping that records it, so concurrent claims never share a pCPU.
@@ -72,8 +77,10 @@ class ResourceTracker(MoveClaimsMixin):
         conf: Any = None,
         limits: NUMATopologyLimits | None = None,
         pci_devices: Iterable[PciDevice] | None = None,
+        checkpoint_path: str | os.PathLike[str] | None = None,
     ) -> None:
         self.driver = driver
+        self.checkpoint_path = None if checkpoint_path is None else os.fspath(checkpoint_path)
         self.conf = conf
         self.limits = limits
         self._baseline = host_topology.obj_clone()
@@ -155,9 +162,8 @@ class ResourceTracker(MoveClaimsMixin):
             if claim is None:
                 raise exception.InstanceNotClaimed(instance=uuid)
             pci = self._pci_changed(claim.pci_devices, free=True)
-            self._host = claims_mod.apply_placement(self._host, claim.placement, free=True)
-            self._pci = pci
-            del self._claims[uuid]
+            host = claims_mod.apply_placement(self._host, claim.placement, free=True)
+            self._commit(host, pci, {u: c for u, c in self._claims.items() if u != uuid})
 
     def update_available_resource(
         self, instances: Iterable[Any], incoming: Iterable[Any] | None = None
@@ -195,25 +201,101 @@ class ResourceTracker(MoveClaimsMixin):
             host = self._baseline
             pci = None if self._pci_baseline is None else self._pci_baseline.copy()
             rebuilt: dict[str, Claim] = {}
-            building = {uuid for uuid in self._in_flight if uuid in self._claims}
+            building = self._building()
             for instance in instances:
                 if instance_uuid(instance) in building:
                     continue  # accounted below, by the claim its block holds
                 claim, host = self._account(instance, host, rebuilt, pci)
                 rebuilt[claim.instance_uuid] = claim
-            for uuid in sorted(building):
-                claim = self._claims[uuid]
-                host = self._reapply(claim, host, pci)
-                rebuilt[uuid] = claim
-            host, moves = self._rebuilt_moves(host, pci, incoming)
-            self._check_capacity(host, [*rebuilt.values(), *(m.claim for m in moves.values())])
-            self._host = host
-            self._pci = pci
-            self._claims = rebuilt
-            self._moves = moves
-            return summarize(self._host, self._claims.values(), self._move_claims())
+            return self._finish_rebuild(host, pci, rebuilt, incoming)
+
+    def restore(self, claims: Iterable[Claim]) -> Usage:
+        """Rebuild the usage from scratch from ``claims`` (a checkpoint's, say).
+
+        Like :meth:`update_available_resource`, but each :class:`Claim` keeps
+        the overhead recorded in it (the driver is not asked again) and its
+        placement as it is, thread policy and emulator details included.
+        Claims whose :meth:`instance_claim` block runs are kept.
+
+        :raises InstanceUsageConflict: a claim clashes with an earlier one, is
+            not a placement, repeats a uuid, or the claims exceed the host's
+            capacity; the tracker keeps its previous usage.
+        """
+        with self._lock:
+            host = self._baseline
+            pci = None if self._pci_baseline is None else self._pci_baseline.copy()
+            rebuilt: dict[str, Claim] = {}
+            building = self._building()
+            for claim in claims:
+                uuid = claim.instance_uuid
+                if uuid in building:
+                    continue
+                if uuid in rebuilt:
+                    raise exception.InstanceUsageConflict(
+                        instance=uuid, reason="it holds more than one claim"
+                    )
+                try:
+                    if claim.placement is not None:
+                        claims_mod.check_placement(claim.placement)
+                except exception.OsNumaError as exc:
+                    raise exception.InstanceUsageConflict(instance=uuid, reason=str(exc)) from exc
+                host = self._reapply(claim, host, pci, "its recorded claim cannot be restored: ")
+                rebuilt[uuid] = claims_mod.make_claim(
+                    uuid, claim.placement, claim.resources, claim.overhead, claim.pci_devices
+                )
+            return self._finish_rebuild(host, pci, rebuilt)
+
+    def load_checkpoint(self) -> Usage:
+        """Restore the claims saved at ``checkpoint_path`` (see :meth:`restore`).
+
+        :raises InvalidConfiguration: the tracker has no ``checkpoint_path``.
+        :raises CheckpointInvalid: the file is missing, corrupt, truncated,
+            tampered with, too large or of another version.
+        :raises CheckpointMismatch: it was written for another host topology.
+        :raises InstanceUsageConflict: its claims cannot be accounted together.
+        """
+        if self.checkpoint_path is None:
+            raise exception.InvalidConfiguration(
+                reason="this ResourceTracker was made without checkpoint_path"
+            )
+        saved = checkpoint.load(self.checkpoint_path)
+        saved.verify_host(self._baseline, self.checkpoint_path)
+        return self.restore(saved.claims)
 
     # -- internals (callers hold no lock; these take it where needed) --------
+
+    def _building(self) -> set[str]:
+        """The uuids whose :meth:`instance_claim` block runs and still holds its claim."""
+        return {uuid for uuid in self._in_flight if uuid in self._claims}
+
+    def _finish_rebuild(
+        self,
+        host: NUMATopology,
+        pci: PciDeviceStats | None,
+        rebuilt: dict[str, Claim],
+        incoming: Iterable[Any] | None = None,
+    ) -> Usage:
+        """Add the in-flight and move claims to a rebuilt state, check it and make it
+        current (``incoming``: see :meth:`update_available_resource`)."""
+        for uuid in sorted(self._building()):
+            claim = self._claims[uuid]
+            host = self._reapply(claim, host, pci, "its claim is being built and ")
+            rebuilt[uuid] = claim
+        host, moves = self._rebuilt_moves(host, pci, incoming)
+        self._check_capacity(host, [*rebuilt.values(), *(m.claim for m in moves.values())])
+        self._commit(host, pci, rebuilt)
+        self._moves = moves
+        return summarize(self._host, self._claims.values(), self._move_claims())
+
+    def _commit(
+        self, host: NUMATopology, pci: PciDeviceStats | None, claims: dict[str, Claim]
+    ) -> None:
+        """Make ``claims`` the current state: saved first (when checkpointing), then kept."""
+        if self.checkpoint_path is not None:
+            checkpoint.write(self.checkpoint_path, self._baseline, claims.values())
+        self._host = host
+        self._pci = pci
+        self._claims = claims
 
     def _pci_requests(self, instance: Any) -> list:
         """The instance's PCI requests, or [] when the tracker does not track PCI."""
@@ -266,14 +348,12 @@ class ResourceTracker(MoveClaimsMixin):
                     claim,
                     self.driver,
                 )
+                self._commit(host, pci, {**self._claims, uuid: claim})
             except BaseException:
                 instance.numa_topology = previous
                 if placement is None and devices:
                     instance.pci_devices = []
                 raise
-            self._host = host
-            self._pci = pci
-            self._claims[uuid] = claim
             self._in_flight.add(uuid)
         return claim, previous
 
@@ -282,15 +362,20 @@ class ResourceTracker(MoveClaimsMixin):
             if self._claims.get(claim.instance_uuid) is not claim:
                 return  # dropped (or rebuilt away) inside the block: nothing left to undo
             pci = self._pci_changed(claim.pci_devices, free=True)
-            self._host = claims_mod.apply_placement(self._host, claim.placement, free=True)
-            self._pci = pci
-            del self._claims[claim.instance_uuid]
+            host = claims_mod.apply_placement(self._host, claim.placement, free=True)
+            remaining = {u: c for u, c in self._claims.items() if u != claim.instance_uuid}
+            try:
+                self._commit(host, pci, remaining)
+            finally:
+                # The guest failed: it holds nothing, even if the checkpoint could not be
+                # rewritten (a restart then refuses the stale checkpoint, naming the claim).
+                self._host, self._pci, self._claims = host, pci, remaining
             instance.numa_topology = previous
             if claim.placement is None and claim.pci_devices:
                 instance.pci_devices = []
 
     def _reapply(
-        self, claim: Claim, host: NUMATopology, pci: PciDeviceStats | None
+        self, claim: Claim, host: NUMATopology, pci: PciDeviceStats | None, why: str
     ) -> NUMATopology:
         """Account a claim the tracker already holds on ``host`` (returned anew) and ``pci``."""
         try:
@@ -300,7 +385,7 @@ class ResourceTracker(MoveClaimsMixin):
         except exception.OsNumaError as exc:
             raise exception.InstanceUsageConflict(
                 instance=claim.instance_uuid,
-                reason=f"its claim is being built and {exc}",
+                reason=f"{why}{exc}",
             ) from exc
         return host
 
