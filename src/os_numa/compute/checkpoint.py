@@ -230,7 +230,10 @@ def _parse(path: str, data: bytes) -> Mapping[str, Any]:
             path, "corrupt", f"not UTF-8 text ({exc.reason} at byte {exc.start})"
         ) from exc
     except json.JSONDecodeError as exc:
-        if exc.pos >= len(data.rstrip()):
+        # A checkpoint is one JSON object: cut short, it stops before its closing brace.
+        stripped = data.rstrip()
+        cut = data.startswith(b"{") and not stripped.endswith(b"}") and exc.msg != "Extra data"
+        if exc.pos >= len(stripped) or cut:
             raise _invalid(
                 path, "truncated", f"the document ends early, at byte {len(data)}"
             ) from exc

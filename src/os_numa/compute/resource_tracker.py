@@ -375,7 +375,7 @@ class ResourceTracker(MoveClaimsMixin):
                 instance.pci_devices = []
 
     def _reapply(
-        self, claim: Claim, host: NUMATopology, pci: PciDeviceStats | None, why: str
+        self, claim: Claim, host: NUMATopology, pci: PciDeviceStats | None, why: str = ""
     ) -> NUMATopology:
         """Account a claim the tracker already holds on ``host`` (returned anew) and ``pci``."""
         try:
