@@ -177,3 +177,32 @@ def test_emulator_pool_cpu_is_read_back():
     doc["emulator_pool_cpu"] = "7"
     with pytest.raises(exception.InvalidRequest, match="emulator_pool_cpu"):
         existing.parse_existing(json.dumps(doc))
+
+
+@pytest.mark.parametrize(
+    ("cell", "field"),
+    [
+        ({"host_cell": "BIG", "vcpus": [0], "memory_mb": 1}, "entry 0.cells[0].host_cell"),
+        ({"host_cell": 0, "vcpus": [0, "BIG"], "memory_mb": 1}, "entry 0.cells[0].vcpus"),
+        ({"host_cell": 0, "vcpus": [0], "memory_mb": "BIG"}, "entry 0.cells[0].memory_mb"),
+        (
+            {"host_cell": 0, "vcpus": [0], "memory_mb": 1, "cpu_pinning": {"0": "BIG"}},
+            "entry 0.cells[0].cpu_pinning.0",
+        ),
+    ],
+)
+def test_a_number_too_long_to_convert_names_the_file_and_field(tmp_path, cell, field):
+    """Python refuses int() of more than 4300 digits; the error says where the number is."""
+    path = tmp_path / "guests.json"
+    text = json.dumps({"fits": True, "cells": [cell]}).replace('"BIG"', "-" + "9" * 5000)
+    path.write_text(text)
+    with pytest.raises(exception.InvalidRequest) as info:
+        existing.load_existing(str(path))
+    assert f"--existing {path}, {field}: a 5000-digit number is too long" in str(info.value)
+
+
+def test_a_cpu_pinning_key_too_long_to_convert_is_refused():
+    doc = {"fits": True, "cells": [{"host_cell": 0, "vcpus": [0], "memory_mb": 1}]}
+    doc["cells"][0]["cpu_pinning"] = {"9" * 5000: 1}
+    with pytest.raises(exception.InvalidRequest, match=r"entry 0.cells\[0\].cpu_pinning: vCPU"):
+        existing.parse_existing(json.dumps(doc))

@@ -89,3 +89,23 @@ def test_oversized_capabilities_are_refused_before_parsing(tmp_path, monkeypatch
     path.write_text("<capabilities>" + " " * 200 + "</capabilities>")
     with pytest.raises(exception.InvalidXML, match="larger than 100 bytes"):
         hostsource.load_host(capabilities=str(path))
+
+
+def test_a_number_too_long_to_convert_names_the_capabilities_file_and_field(tmp_path):
+    text = (DATA / "tiny-2cell-nosmt.xml").read_text()
+    path = tmp_path / "caps.xml"
+    path.write_text(text.replace("<memory unit='KiB'>", "<memory unit='KiB'>" + "9" * 5000, 1))
+    with pytest.raises(exception.InvalidXML) as info:
+        hostsource.load_host(capabilities=str(path))
+    message = str(info.value)
+    assert f"capabilities {path}: <memory> text is '999" in message
+    assert "an integer of at most 20 digits" in message and len(message) < 300
+
+
+def test_a_number_too_long_to_convert_names_the_device_file_and_field(tmp_path):
+    text = (DATA.parent / "nodedev" / "pci_0000_18_00_0.xml").read_text()
+    path = tmp_path / "dev.xml"
+    path.write_text(text.replace("<numa node='0'", "<numa node='" + "9" * 5000 + "'"))
+    with pytest.raises(exception.InvalidXML) as info:
+        hostsource.load_pci_devices([str(path)])
+    assert f"{path}: node device pci_0000_18_00_0: <numa node>" in str(info.value)

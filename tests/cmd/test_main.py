@@ -55,6 +55,37 @@ def test_usage_errors_exit_2(in_process, argv, words):
     assert result.returncode == 2
     assert words in result.stderr
     assert "Traceback" not in result.stderr
+    # One line, ending with the way to the help of the (sub)command that refused it.
+    (line,) = result.stderr.splitlines()
+    command = "os-numa place" if argv[:1] == ["place"] else "os-numa"
+    command = "os-numa host" if argv[:1] == ["host"] else command
+    assert line.startswith(f"{command}: error: ")
+    assert line.endswith(f"(see '{command} --help')")
+
+
+def test_a_huge_value_is_shortened_in_a_usage_error(in_process):
+    result = in_process(["host", "--color", "x" * 40_000])
+    (line,) = result.stderr.splitlines()
+    assert result.returncode == 2 and len(line) < 300
+    assert "(40002 characters)" in line and "'auto', 'always', 'never'" in line
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["place", "--flavor", "vcpus=4,memory_mb=4096,hw:cpu_policy=" + "d" * 40_000],
+        ["place", "--flavor", "vcpus=4,memory_mb=4096", "--image-property", "h" * 40_000 + "=1"],
+        ["validate-flavor", "--flavor", "vcpus=" + "9" * 40_000 + ",memory_mb=64"],
+        ["place", "--flavor", "vcpus=1,memory_mb=64", "--cpu-shared-set", "1" * 40_000],
+    ],
+    ids=["extra-spec", "image-property", "vcpus", "cpu-set"],
+)
+def test_a_huge_value_is_shortened_in_an_input_error(in_process, argv):
+    result = in_process(argv)
+    assert result.returncode == 2
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("os-numa: error: ") and len(line) < 1200
+    assert "Traceback" not in line and "Exceeds the limit" not in line
 
 
 @pytest.mark.parametrize(

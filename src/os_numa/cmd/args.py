@@ -8,6 +8,7 @@ import sys
 from typing import TextIO
 
 import os_numa
+from os_numa.cmd.message import one_line
 
 EPILOG = """\
 exit status: 0 the guest fits (or the flavor is valid), 1 it does not fit,
@@ -20,13 +21,29 @@ sets the mask to '^0,1'. A value holding both ',' and '=' goes in its own
 """
 
 
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line and point to ``--help``.
+
+    argparse prints the whole usage before the error (up to nine lines for
+    ``place``); a script's log wants the error, and a person the way to the help.
+    Subcommand parsers are of this class too (``add_subparsers`` uses the
+    parent's class).
+    """
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {one_line(message)} (see '{self.prog} --help')\n")
+
+
 def _add_host_options(parser: argparse.ArgumentParser) -> None:
     source = parser.add_argument_group("host (default: the built-in 2-socket SMT server)")
     exclusive = source.add_mutually_exclusive_group()
     exclusive.add_argument(
         "--capabilities",
         metavar="FILE",
-        help="a libvirt capabilities XML document (virsh capabilities > FILE)",
+        help=(
+            "a libvirt capabilities XML document (virsh capabilities > FILE); "
+            "'-' reads standard input"
+        ),
     )
     exclusive.add_argument(
         "--connect",
@@ -51,7 +68,7 @@ def _add_host_options(parser: argparse.ArgumentParser) -> None:
         default=[],
         help=(
             "libvirt node-device XML files (virsh nodedev-dumpxml) of the host's PCI "
-            "devices; repeatable"
+            "devices; '-' reads standard input; repeatable"
         ),
     )
     source.add_argument(
@@ -61,7 +78,7 @@ def _add_host_options(parser: argparse.ArgumentParser) -> None:
         default=[],
         help=(
             "JSON placements already on the host (what --format json prints; one object "
-            "or a list), claimed before anything else; repeatable"
+            "or a list), claimed before anything else; '-' reads standard input; repeatable"
         ),
     )
 
@@ -127,7 +144,7 @@ def _add_color_option(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="os-numa",
         description=(
             "Place a guest's vCPUs, emulator threads and memory on a host's NUMA cells "

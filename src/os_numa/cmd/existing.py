@@ -33,7 +33,26 @@ def _bad(where: str, reason: str) -> exception.InvalidRequest:
     return exception.InvalidRequest(reason=f"--existing {where}: {reason}")
 
 
+#: Longest integer read, in digits (2**64 has 20): a longer one is refused by
+#: name instead of converted (int() of thousands of digits is slow, then fails).
+MAX_INT_DIGITS = 20
+
+
+class _LongNumber(str):
+    """A JSON integer of more than :data:`MAX_INT_DIGITS` digits, left unconverted."""
+
+
+def _json_int(text: str) -> int | _LongNumber:
+    return _LongNumber(text) if len(text.lstrip("-")) > MAX_INT_DIGITS else int(text)
+
+
 def _int(value: Any, where: str) -> int:
+    if isinstance(value, _LongNumber):
+        raise _bad(
+            where,
+            f"a {len(value.lstrip('-'))}-digit number is too long "
+            f"(at most {MAX_INT_DIGITS} digits)",
+        )
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise _bad(where, f"{value!r} is not a non-negative integer")
     return value
@@ -64,7 +83,9 @@ def cell_from_dict(doc: Any, where: str) -> InstanceNUMACell:
         raise _bad(f"{where}.cpu_pinning", "must be an object {vcpu: pcpu}")
     pinning: dict[int, int] = {}
     for vcpu, pcpu in raw_pinning.items():
-        if not str(vcpu).isdigit() or int(vcpu) not in vcpus:
+        if not (vcpu.isascii() and vcpu.isdigit()) or len(vcpu) > MAX_INT_DIGITS:
+            raise _bad(f"{where}.cpu_pinning", f"vCPU {vcpu!r} is not a vCPU number")
+        if int(vcpu) not in vcpus:
             raise _bad(f"{where}.cpu_pinning", f"vCPU {vcpu!r} is not one of the cell's vcpus")
         pinning[int(vcpu)] = _int(pcpu, f"{where}.cpu_pinning.{vcpu}")
     reserved = doc.get("cpuset_reserved")
@@ -152,21 +173,25 @@ def pci_device_from_dict(doc: Any, where: str) -> InstancePCIDevice:
     )
 
 
-def parse_existing(text: str, source: str = "--existing") -> list[InstanceNUMATopology]:
-    """Every placement in a JSON document (an object or a list of objects)."""
+def parse_existing(text: str, path: str | None = None) -> list[InstanceNUMATopology]:
+    """Every placement in a JSON document (an object or a list of objects);
+    errors name ``path`` (the file), the entry and the field."""
+    source = "--existing" if path is None else f"--existing {path}"
     try:
-        doc = json.loads(text)
+        doc = json.loads(text, parse_int=_json_int)
     except json.JSONDecodeError as exc:
         raise exception.InvalidRequest(reason=f"{source} is not valid JSON: {exc}") from exc
     docs = doc if isinstance(doc, list) else [doc]
-    placements = (placement_from_dict(d, f"entry {i}") for i, d in enumerate(docs))
+    prefix = "" if path is None else f"{path}, "
+    placements = (placement_from_dict(d, f"{prefix}entry {i}") for i, d in enumerate(docs))
     return [p for p in placements if p is not None]
 
 
 def load_existing(path: str) -> list[InstanceNUMATopology]:
-    """Read and parse an ``--existing`` file (at most :data:`MAX_EXISTING_BYTES`)."""
+    """Read and parse an ``--existing`` file (``-``: standard input; at most
+    :data:`MAX_EXISTING_BYTES`)."""
     text = inputfile.read_text(path, MAX_EXISTING_BYTES, exception.InvalidRequest, "--existing")
-    return parse_existing(text, f"--existing {path}")
+    return parse_existing(text, inputfile.display_name(path))
 
 
 def check_host_cells(host: NUMATopology, placements: list[InstanceNUMATopology]) -> None:

@@ -11,7 +11,12 @@ from os_numa import conf as conf_mod
 from os_numa import exception
 from os_numa.cmd import existing, inputfile
 from os_numa.objects.numa import NUMATopology
-from os_numa.pci.devices import PciAddress, load_device_files
+from os_numa.pci.devices import (
+    MAX_DOCUMENT_BYTES,
+    PciAddress,
+    PciDevice,
+    devices_from_documents,
+)
 from os_numa.pci.stats import PciDeviceStats
 from os_numa.topology import cores_of
 from os_numa.virt.libvirt import config
@@ -28,11 +33,41 @@ def default_capabilities() -> str:
 
 
 def read_capabilities(path: str) -> str:
-    """A capabilities document from a file, bounded in size.
+    """A capabilities document from a file (``-``: standard input), bounded in size.
 
     :raises InvalidXML: unreadable, too large or not UTF-8.
     """
     return inputfile.read_text(path, MAX_CAPABILITIES_BYTES, exception.InvalidXML, "capabilities")
+
+
+def parse_capabilities(xml: str, source: str | None = None) -> config.LibvirtConfigCaps:
+    """The parsed capabilities; an error names ``source`` (the file) when given.
+
+    :raises InvalidXML: malformed, or a value of the wrong kind (the field is named).
+    :raises UnsafeXML: entities or an external DTD.
+    """
+    try:
+        return config.LibvirtConfigCaps.parse_str(xml)
+    except exception.InvalidXML as exc:
+        if source is None:
+            raise
+        reason = exc.kwargs.get("reason", exc)
+        raise type(exc)(reason=f"capabilities {source}: {reason}") from exc
+
+
+def load_pci_devices(paths: list[str] | tuple[str, ...]) -> list[PciDevice]:
+    """The devices of ``--pci-devices`` files (``-``: standard input), each bounded.
+
+    :raises InvalidXML: a file is unreadable, too large or malformed, or a
+        device is listed twice.
+    """
+    return devices_from_documents(
+        (
+            inputfile.display_name(path),
+            inputfile.read_bytes(path, MAX_DOCUMENT_BYTES, exception.InvalidXML, "--pci-devices"),
+        )
+        for path in paths
+    )
 
 
 @dataclass(frozen=True)
@@ -86,6 +121,14 @@ def load_host(
     from os_numa.hardware import numa_usage_from_instance_numa
     from os_numa.virt.libvirt import host as libvirt_host
 
+    inputfile.check_one_stdin(
+        {
+            "--capabilities": [capabilities] if capabilities is not None else [],
+            "--existing": list(existing_files),
+            "--pci-devices": list(pci_device_files),
+        }
+    )
+    source = None
     # An empty argument (an unset shell variable) is an error, never the built-in host.
     if connect is not None:
         if not connect.strip():
@@ -97,9 +140,10 @@ def load_host(
             xml = libvirt_conn.get_capabilities()
     elif capabilities is not None:
         xml = read_capabilities(capabilities)
+        source = inputfile.display_name(capabilities)
     else:
         xml = default_capabilities()
-    caps = config.LibvirtConfigCaps.parse_str(xml)
+    caps = parse_capabilities(xml, source)
     topology = libvirt_host.host_topology_from_capabilities(
         caps, cpu_dedicated_set, cpu_shared_set, conf=conf or conf_mod.make_conf()
     )
@@ -109,7 +153,7 @@ def load_host(
             reason="the capabilities describe no NUMA cell (<host><topology><cells>); "
             "give what 'virsh capabilities' prints"
         )
-    pci_stats = PciDeviceStats(load_device_files(pci_device_files)) if pci_device_files else None
+    pci_stats = PciDeviceStats(load_pci_devices(pci_device_files)) if pci_device_files else None
     for path in existing_files:
         placements = existing.load_existing(path)
         existing.check_host_cells(topology, placements)
@@ -119,7 +163,8 @@ def load_host(
                 if pci_stats is not None:
                     pci_stats.claim(PciAddress.parse(d.address) for d in placement.pci_devices)
             except (exception.Invalid, exception.NotFound) as exc:
+                name = inputfile.display_name(path)
                 raise exception.InvalidRequest(
-                    reason=f"--existing {path}, entry {index}, cannot be claimed: {exc}"
+                    reason=f"--existing {name}, entry {index}, cannot be claimed: {exc}"
                 ) from exc
     return HostView(topology, cores_from_capabilities(caps), pci_stats)

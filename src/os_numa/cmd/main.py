@@ -1,7 +1,7 @@
 """The ``os-numa`` command: parse arguments, run a subcommand, map errors to exit codes.
 
 Exit codes: 0 fits / valid, 1 does not fit, 2 invalid input (the typed error's
-message on stderr, no traceback), 3 internal error (a bug: traceback shown).
+message on stderr, on one line, no traceback), 3 internal error (a bug: traceback shown).
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     _quiet_import_chain()
     from os_numa import exception
     from os_numa.cmd import args as cli_args
+    from os_numa.cmd.message import one_line
 
     options = cli_args.build_parser().parse_args(argv)
     try:
@@ -48,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()
         return status
     except (exception.OsNumaError, ValueError) as exc:
-        print(f"os-numa: error: {exc}", file=sys.stderr)
+        print(f"os-numa: error: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_INVALID
     except BrokenPipeError:
         # `os-numa host | head -1` closed the pipe: nothing more to say. Point stdout

@@ -87,8 +87,10 @@ def split_items(text: str, option: str) -> list[tuple[str, str]]:
 
 
 def _positive_int(key: str, value: str, upper: int) -> int:
-    # Plain ASCII digits only: int() would also take '4_096', '+4' and '٤'.
-    number = int(value) if value.isascii() and value.isdigit() else 0
+    # Plain ASCII digits only: int() would also take '4_096', '+4' and '٤'; and
+    # few of them: int() of thousands of digits is slow, then refused.
+    digits = value.isascii() and value.isdigit() and len(value) <= len(str(upper))
+    number = int(value) if digits else 0
     if not 1 <= number <= upper:
         raise exception.InvalidFlavor(
             reason=f"{key}={value!r} must be an integer from 1 to {upper}"

@@ -200,23 +200,36 @@ def _checked(devices: Iterable[PciDevice]) -> list[PciDevice]:
     return result
 
 
+def devices_from_documents(documents: Iterable[tuple[str, str | bytes]]) -> list[PciDevice]:
+    """The devices of several node-device documents, given as (name, document)
+    pairs and read in turn, sorted by address.
+
+    :raises InvalidXML: a document is malformed (the message starts with its
+        name) or a device is listed twice, in one document or across them.
+    """
+    devices: list[PciDevice] = []
+    for name, data in documents:
+        try:
+            devices.extend(parse_node_devices(data))
+        except exception.InvalidXML as exc:
+            raise type(exc)(reason=f"{name}: {exc.kwargs.get('reason', exc)}") from exc
+    return _checked(devices)
+
+
+def _read_device_file(path: str | os.PathLike) -> tuple[str, bytes]:
+    try:
+        with open(path, "rb") as handle:
+            return os.fspath(path), handle.read(MAX_DOCUMENT_BYTES + 1)
+    except OSError as exc:
+        raise exception.InvalidXML(reason=f"cannot read {os.fspath(path)!r}: {exc}") from exc
+
+
 def load_device_files(paths: Sequence[str | os.PathLike]) -> list[PciDevice]:
     """Read node-device XML files (one device or a wrapper each), sorted by address.
 
     :raises InvalidXML: a file is unreadable, malformed or repeats a device.
     """
-    devices: list[PciDevice] = []
-    for path in paths:
-        try:
-            with open(path, "rb") as handle:
-                data = handle.read(MAX_DOCUMENT_BYTES + 1)
-        except OSError as exc:
-            raise exception.InvalidXML(reason=f"cannot read {os.fspath(path)!r}: {exc}") from exc
-        try:
-            devices.extend(parse_node_devices(data))
-        except exception.InvalidXML as exc:
-            raise type(exc)(reason=f"{os.fspath(path)}: {exc.kwargs.get('reason', exc)}") from exc
-    return _checked(devices)
+    return devices_from_documents(_read_device_file(path) for path in paths)
 
 
 def devices_from_connection(conn) -> list[PciDevice]:
@@ -250,6 +263,7 @@ __all__ = [
     "TYPE_PF",
     "TYPE_VF",
     "devices_from_connection",
+    "devices_from_documents",
     "load_device_files",
     "parse_node_devices",
 ]
