@@ -90,8 +90,10 @@ def _conf(options: argparse.Namespace) -> cfg.ConfigOpts:
         conf = conf_mod.make_conf(args, **overrides)
         # Read every option now, so a bad value is reported here and not mid-fit.
         for group, opts in conf_mod.list_opts():
+            # [DEFAULT] options are the ConfigOpts' own attributes.
+            section = conf if group.name == "DEFAULT" else getattr(conf, group.name)
             for opt in opts:
-                getattr(getattr(conf, group.name), opt.dest)
+                getattr(section, opt.dest)
     except (cfg.Error, ValueError) as exc:
         raise exception.InvalidConfiguration(reason=str(exc).strip()) from exc
     return conf
