@@ -287,6 +287,19 @@ class CPUTopologyNUMAMismatch(ImageVCPULimitsRangeImpossible):
     msg_fmt = "The guest CPU topology cannot follow the guest NUMA nodes: %(reason)s"
 
 
+class InvalidNUMAMemoryPolicy(Invalid):
+    msg_fmt = (
+        "%(source)s=%(requested)r is not a NUMA memory policy; valid values are %(available)s."
+    )
+
+
+class ImageNUMAMemoryPolicyForbidden(Forbidden):
+    msg_fmt = (
+        "Image property hw_numa_memory_policy=%(image)s conflicts with flavor "
+        "hw:numa_memory_policy=%(flavor)s; the image may only repeat the flavor's value."
+    )
+
+
 # --- Memory pages ----------------------------------------------------------------
 
 

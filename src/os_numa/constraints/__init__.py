@@ -9,7 +9,8 @@ own. One module per topic: :mod:`.cpu` (CPU, thread and emulator policies,
 emulator pCPU count, dedicated mask, the Placement form), :mod:`.emulator`
 (the emulator mask), :mod:`.realtime` (incl. priority), :mod:`.pages`,
 :mod:`.numa` (node count and split), :mod:`.cpu_topology` (the guest's
-sockets, cores and threads) and :mod:`.topology` (the assembly).
+sockets, cores and threads), :mod:`.memory_policy` (the ``<numatune>`` mode)
+and :mod:`.topology` (the assembly).
 See ``doc/source/extra-specs.rst`` for every key.
 """
 
@@ -24,6 +25,7 @@ from os_numa.constraints.cpu_topology import (
     get_best_cpu_topology,
     get_cpu_topology_constraints,
 )
+from os_numa.constraints.memory_policy import get_numa_memory_policy_constraint
 from os_numa.constraints.numa import get_numa_nodes_constraint
 from os_numa.constraints.pages import (
     MEMPAGES_ANY,
@@ -57,6 +59,7 @@ __all__ = [
     "get_emulator_threads_mask_constraint",
     "get_locked_memory_constraint",
     "get_mem_page_size_constraint",
+    "get_numa_memory_policy_constraint",
     "get_numa_nodes_constraint",
     "get_realtime_cpu_constraint",
     "get_realtime_priority_constraint",

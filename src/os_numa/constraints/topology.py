@@ -5,7 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from os_numa import exception, objects
-from os_numa.constraints import cpu, cpu_topology, emulator, numa, pages, realtime, source
+from os_numa.constraints import (
+    cpu,
+    cpu_topology,
+    emulator,
+    memory_policy,
+    numa,
+    pages,
+    realtime,
+    source,
+)
 from os_numa.objects import fields
 
 _POLICY = fields.CPUAllocationPolicy
@@ -103,12 +112,14 @@ def numa_get_constraints(flavor: Any, image_meta: Any) -> objects.InstanceNUMATo
     nodes = numa.get_numa_nodes_constraint(flavor_v, image_v)
     pagesize = pages.get_mem_page_size_constraint(flavor_v, image_v)
     pages.get_locked_memory_constraint(flavor_v, image_v)
+    mem_policy = memory_policy.get_numa_memory_policy_constraint(flavor_v, image_v)
 
     wants_numa = (
         nodes is not None
         or pagesize is not None
         or policies.cpu_policy in (_POLICY.DEDICATED, _POLICY.MIXED)
     )
+    memory_policy.check_needs_numa(mem_policy, wants_numa)
     if not wants_numa:
         if topology_keys:
             cpu_topology.desirable_cpu_topologies(flavor_v, image_v)

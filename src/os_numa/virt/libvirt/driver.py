@@ -26,7 +26,8 @@ The rules are Nova's (``_get_guest_numa_config``):
   ``<nosharepages/><locked/>`` memory;
 - guest cells renumbered 0..k-1, ``memAccess='shared'`` when huge pages back
   the guest, ``<numatune>`` strict over the host cells used and one
-  ``<memnode>`` per guest cell naming its host cell; ``<hugepages>`` has one
+  ``<memnode>`` per guest cell naming its host cell (another mode with
+  ``hw:numa_memory_policy``: :func:`guest_numatune`); ``<hugepages>`` has one
   ``<page>`` per guest cell that uses huge pages.
 
 Unlike Nova, nothing is ever written that libvirt would misread or silently
@@ -46,7 +47,7 @@ from oslo_config import cfg
 from os_numa import conf as os_numa_conf
 from os_numa import cpuset as cpuset_mod
 from os_numa import exception, hardware, objects
-from os_numa.constraints import cpu_topology, source
+from os_numa.constraints import cpu_topology, memory_policy, source
 from os_numa.objects import fields
 from os_numa.pci.guest_config import get_guest_pci_config
 from os_numa.virt import driver as base_driver
@@ -452,18 +453,40 @@ def get_guest_numa_config(
             for cell in placed
         ]
     )
-    numatune = config.LibvirtConfigGuestNUMATune(
-        memory=config.LibvirtConfigGuestNUMATuneMemory(
-            mode="strict", nodeset={cell.host_cell for cell in placed}
-        ),
+    numatune = guest_numatune(
+        placed, hardware.get_numa_memory_policy_constraint(flavor, image_meta)
+    )
+    return GuestNumaConfig(None, cputune, numaconfig, numatune)
+
+
+def guest_numatune(
+    placed: list[PlacedCell], policy: str | None
+) -> config.LibvirtConfigGuestNUMATune:
+    """``<numatune>`` for ``hw:numa_memory_policy`` (None: ``strict``, Nova's).
+
+    ``strict`` and ``restrictive``: the guest's memory on its host cells, each
+    guest cell's on its own. ``preferred``: each guest cell prefers its own host
+    cell, the rest of the guest's memory guest cell 0's (QEMU prefers one node).
+    ``interleave``: every guest cell's memory, and the rest, interleaved over all
+    the guest's host cells.
+    """
+    mode = policy or memory_policy.STRICT
+    used = {cell.host_cell for cell in placed}
+    if mode == memory_policy.PREFERRED:
+        memory_nodes = {placed[0].host_cell}
+    else:
+        memory_nodes = used
+    return config.LibvirtConfigGuestNUMATune(
+        memory=config.LibvirtConfigGuestNUMATuneMemory(mode=mode, nodeset=memory_nodes),
         memnodes=[
             config.LibvirtConfigGuestNUMATuneMemNode(
-                cellid=cell.index, mode="strict", nodeset={cell.host_cell}
+                cellid=cell.index,
+                mode=mode,
+                nodeset=used if mode == memory_policy.INTERLEAVE else {cell.host_cell},
             )
             for cell in placed
         ],
     )
-    return GuestNumaConfig(None, cputune, numaconfig, numatune)
 
 
 def get_guest_memory_backing_config(
