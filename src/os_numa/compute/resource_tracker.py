@@ -103,6 +103,11 @@ class ResourceTracker(MoveClaimsMixin):
             return summarize(self._host, self._claims.values(), self._move_claims())
 
     @property
+    def baseline(self) -> NUMATopology:
+        """A copy of the host topology the tracker was made with, before any claim."""
+        return self._baseline.obj_clone()
+
+    @property
     def host_topology(self) -> NUMATopology:
         """A copy of the host topology with every claim applied."""
         with self._lock:

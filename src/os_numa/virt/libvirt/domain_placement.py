@@ -623,3 +623,80 @@ def _pci_addresses(root: etree._Element) -> tuple[str, ...]:
             str(PciAddress(domain=dev.domain, bus=dev.bus, slot=dev.slot, function=dev.function))
         )
     return tuple(addresses)
+
+
+#: Page sizes below this many KiB are a host's small pages (4 KiB on x86, 64 KiB on
+#: some ARM and POWER hosts); a placement's small-page size leaves no trace in the XML.
+SMALL_PAGE_LIMIT_KB = 1024
+
+
+@dataclass(frozen=True)
+class EnforcedCell:
+    """What libvirt's XML shows of one placed guest cell."""
+
+    host_cell: int
+    pinning: tuple[tuple[int, int], ...]  # (vCPU, pCPU), by vCPU
+    floating: frozenset[int]
+    memory_mb: int
+    huge_page_kb: int | None
+    emulator_pcpus: frozenset[int]
+
+
+def enforced(placement: objects.InstanceNUMATopology | None) -> tuple:
+    """The part of a placement libvirt enforces, comparable with ``==``.
+
+    Thread policy, the emulator mask and small-page requests are left out: the
+    domain XML cannot show them.
+    """
+    if placement is None:
+        return ((), None)
+    cells = tuple(
+        EnforcedCell(
+            host_cell=cell.id,
+            pinning=tuple(sorted((cell.cpu_pinning or {}).items())),
+            floating=frozenset(cell.cpuset),
+            memory_mb=cell.memory,
+            huge_page_kb=(
+                cell.pagesize if cell.pagesize and cell.pagesize >= SMALL_PAGE_LIMIT_KB else None
+            ),
+            emulator_pcpus=frozenset(cell.cpuset_reserved or ()),
+        )
+        for cell in placement.cells
+    )
+    return (cells, getattr(placement, "emulator_pool_cpu", None))
+
+
+def differences(
+    claimed: objects.InstanceNUMATopology | None, found: objects.InstanceNUMATopology | None
+) -> list[str]:
+    """Sentences naming where a claimed placement and one read from a domain differ
+    (in what libvirt enforces); empty when they agree."""
+    (ours, our_pool), (theirs, their_pool) = enforced(claimed), enforced(found)
+    if (ours, our_pool) == (theirs, their_pool):
+        return []
+    if len(ours) != len(theirs) or [c.host_cell for c in ours] != [c.host_cell for c in theirs]:
+        return [
+            f"guest cells on host cells: claimed {[c.host_cell for c in ours]}, libvirt has "
+            f"{[c.host_cell for c in theirs]}"
+        ]
+    found_differences = []
+    for index, (mine, other) in enumerate(zip(ours, theirs, strict=True)):
+        for name in ("pinning", "floating", "memory_mb", "huge_page_kb", "emulator_pcpus"):
+            a, b = getattr(mine, name), getattr(other, name)
+            if a != b:
+                shown = (
+                    (dict(a), dict(b))
+                    if name == "pinning"
+                    else (_spec(a), _spec(b))
+                    if isinstance(a, frozenset)
+                    else (a, b)
+                )
+                found_differences.append(
+                    f"guest cell {index} {name.replace('_', ' ')}: claimed {shown[0]}, "
+                    f"libvirt has {shown[1]}"
+                )
+    if our_pool != their_pool:
+        found_differences.append(
+            f"emulator pool pCPU: claimed {our_pool}, libvirt has {their_pool}"
+        )
+    return found_differences
