@@ -57,7 +57,7 @@ ensure_venv() {
   if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     log "installing os-numa (editable) with its test and doc tools"
     "$VENV/bin/python" -m pip install -q --upgrade pip
-    "$VENV/bin/python" -m pip install -q -e ".[test,doc]"
+    "$VENV/bin/python" -m pip install -q -e ".[test,doc,placement]"
     touch "$stamp"
   fi
 }

@@ -228,6 +228,80 @@ os_numa_fit_opts: list[cfg.Opt] = [
 ]
 
 
+placement_group = cfg.OptGroup(
+    "placement",
+    title="OpenStack Placement",
+    help=(
+        "Where os_numa.placement finds the Placement service and what it reports there. "
+        "Keystone authentication uses keystoneauth1's options in this same group "
+        "(auth_type, auth_url, username, ...), as Nova's [placement] does."
+    ),
+)
+
+placement_opts: list[cfg.Opt] = [
+    cfg.URIOpt(
+        "endpoint",
+        schemes=["http", "https"],
+        help=(
+            "The Placement API's URL, e.g. http://127.0.0.1:8778. With "
+            "auth_strategy=keystone and no endpoint, the URL comes from the Keystone "
+            "service catalog (service type 'placement')."
+        ),
+    ),
+    cfg.StrOpt(
+        "auth_strategy",
+        default="keystone",
+        choices=[
+            ("keystone", "a keystoneauth1 session built from this group's auth options"),
+            ("noauth2", "no Keystone: the X-Auth-Token header carries noauth_token"),
+        ],
+        help="How os-numa authenticates to Placement.",
+    ),
+    cfg.StrOpt(
+        "noauth_token",
+        default="admin",
+        secret=True,
+        help="The X-Auth-Token sent with auth_strategy=noauth2 ('admin', or 'user:project').",
+    ),
+    cfg.FloatOpt(
+        "cpu_allocation_ratio",
+        default=4.0,
+        min=0.0,
+        help="VCPU allocation ratio of every NUMA cell provider (Nova's cpu_allocation_ratio).",
+    ),
+    cfg.FloatOpt(
+        "ram_allocation_ratio",
+        default=1.0,
+        min=0.0,
+        help="MEMORY_MB allocation ratio of every NUMA cell provider (Nova's option of that name).",
+    ),
+    cfg.IntOpt(
+        "reserved_host_cpus",
+        default=0,
+        min=0,
+        help="VCPUs reserved for the host, taken from NUMA cell 0's VCPU inventory.",
+    ),
+    cfg.IntOpt(
+        "reserved_host_memory_mb",
+        default=512,
+        min=0,
+        help="MiB reserved for the host, taken from NUMA cell 0's MEMORY_MB inventory.",
+    ),
+    cfg.IntOpt(
+        "max_candidates",
+        default=1000,
+        min=1,
+        help="The limit of GET /allocation_candidates (Nova's max_placement_results).",
+    ),
+    cfg.IntOpt(
+        "claim_retries",
+        default=3,
+        min=0,
+        help="How often a scheduler asks for fresh candidates after losing a race (409).",
+    ),
+]
+
+
 def _all_groups():
     return [
         (compute_group, compute_opts),
@@ -238,6 +312,7 @@ def _all_groups():
             os_numa_opts + os_numa_fit_opts + os_numa_guest_opts + os_numa_reserved_opts,
         ),
         (pci_group, pci_opts),
+        (placement_group, placement_opts),
     ]
 
 

@@ -470,3 +470,23 @@ class MoveClaimNotFound(NotFound):
 
 class MigrationPreCheckError(Invalid):
     msg_fmt = "Migration pre-check error: %(reason)s"
+
+
+# --- Placement (os_numa.placement) ------------------------------------------------------
+
+
+class PlacementError(OsNumaError):
+    """Placement answered a request with an error (or could not be reached)."""
+
+    msg_fmt = "Placement %(method)s %(path)s failed: %(reason)s"
+
+
+class PlacementConflict(PlacementError):
+    """Placement refused a write with 409: a generation changed, or capacity ran out."""
+
+    code = 409
+    msg_fmt = "Placement %(method)s %(path)s conflicted: %(reason)s"
+
+
+class PlacementNotConfigured(InvalidConfiguration):
+    msg_fmt = "Placement is not configured: %(reason)s"

@@ -9,6 +9,9 @@ conftest.py:
 - ``os_numa_host_factory``: a callable taking :class:`~os_numa.testing.fake.HostInfo`
   keywords and returning a new fake host; every host it made is closed at the
   end of the test.
+- ``os_numa_placement``: a client of a real OpenStack Placement service on the
+  loopback, emptied before each test; ``os_numa_placement_service`` is the
+  service itself (one per session; it needs ``OS_NUMA_OPENSTACK_PYTHON``).
 
 os-numa itself is imported only when a fixture is used, so the plugin costs
 nothing to test suites that do not use it.
@@ -53,3 +56,27 @@ def os_numa_fake_host(request: pytest.FixtureRequest, os_numa_host_factory):
     if marker is not None and marker.args:
         raise pytest.UsageError(f"@pytest.mark.{MARKER} takes HostInfo keywords only")
     return os_numa_host_factory(**(marker.kwargs if marker is not None else {}))
+
+
+@pytest.fixture(scope="session")
+def os_numa_placement_service():
+    """A real Placement service (:class:`os_numa.testing.placement.PlacementService`) on
+    127.0.0.1 for the whole session; skips when ``OS_NUMA_OPENSTACK_PYTHON`` is unset."""
+    from os_numa.testing import placement
+
+    if placement.openstack_python() is None:
+        pytest.skip(
+            f"{placement.ENV} is not set: it names a Python with openstack-placement "
+            "installed (bash tools/dev.sh test sets it)"
+        )
+    service = placement.PlacementService.start()
+    yield service
+    service.stop()
+
+
+@pytest.fixture
+def os_numa_placement(os_numa_placement_service):
+    """A :class:`~os_numa.placement.client.PlacementClient` of the session's Placement, emptied
+    (no providers, no allocations) before the test."""
+    os_numa_placement_service.reset()
+    return os_numa_placement_service.client()
