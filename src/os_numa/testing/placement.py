@@ -126,7 +126,7 @@ class PlacementService:
         return cls(process, line.split(" ", 1)[1].strip(), state, owned)
 
     def client(self):
-        """A :class:`~os_numa.placement.client.PlacementClient` of this service (noauth2, token admin)."""
+        """A :class:`~os_numa.placement.client.PlacementClient` of this service (noauth2)."""
         from os_numa.placement import PlacementClient  # the optional extra, needed only here
 
         return PlacementClient.noauth(self.url)
