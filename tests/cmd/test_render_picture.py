@@ -191,3 +191,57 @@ def test_emulator_pool_cpus_and_their_load():
     assert "emulator pool, guests per pCPU: CPU 3 1/2, CPU 11 0/2" in picture
     assert "pool host-wide emulator thread pool" in picture
     assert "pool" not in render_picture.render_host(topologies.smt_2x4x2())
+
+
+# --- thread policy isolate: the siblings the claim takes ----------------------------------
+
+ISOLATE_THREADS = (
+    "vcpus=4,memory_mb=4096,hw:cpu_policy=dedicated,hw:cpu_thread_policy=isolate,"
+    "hw:emulator_threads_policy=isolate"
+)
+
+
+def test_isolate_siblings_are_drawn_as_taken_by_the_guest(in_process):
+    """Each pCPU's sibling, and the emulator core's, are the guest's: 'iso', not 'free'."""
+    result = in_process(["place", "--flavor", ISOLATE_THREADS])
+    assert result.returncode == 0, result.stderr
+    labels = cpu_labels(result.stdout)
+    # The built-in host pins 0->0, 1->1, 2->2, 3->3, one vCPU per core.
+    assert [labels[p] for p in range(4)] == ["v0", "v1", "v2", "v3"]
+    assert labels[4] == "EMU"
+    # The built-in host's sibling of CPU N is N+16.
+    assert {cpu for cpu, label in labels.items() if label == "iso"} == {16, 17, 18, 19, 20}
+    assert labels[5] == labels[21] == "free"
+    legend = result.stdout[result.stdout.index("legend:") :]
+    assert "iso  taken by the guest and kept idle" in legend
+    assert "hw:cpu_thread_policy=isolate" in legend
+
+
+def test_the_picture_agrees_with_the_claim(in_process, tmp_path):
+    """What the picture calls 'iso' is what the host shows 'used' once the guest is claimed."""
+    picture = cpu_labels(in_process(["place", "--flavor", ISOLATE_THREADS]).stdout)
+    placed = in_process(["place", "--format", "json", "--flavor", ISOLATE_THREADS]).stdout
+    (tmp_path / "guest.json").write_text(placed)
+    after = cpu_labels(in_process(["host", "--existing", str(tmp_path / "guest.json")]).stdout)
+    mine = {cpu for cpu, label in picture.items() if label != "free"}
+    assert mine == {cpu for cpu, label in after.items() if label == "used"}
+
+
+@pytest.mark.parametrize("policy", ["hw:cpu_thread_policy=prefer", "hw:cpu_thread_policy=require"])
+def test_other_thread_policies_take_no_idle_sibling(in_process, policy):
+    result = in_process(
+        ["place", "--flavor", f"vcpus=4,memory_mb=4096,hw:cpu_policy=dedicated,{policy}"]
+    )
+    assert "iso" not in cpu_labels(result.stdout).values()
+    assert "iso " not in result.stdout[result.stdout.index("legend:") :]
+
+
+def test_taken_siblings_of_an_isolate_cell_on_a_named_host():
+    """Siblings of N are N+8: the pins' (8, 9) and the emulator pCPU's (10)."""
+    host = topologies.smt_2x4x2()
+    guest = isolate_guest(pins={0: 0, 1: 1}, reserved=(2,))
+    guest.cells[0].cpu_thread_policy = "isolate"
+    assert render_picture.taken_siblings(host, None) == {}
+    assert render_picture.taken_siblings(host, guest) == {0: {8, 9, 10}}
+    guest.cells[0].cpu_thread_policy = "prefer"
+    assert render_picture.taken_siblings(host, guest) == {}

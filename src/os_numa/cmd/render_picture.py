@@ -5,6 +5,8 @@ Each host CPU gets one label:
 ========  ==========================================================
 ``vN``    guest vCPU N is pinned here
 ``EMU``   reserved for the guest's emulator threads (policy isolate)
+``iso``   kept idle for the guest: the sibling of one of its pCPUs, which the
+          claim takes too (``hw:cpu_thread_policy=isolate``)
 ``used``  already pinned by other guests (``--existing``)
 ``free``  may be pinned and is free
 ``shr``   a shared CPU (floating vCPUs run here, not pinnable)
@@ -26,6 +28,7 @@ from os_numa import topology
 from os_numa.cpuset import format_cpu_spec
 from os_numa.objects.instance_numa import InstanceNUMACell, InstanceNUMATopology
 from os_numa.objects.numa import NUMACell, NUMATopology
+from os_numa.usage import numa_usage_from_instance_numa
 
 #: Cores per row of the picture.
 CORES_PER_ROW = 4
@@ -83,12 +86,15 @@ def mark_cpus(
     placement: InstanceNUMATopology | None = None,
     emulatorpin: Iterable[int] = (),
     cores: list[list[int]] | None = None,
+    taken: Iterable[int] = (),
 ) -> dict[int, Mark]:
     """Label every CPU of one host cell (``cell`` holds usage *before* the guest).
 
     ``cores`` lists every online CPU of the cell by core (default: the cell's own
-    CPUs, see :func:`cores_of`).
+    CPUs, see :func:`cores_of`). ``taken`` are the CPUs the guest's claim holds
+    without running on them (see :func:`taken_siblings`).
     """
+    taken = set(taken)
     emulator_cpus = set(emulatorpin)
     guest_pins: dict[int, int] = {}
     reserved: set[int] = set()
@@ -107,6 +113,8 @@ def mark_cpus(
                 mark = Mark("pool", "pool")
             elif cpu in reserved:
                 mark = Mark("EMU", "emu")
+            elif cpu in taken:
+                mark = Mark("iso", "vcpu")
             elif cpu in cell.pinned_cpus:
                 mark = Mark("used", "used")
             elif cpu in cell.pcpuset:
@@ -118,6 +126,33 @@ def mark_cpus(
             extra = cpu in emulator_cpus and (cpu not in reserved or cpu in pool)
             marks[cpu] = Mark(mark.label, mark.style, extra)
     return marks
+
+
+def taken_siblings(
+    host: NUMATopology, placement: InstanceNUMATopology | None
+) -> dict[int, set[int]]:
+    """{host cell id: CPUs the guest's claim holds beyond its pins and ``cpuset_reserved``}.
+
+    Under ``hw:cpu_thread_policy=isolate`` the claim pins every pCPU's sibling
+    threads as well, so that no other guest runs there; those CPUs are the
+    guest's, idle, and the picture must not call them free. They are found by
+    claiming the placement on ``host`` (the host *before* the guest), exactly as
+    the resource tracker would.
+    """
+    if placement is None or not placement.cells:
+        return {}
+    after = {cell.id: cell for cell in numa_usage_from_instance_numa(host, placement).cells}
+    taken: dict[int, set[int]] = {}
+    for cell in host.cells:
+        own = set()
+        for guest_cell in placement.cells:
+            if guest_cell.id == cell.id:
+                own |= set((guest_cell.cpu_pinning or {}).values())
+                own |= set(guest_cell.cpuset_reserved or ())
+        extra = set(after[cell.id].pinned_cpus) - set(cell.pinned_cpus) - own
+        if extra:
+            taken[cell.id] = extra
+    return taken
 
 
 def _pool_cpus(cell: NUMACell) -> set[int]:
@@ -171,10 +206,11 @@ def render_cell(
     paint: Painter,
     cpu_width: int,
     cores: list[list[int]] | None = None,
+    taken: Iterable[int] = (),
 ) -> list[str]:
     """The lines for one host cell: header, cores in rows, floating vCPUs if any."""
     cores = cores if cores is not None else cores_of(cell)
-    marks = mark_cpus(cell, placement, emulatorpin, cores)
+    marks = mark_cpus(cell, placement, emulatorpin, cores, taken)
     guest_cells = [c for c in placement.cells if c.id == cell.id] if placement else []
     guest_mb = sum(c.memory for c in guest_cells)
     lines = [_cell_header(cell, len(marks), guest_mb, paint)]
@@ -245,8 +281,11 @@ def _guest_lines(
     return lines
 
 
-def legend(paint: Painter, with_guest: bool, pool: bool = False) -> list[str]:
-    """The key to the labels; guest labels only when a guest is drawn, pool ones with a pool."""
+def legend(
+    paint: Painter, with_guest: bool, pool: bool = False, isolated: bool = False
+) -> list[str]:
+    """The key to the labels; guest labels only when a guest is drawn, pool ones
+    with a pool, ``iso`` when the guest's claim takes idle siblings."""
     items = []
     if with_guest:
         items += [
@@ -254,6 +293,15 @@ def legend(paint: Painter, with_guest: bool, pool: bool = False) -> list[str]:
             ("EMU", "emu", "reserved for the guest's emulator threads"),
             ("+E", "pin", "emulator threads may also run here"),
         ]
+    if isolated:
+        items.append(
+            (
+                "iso",
+                "vcpu",
+                "taken by the guest and kept idle: a sibling of its pCPUs "
+                "(hw:cpu_thread_policy=isolate)",
+            )
+        )
     if pool:
         items.append(
             ("pool", "pool", "host-wide emulator thread pool ([os_numa] emulator_pin_set)")
@@ -295,6 +343,7 @@ def render_host(
     layout = {cell.id: (cores or {}).get(cell.id) or cores_of(cell) for cell in host.cells}
     every_cpu = [cpu for cell_cores in layout.values() for core in cell_cores for cpu in core]
     cpu_width = len(str(max(every_cpu, default=0)))
+    taken = taken_siblings(host, placement)
     lines: list[str] = []
     if title:
         lines += [paint(line, "title") for line in title.splitlines()]
@@ -302,12 +351,22 @@ def render_host(
         lines += _guest_lines(placement, emulator_cpus, vcpusched)
     for cell in sorted(host.cells, key=lambda c: c.id):
         lines.append("")
-        lines += render_cell(cell, placement, emulator_cpus, paint, cpu_width, layout[cell.id])
+        lines += render_cell(
+            cell,
+            placement,
+            emulator_cpus,
+            paint,
+            cpu_width,
+            layout[cell.id],
+            taken.get(cell.id, ()),
+        )
         lines += ["  " + note for note in (notes or {}).get(cell.id, ())]
     known = {cell.id for cell in host.cells}
     for key in sorted((k for k in notes or {} if k not in known), key=lambda k: (k is None, k)):
         title = "no NUMA node" if key is None else f"NUMA node {key} (not a host cell)"
         lines += ["", title] + ["  " + note for note in notes[key]]
     lines.append("")
-    lines += legend(paint, placement is not None, any(_pool_cpus(c) for c in host.cells))
+    lines += legend(
+        paint, placement is not None, any(_pool_cpus(c) for c in host.cells), bool(taken)
+    )
     return "\n".join(lines) + "\n"
