@@ -405,6 +405,29 @@ class InstanceUsageConflict(Invalid):
     msg_fmt = "Instance %(instance)s cannot be accounted on this host: %(reason)s"
 
 
+class PlacementInvalid(InstanceUsageConflict):
+    """A recorded placement that a fresh claim could never have produced.
+
+    Raised by :func:`os_numa.fit.verify.check_placement` (restored claims:
+    the tracker's rebuild, the command's ``--existing``). ``instance`` names the
+    guest, ``rule`` is the short name of the broken rule (listed in
+    :data:`os_numa.fit.verify.RULES`) and ``reason`` the details.
+    """
+
+    msg_fmt = (
+        "Instance %(instance)s cannot be accounted on this host: its placement breaks rule "
+        "'%(rule)s': %(reason)s"
+    )
+
+    @property
+    def rule(self) -> str:
+        return self.kwargs.get("rule", "")
+
+    @property
+    def instance(self) -> str:
+        return self.kwargs.get("instance", "")
+
+
 # --- XML -------------------------------------------------------------------------------
 
 

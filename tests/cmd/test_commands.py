@@ -312,7 +312,74 @@ def test_conflicting_existing_placements_exit_2(os_numa, tmp_path):
     path.write_text(json.dumps([first, first]))
     result = os_numa(["host", "--existing", str(path)])
     assert result.returncode == 2
-    assert "Traceback" not in result.stderr and "CPU set to pin" in result.stderr
+    assert "Traceback" not in result.stderr and "rule 'free'" in result.stderr
+
+
+def _pins(doc):
+    return doc["cells"][0]["cpu_pinning"]
+
+
+def _twice(doc):
+    _pins(doc)["1"] = _pins(doc)["0"]
+
+
+def _on_emulator(doc):
+    _pins(doc)["0"] = doc["cells"][0]["cpuset_reserved"][0]
+
+
+def _no_reserved(doc):
+    doc["cells"][0]["cpuset_reserved"] = None
+
+
+def _pages(doc):
+    doc["cells"][0].update(memory_mb=100 * 1024, pagesize_kb=1048576)
+
+
+def _memory(doc):
+    doc["cells"][0]["memory_mb"] *= 1024
+
+
+def _floating(doc):
+    doc["cells"][0].update(vcpus=list(range(199_998)), cpu_policy="mixed")
+
+
+def _two_cells_one_host_cell(doc):
+    cell = dict(doc["cells"][0], vcpus=[4], cpu_pinning={"4": 30}, cpuset_reserved=None)
+    doc["cells"].append(cell)
+
+
+def _arabic_digit(doc):
+    _pins(doc)["\u0661"] = 30  # ARABIC-INDIC DIGIT ONE: isdigit() and int() accept it
+
+
+def _four_pins_one_vcpu(doc):
+    doc["cells"][0].update(vcpus=[0], cpu_pinning={"0": 0, "00": 2, "000": 3, "0000": 4})
+
+
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        (_twice, "rule 'one-vcpu-per-pcpu'"),
+        (_on_emulator, "rule 'emulator'"),
+        (_no_reserved, "rule 'emulator'"),
+        (_pages, "rule 'pages'"),
+        (_memory, "rule 'pages'"),
+        (_floating, "rule 'floating'"),
+        (_two_cells_one_host_cell, "rule 'distinct-cells'"),
+        (_arabic_digit, "is not one of the cell's vcpus"),
+        (_four_pins_one_vcpu, "pinned twice"),
+    ],
+)
+def test_contradictory_existing_placements_exit_2(in_process, tmp_path, change, words):
+    """Issue 10, defect 6: a restored placement passes the checks of a fresh claim."""
+    doc = json.loads(in_process(["place", "--format", "json", "--flavor", ISOLATE]).stdout)
+    change(doc)
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(doc))
+    result = in_process(["host", "--existing", str(path)])
+    assert result.returncode == 2, result.stdout
+    assert words in result.stderr and "entry 0" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
 
 
 # --- validate-flavor -----------------------------------------------------------------------

@@ -328,8 +328,8 @@ def placed(uuid, cpu_pinning, reserved=None, host_cell=0):
 @pytest.mark.parametrize(
     "survivors, culprit, needle",
     [
-        ([placed("a", {0: 0, 1: 1}), placed("b", {0: 1})], "b", "[1]"),
-        ([placed("a", {0: 0}, reserved={1}), placed("b", {0: 1})], "b", "[1]"),
+        ([placed("a", {0: 0, 1: 1}), placed("b", {0: 1})], "b", "pCPU 1"),
+        ([placed("a", {0: 0}, reserved={1}), placed("b", {0: 1})], "b", "pCPU 1"),
         ([placed("a", {0: 0}), placed("a", {0: 1})], "a", "more than once"),
         ([placed("a", {0: 99})], "a", "99"),
         ([placed("a", {0: 0}, host_cell=7)], "a", "7"),
@@ -359,6 +359,54 @@ def test_rebuild_conflicts_name_the_instance_and_keep_the_old_usage(
         tracker.update_available_resource(survivors)
     assert f"Instance {culprit} " in str(info.value)
     assert needle in str(info.value)
+    assert tracker.usage == before
+
+
+def _restored(uuid, flavor_vcpus, cells, emulator=None):
+    topology = InstanceNUMATopology(cells=cells, emulator_threads_policy=emulator)
+    return Instance(
+        uuid=uuid, flavor=Flavor(vcpus=flavor_vcpus, memory_mb=1024), numa_topology=topology
+    )
+
+
+def _pinned_cell(pinning, reserved=None, host_cell=0, memory=1024, **extra):
+    cell = ft.cell(pinned=pinning, memory=memory, **extra)
+    cell.id = host_cell
+    cell.cpu_pinning = pinning
+    cell.cpuset_reserved = reserved
+    return cell
+
+
+@pytest.mark.parametrize(
+    "restored, rule",
+    [
+        (_restored("two-on-one", 2, [_pinned_cell({0: 0, 1: 0})]), "one-vcpu-per-pcpu"),
+        (
+            _restored("own-emulator", 2, [_pinned_cell({0: 0, 1: 1}, reserved={1})], "isolate"),
+            "emulator",
+        ),
+        (_restored("no-reserved", 1, [_pinned_cell({0: 0})], "isolate"), "emulator"),
+        (_restored("four-pins", 1, [_pinned_cell({0: 0, 1: 1, 2: 2, 3: 3})]), "vcpus"),
+        (
+            _restored(
+                "cells-share",
+                2,
+                [_pinned_cell({0: 0}, memory=512), _pinned_cell({1: 1}, memory=512, index=1)],
+            ),
+            "distinct-cells",
+        ),
+        (_restored("ten-times", 1, [_pinned_cell({0: 0}, memory=40960)]), "memory"),
+    ],
+    ids=lambda value: value if isinstance(value, str) else value.uuid,
+)
+def test_rebuild_refuses_what_a_fresh_claim_could_not_make(driver, restored, rule):
+    """Issue 10, defect 6: the error names the instance and the broken rule."""
+    tracker = ResourceTracker(driver, ft.a1_host())
+    before = tracker.usage
+    with pytest.raises(exception.PlacementInvalid) as info:
+        tracker.update_available_resource([restored])
+    assert info.value.instance == restored.uuid and info.value.rule == rule
+    assert f"Instance {restored.uuid} " in str(info.value) and f"'{rule}'" in str(info.value)
     assert tracker.usage == before
 
 

@@ -87,6 +87,8 @@ def cell_from_dict(doc: Any, where: str) -> InstanceNUMACell:
             raise _bad(f"{where}.cpu_pinning", f"vCPU {vcpu!r} is not a vCPU number")
         if int(vcpu) not in vcpus:
             raise _bad(f"{where}.cpu_pinning", f"vCPU {vcpu!r} is not one of the cell's vcpus")
+        if int(vcpu) in pinning:
+            raise _bad(f"{where}.cpu_pinning", f"vCPU {int(vcpu)} is pinned twice ({vcpu!r})")
         pinning[int(vcpu)] = _int(pcpu, f"{where}.cpu_pinning.{vcpu}")
     reserved = doc.get("cpuset_reserved")
     reserved_set = _int_list(reserved, f"{where}.cpuset_reserved") if reserved else None

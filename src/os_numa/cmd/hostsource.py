@@ -10,6 +10,7 @@ from oslo_config import cfg
 from os_numa import conf as conf_mod
 from os_numa import exception
 from os_numa.cmd import existing, inputfile
+from os_numa.fit import verify
 from os_numa.objects.numa import NUMATopology
 from os_numa.pci.devices import (
     MAX_DOCUMENT_BYTES,
@@ -158,6 +159,8 @@ def load_host(
         placements = existing.load_existing(path)
         existing.check_host_cells(topology, placements)
         for index, placement in enumerate(placements):
+            # A placement a fresh claim could not have made is refused, naming the rule.
+            verify.check_placement(topology, placement, instance=f"entry {index} of {path}")
             try:
                 topology = numa_usage_from_instance_numa(topology, placement)
                 if pci_stats is not None:

@@ -30,6 +30,7 @@ from os_numa.compute.instance import (
 )
 from os_numa.compute.move import MoveClaimsMixin
 from os_numa.compute.usage import Usage, summarize
+from os_numa.fit import verify
 from os_numa.objects import NUMATopology, NUMATopologyLimits
 from os_numa.pci import request as pci_request
 from os_numa.pci.devices import PciDevice
@@ -430,6 +431,9 @@ class ResourceTracker(MoveClaimsMixin):
             resources = flavor_resources(instance.flavor)
             if placement is not None:
                 claims_mod.check_placement(placement)
+                verify.check_placement(
+                    host, placement, instance=uuid, flavor=instance.flavor, limits=self.limits
+                )
                 host = claims_mod.apply_placement(host, placement)
             devices: tuple = ()
             if pci is not None:
@@ -439,6 +443,8 @@ class ResourceTracker(MoveClaimsMixin):
             overhead = overhead_resources(
                 self.driver.estimate_instance_overhead(instance), self.driver
             )
+        except exception.PlacementInvalid:
+            raise  # already names the instance and the rule
         except exception.OsNumaError as exc:
             raise exception.InstanceUsageConflict(instance=uuid, reason=str(exc)) from exc
         claim = claims_mod.make_claim(uuid, placement, resources, overhead, devices)
