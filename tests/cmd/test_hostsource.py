@@ -79,7 +79,7 @@ def test_unclaimable_existing_placement_names_the_file_and_entry(tmp_path):
     doc = {"cells": [{"host_cell": 0, "vcpus": [0], "memory_mb": 1, "cpu_pinning": {"0": 9}}]}
     path = tmp_path / "wrong-cell.json"
     path.write_text(json.dumps(doc))
-    with pytest.raises(exception.InvalidRequest, match=r"wrong-cell.json, entry 0"):
+    with pytest.raises(exception.Invalid, match=r"wrong-cell.json, entry 0 .*'pinnable'"):
         hostsource.load_host(existing_files=[str(path)])
 
 

@@ -160,7 +160,7 @@ def load_host(
         existing.check_host_cells(topology, placements)
         for index, placement in enumerate(placements):
             # A placement a fresh claim could not have made is refused, naming the rule.
-            verify.check_placement(topology, placement, instance=f"entry {index} of {path}")
+            verify.check_placement(topology, placement, instance=f"{path}, entry {index}")
             try:
                 topology = numa_usage_from_instance_numa(topology, placement)
                 if pci_stats is not None:
