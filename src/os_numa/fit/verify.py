@@ -293,7 +293,8 @@ class _Checker:
                 )
             needed = memory_kb // pool.size_kb
             free = pool.total - pool.used - pool.reserved
-            avail, what = (free, "free") if use_free else (pool.total, "in total")
+            usable = pool.total - pool.reserved  # the host's reserve is never offered
+            avail, what = (free, "free") if use_free else (usable, "in total")
             if needed > avail:
                 raise self.fail(
                     "pages",
