@@ -366,7 +366,7 @@ def _four_pins_one_vcpu(doc):
         (_memory, "rule 'pages'"),
         (_floating, "rule 'floating'"),
         (_two_cells_one_host_cell, "rule 'distinct-cells'"),
-        (_arabic_digit, "is not one of the cell's vcpus"),
+        (_arabic_digit, "is not a vCPU number"),
         (_four_pins_one_vcpu, "pinned twice"),
     ],
 )
