@@ -149,3 +149,18 @@ def test_comments_processing_instructions_and_blank_text_are_dropped():
     root = xmlutil.parse("<a>\n  <!-- note -->\n  <?pi x?>\n  <b/>\n</a>")
     assert [child.tag for child in root] == ["b"]
     assert root.text is None
+
+
+def test_element_count_is_bounded_before_parsing():
+    """2 million empty elements (8 MiB) would cost ~600 MB as a tree: refused unparsed."""
+    document = "<r>" + "<a/>" * 2_000_000 + "</r>"
+    with pytest.raises(exception.InvalidXML) as info:
+        xmlutil.parse(document)
+    assert "2000001 start tags; the limit is 200000 elements" in str(info.value)
+
+
+def test_element_bound_counts_start_tags_only():
+    document = "<r><!-- c --><?pi x?>" + "<a>t</a>" * 3 + "</r>"
+    assert len(xmlutil.parse(document, max_elements=4)) == 3
+    with pytest.raises(exception.InvalidXML, match="4 start tags; the limit is 3"):
+        xmlutil.parse(document, max_elements=3)

@@ -19,6 +19,11 @@ from os_numa import exception
 #: Largest document accepted, in bytes (UTF-8). A capabilities document of a
 #: 1024-CPU host with every machine type listed is well under 2 MiB.
 DEFAULT_MAX_BYTES = 8 * 1024 * 1024
+#: Most elements accepted in one document. lxml spends about 300 bytes per
+#: element, so 8 MiB of ``<a/>`` would cost 600 MB; a 1024-CPU host's
+#: capabilities have about 10,000 elements, a whole host's node devices fewer
+#: than 100,000.
+DEFAULT_MAX_ELEMENTS = 200_000
 
 
 # libxml2 error types that mean "entities were used to amplify the document".
@@ -80,14 +85,26 @@ def _refuse_unsafe_doctype(tree: etree._ElementTree) -> None:
         raise exception.UnsafeXML(reason="the DOCTYPE references an external subset")
 
 
-def parse(document: str | bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> etree._Element:
+def _count_start_tags(data: bytes) -> int:
+    """An upper bound of the elements in ``data``: every ``<`` that is no end
+    tag, comment, declaration or processing instruction (one that sits in a
+    CDATA section or comment is counted too, which only errs on the safe side)."""
+    return data.count(b"<") - data.count(b"</") - data.count(b"<!") - data.count(b"<?")
+
+
+def parse(
+    document: str | bytes,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_elements: int = DEFAULT_MAX_ELEMENTS,
+) -> etree._Element:
     """Parse ``document`` safely and return its root element.
 
     Comments, processing instructions and blank text between elements are
     dropped.
 
-    :raises InvalidXML: the document is longer than ``max_bytes`` (checked
-        before parsing), is not well formed, or is not str/bytes.
+    :raises InvalidXML: the document is longer than ``max_bytes`` or has more
+        than ``max_elements`` start tags (both checked before parsing, so
+        memory stays bounded), is not well formed, or is not str/bytes.
     :raises UnsafeXML: the document declares entities, references an external
         DTD, or contains an entity reference.
     """
@@ -95,6 +112,11 @@ def parse(document: str | bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> etree._E
     if b"<!ENTITY" in data and b"<!DOCTYPE" in data:
         # Refuse without parsing at all: the declarations are the attack.
         raise exception.UnsafeXML(reason="the document declares entities (<!ENTITY ...>)")
+    tags = _count_start_tags(data)
+    if tags > max_elements:
+        raise exception.InvalidXML(
+            reason=f"document has {tags} start tags; the limit is {max_elements} elements"
+        )
     parser = _make_parser()
     try:
         root = etree.fromstring(data, parser=parser)

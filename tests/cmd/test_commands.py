@@ -609,7 +609,7 @@ def test_config_file_realtime_priority_reaches_the_xml(in_process, tmp_path):
 @pytest.mark.parametrize(
     "content, words",
     [
-        (None, "Failed to find some config files"),
+        (None, "No such file or directory"),
         ("[libvirt]\nrealtime_scheduler_priority = 200\n", "realtime_scheduler_priority"),
         ("[compute]\ncpu_dedicated_set = 0-3,x\n", "cpu_dedicated_set"),
         ("not an ini file", "rt.conf"),

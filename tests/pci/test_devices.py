@@ -118,6 +118,13 @@ GOOD_IDS = (
         (_pci(GOOD_IDS.replace("<vendor id='0x10DE'/>", "")), "<vendor> and <product>"),
         (_pci(GOOD_IDS, numa="<numa node='-3'/>"), "NUMA node -3"),
         (_pci(GOOD_IDS, numa="<numa node='one'/>"), "'one'"),
+        # NUMA node ids, IOMMU groups and VF counts are bounded, ASCII integers.
+        (_pci(GOOD_IDS, numa="<numa node='1024'/>"), "<numa node> is 1024; at most 1023"),
+        (_pci(GOOD_IDS, numa=f"<numa node='{'9' * 400}'/>"), "expected an integer"),
+        (_pci(GOOD_IDS, numa="<numa node='\u0663'/>"), "expected an integer"),
+        (_pci(GOOD_IDS, numa="<numa node='+1'/>"), "expected an integer"),
+        (_pci(GOOD_IDS + "<iommuGroup number='42949672960'/>"), "expected an integer"),
+        (_pci(GOOD_IDS + "<iommuGroup number='2147483648'/>"), "at most 2147483647"),
         (_pci(GOOD_IDS + "<iommuGroup number='-3'/>"), "IOMMU group -3 is negative"),
         (_pci(GOOD_IDS + "<iommuGroup number='x'/>"), "<iommuGroup number> is 'x'"),
         (

@@ -65,6 +65,13 @@ def test_alias_defined_twice_merges_ids():
             '{"name": "a", "vendor_id": "8086", "product_id": "1572", "numa_policy": "strict"}',
             "numa_policy 'strict'",
         ),
+        # "$" in a pattern also matches before a trailing newline: fields must match whole.
+        ('{"name": "a\\n", "vendor_id": "8086", "product_id": "1572"}', "name 'a\\n'"),
+        ('{"name": "a", "vendor_id": "8086\\n", "product_id": "1572"}', "vendor_id '8086\\n'"),
+        ('{"name": "a", "vendor_id": "8086", "product_id": "1572\\n"}', "product_id '1572\\n'"),
+        # Nesting is bounded before the parser recurses (1000 deep raised RecursionError).
+        ("[" * 1000 + "]" * 1000, "more than 32 deep"),
+        ('{"name": "' + "x" * 5000 + '"}', "longer than 4096 characters"),
     ],
 )
 def test_bad_alias(text, needle):

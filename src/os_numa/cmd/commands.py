@@ -18,7 +18,15 @@ from oslo_config import cfg
 from os_numa import conf as conf_mod
 from os_numa import exception, explain, hardware
 from os_numa.cmd import args as cli_args
-from os_numa.cmd import flavorcheck, hostsource, render_json, render_picture, render_xml, specs
+from os_numa.cmd import (
+    flavorcheck,
+    hostsource,
+    inputfile,
+    render_json,
+    render_picture,
+    render_xml,
+    specs,
+)
 from os_numa.cmd.main import EXIT_FITS, EXIT_NO_FIT
 from os_numa.fit import fit
 from os_numa.objects.flavor import Flavor
@@ -28,6 +36,9 @@ from os_numa.pci import fit as pci_fit
 from os_numa.pci import render as pci_render
 from os_numa.pci import request as pci_request
 from os_numa.virt.libvirt import driver
+
+#: Largest --config-file accepted, in bytes (a full nova.conf sample is ~400 KiB).
+MAX_CONFIG_FILE_BYTES = 4 * 1024 * 1024
 
 
 @dataclass
@@ -85,6 +96,10 @@ def _conf(options: argparse.Namespace) -> cfg.ConfigOpts:
         overrides["compute.cpu_shared_set"] = options.cpu_shared_set
     if getattr(options, "cpu_dedicated_set", None):
         overrides["compute.cpu_dedicated_set"] = options.cpu_dedicated_set
+    for path in options.config_file:
+        inputfile.check_regular_file(
+            path, MAX_CONFIG_FILE_BYTES, exception.InvalidConfiguration, "--config-file"
+        )
     args = [arg for path in options.config_file for arg in ("--config-file", path)]
     try:
         conf = conf_mod.make_conf(args, **overrides)
@@ -94,7 +109,7 @@ def _conf(options: argparse.Namespace) -> cfg.ConfigOpts:
             section = conf if group.name == "DEFAULT" else getattr(conf, group.name)
             for opt in opts:
                 getattr(section, opt.dest)
-    except (cfg.Error, ValueError) as exc:
+    except (cfg.Error, ValueError, OSError) as exc:
         raise exception.InvalidConfiguration(reason=str(exc).strip()) from exc
     return conf
 

@@ -14,10 +14,9 @@ with an ``address``) names the PCI devices the placement holds, and
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from os_numa import exception
+from os_numa import exception, jsonutil
 from os_numa.cmd import inputfile, schema
 from os_numa.objects import fields
 from os_numa.objects.instance_numa import InstanceNUMACell, InstanceNUMATopology
@@ -180,8 +179,8 @@ def parse_existing(text: str, path: str | None = None) -> list[InstanceNUMATopol
     errors name ``path`` (the file), the entry and the field."""
     source = "--existing" if path is None else f"--existing {path}"
     try:
-        doc = json.loads(text, parse_int=_json_int)
-    except json.JSONDecodeError as exc:
+        doc = jsonutil.loads(text, max_chars=MAX_EXISTING_BYTES, parse_int=_json_int)
+    except ValueError as exc:
         raise exception.InvalidRequest(reason=f"{source} is not valid JSON: {exc}") from exc
     docs = doc if isinstance(doc, list) else [doc]
     prefix = "" if path is None else f"{path}, "

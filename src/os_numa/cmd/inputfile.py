@@ -8,6 +8,8 @@ bound as a file; only one option may name it, since it can be read once.
 
 from __future__ import annotations
 
+import os
+import stat
 import sys
 
 from os_numa import exception
@@ -67,3 +69,25 @@ def read_text(path: str, limit: int, error: type[exception.OsNumaError], what: s
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise error(reason=f"{what} {display_name(path)} is not UTF-8: {exc}") from exc
+
+
+def check_regular_file(
+    path: str, limit: int, error: type[exception.OsNumaError], what: str
+) -> None:
+    """Refuse ``path`` unless it is a regular file of at most ``limit`` bytes.
+
+    For files another library opens by name (oslo.config's ``--config-file``):
+    a directory, a device such as ``/dev/zero`` or a FIFO never reaches it.
+
+    :raises error: (with a ``reason``) naming ``what`` and ``path``.
+    """
+    try:
+        info = os.stat(path)
+    except OSError as exc:
+        raise error(reason=f"cannot read {what} {path}: {exc.strerror or exc}") from exc
+    if not stat.S_ISREG(info.st_mode):
+        kind = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+        raise error(reason=f"{what} {path} is {kind}")
+    if info.st_size > limit:
+        raise error(reason=f"{what} {path} is larger than {limit} bytes")
+    read_text(path, limit, error, what)

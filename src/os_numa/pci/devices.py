@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import reprlib
 from collections.abc import Iterable, Sequence
 
 from os_numa import exception, xmlutil
@@ -110,14 +111,27 @@ def _norm_id(text: str | None, what: str, where: str) -> str:
     return match.group(1).lower().zfill(4)
 
 
-def _int(text: str | None, what: str, where: str) -> int:
+#: Largest NUMA node id accepted (Linux's MAX_NUMNODES is at most 1024).
+MAX_NUMA_NODE = 1023
+#: Largest IOMMU group number and SR-IOV VF count accepted.
+MAX_GROUP_OR_COUNT = 2**31 - 1
+# ASCII only: int() would also take "+5", "1_0" and non-ASCII digits.
+_INT_RE = re.compile(r"-?[0-9]{1,10}|0[xX][0-9a-fA-F]{1,8}")
+
+
+def _int(text: str | None, what: str, where: str, upper: int = MAX_GROUP_OR_COUNT) -> int:
+    """An integer attribute (decimal, or hex with ``0x``) from -1 to ``upper``."""
     raw = (text or "").strip()
-    try:
-        return int(raw, 16) if raw[:2].lower() == "0x" else int(raw, 10)
-    except ValueError:
+    if not _INT_RE.fullmatch(raw):
         raise exception.InvalidXML(
-            reason=f"{where}: <{what}> is {text!r}, expected an integer"
-        ) from None
+            reason=f"{where}: <{what}> is {reprlib.repr(text)}, expected an integer"
+        )
+    value = int(raw, 16) if raw[:2].lower() == "0x" else int(raw, 10)
+    if value > upper:
+        raise exception.InvalidXML(
+            reason=f"{where}: <{what}> is {value}; at most {upper} is accepted"
+        )
+    return value
 
 
 def _address(get, where: str) -> PciAddress:
@@ -141,7 +155,7 @@ def _device_from_element(device) -> PciDevice | None:
     numa = cap.find("numa")
     numa_node = None
     if numa is not None:
-        node = _int(numa.get("node"), "numa node", where)
+        node = _int(numa.get("node"), "numa node", where, MAX_NUMA_NODE)
         # The kernel reports -1 for "unknown"; anything else negative is garbage.
         if node < -1:
             raise exception.InvalidXML(reason=f"{where}: NUMA node {node} is negative")

@@ -11,12 +11,11 @@ or the image's ``hw_pci_numa_affinity_policy`` when set, else the alias's
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from os_numa import exception
+from os_numa import exception, jsonutil
 from os_numa.pci.devices import DEVICE_TYPES, TYPE_PF, PciDevice
 
 #: NUMA affinity policies (Nova's values).
@@ -36,12 +35,15 @@ IMAGE_POLICY_KEY = "hw_pci_numa_affinity_policy"
 #: placement search (see :mod:`os_numa.pci.fit`) and are far above any real host's
 #: passthrough capacity per guest.
 MAX_COUNT_PER_ALIAS = 32
+#: Longest ``[pci] alias`` value accepted (one small JSON object).
+MAX_ALIAS_CHARS = 4096
 MAX_TOTAL_COUNT = 64
 #: Most aliases one flavor may name.
 MAX_ALIASES_PER_FLAVOR = 16
 
-_HEX4 = re.compile(r"^[0-9a-fA-F]{4}$")
-_NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+# Matched with fullmatch: "$" would also accept a trailing newline.
+_HEX4 = re.compile(r"[0-9a-fA-F]{4}")
+_NAME = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 _ALIAS_KEYS = {"name", "vendor_id", "product_id", "device_type", "numa_policy"}
 
 
@@ -94,6 +96,11 @@ def _check_policy(policy: Any, source: str) -> str:
     return policy
 
 
+def _shown(text: str) -> str:
+    """An alias as an error message quotes it: at most 200 characters."""
+    return repr(text) if len(text) <= 200 else f"{text[:200]!r}... ({len(text)} characters)"
+
+
 def parse_alias(text: str) -> PciAlias:
     """Parse one ``[pci] alias`` value (a JSON object).
 
@@ -101,25 +108,26 @@ def parse_alias(text: str) -> PciAlias:
         name, id, device type or policy (the message names the key).
     """
     try:
-        data = json.loads(text)
+        data = jsonutil.loads(text, max_chars=MAX_ALIAS_CHARS)
     except (TypeError, ValueError) as exc:
-        raise exception.PciInvalidAlias(reason=f"{text!r} is not JSON: {exc}") from exc
+        raise exception.PciInvalidAlias(reason=f"{_shown(text)} is not JSON: {exc}") from exc
     if not isinstance(data, dict):
-        raise exception.PciInvalidAlias(reason=f"{text!r} is not a JSON object")
+        raise exception.PciInvalidAlias(reason=f"{_shown(text)} is not a JSON object")
     unknown = sorted(set(data) - _ALIAS_KEYS)
     if unknown:
         raise exception.PciInvalidAlias(
-            reason=f"unknown key(s) {unknown} in {text!r}; valid keys: {sorted(_ALIAS_KEYS)}"
+            reason=f"unknown key(s) {unknown[:8]} in {_shown(text)}; valid keys: "
+            f"{sorted(_ALIAS_KEYS)}"
         )
     name = data.get("name")
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise exception.PciInvalidAlias(
             reason=f"name {name!r} must be 1-64 characters of letters, digits, '_', '.', '-'"
         )
     ids = []
     for key in ("vendor_id", "product_id"):
         value = data.get(key)
-        if not isinstance(value, str) or not _HEX4.match(value):
+        if not isinstance(value, str) or not _HEX4.fullmatch(value):
             raise exception.PciInvalidAlias(
                 reason=f"alias {name}: {key} {value!r} must be 4 hex digits such as '8086'"
             )

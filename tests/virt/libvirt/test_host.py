@@ -365,6 +365,11 @@ def _cell_xml(cell_id, cpus=(0,), memory="1024", pages=""):
         (_cell_xml(0, pages="<pages unit='KiB' size='2048'>-5</pages>"), "-5 pages of 2048"),
         (_cell_xml(0, pages="<pages unit='KiB' size='0'>5</pages>"), "5 pages of 0 KiB"),
         (_cell_xml(0, ("9" * 5000,)), "at most 20 digits"),
+        (_cell_xml(0, memory="9" * 20), "at most 4398046511104 KiB"),
+        (
+            _cell_xml(0, pages="<pages unit='KiB' size='1048576'>99999999999</pages>"),
+            "counts 99999999999 pages; a pool holds at most",
+        ),
     ],
     ids=[
         "negative-cell-id",
@@ -378,6 +383,8 @@ def _cell_xml(cell_id, cpus=(0,), memory="1024", pages=""):
         "negative-page-count",
         "zero-page-size",
         "5000-digit-cpu-id",
+        "memory-beyond-4-pib",
+        "page-pool-beyond-4-pib",
     ],
 )
 def test_impossible_hosts_are_refused(cells, needle):

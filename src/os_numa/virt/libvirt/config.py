@@ -112,6 +112,11 @@ def _cpus(el: etree._Element, value: str | None, attr: str) -> set[int]:
         raise exception.InvalidXML(reason=f"{_where(el, attr)}: {exc}") from exc
 
 
+#: Largest memory amount accepted, in KiB: 2**52 bytes (4 PiB), the most
+#: physical memory x86-64 can address.
+MAX_MEMORY_KIB = 2**42
+
+
 def _kib(el: etree._Element, amount: int, unit_attr: str = "unit") -> int:
     unit = el.get(unit_attr, "KiB")
     factor = _UNIT_BYTES.get(unit.lower())
@@ -120,7 +125,13 @@ def _kib(el: etree._Element, amount: int, unit_attr: str = "unit") -> int:
             reason=f"{_where(el, unit_attr)} is {unit!r}; valid units are "
             f"{', '.join(sorted(_UNIT_BYTES))} (case-insensitive)"
         )
-    return -(-amount * factor // 1024)
+    kib = -(-amount * factor // 1024)
+    if not -MAX_MEMORY_KIB <= kib <= MAX_MEMORY_KIB:
+        raise exception.InvalidXML(
+            reason=f"<{el.tag}> gives {amount} {unit}; at most {MAX_MEMORY_KIB} KiB (4 PiB) "
+            "is accepted"
+        )
+    return kib
 
 
 def _spec(cpus) -> str:
@@ -845,10 +856,14 @@ class LibvirtConfigCapsNUMAPages(LibvirtConfigObject):
     @classmethod
     def _parse(cls, el):
         text = (el.text or "").strip()
-        return cls(
-            size=_kib(el, _req_int(el, "size")),
-            total=_text_int(el) if text else None,
-        )
+        size = _kib(el, _req_int(el, "size"))
+        total = _text_int(el) if text else None
+        if total is not None and total * max(size, 1) > MAX_MEMORY_KIB:
+            raise exception.InvalidXML(
+                reason=f"<pages size='{size}'> counts {total} pages; a pool holds at most "
+                f"{MAX_MEMORY_KIB} KiB (4 PiB)"
+            )
+        return cls(size=size, total=total)
 
 
 @dataclasses.dataclass
