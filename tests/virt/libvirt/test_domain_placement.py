@@ -153,10 +153,16 @@ def test_memory_not_bound_or_elsewhere():
     assert domain_placement.MEMORY_NOT_BOUND in rules(unbound)
     # Without a memnode the pins still say where the cell is.
     assert unbound.placement.cells[0].id == 0
-    preferred = domain_placement.read_domain(
-        _dedicated_guest({0: {2}}, {3}, mode="preferred"), SPLIT
+    foreign = domain_placement.read_domain(_dedicated_guest({0: {2}}, {3}, mode="bogus"), SPLIT)
+    assert domain_placement.MEMORY_NOT_BOUND in rules(foreign)
+    spread = domain_placement.read_domain(
+        _dedicated_guest({0: {2}}, {3}, {0: {0, 1}}, mode="strict"), SPLIT
     )
-    assert domain_placement.MEMORY_NOT_BOUND in rules(preferred)
+    assert domain_placement.MEMORY_NOT_BOUND in rules(spread)
+    interleaved_elsewhere = domain_placement.read_domain(
+        _dedicated_guest({0: {2}}, {3}, {0: {1}}, mode="interleave"), SPLIT
+    )
+    assert domain_placement.MEMORY_ELSEWHERE in rules(interleaved_elsewhere)
     elsewhere = domain_placement.read_domain(_dedicated_guest({0: {2}}, {3}, {0: {1}}), SPLIT)
     assert domain_placement.MEMORY_ELSEWHERE in rules(elsewhere)
 
@@ -266,3 +272,21 @@ def test_dedicated_policy_and_pinning_recovered():
     read = domain_placement.read_domain(_dedicated_guest({0: {2}, 1: {3}}, {2, 3}), SPLIT)
     assert read.placement.cells[0].cpu_policy == DEDICATED
     assert read.placement.cells[0].cpu_pinning == {0: 2, 1: 3}
+
+
+@pytest.mark.parametrize("policy", ["strict", "preferred", "interleave", "restrictive"])
+@pytest.mark.parametrize("cpu_policy", ["dedicated", None])
+def test_every_memory_policy_reads_back(policy, cpu_policy):
+    """hw:numa_memory_policy changes <numatune>; each mode os-numa writes is no drift."""
+    specs = {"hw:numa_nodes": "2", "hw:numa_memory_policy": policy}
+    if cpu_policy:
+        specs["hw:cpu_policy"] = cpu_policy
+    topology = examples.two_by_eight_host()
+    flavor = objects.Flavor(vcpus=4, memory_mb=2048, extra_specs=specs)
+    placement = hardware.numa_fit_instance_to_host(
+        topology, hardware.numa_get_constraints(flavor, None)
+    )
+    xml = driver.build_guest(placement, flavor, None, topology).to_xml()
+    read = domain_placement.read_domain(xml, topology)
+    assert read.drift == ()
+    assert accounted(read.placement) == accounted(placement)

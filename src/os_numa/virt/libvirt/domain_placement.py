@@ -45,8 +45,9 @@ MAX_DOMAIN_XML_BYTES = 1024 * 1024
 #: ``<vcpusched>`` schedulers that make a vCPU realtime.
 REALTIME_SCHEDULERS = ("fifo", "rr")
 
-#: ``<numatune>`` modes that keep memory on the named nodes.
-BINDING_MODES = ("strict", "restrictive")
+#: ``<numatune>`` modes os-numa writes (``hw:numa_memory_policy``).
+MEMORY_MODES = ("strict", "restrictive", "preferred", "interleave")
+INTERLEAVE = "interleave"
 
 _EMULATOR = fields.CPUEmulatorThreadsPolicy
 _POLICY = fields.CPUAllocationPolicy
@@ -289,6 +290,14 @@ def _page_sizes(guest: config.LibvirtConfigGuest) -> dict[int | None, int]:
     return sizes
 
 
+def _pins_cells(vcpu_pins: dict[int, frozenset[int]], host: _Host) -> list[int]:
+    """The host cells a guest cell's vCPU pins point at: a pinned vCPU's pCPU, or a
+    floating vCPU's pin that is exactly one cell's shared CPUs."""
+    cells = {host.cell_of_pcpu(next(iter(p))) for p in vcpu_pins.values() if len(p) == 1}
+    cells |= {c for c, shared in host.shared.items() if shared and shared in vcpu_pins.values()}
+    return sorted(cells - {None})
+
+
 def _host_cell_of(
     index: int,
     memnode: config.LibvirtConfigGuestNUMATuneMemNode | None,
@@ -296,46 +305,60 @@ def _host_cell_of(
     host: _Host,
     reading: _Reading,
 ) -> int | None:
-    """The host cell guest cell ``index`` sits on: its memory's node, else its pins' cell."""
-    pinned_cells = sorted(
-        {host.cell_of_pcpu(next(iter(p))) for p in vcpu_pins.values() if len(p) == 1} - {None}
-    )
+    """The host cell guest cell ``index`` sits on: its memory's node, else its pins' cell.
+
+    Every ``hw:numa_memory_policy`` os-numa writes is read: ``strict``,
+    ``restrictive`` and ``preferred`` name the cell's own node; ``interleave``
+    names all the guest's nodes, and the vCPUs' pins say which is the cell's.
+    """
+    pinned_cells = _pins_cells(vcpu_pins, host)
     if memnode is None:
         reading.add(
             MEMORY_NOT_BOUND,
             f"guest cell {index} has no <numatune><memnode>: its memory may come from any "
             "host NUMA cell",
         )
-    elif memnode.mode not in BINDING_MODES:
+        return pinned_cells[0] if pinned_cells else None
+    if memnode.mode not in MEMORY_MODES:
         reading.add(
             MEMORY_NOT_BOUND,
-            f"guest cell {index}'s memory is in mode {memnode.mode!r} over host node(s) "
-            f"{_spec(memnode.nodeset)}; os-numa binds it strictly to one node",
+            f"guest cell {index}'s memory is in mode {memnode.mode!r}, which os-numa never "
+            f"writes (it writes {', '.join(MEMORY_MODES)})",
         )
-    elif len(memnode.nodeset) != 1:
+    unknown = set(memnode.nodeset) - set(host.pcpus)
+    if unknown:
+        reading.add(
+            UNKNOWN_HOST_CELL,
+            f"guest cell {index}'s memory is bound to host node(s) {_spec(unknown)}, which "
+            f"the host does not have (its cells: {_spec(host.pcpus)})",
+        )
+        return None
+    if memnode.mode == INTERLEAVE:
+        inside = [c for c in pinned_cells if c in memnode.nodeset]
+        if len(pinned_cells) != 1 or not inside:
+            reading.add(
+                MEMORY_ELSEWHERE,
+                f"guest cell {index}'s memory is interleaved over host nodes "
+                f"{_spec(memnode.nodeset)}, but its vCPUs are on host cell(s) "
+                f"{_spec(pinned_cells)}",
+            )
+        return inside[0] if inside else (pinned_cells[0] if pinned_cells else None)
+    if len(memnode.nodeset) != 1:
         reading.add(
             MEMORY_NOT_BOUND,
             f"guest cell {index}'s memory spans host nodes {_spec(memnode.nodeset)}; "
-            "os-numa binds each guest cell to one host cell",
+            f"os-numa binds each guest cell to one host cell (mode {memnode.mode!r})",
         )
-    else:
-        node = next(iter(memnode.nodeset))
-        if node not in host.pcpus:
-            reading.add(
-                UNKNOWN_HOST_CELL,
-                f"guest cell {index}'s memory is bound to host node {node}, which the host "
-                f"does not have (its cells: {_spec(host.pcpus)})",
-            )
-            return None
-        others = [c for c in pinned_cells if c != node]
-        if others:
-            reading.add(
-                MEMORY_ELSEWHERE,
-                f"guest cell {index}'s memory is on host cell {node} but its pinned vCPUs "
-                f"run on host cell(s) {_spec(others)}",
-            )
-        return node
-    return pinned_cells[0] if pinned_cells else None
+        return pinned_cells[0] if pinned_cells else None
+    node = next(iter(memnode.nodeset))
+    others = [c for c in pinned_cells if c != node]
+    if others:
+        reading.add(
+            MEMORY_ELSEWHERE,
+            f"guest cell {index}'s memory is on host cell {node} but its vCPUs run on host "
+            f"cell(s) {_spec(others)}",
+        )
+    return node
 
 
 def _numa_cells(
