@@ -65,6 +65,10 @@ CASES = {
         ["host", "--format", "json", "--capabilities", INTEL, "--pci-devices", *NODEDEV],
         ["host", "--format", "json", "--cpu-shared-set", "0,16", "--cpu-dedicated-set", "1-15"],
     ],
+    schema.AUDIT: [
+        ["audit", "--format", "json", "--connect", "test:///default"],
+        ["audit", "--format", "json", "--connect", "test:///default", "--cpu-shared-set", "0-1"],
+    ],
     schema.FLAVOR: [
         ["validate-flavor", "--format", "json", "--flavor", REALTIME],
         ["validate-flavor", "--format", "json", "--flavor", "vcpus=1,memory_mb=64,hw:cpu_polcy=x"],

@@ -210,7 +210,46 @@ def build_parser() -> argparse.ArgumentParser:
         default="text",
         help="a summary (default), or the request as JSON (schema os-numa/flavor/v1)",
     )
+    _add_audit_parser(commands)
     return parser
+
+
+def _add_audit_parser(commands) -> None:
+    audit = commands.add_parser(
+        "audit",
+        help="compare what libvirt enforces with what os-numa would account",
+        description=(
+            "Read every running and defined domain of a libvirt connection back into "
+            "its placement and report, per domain, whatever os-numa would not have "
+            "placed (overlapping pins, pins outside cpu_dedicated_set, memory not bound "
+            "to the vCPUs' cell...). Exit 0 when clean, 1 on drift, 2 for invalid input."
+        ),
+    )
+    audit.add_argument(
+        "--connect",
+        metavar="URI",
+        required=True,
+        help="the libvirt connection whose domains are audited, e.g. qemu:///system",
+    )
+    audit.add_argument(
+        "--capabilities",
+        metavar="FILE",
+        help="the host's capabilities XML (default: the connection's own)",
+    )
+    audit.add_argument("--cpu-dedicated-set", metavar="SPEC", help="[compute] cpu_dedicated_set")
+    audit.add_argument("--cpu-shared-set", metavar="SPEC", help="[compute] cpu_shared_set")
+    _add_config_option(audit)
+    audit.add_argument(
+        "--checkpoint",
+        metavar="FILE",
+        help="a resource tracker checkpoint to compare with the host and its domains",
+    )
+    audit.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="a report per domain (default), or JSON (schema os-numa/audit/v1)",
+    )
 
 
 def use_color(choice: str, stream: TextIO = sys.stdout) -> bool:

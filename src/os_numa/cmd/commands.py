@@ -19,6 +19,7 @@ from os_numa import conf as conf_mod
 from os_numa import exception, explain, hardware
 from os_numa.cmd import args as cli_args
 from os_numa.cmd import (
+    audit,
     flavorcheck,
     hostsource,
     inputfile,
@@ -295,10 +296,15 @@ def cmd_validate_flavor(options: argparse.Namespace, out: TextIO) -> int:
     return EXIT_FITS
 
 
+def cmd_audit(options: argparse.Namespace, out: TextIO) -> int:
+    return audit.cmd_audit(options, out, _conf(options))
+
+
 COMMANDS = {
     "place": cmd_place,
     "host": cmd_host,
     "validate-flavor": cmd_validate_flavor,
+    "audit": cmd_audit,
 }
 
 

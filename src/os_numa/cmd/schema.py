@@ -29,6 +29,8 @@ PLACEMENT = "os-numa/placement/v1"
 HOST = "os-numa/host/v1"
 #: ``os-numa validate-flavor --format json``.
 FLAVOR = "os-numa/flavor/v1"
+#: ``os-numa audit --format json``.
+AUDIT = "os-numa/audit/v1"
 
 _NAME = re.compile(r"^os-numa/([a-z][a-z0-9-]*)/v([1-9][0-9]*)$")
 

@@ -252,6 +252,22 @@ def read_domain(
     )
 
 
+def unreadable(name: str, uuid: str, reason: str, active: bool | None = None) -> DomainPlacement:
+    """A domain whose XML could not be read: nothing known, one ``unreadable`` finding."""
+    return DomainPlacement(
+        name=name,
+        uuid=uuid,
+        vcpus=0,
+        memory_mb=0,
+        placement=None,
+        exclusive_cpus=frozenset(),
+        shared_cpus=frozenset(),
+        emulator_cpus=None,
+        drift=(Drift(name, UNREADABLE, f"its XML cannot be read: {reason}", uuid),),
+        active=active,
+    )
+
+
 def exclusive_vcpus(cells: Iterable[objects.InstanceNUMACell]) -> set[int]:
     """The vCPUs of ``cells`` that are pinned to a pCPU each."""
     return {vcpu for cell in cells for vcpu in (cell.cpu_pinning or {})}

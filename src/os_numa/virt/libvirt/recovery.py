@@ -77,8 +77,8 @@ def _libvirt_error(conn: Any, exc: Exception) -> exception.LibvirtConnectionErro
     return exception.LibvirtConnectionError(uri=uri, reason=str(exc))
 
 
-def domain_documents(conn: Any) -> list[tuple[str, bool]]:
-    """``(XMLDesc(), active)`` of every running and defined domain of ``conn``, by name.
+def domain_documents(conn: Any) -> list[tuple[str, str, str, bool]]:
+    """``(name, uuid, XMLDesc(), active)`` of every running and defined domain, by name.
 
     A domain that disappears while it is read is left out.
 
@@ -94,25 +94,30 @@ def domain_documents(conn: Any) -> list[tuple[str, bool]]:
             reason=f"the host has {len(domains)} domains; at most {MAX_DOMAINS} are read"
         )
     documents = []
-    for dom in sorted(domains, key=lambda d: d.name()):
+    for dom in domains:
         try:
-            documents.append((dom.XMLDesc(0), bool(dom.isActive())))
+            documents.append((dom.name(), dom.UUIDString(), dom.XMLDesc(0), bool(dom.isActive())))
         except libvirt.libvirtError as exc:
             if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
                 continue
             raise _libvirt_error(conn, exc) from exc
-    return documents
+    return sorted(documents)
 
 
 def read_domains(conn: Any, host_topology: objects.NUMATopology) -> HostDomains:
     """Read every domain of ``conn`` on ``host_topology`` and find all drift.
 
-    :raises InvalidXML: a domain's XML is malformed or too large (it names the domain).
+    A domain whose XML cannot be read (malformed, too large, unsafe) is drift
+    of rule ``unreadable``: what it pins is unknown.
+
     :raises LibvirtConnectionError: libvirt fails.
     """
     read = []
-    for xml, active in domain_documents(conn):
-        read.append(dp.read_domain(xml, host_topology, active=active))
+    for name, uuid, xml, active in domain_documents(conn):
+        try:
+            read.append(dp.read_domain(xml, host_topology, active=active))
+        except exception.InvalidXML as exc:
+            read.append(dp.unreadable(name, uuid, str(exc), active))
     return from_placements(read)
 
 
@@ -150,8 +155,7 @@ def between_domains(domains: Sequence[dp.DomainPlacement]) -> list[dp.Drift]:
                         f"{other.name} too",
                     )
                 )
-            floats = set(theirs) if domain.shared_cpus is None else domain.shared_cpus & theirs
-            floats -= domain.exclusive_cpus
+            floats = _floats_over(domain, theirs)
             if floats:
                 drift.append(
                     _finding(
@@ -159,6 +163,16 @@ def between_domains(domains: Sequence[dp.DomainPlacement]) -> list[dp.Drift]:
                         dp.PCPU_OVERLAP,
                         f"its floating or emulator threads may run on pCPU(s) {_spec(floats)}, "
                         f"which domain {other.name} has pinned",
+                    )
+                )
+            intruded = _floats_over(other, domain.exclusive_cpus)
+            if intruded:
+                drift.append(
+                    _finding(
+                        domain,
+                        dp.PCPU_OVERLAP,
+                        f"pCPU(s) {_spec(intruded)} pinned to it may also run the floating or "
+                        f"emulator threads of domain {other.name}",
                     )
                 )
     holders: dict[str, list[dp.DomainPlacement]] = defaultdict(list)
@@ -173,6 +187,12 @@ def between_domains(domains: Sequence[dp.DomainPlacement]) -> list[dp.Drift]:
                 for d in held_by
             ]
     return drift
+
+
+def _floats_over(domain: dp.DomainPlacement, pinned: Iterable[int]) -> set[int]:
+    """The CPUs of ``pinned`` that ``domain``'s unpinned threads may run on."""
+    pinned = set(pinned) - domain.exclusive_cpus
+    return pinned if domain.shared_cpus is None else pinned & domain.shared_cpus
 
 
 def _finding(domain: dp.DomainPlacement, rule: str, detail: str) -> dp.Drift:
