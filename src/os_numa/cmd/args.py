@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import TextIO
+from typing import Any, TextIO
 
 import os_numa
 from os_numa.cmd.message import one_line
@@ -143,6 +143,81 @@ def _add_color_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_fleet_parser(commands: Any, epilog: str) -> argparse.ArgumentParser:
+    """``fleet``: hosts, a Placement service and a sequence of guests (:mod:`os_numa.cmd.fleet`)."""
+    parser = commands.add_parser(
+        "fleet",
+        help="place a sequence of flavors on many hosts through OpenStack Placement",
+        description=(
+            "Register hosts in a Placement service (one child provider per NUMA cell), "
+            "then place a sequence of flavors through allocation candidates, the NUMA "
+            "fit and allocations, and print what happened."
+        ),
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    hosts = parser.add_argument_group("hosts")
+    hosts.add_argument(
+        "--capabilities",
+        metavar="FILE",
+        action="append",
+        default=[],
+        help="a host's libvirt capabilities XML; repeatable (one host each)",
+    )
+    hosts.add_argument(
+        "--hosts",
+        metavar="N",
+        type=int,
+        default=None,
+        help="copies of the built-in host (default: 10 when no --capabilities is given)",
+    )
+    hosts.add_argument("--host-prefix", default="host", help="name prefix of the copies")
+    hosts.add_argument("--cpu-dedicated-set", metavar="SPEC", help="[compute] cpu_dedicated_set")
+    hosts.add_argument("--cpu-shared-set", metavar="SPEC", help="[compute] cpu_shared_set")
+    service = parser.add_argument_group("Placement")
+    where = service.add_mutually_exclusive_group()
+    where.add_argument(
+        "--placement-url",
+        metavar="URL",
+        help="a Placement with auth_strategy=noauth2 (else [placement] of --config-file)",
+    )
+    where.add_argument(
+        "--start-placement",
+        action="store_true",
+        help="start a temporary Placement on 127.0.0.1 (needs OS_NUMA_OPENSTACK_PYTHON)",
+    )
+    service.add_argument("--token", default="admin", help="X-Auth-Token with --placement-url")
+    service.add_argument(
+        "--model",
+        choices=("nested", "flat"),
+        default="nested",
+        help="os-numa's NUMA child providers (default) or Nova's flat PCPU pool",
+    )
+    service.add_argument(
+        "--cleanup",
+        action="store_true",
+        help="delete the run's allocations and providers at the end",
+    )
+    parser.add_argument(
+        "--config-file",
+        metavar="FILE",
+        action="append",
+        default=[],
+        help="oslo.config file: [compute] CPU sets, [placement] ratios and Keystone auth",
+    )
+    guests = parser.add_argument_group("guests")
+    guests.add_argument(
+        "--flavor",
+        metavar="K=V,...",
+        action="append",
+        default=[],
+        help="one flavor per option; the sequence cycles through them (default: a mix)",
+    )
+    guests.add_argument("--boots", metavar="N", type=int, default=None, help="guests to place")
+    parser.add_argument("--format", choices=("text", "json"), default="text")
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="os-numa",
@@ -211,6 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="a summary (default), or the request as JSON (schema os-numa/flavor/v1)",
     )
     _add_audit_parser(commands)
+    _add_fleet_parser(commands, EPILOG)
     return parser
 
 

@@ -300,11 +300,21 @@ def cmd_audit(options: argparse.Namespace, out: TextIO) -> int:
     return audit.cmd_audit(options, out, _conf(options))
 
 
+def cmd_fleet(options: argparse.Namespace, out: TextIO) -> int:
+    """``os-numa fleet`` (the extra ``os-numa[placement]``: imported only when used)."""
+    try:
+        from os_numa.cmd import fleet
+    except ImportError as exc:
+        raise exception.InvalidRequest(reason=str(exc)) from exc
+    return fleet.cmd_fleet(options, out, _conf(options))
+
+
 COMMANDS = {
     "place": cmd_place,
     "host": cmd_host,
     "validate-flavor": cmd_validate_flavor,
     "audit": cmd_audit,
+    "fleet": cmd_fleet,
 }
 
 

@@ -31,6 +31,8 @@ HOST = "os-numa/host/v1"
 FLAVOR = "os-numa/flavor/v1"
 #: ``os-numa audit --format json``.
 AUDIT = "os-numa/audit/v1"
+#: ``os-numa fleet --format json``.
+FLEET = "os-numa/fleet/v1"
 
 _NAME = re.compile(r"^os-numa/([a-z][a-z0-9-]*)/v([1-9][0-9]*)$")
 

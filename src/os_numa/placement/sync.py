@@ -55,16 +55,16 @@ def sync_tree(client: PlacementClient, tree: HostTree, retries: int = 3) -> Sync
     created, inventories, traits = [], [], []
     conflicts = 0
     for provider in tree.providers:
-        fresh = client.get_provider(provider.uuid) is None
-        if fresh:
-            try:
-                client.create_provider(provider.name, provider.uuid, provider.parent_uuid)
-                created.append(provider.uuid)
-            except exception.PlacementConflict:
-                # Another process registering the same host created it first.
-                if client.get_provider(provider.uuid) is None:
-                    raise
-                fresh = False
+        # Create first, ask later: a new fleet then costs one request per empty provider.
+        try:
+            client.create_provider(provider.name, provider.uuid, provider.parent_uuid)
+            created.append(provider.uuid)
+            fresh = True
+        except exception.PlacementConflict:
+            # It exists (registered before, or by another process just now).
+            if client.get_provider(provider.uuid) is None:
+                raise
+            fresh = False
         for attempt in range(retries + 1):
             try:
                 wrote_inv, wrote_traits = _sync_provider(client, provider, fresh and not attempt)
@@ -84,7 +84,8 @@ def sync_tree(client: PlacementClient, tree: HostTree, retries: int = 3) -> Sync
 def _sync_provider(client: PlacementClient, provider: Provider, fresh: bool) -> tuple[bool, bool]:
     """Write the provider's inventories and traits where they differ; (wrote inv, wrote traits).
 
-    A provider just created is known to be empty at generation 0: no reads.
+    A provider just created is known to be empty at generation 0: no reads,
+    and no writes for what it should not have.
     """
     wanted = {rc: inv.as_dict() for rc, inv in provider.inventories.items()}
     if fresh:

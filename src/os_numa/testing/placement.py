@@ -84,7 +84,9 @@ class PlacementService:
 
         ``python``: the interpreter with openstack-placement (default:
         ``OS_NUMA_OPENSTACK_PYTHON``); ``state_dir``: where the configuration,
-        database and log go (default: a new temporary folder, removed on stop).
+        database and log go (default: a new temporary folder, in ``/dev/shm``
+        when there is one, removed on stop). The database does not sync to
+        disk on commit: it is a test's, not a cloud's.
         ``randomize``: shuffle allocation candidates, as production Placements
         often do (``[placement] randomize_allocation_candidates``).
 
@@ -98,7 +100,9 @@ class PlacementService:
                 reason=f"set {ENV} to a Python with openstack-placement installed"
             )
         owned = state_dir is None
-        state = Path(tempfile.mkdtemp(prefix="os-numa-placement-") if owned else state_dir)
+        state = Path(
+            tempfile.mkdtemp(prefix="os-numa-placement-", dir=_memory_dir()) if owned else state_dir
+        )
         state.mkdir(parents=True, exist_ok=True)
         command = [python, str(SERVER_SCRIPT), "--state-dir", str(state)]
         if randomize:
@@ -168,6 +172,12 @@ class PlacementService:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def _memory_dir() -> str | None:
+    """/dev/shm when it is a writable folder (the database then lives in memory), else None."""
+    shm = "/dev/shm"
+    return shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else None
 
 
 def _read_line(process: subprocess.Popen, timeout: float) -> str:
