@@ -287,6 +287,14 @@ class CPUTopologyNUMAMismatch(ImageVCPULimitsRangeImpossible):
     msg_fmt = "The guest CPU topology cannot follow the guest NUMA nodes: %(reason)s"
 
 
+class InvalidIOThreadsCount(Invalid):
+    msg_fmt = "hw:iothreads=%(count)r is invalid: %(reason)s"
+
+
+class InvalidIOThreadsPolicy(Invalid):
+    msg_fmt = "hw:iothreads_policy=%(policy)r is invalid: %(reason)s"
+
+
 class InvalidNUMAMemoryPolicy(Invalid):
     msg_fmt = (
         "%(source)s=%(requested)r is not a NUMA memory policy; valid values are %(available)s."

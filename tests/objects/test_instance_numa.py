@@ -228,6 +228,8 @@ TOPOLOGY_ADDED = {
     "emulator_threads_mask": "1.5",
     "realtime_vcpus": "1.6",
     "emulator_pool_cpu": "1.7",
+    "iothreads": "1.8",
+    "iothreads_policy": "1.8",
 }
 # The InstanceNUMACell version each InstanceNUMATopology version carries.
 TOPOLOGY_CELL_VERSION = {
@@ -239,6 +241,7 @@ TOPOLOGY_CELL_VERSION = {
     "1.5": "1.3",
     "1.6": "1.3",
     "1.7": "1.3",
+    "1.8": "1.3",
 }
 
 

@@ -58,6 +58,8 @@ class Outcome:
     vcpusched: list[dict[str, Any]] = field(default_factory=list)
     #: The PCI devices of a guest that asks for no NUMA placement (no cells).
     unplaced_pci: InstanceNUMATopology | None = None
+    #: The guest's ``<cpu><topology>`` (None: not written).
+    cpu_topology: Any = None
 
     @property
     def fits(self) -> bool:
@@ -171,6 +173,9 @@ def compute_placement(options: argparse.Namespace) -> Outcome:
     outcome.memory_backing = driver.get_guest_memory_backing_config(
         outcome.placement, flavor, image_meta, host_topology=host, conf=conf
     )
+    outcome.cpu_topology = driver.get_guest_cpu_topology(
+        outcome.placement, flavor, image_meta, host_topology=host, conf=conf
+    )
     cputune = outcome.numa_config.cputune
     if cputune is not None:
         if cputune.emulatorpin is not None:
@@ -224,7 +229,11 @@ def print_placement(outcome: Outcome, fmt: str, color: bool, out: TextIO) -> Non
         if outcome.fits:
             out.write(
                 render_xml.domain_xml(
-                    outcome.flavor, outcome.numa_config, outcome.memory_backing, outcome.pci_holder
+                    outcome.flavor,
+                    outcome.numa_config,
+                    outcome.memory_backing,
+                    outcome.pci_holder,
+                    cpu_topology=outcome.cpu_topology,
                 )
             )
         else:

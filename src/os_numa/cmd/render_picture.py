@@ -12,6 +12,7 @@ Each host CPU gets one label:
 ``shr``   a shared CPU (floating vCPUs run here, not pinnable)
 ``host``  neither pinnable nor shared: kept for the host
 ``pool``  in the host-wide emulator pool (``[os_numa] emulator_pin_set``)
+``IO``    reserved for one of the guest's I/O threads (``hw:iothreads_policy=isolate``)
 ========  ==========================================================
 
 A ``+E`` suffix marks a CPU that the guest's emulator threads may also run on
@@ -103,6 +104,7 @@ def mark_cpus(
             continue
         guest_pins.update({p: v for v, p in (guest_cell.cpu_pinning or {}).items()})
         reserved |= set(guest_cell.cpuset_reserved or ())
+    io_cpus = _iothread_cpus(placement)
     pool = _pool_cpus(cell)
     marks: dict[int, Mark] = {}
     for core in cores if cores is not None else cores_of(cell):
@@ -111,6 +113,8 @@ def mark_cpus(
                 mark = Mark(f"v{guest_pins[cpu]}", "vcpu")
             elif cpu in pool:
                 mark = Mark("pool", "pool")
+            elif cpu in reserved and cpu in io_cpus:
+                mark = Mark("IO", "emu")
             elif cpu in reserved:
                 mark = Mark("EMU", "emu")
             elif cpu in taken:
@@ -153,6 +157,14 @@ def taken_siblings(
         if extra:
             taken[cell.id] = extra
     return taken
+
+
+def _iothread_cpus(placement: InstanceNUMATopology | None) -> set[int]:
+    """The reserved pCPUs of ``hw:iothreads_policy=isolate`` I/O threads: the highest ones."""
+    count = getattr(placement, "iothread_pcpus", 0) if placement is not None else 0
+    if not count:
+        return set()
+    return set(sorted(placement.cpuset_reserved)[-count:])
 
 
 def _pool_cpus(cell: NUMACell) -> set[int]:
@@ -282,10 +294,15 @@ def _guest_lines(
 
 
 def legend(
-    paint: Painter, with_guest: bool, pool: bool = False, isolated: bool = False
+    paint: Painter,
+    with_guest: bool,
+    pool: bool = False,
+    isolated: bool = False,
+    iothreads: bool = False,
 ) -> list[str]:
     """The key to the labels; guest labels only when a guest is drawn, pool ones
-    with a pool, ``iso`` when the guest's claim takes idle siblings."""
+    with a pool, ``iso`` when the guest's claim takes idle siblings, ``IO`` with
+    isolated I/O threads."""
     items = []
     if with_guest:
         items += [
@@ -302,6 +319,8 @@ def legend(
                 "(hw:cpu_thread_policy=isolate)",
             )
         )
+    if iothreads:
+        items.append(("IO", "emu", "reserved for one of the guest's I/O threads"))
     if pool:
         items.append(
             ("pool", "pool", "host-wide emulator thread pool ([os_numa] emulator_pin_set)")
@@ -367,6 +386,10 @@ def render_host(
         lines += ["", title] + ["  " + note for note in notes[key]]
     lines.append("")
     lines += legend(
-        paint, placement is not None, any(_pool_cpus(c) for c in host.cells), bool(taken)
+        paint,
+        placement is not None,
+        any(_pool_cpus(c) for c in host.cells),
+        bool(taken),
+        bool(_iothread_cpus(placement)),
     )
     return "\n".join(lines) + "\n"

@@ -20,7 +20,11 @@ DEFAULT_NAME = "os-numa-guest"
 
 
 def build_domain(
-    flavor: Flavor, numa_config: Any, memory_backing: Any, placement: Any = None
+    flavor: Flavor,
+    numa_config: Any,
+    memory_backing: Any,
+    placement: Any = None,
+    cpu_topology: Any = None,
 ) -> config.LibvirtConfigGuest:
     """A :class:`LibvirtConfigGuest` carrying the guest NUMA configuration.
 
@@ -31,10 +35,13 @@ def build_domain(
     devices = list(getattr(placement, "pci_devices", None) or [])
     pci = get_guest_pci_config(devices, guest_cells=len(placement.cells)) if devices else None
     cputune = numa_config.cputune
-    iothreads = 1 if cputune is not None and cputune.iothreadpin else 0
+    iothreads = len(cputune.iothreadpin) if cputune is not None else 0
     cpu = None
-    if numa_config.numaconfig is not None:
-        cpu = config.LibvirtConfigGuestCPU(numa=numa_config.numaconfig)
+    sizes = {}
+    if cpu_topology is not None:
+        sizes = {n: getattr(cpu_topology, n) for n in ("sockets", "cores", "threads")}
+    if numa_config.numaconfig is not None or sizes:
+        cpu = config.LibvirtConfigGuestCPU(numa=numa_config.numaconfig, **sizes)
     has_backing = memory_backing is not None and (
         memory_backing.hugepages or memory_backing.locked or not memory_backing.sharedpages
     )
@@ -53,6 +60,13 @@ def build_domain(
     )
 
 
-def domain_xml(flavor: Flavor, numa_config: Any, memory_backing: Any, placement: Any = None) -> str:
-    """The domain document as pretty-printed text."""
-    return build_domain(flavor, numa_config, memory_backing, placement).to_xml()
+def domain_xml(
+    flavor: Flavor,
+    numa_config: Any,
+    memory_backing: Any,
+    placement: Any = None,
+    cpu_topology: Any = None,
+) -> str:
+    """The domain document as pretty-printed text (``cpu_topology``: a VirtCPUTopology
+    for ``<cpu><topology>``, or None)."""
+    return build_domain(flavor, numa_config, memory_backing, placement, cpu_topology).to_xml()

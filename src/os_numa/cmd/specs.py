@@ -49,6 +49,8 @@ READ_EXTRA_SPECS = (
     "hw:cpu_max_cores",
     "hw:cpu_max_threads",
     "hw:numa_memory_policy",
+    "hw:iothreads",
+    "hw:iothreads_policy",
     "pci_passthrough:alias",
 )
 #: Scopes of READ_EXTRA_SPECS: another key in them may be a misspelt one.

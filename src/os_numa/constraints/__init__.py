@@ -9,7 +9,8 @@ own. One module per topic: :mod:`.cpu` (CPU, thread and emulator policies,
 emulator pCPU count, dedicated mask, the Placement form), :mod:`.emulator`
 (the emulator mask), :mod:`.realtime` (incl. priority), :mod:`.pages`,
 :mod:`.numa` (node count and split), :mod:`.cpu_topology` (the guest's
-sockets, cores and threads), :mod:`.memory_policy` (the ``<numatune>`` mode)
+sockets, cores and threads), :mod:`.memory_policy` (the ``<numatune>`` mode),
+:mod:`.iothreads` (I/O thread count and placement)
 and :mod:`.topology` (the assembly).
 See ``doc/source/extra-specs.rst`` for every key.
 """

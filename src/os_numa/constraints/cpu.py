@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from os_numa import cpuset, exception
-from os_numa.constraints import source
+from os_numa.constraints import iothreads, source
 from os_numa.objects import fields
 
 _POLICY = fields.CPUAllocationPolicy
@@ -288,12 +288,14 @@ def fold_placement_form(
         )
     if pcpu_amount:
         extra = (emulator_count or 1) if emulator_policy == _EMULATOR.ISOLATE else 0
+        io_extra = iothreads.get_iothreads_constraint(flavor_v).dedicated_pcpus
+        why = f"{flavor_v.vcpus} vCPUs"
+        if extra:
+            why += f" + {extra} for hw:emulator_threads_policy=isolate"
+        if io_extra:
+            why += f" + {io_extra} for hw:iothreads_policy=isolate"
+        extra += io_extra
         if pcpu_amount != flavor_v.vcpus + extra:
-            why = (
-                f"{flavor_v.vcpus} vCPUs + {extra} for hw:emulator_threads_policy=isolate"
-                if extra
-                else f"{flavor_v.vcpus} vCPUs"
-            )
             raise exception.InvalidRequest(
                 reason=(
                     f"resources:PCPU={pcpu_amount} does not match the flavor: it must be "

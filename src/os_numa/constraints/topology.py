@@ -9,6 +9,7 @@ from os_numa.constraints import (
     cpu,
     cpu_topology,
     emulator,
+    iothreads,
     memory_policy,
     numa,
     pages,
@@ -108,6 +109,8 @@ def numa_get_constraints(flavor: Any, image_meta: Any) -> objects.InstanceNUMATo
     pinned = _pinned_vcpus(flavor_v, props, policies, realtime_cpus)
     emulator_mask = emulator.emulator_mask_set(flavor_v, props, policies, pinned, realtime_cpus)
     realtime.get_realtime_priority_constraint(flavor_v)
+    io = iothreads.get_iothreads_constraint(flavor_v)
+    iothreads.check_iothreads_pinning(io, bool(pinned), policies.cpu_policy)
 
     nodes = numa.get_numa_nodes_constraint(flavor_v, image_v)
     pagesize = pages.get_mem_page_size_constraint(flavor_v, image_v)
@@ -143,6 +146,8 @@ def numa_get_constraints(flavor: Any, image_meta: Any) -> objects.InstanceNUMATo
         emulator_threads_count=policies.emulator_threads_count,
         emulator_threads_mask=emulator_mask,
         realtime_vcpus=set(realtime_cpus) if realtime_cpus is not None else None,
+        iothreads=io.count,
+        iothreads_policy=io.policy,
     )
     if topology_keys:
         # Refuse now, not when the XML is built, a topology the limits cannot give.

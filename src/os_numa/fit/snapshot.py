@@ -77,7 +77,12 @@ _MEMPAGES = FieldReader("mempages")
 _PAGES = FieldReader("size_kb", "total", "used", "reserved")
 _CELLS = FieldReader("cells")
 _EMULATOR = FieldReader(
-    "emulator_threads_policy", "emulator_threads_count", "realtime_vcpus", optional=True
+    "emulator_threads_policy",
+    "emulator_threads_count",
+    "realtime_vcpus",
+    "iothreads",
+    "iothreads_policy",
+    optional=True,
 )
 _GUEST_CELL = FieldReader(
     "cpu_policy", "cpu_thread_policy", "pcpuset", "cpuset", "memory", "pagesize"
@@ -259,11 +264,13 @@ def guest_cells(instance_topology) -> tuple[GuestCell, ...]:
 
 
 class EmulatorRequest(NamedTuple):
-    """What the request asks for its emulator threads."""
+    """What the request asks for its emulator threads (and its isolated I/O threads)."""
 
     policy: str | None
     count: int | None
     realtime: frozenset[int]
+    #: pCPUs of ``hw:iothreads_policy=isolate`` I/O threads, reserved like emulator pCPUs.
+    iothread_pcpus: int = 0
 
 
 def emulator_request(instance_topology) -> EmulatorRequest:
@@ -271,8 +278,9 @@ def emulator_request(instance_topology) -> EmulatorRequest:
 
     Fields an older object lacks read as unset.
     """
-    policy, count, realtime = _EMULATOR(instance_topology)
-    return EmulatorRequest(policy, count, frozenset(realtime or ()))
+    policy, count, realtime, iothreads, iothreads_policy = _EMULATOR(instance_topology)
+    io = (iothreads or 1) if iothreads_policy == "isolate" else 0
+    return EmulatorRequest(policy, count, frozenset(realtime or ()), io)
 
 
 def emulator_reserve(emulator: EmulatorRequest, guests: tuple[GuestCell, ...]) -> int:
@@ -280,23 +288,29 @@ def emulator_reserve(emulator: EmulatorRequest, guests: tuple[GuestCell, ...]) -
 
     0 unless the policy is ``isolate``; then ``emulator_threads_count``
     (``hw:emulator_threads_count``), where None (unset) means Nova's one pCPU.
+    Plus one pCPU per I/O thread under ``hw:iothreads_policy=isolate``.
 
     :raises BadRequirementEmulatorThreadsPolicy: ``isolate`` but guest cell 0 pins nothing.
     :raises InvalidEmulatorThreadsCount: a count below 1.
     """
+    io = emulator.iothread_pcpus
+    if io and guests and not guests[0].pinning:
+        raise exception.InvalidIOThreadsPolicy(
+            policy="isolate", reason=f"guest cell 0 pins no vCPU (cpu_policy {guests[0].policy!r})"
+        )
     if emulator.policy != fields.CPUEmulatorThreadsPolicy.ISOLATE:
-        return 0
+        return io
     if guests and not guests[0].pinning:
         raise exception.BadRequirementEmulatorThreadsPolicy(
             policy="isolate", cpu_policy=guests[0].policy
         )
     if emulator.count is None:
-        return 1
+        return 1 + io
     if emulator.count < 1:
         raise exception.InvalidEmulatorThreadsCount(
             count=emulator.count, reason="at least 1 pCPU is reserved with isolate"
         )
-    return emulator.count
+    return emulator.count + io
 
 
 def limits_of(limits) -> Limits | None:

@@ -123,9 +123,12 @@ class InstanceNUMATopology(base.OsNumaObject):
     * 1.7: emulator_pool_cpu (policy ``pool``: the pCPU of ``[os_numa]
       emulator_pin_set`` the fit chose for the emulator threads, or None);
       dropped when downgrading (a ``pool`` topology cannot go below 1.5 anyway)
+    * 1.8: iothreads (``hw:iothreads``; None means one) and iothreads_policy
+      (``hw:iothreads_policy``; None means ``share``); dropped when downgrading,
+      which leaves isolated I/O thread pCPUs in guest cell 0's cpuset_reserved
     """
 
-    VERSION = "1.7"
+    VERSION = "1.8"
 
     fields = {
         "cells": fields.ListOfObjectsField("OsNumaInstanceNUMACell"),
@@ -137,6 +140,8 @@ class InstanceNUMATopology(base.OsNumaObject):
         "emulator_threads_mask": fields.SetOfIntegersField(nullable=True, default=None),
         "realtime_vcpus": fields.SetOfIntegersField(nullable=True, default=None),
         "emulator_pool_cpu": fields.IntegerField(nullable=True, default=None),
+        "iothreads": fields.IntegerField(nullable=True, default=None),
+        "iothreads_policy": fields.StringField(nullable=True, default=None),
     }
 
     obj_relationships = {
@@ -151,6 +156,9 @@ class InstanceNUMATopology(base.OsNumaObject):
     def obj_make_compatible(self, primitive, target_version):
         super().obj_make_compatible(primitive, target_version)
         target = versionutils.convert_version_to_tuple(target_version)
+        if target < (1, 8):
+            primitive.pop("iothreads", None)
+            primitive.pop("iothreads_policy", None)
         if target < (1, 7):
             primitive.pop("emulator_pool_cpu", None)
         if target < (1, 6):
@@ -169,6 +177,13 @@ class InstanceNUMATopology(base.OsNumaObject):
             primitive.pop("pci_devices", None)
         if versionutils.convert_version_to_tuple(target_version) < (1, 1):
             primitive.pop("emulator_threads_policy", None)
+
+    @property
+    def iothread_pcpus(self) -> int:
+        """Dedicated pCPUs of the I/O threads: their count under ``isolate``, else 0."""
+        if getattr(self, "iothreads_policy", None) != "isolate":
+            return 0
+        return getattr(self, "iothreads", None) or 1
 
     @property
     def emulator_threads_isolated(self) -> bool:

@@ -20,9 +20,10 @@ class MigrationContext(base.OsNumaObject):
 
     Version 1.0: instance_uuid, migration_id, old_numa_topology,
     new_numa_topology, old_pci_devices, new_pci_devices
+    Version 1.1: the topologies are InstanceNUMATopology 1.8 (I/O threads)
     """
 
-    VERSION = "1.0"
+    VERSION = "1.1"
 
     fields = {
         "instance_uuid": fields.StringField(),
@@ -38,8 +39,8 @@ class MigrationContext(base.OsNumaObject):
     }
 
     obj_relationships = {
-        "old_numa_topology": [("1.0", "1.7")],
-        "new_numa_topology": [("1.0", "1.7")],
+        "old_numa_topology": [("1.0", "1.7"), ("1.1", "1.8")],
+        "new_numa_topology": [("1.0", "1.7"), ("1.1", "1.8")],
         "old_pci_devices": [("1.0", "1.0")],
         "new_pci_devices": [("1.0", "1.0")],
     }

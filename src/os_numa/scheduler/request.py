@@ -55,12 +55,18 @@ def emulator_pcpus(topology: InstanceNUMATopology | None) -> int:
     return getattr(topology, "emulator_threads_count", None) or 1
 
 
+def iothread_pcpus(topology: InstanceNUMATopology | None) -> int:
+    """Dedicated pCPUs of ``hw:iothreads_policy=isolate`` I/O threads (one each), else 0."""
+    return 0 if topology is None else getattr(topology, "iothread_pcpus", 0)
+
+
 def resources_from_request(flavor: Any, image_meta: Any = None) -> ResourceRequest:
     """What to ask placement for to boot ``flavor`` with ``image_meta``.
 
     - ``hw:cpu_policy=dedicated``: ``PCPU`` = vCPUs; ``mixed``: ``PCPU`` = the
       pinned vCPUs and ``VCPU`` = the floating ones; otherwise ``VCPU`` = vCPUs.
-    - ``hw:emulator_threads_policy=isolate`` adds the emulator pCPU(s) to ``PCPU``.
+    - ``hw:emulator_threads_policy=isolate`` adds the emulator pCPU(s) to ``PCPU``,
+      ``hw:iothreads_policy=isolate`` one per I/O thread.
     - ``hw:cpu_thread_policy=require`` requires ``HW_CPU_HYPERTHREADING``,
       ``isolate`` forbids it.
     - ``MEMORY_MB`` = the flavor's memory; ``DISK_GB`` = root + ephemeral +
@@ -114,7 +120,7 @@ def _cpu_resources(vcpus: int, topology: InstanceNUMATopology | None) -> dict[st
         return {"VCPU": vcpus}
     pinned = sum(len(cell.pcpuset) for cell in topology.cells)
     floating = sum(len(cell.cpuset) for cell in topology.cells)
-    return {"PCPU": pinned + emulator_pcpus(topology), "VCPU": floating}
+    return {"PCPU": pinned + emulator_pcpus(topology) + iothread_pcpus(topology), "VCPU": floating}
 
 
 def _explicit_traits(flavor: source.FlavorView) -> tuple[set[str], set[str]]:

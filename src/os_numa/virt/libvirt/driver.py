@@ -20,6 +20,8 @@ The rules are Nova's (``_get_guest_numa_config``):
   ``[os_numa] emulator_share_locality = host``;
 - one ``<iothreadpin iothread='1'>`` pinned like the emulator threads (the
   domain must declare ``<iothreads>1</iothreads>``, as :func:`build_guest` does);
+  ``hw:iothreads=N`` writes N, and ``hw:iothreads_policy=isolate`` pins each on
+  a reserved pCPU of its own (:func:`iothread_pins`);
 - with ``hw:cpu_realtime``, one ``<vcpusched scheduler='fifo'>`` over the
   realtime vCPUs with ``hw:cpu_realtime_priority`` or else ``[libvirt]
   realtime_scheduler_priority``, and
@@ -374,6 +376,42 @@ def _conf(conf: cfg.ConfigOpts | None) -> cfg.ConfigOpts:
     return os_numa_conf.CONF if conf is None else conf
 
 
+def iothread_pins(
+    placed: list[PlacedCell],
+    topology: objects.InstanceNUMATopology,
+    emulator_cpus: set[int],
+) -> tuple[set[int], list[set[int]]]:
+    """The emulator threads' CPUs and each I/O thread's, in I/O thread id order.
+
+    ``hw:iothreads_policy=share`` (or unset): ``hw:iothreads`` threads (one by
+    default), each pinned like the emulator threads. ``isolate``: the highest
+    reserved pCPUs of guest cell 0, one per I/O thread; the lower ones stay the
+    emulator's (with ``hw:emulator_threads_policy=isolate``).
+
+    :raises InvalidGuestPlacement: fewer reserved pCPUs than isolated I/O threads.
+    """
+    count = getattr(topology, "iothreads", None) or 1
+    dedicated = topology.iothread_pcpus
+    if not dedicated:
+        return emulator_cpus, [set(emulator_cpus) for _ in range(count)]
+    reserved = sorted(set().union(*(cell.reserved for cell in placed)))
+    if len(reserved) < dedicated:
+        raise _invalid(
+            f"hw:iothreads_policy=isolate needs {dedicated} reserved pCPU(s) for the I/O "
+            f"threads, the placement reserves {len(reserved)}; pass the placement "
+            "numa_fit_instance_to_host returned"
+        )
+    own = reserved[len(reserved) - dedicated :]
+    if topology.emulator_threads_policy == _EMULATOR.ISOLATE:
+        emulator_cpus = set(reserved[: len(reserved) - dedicated])
+        if not emulator_cpus:
+            raise _invalid(
+                "hw:emulator_threads_policy=isolate with isolated I/O threads, but every "
+                "reserved pCPU is an I/O thread's"
+            )
+    return emulator_cpus, [{cpu} for cpu in own]
+
+
 def get_guest_numa_config(
     instance_numa_topology: objects.InstanceNUMATopology | None,
     flavor: Any,
@@ -414,6 +452,7 @@ def get_guest_numa_config(
                 shared, placed, host_topology, conf.os_numa.emulator_share_locality
             )
         emulator_cpus = emulatorpin_cpuset(placed, policy, realtime, shared)
+    emulator_cpus, iothread_cpus = iothread_pins(placed, instance_numa_topology, emulator_cpus)
     priority = hardware.get_realtime_priority_constraint(flavor)
 
     cputune = config.LibvirtConfigGuestCPUTune(
@@ -425,9 +464,8 @@ def get_guest_numa_config(
         ],
         emulatorpin=config.LibvirtConfigGuestCPUTuneEmulatorPin(cpuset=set(emulator_cpus)),
         iothreadpin=[
-            config.LibvirtConfigGuestCPUTuneIOThreadPin(
-                iothread=IOTHREAD_ID, cpuset=set(emulator_cpus)
-            )
+            config.LibvirtConfigGuestCPUTuneIOThreadPin(iothread=index, cpuset=set(cpus))
+            for index, cpus in enumerate(iothread_cpus, start=IOTHREAD_ID)
         ],
         vcpusched=(
             [
@@ -593,8 +631,8 @@ def build_guest(
     """A minimal ``<domain>`` carrying the guest's NUMA configuration.
 
     ``<cpu><topology>`` is :func:`get_guest_cpu_topology`'s.
-    Memory and vCPU count come from the flavor; ``<iothreads>1</iothreads>``
-    is declared for the ``<iothreadpin>``. The PCI devices the placement
+    Memory and vCPU count come from the flavor; ``<iothreads>N</iothreads>``
+    is declared for the N ``<iothreadpin>`` elements. The PCI devices the placement
     holds (``pci_devices``) become ``<hostdev>`` elements behind a
     ``pcie-expander-bus`` per guest NUMA cell (see
     :mod:`os_numa.pci.guest_config`; controller indexes count up from
@@ -622,7 +660,7 @@ def build_guest(
         memory=flavor_v.memory_mb * 1024,
         vcpus=flavor_v.vcpus,
         cpuset=numa.cpuset,
-        iothreads=IOTHREAD_ID if numa.cputune is not None and numa.cputune.iothreadpin else 0,
+        iothreads=len(numa.cputune.iothreadpin) if numa.cputune is not None else 0,
         membacking=membacking,
         cputune=numa.cputune,
         numatune=numa.numatune,

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from os_numa import exception, hardware
+from os_numa.constraints import iothreads
 from os_numa.objects import fields
 
 _EMULATOR = fields.CPUEmulatorThreadsPolicy
@@ -55,13 +56,17 @@ def _topology_emulator_pcpus(topology: Any) -> int:
             if f"{namespace}.data" in topology:
                 data = topology[f"{namespace}.data"]
                 break
+        io = _stored_iothreads(data.get("iothreads_policy"), data.get("iothreads"))
         if data.get("emulator_threads_policy") != _EMULATOR.ISOLATE:
-            return 0
-        return _stored_emulator_count(data.get("emulator_threads_count"))
+            return io
+        return _stored_emulator_count(data.get("emulator_threads_count")) + io
     if hasattr(topology, "emulator_threads_isolated"):
+        io = _stored_iothreads(
+            getattr(topology, "iothreads_policy", None), getattr(topology, "iothreads", None)
+        )
         if not topology.emulator_threads_isolated:
-            return 0
-        return _stored_emulator_count(getattr(topology, "emulator_threads_count", None))
+            return io
+        return _stored_emulator_count(getattr(topology, "emulator_threads_count", None)) + io
     raise exception.Invalid(
         reason=f"numa_topology must be an InstanceNUMATopology, its primitive or None, "
         f"not {type(topology).__name__}"
@@ -70,9 +75,24 @@ def _topology_emulator_pcpus(topology: Any) -> int:
 
 def _flavor_emulator_pcpus(flavor: Any) -> int:
     count = hardware.get_emulator_threads_count_constraint(flavor)  # validates it, too
+    io = iothreads.get_iothreads_constraint(flavor).dedicated_pcpus
     if hardware.get_emulator_thread_policy_constraint(flavor) != _EMULATOR.ISOLATE:
+        return io
+    return (count or 1) + io
+
+
+def _stored_iothreads(policy: Any, count: Any) -> int:
+    """A stored topology's isolated I/O thread pCPUs: ``iothreads`` (None: 1) under
+    ``isolate``, else 0."""
+    if policy != iothreads.ISOLATE:
         return 0
-    return count or 1
+    if count is None:
+        return 1
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise exception.Invalid(
+            reason=f"numa_topology iothreads={count!r}: a positive integer or None is required"
+        )
+    return count
 
 
 def emulator_overhead_vcpus(instance_info: Any) -> int:
@@ -82,7 +102,8 @@ def emulator_overhead_vcpus(instance_info: Any) -> int:
     ``hw:emulator_threads_count`` (default 1) when
     ``hw:emulator_threads_policy=isolate``; an instance or a dict with
     ``numa_topology`` counts that topology's ``emulator_threads_count`` (None:
-    1) when it isolates the emulator threads. ``share``, ``pool`` and unset
+    1) when it isolates the emulator threads, plus one per I/O thread under
+    ``hw:iothreads_policy=isolate``. ``share``, ``pool`` and unset
     count 0 (their CPUs are outside the PCPU inventory). A dict with neither key
     counts nothing.
 
