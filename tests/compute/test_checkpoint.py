@@ -230,3 +230,33 @@ def test_kill_9_during_checkpoint_writes_never_loads_a_wrong_state(tmp_path, dri
         usage = restarted.load_checkpoint()
         assert usage.instances == {c.instance_uuid for c in saved.claims}
         assert usage.overhead.vcpus == len(numbers)  # one isolated emulator pCPU each
+
+
+def _resigned(doc):
+    """``doc`` with a valid checksum: what someone who edits the file and knows the format
+    writes (the checksum catches accidents, not intent)."""
+    import hashlib
+
+    body = {k: v for k, v in doc.items() if k != "checksum"}
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+    return {**body, "checksum": "sha256:" + hashlib.sha256(canonical).hexdigest()}
+
+
+def test_a_resigned_contradictory_checkpoint_fails_the_fresh_claim_rules(saved, driver):
+    """Defect 6's validator guards a checkpoint too: a second guest on the first's pCPU."""
+    _, path = saved
+    doc = json.loads(path.read_bytes())
+    claims = {c["uuid"]: c for c in doc["claims"]}
+
+    def pins(uuid):
+        cell = claims[uuid]["placement"]["os_numa_object.data"]["cells"][0]
+        return cell["os_numa_object.data"]["cpu_pinning_raw"]
+
+    victim = pins("dedicated")
+    intruder = pins("two-cells")
+    first = sorted(intruder)[0]
+    intruder[first] = victim[sorted(victim)[0]]
+    path.write_text(json.dumps(_resigned(doc)))
+    with pytest.raises(exception.InstanceUsageConflict) as raised:
+        ResourceTracker(driver, host(), checkpoint_path=path).load_checkpoint()
+    assert "two-cells" in str(raised.value) or "dedicated" in str(raised.value)

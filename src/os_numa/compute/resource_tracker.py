@@ -220,9 +220,12 @@ class ResourceTracker(MoveClaimsMixin):
 
         Like :meth:`update_available_resource`, but each :class:`Claim` keeps
         the overhead recorded in it (the driver is not asked again) and its
-        placement as it is, thread policy and emulator details included.
-        Claims whose :meth:`instance_claim` block runs are kept.
+        placement as it is, thread policy and emulator details included. Each
+        placement must pass the rules of a fresh claim
+        (:func:`os_numa.fit.verify.check_placement`) on the host as the claims
+        before it left it. Claims whose :meth:`instance_claim` block runs are kept.
 
+        :raises PlacementInvalid: a placement breaks a rule (named, with the instance).
         :raises InstanceUsageConflict: a claim clashes with an earlier one, is
             not a placement, repeats a uuid, or the claims exceed the host's
             capacity; the tracker keeps its previous usage.
@@ -243,6 +246,16 @@ class ResourceTracker(MoveClaimsMixin):
                 try:
                     if claim.placement is not None:
                         claims_mod.check_placement(claim.placement)
+                        # The rules a fresh claim obeys, with the flavor's share it recorded.
+                        verify.check_placement(
+                            host,
+                            claim.placement,
+                            instance=uuid,
+                            flavor=claim.resources,
+                            limits=self.limits,
+                        )
+                except exception.PlacementInvalid:
+                    raise  # already names the instance and the rule
                 except exception.OsNumaError as exc:
                     raise exception.InstanceUsageConflict(instance=uuid, reason=str(exc)) from exc
                 host = self._reapply(claim, host, pci, "its recorded claim cannot be restored: ")
