@@ -290,3 +290,33 @@ def test_every_memory_policy_reads_back(policy, cpu_policy):
     read = domain_placement.read_domain(xml, topology)
     assert read.drift == ()
     assert accounted(read.placement) == accounted(placement)
+
+
+@pytest.mark.parametrize(
+    "specs",
+    [
+        {"hw:iothreads": "2", "hw:iothreads_policy": "isolate"},
+        {"hw:iothreads": "2", "hw:iothreads_policy": "isolate", **examples.ISOLATE},
+        {"hw:iothreads": "3"},
+        {"hw:iothreads": "2", **examples.ISOLATE},
+    ],
+    ids=["io-isolate", "io-and-emulator-isolate", "io-share", "io-share-emulator-isolate"],
+)
+def test_io_threads_read_back(specs, define_validated):
+    """Isolated I/O threads' pCPUs are reserved like the emulator's; shared ones are not."""
+    topology = examples.two_by_eight_host()
+    flavor = objects.Flavor(vcpus=2, memory_mb=1024, extra_specs={**examples.DEDICATED, **specs})
+    placement = hardware.numa_fit_instance_to_host(
+        topology, hardware.numa_get_constraints(flavor, None)
+    )
+    xml = driver.build_guest(placement, flavor, None, topology, name="io").to_xml()
+    read = domain_placement.read_domain(define_validated(xml), topology)
+    assert read.drift == ()
+    assert accounted(read.placement) == accounted(placement)
+    assert read.placement.iothread_pcpus == placement.iothread_pcpus
+    ours = hardware.numa_usage_from_instance_numa(topology, read.placement)
+    theirs = hardware.numa_usage_from_instance_numa(topology, placement)
+    assert ft.host_state(ours) == ft.host_state(theirs)
+    assert driver.estimate_instance_overhead(
+        {"numa_topology": read.placement}
+    ) == driver.estimate_instance_overhead({"numa_topology": placement})

@@ -221,11 +221,11 @@ def read_domain(
                 f"realtime vCPU {vcpu} is not pinned to a pCPU of its own; a SCHED_FIFO "
                 "vCPU on shared CPUs starves whatever else runs there",
             )
-    exclusive |= emulator.reserved
+    io_reserved, io_footprint = _iothreads(guest, cells, exclusive, emulator, host, reading)
+    exclusive |= emulator.reserved | io_reserved
     shared = None if floating is None or emulator.cpus is None else floating | emulator.footprint
-    if shared is not None and guest.cputune is not None:
-        for pin in guest.cputune.iothreadpin:
-            shared |= pin.cpuset
+    if shared is not None:
+        shared |= io_footprint
     _check_runs_on_dedicated(shared, exclusive, host, reading, numa=cells is not None)
     placement = None
     if cells is not None:
@@ -235,6 +235,8 @@ def read_domain(
             emulator_threads_count=len(emulator.reserved) if len(emulator.reserved) > 1 else None,
             realtime_vcpus=set(realtime) or None,
             emulator_pool_cpu=emulator.pool_cpu,
+            iothreads=guest.iothreads if guest.iothreads > 1 else None,
+            iothreads_policy="isolate" if io_reserved else None,
         )
     return DomainPlacement(
         name=guest.name,
@@ -583,7 +585,7 @@ def _emulator(
     if cpus <= host.all_shared and host.all_shared != host.all_pcpus:
         return _Emulator(_EMULATOR.SHARE, cpus)
     if cpus <= host.all_pcpus:
-        _reserve(cpus, cells, host, reading)
+        _reserve(cpus, cells, host, reading, "the emulator threads")
         return _Emulator(_EMULATOR.ISOLATE, cpus, reserved=cpus)
     reading.add(
         EMULATOR_PIN,
@@ -594,27 +596,63 @@ def _emulator(
 
 
 def _reserve(
-    cpus: frozenset[int], cells: list[objects.InstanceNUMACell], host: _Host, reading: _Reading
+    cpus: frozenset[int],
+    cells: list[objects.InstanceNUMACell],
+    host: _Host,
+    reading: _Reading,
+    what: str,
 ) -> None:
-    """Record isolated emulator pCPUs with the guest cell on their host cell."""
+    """Add pCPUs isolated for ``what`` to the reserved pCPUs of the guest cell on their
+    host cell."""
     remaining = set(cpus)
     for cell in cells:
         mine = remaining & host.pcpus.get(cell.id, frozenset())
         if mine and cell.cpu_policy is None:
             reading.add(
                 EMULATOR_PIN,
-                f"the emulator threads are isolated on pCPU(s) {_spec(mine)}, but no vCPU of "
-                "the guest is pinned; os-numa isolates them only for pinned guests",
+                f"{what} are isolated on pCPU(s) {_spec(mine)}, but no vCPU of the guest is "
+                "pinned; os-numa isolates them only for pinned guests",
             )
         elif mine:
-            cell.cpuset_reserved = mine
+            cell.cpuset_reserved = set(cell.cpuset_reserved or ()) | mine
         remaining -= mine
     if remaining:
         reading.add(
             EMULATOR_PIN,
-            f"the emulator threads' pCPU(s) {_spec(remaining)} are on a host cell none of "
-            "the guest's cells is on",
+            f"the pCPU(s) {_spec(remaining)} of {what} are on a host cell none of the "
+            "guest's cells is on",
         )
+
+
+def _iothreads(
+    guest: config.LibvirtConfigGuest,
+    cells: list[objects.InstanceNUMACell] | None,
+    exclusive: set[int],
+    emulator: _Emulator,
+    host: _Host,
+    reading: _Reading,
+) -> tuple[frozenset[int], frozenset[int]]:
+    """(pCPUs isolated for I/O threads, other CPUs I/O threads may run on).
+
+    ``hw:iothreads_policy=isolate`` pins each I/O thread on a pCPU of its own, away
+    from the vCPUs and the emulator threads; those are recorded in ``cells``.
+    """
+    pins = guest.cputune.iothreadpin if guest.cputune is not None else []
+    cpus = frozenset().union(*(frozenset(p.cpuset) for p in pins))
+    own = {next(iter(p.cpuset)) for p in pins if len(p.cpuset) == 1}
+    isolated = (
+        cells is not None
+        and pins
+        and len(own) == len(pins)
+        and own <= host.all_pcpus
+        and not own & exclusive
+        and not own & (emulator.cpus or frozenset())
+        and not (own <= host.all_shared and host.all_shared != host.all_pcpus)
+    )
+    if not isolated:
+        return frozenset(), cpus
+    _reserve(frozenset(own), cells, host, reading, "the I/O threads")
+    return frozenset(own), frozenset()
 
 
 def _check_runs_on_dedicated(
