@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import libvirt
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from lxml import etree
 
 from os_numa import conf, hardware
 from os_numa.cmd import hostsource, render_xml, specs
+from os_numa.objects.flavor import Flavor
 from os_numa.virt.libvirt import driver
 
 SCHEMA = etree.RelaxNG(etree.parse("/usr/share/libvirt/schemas/domain.rng"))
@@ -74,3 +77,46 @@ def test_two_node_guest_defines_on_the_test_driver():
         conn.close()
     assert [c.get("cpus") for c in defined.iterfind("cpu/numa/cell")] == ["0-1", "2-3"]
     assert {m.get("cellid") for m in defined.iterfind("numatune/memnode")} == {"0", "1"}
+
+
+# --- text from the user inside XML (issue 10, defect 4) --------------------------------
+
+#: Text with what breaks XML comments and names: dashes, newlines, controls.
+HOSTILE_TEXT = st.text(
+    alphabet=st.sampled_from(["-", "-", "a", " ", "\n", "\r", "\x1b", "\x00", "\x85", "/", "é"])
+    | st.characters(),
+    max_size=40,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(HOSTILE_TEXT)
+def test_a_comment_is_well_formed_whatever_it_holds(text):
+    made = render_xml.comment(text)
+    (node,) = etree.fromstring(f"<r>{made}</r>".encode())
+    assert isinstance(node, etree._Comment)
+    assert "--" not in node.text and not node.text.endswith("-")
+    # Nothing is lost but the controls: the dashes and the words stay, in order.
+    assert node.text.replace(" ", "").replace("\n", "").count("-") == text.count("-")
+
+
+def test_the_reported_alias_comment_is_well_formed():
+    made = render_xml.comment("alias a---b: 1 device requested")
+    assert made == "<!-- alias a- - -b: 1 device requested -->"
+    assert etree.fromstring(f"<r>{made}</r>")[0].text.strip() == "alias a- - -b: 1 device requested"
+
+
+@settings(max_examples=60, deadline=None)
+@given(HOSTILE_TEXT)
+def test_a_domain_of_any_flavor_name_validates(name):
+    flavor = Flavor(vcpus=2, memory_mb=1024, extra_specs={}, name=name or None)
+    text = render_xml.domain_xml(flavor, driver.GuestNumaConfig(None, None, None, None), None)
+    domain = etree.fromstring(text.encode())
+    assert SCHEMA.validate(domain), (name, SCHEMA.error_log)
+    assert "/" not in domain.findtext("name") and "\n" not in domain.findtext("name")
+
+
+def test_a_flavor_name_with_a_newline_keeps_its_words():
+    assert render_xml.domain_name("web\nserver/1") == "web_server_1"
+    assert render_xml.domain_name(" \n ") == render_xml.DEFAULT_NAME
+    assert render_xml.domain_name("plain name") == "plain name"

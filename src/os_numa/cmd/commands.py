@@ -27,6 +27,7 @@ from os_numa.cmd import (
     render_picture,
     render_xml,
     specs,
+    terminal,
 )
 from os_numa.cmd.main import EXIT_FITS, EXIT_NO_FIT
 from os_numa.fit import fit
@@ -237,9 +238,7 @@ def print_placement(outcome: Outcome, fmt: str, color: bool, out: TextIO) -> Non
                 )
             )
         else:
-            # "--" may not appear inside an XML comment.
-            text = (outcome.explanation or "").replace("--", "- -")
-            out.write(f"<!-- does not fit:\n{text}\n-->\n")
+            out.write(render_xml.comment(f"does not fit:\n{outcome.explanation or ''}") + "\n")
     else:
         out.write(
             render_picture.render_host(
@@ -267,7 +266,7 @@ def cmd_place(options: argparse.Namespace, out: TextIO) -> int:
     print_placement(outcome, options.format, cli_args.use_color(options.color, out), out)
     # On standard error, so that JSON and XML on standard output stay clean.
     for note in specs.unread_extra_specs(outcome.flavor.extra_specs):
-        print(note, file=sys.stderr)
+        print(terminal.safe(note, keep_colors=False), file=sys.stderr)
     return EXIT_FITS if outcome.fits else EXIT_NO_FIT
 
 
@@ -329,4 +328,5 @@ COMMANDS = {
 
 def run(options: argparse.Namespace, out: TextIO | None = None) -> int:
     """Run the parsed command; returns the exit status (errors are raised)."""
-    return COMMANDS[options.command](options, out or sys.stdout)
+    # Names and keys from the input never reach the terminal as control sequences.
+    return COMMANDS[options.command](options, terminal.SafeWriter(out or sys.stdout))

@@ -37,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     from os_numa import exception
     from os_numa.cmd import args as cli_args
     from os_numa.cmd.message import one_line
+    from os_numa.cmd.terminal import safe_line
 
     options = cli_args.build_parser().parse_args(argv)
     try:
@@ -49,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()
         return status
     except (exception.OsNumaError, ValueError) as exc:
-        print(f"os-numa: error: {one_line(str(exc))}", file=sys.stderr)
+        # Control characters from the input are escaped, never sent to the terminal.
+        print(f"os-numa: error: {safe_line(one_line(str(exc)))}", file=sys.stderr)
         return EXIT_INVALID
     except BrokenPipeError:
         # `os-numa host | head -1` closed the pipe: nothing more to say. Point stdout

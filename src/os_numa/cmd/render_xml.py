@@ -9,6 +9,7 @@ into its own domain.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from os_numa.objects.flavor import Flavor
@@ -17,6 +18,41 @@ from os_numa.virt.libvirt import config
 
 #: Domain name used when the flavor has none.
 DEFAULT_NAME = "os-numa-guest"
+
+# What XML 1.0 cannot hold at all (most C0 controls, surrogates, U+FFFE/U+FFFF),
+# plus the C1 controls and DEL, which it can but a terminal would obey.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+# libvirt's domain.rng allows any name without a newline; the QEMU driver
+# also refuses '/', which it uses in file names.
+_NOT_IN_NAME = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff/]")
+
+
+def _escaped(match: re.Match) -> str:
+    return f"\\x{ord(match.group()):02x}" if ord(match.group()) < 0x100 else "\\ufffd"
+
+
+def comment(text: str) -> str:
+    """``<!-- text -->``, well formed whatever ``text`` holds.
+
+    XML forbids ``--`` inside a comment and ``-`` at its end, and most control
+    characters anywhere: every ``-`` followed by another gets a space after it
+    (``a---b`` -> ``a- - -b``), and control characters are written as escapes.
+    """
+    body = re.sub("-(?=-)", "- ", _NOT_XML.sub(_escaped, text))
+    # The blank or newline before "-->" keeps a trailing "-" from touching it;
+    # a comment of several lines ends on a line of its own.
+    return f"<!-- {body}\n-->" if "\n" in body else f"<!-- {body} -->"
+
+
+def domain_name(name: str | None) -> str:
+    """The ``<name>`` for a flavor name: valid for libvirt's schema and drivers.
+
+    Newlines, control characters and ``/`` become ``_``; no name, or one that
+    is only blanks, gives :data:`DEFAULT_NAME`.
+    """
+    if not name or not name.strip():
+        return DEFAULT_NAME
+    return _NOT_IN_NAME.sub("_", name)
 
 
 def build_domain(
@@ -46,7 +82,7 @@ def build_domain(
         memory_backing.hugepages or memory_backing.locked or not memory_backing.sharedpages
     )
     return config.LibvirtConfigGuest(
-        name=flavor.name or DEFAULT_NAME,
+        name=domain_name(flavor.name),
         memory=flavor.memory_mb * 1024,
         vcpus=flavor.vcpus,
         cpuset=numa_config.cpuset,
