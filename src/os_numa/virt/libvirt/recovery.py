@@ -279,6 +279,14 @@ def compare_with_claims(
     return drift
 
 
+def _reason(exc: exception.OsNumaError) -> str:
+    """The innermost reason of an accounting error (the domain is named by the finding)."""
+    cause = exc.__cause__
+    if isinstance(cause, exception.OsNumaError) and "reason" in cause.kwargs:
+        return str(cause.kwargs["reason"])
+    return str(exc.kwargs.get("reason", exc))
+
+
 def _summary(drift: Sequence[dp.Drift], limit: int = 20) -> str:
     shown = "; ".join(str(d) for d in drift[:limit])
     more = len(drift) - limit
@@ -372,7 +380,7 @@ def audit(
                 usage = tracker.update_available_resource([*accepted, instance])
                 accepted.append(instance)
             except exception.InstanceUsageConflict as exc:
-                drift.append(_finding(by_uuid[instance.uuid], dp.ACCOUNTING, str(exc)))
+                drift.append(_finding(by_uuid[instance.uuid], dp.ACCOUNTING, _reason(exc)))
     if saved is not None:
         try:
             saved.verify_host(host, checkpoint_name)
