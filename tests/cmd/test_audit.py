@@ -18,7 +18,8 @@ from os_numa import conf as os_numa_conf
 from os_numa.cmd import audit, schema
 from os_numa.compute import Instance, ResourceTracker
 from os_numa.objects import Flavor
-from os_numa.virt.libvirt import driver, host
+from os_numa.virt.libvirt import domain_placement as dp
+from os_numa.virt.libvirt import driver, host, recovery
 
 pytestmark = pytest.mark.functional
 
@@ -169,4 +170,9 @@ def test_a_corrupt_checkpoint_exits_2_naming_the_problem(os_numa, tmp_path):
 
 
 def test_names_cannot_drive_the_terminal():
-    assert audit.printable("evil\x1b]0;title\x07name\n") == "evil\\x1b]0;title\\x07name\\n"
+    report = recovery.AuditReport(
+        domains=(dp.unreadable("evil\x1b]0;title\x07", "u", "bad"),), drift=(), usage=None
+    )
+    lines = audit.text_lines("test:///x", report)
+    assert lines[1].startswith("evil\\x1b]0;title\\x07 (u, unknown, pinned none)")
+    assert "\x1b" not in "".join(lines)

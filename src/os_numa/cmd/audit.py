@@ -21,6 +21,7 @@ from oslo_config import cfg
 from os_numa import cpuset as cpuset_mod
 from os_numa import exception
 from os_numa.cmd import hostsource, render_json, schema
+from os_numa.cmd.terminal import safe_line
 from os_numa.compute import ResourceTracker, checkpoint
 from os_numa.virt.libvirt import domain_placement as dp
 from os_numa.virt.libvirt import driver, recovery
@@ -28,11 +29,6 @@ from os_numa.virt.libvirt import host as libvirt_host
 
 EXIT_CLEAN = 0
 EXIT_DRIFT = 1
-
-
-def printable(text: str) -> str:
-    """``text`` with control characters escaped, so a domain name cannot drive the terminal."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _report(uri: str, options: argparse.Namespace, conf: cfg.ConfigOpts) -> recovery.AuditReport:
@@ -98,7 +94,7 @@ def text_lines(uri: str, report: recovery.AuditReport) -> list[str]:
         by_domain.setdefault(finding.domain, []).append(finding)
     drifted = len(by_domain)
     lines = [
-        f"audit of {printable(uri)}: {len(report.domains)} domain(s), "
+        f"audit of {safe_line(uri)}: {len(report.domains)} domain(s), "
         + ("no drift" if report.clean else f"drift in {drifted}")
     ]
     for domain in report.domains:
@@ -107,12 +103,12 @@ def text_lines(uri: str, report: recovery.AuditReport) -> list[str]:
         findings = by_domain.pop(domain.name, [])
         verdict = "drift" if findings else "ok"
         lines.append(
-            f"{printable(domain.name)} ({domain.uuid}, {state}, pinned {pinned}): {verdict}"
+            f"{safe_line(domain.name)} ({domain.uuid}, {state}, pinned {pinned}): {verdict}"
         )
-        lines += [f"  {d.rule}: {printable(d.detail)}" for d in findings]
+        lines += [f"  {d.rule}: {safe_line(d.detail)}" for d in findings]
     for subject, findings in sorted(by_domain.items()):
-        lines.append(f"{printable(subject)}: drift")
-        lines += [f"  {d.rule}: {printable(d.detail)}" for d in findings]
+        lines.append(f"{safe_line(subject)}: drift")
+        lines += [f"  {d.rule}: {safe_line(d.detail)}" for d in findings]
     return lines
 
 
