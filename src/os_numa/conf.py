@@ -109,6 +109,46 @@ os_numa_opts: list[cfg.Opt] = [
     ),
 ]
 
+neutron_group = cfg.OptGroup(
+    "neutron",
+    title="Neutron networks",
+    help="Which physical networks reach this host (Nova's [neutron] group).",
+)
+
+#: Nova's [neutron] physnets: the same name, type and default.
+neutron_opts: list[cfg.Opt] = [
+    cfg.ListOpt(
+        "physnets",
+        default=[],
+        help=(
+            "Neutron physical networks present on this host. For each NAME listed, "
+            "[neutron_physnet_NAME] numa_nodes names the host NUMA cells its NICs are "
+            "local to; a guest with a port on NAME then gets at least one guest cell on "
+            "one of them. [neutron_tunnel] numa_nodes does the same for tunneled "
+            "(VXLAN, GRE) networks. A physnet not listed has no NUMA affinity."
+        ),
+    ),
+]
+
+
+def numa_nodes_opt() -> cfg.ListOpt:
+    """``numa_nodes`` of ``[neutron_physnet_NAME]`` and ``[neutron_tunnel]``, defined as
+    Nova defines it (no help text), so both projects may register it in one process."""
+    return cfg.ListOpt("numa_nodes", default=[], item_type=types.Integer())
+
+
+def register_network_opts(conf: cfg.ConfigOpts) -> None:
+    """Register ``[neutron_tunnel] numa_nodes`` and ``[neutron_physnet_NAME] numa_nodes``
+    for every NAME of ``[neutron] physnets`` (call after the configuration is loaded,
+    as Nova's ``register_dynamic_opts``; idempotent)."""
+    groups = ["neutron_tunnel"] + [f"neutron_physnet_{name}" for name in conf.neutron.physnets]
+    for group in groups:
+        try:
+            conf.register_opt(numa_nodes_opt(), group=group)
+        except cfg.DuplicateOptError:
+            continue
+
+
 default_group = cfg.OptGroup(
     "DEFAULT",
     title="Nova's [DEFAULT] options",
@@ -214,6 +254,17 @@ os_numa_reserved_opts: list[cfg.Opt] = [
 #: [os_numa] options of the fit (os_numa.fit).
 os_numa_fit_opts: list[cfg.Opt] = [
     cfg.BoolOpt(
+        "prefer_closest_numa_cells",
+        default=False,
+        help=(
+            "For a guest with several NUMA cells, choose the set of host cells with the "
+            "smallest NUMA distance between them (libvirt's distance matrix) among those "
+            "that fit, like Kubernetes' prefer-closest-numa-nodes; ties keep the usual "
+            "order. False (the default, as in Nova): the first fit in pack/spread order, "
+            "whatever the distances."
+        ),
+    ),
+    cfg.BoolOpt(
         "emulator_threads_smt_aware",
         default=True,
         help=(
@@ -313,6 +364,7 @@ def _all_groups():
         ),
         (pci_group, pci_opts),
         (placement_group, placement_opts),
+        (neutron_group, neutron_opts),
     ]
 
 
@@ -379,4 +431,12 @@ def parse_cpu_set_option(conf: cfg.ConfigOpts, group: str, name: str) -> set[int
 CONF = cfg.CONF
 register_opts(CONF)
 
-__all__ = ["CONF", "list_opts", "make_conf", "parse_cpu_set_option", "register_opts", "types"]
+__all__ = [
+    "CONF",
+    "list_opts",
+    "make_conf",
+    "parse_cpu_set_option",
+    "register_network_opts",
+    "register_opts",
+    "types",
+]

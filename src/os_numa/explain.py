@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from oslo_config import cfg
 
 from os_numa import cpuset, objects
-from os_numa.fit import search
+from os_numa.fit import affinity, search
 from os_numa.fit.fit import Problem, build_placement, make_problem, pool_shortfall
 from os_numa.fit.outcome import Shortfall
 from os_numa.pci.request import PciRequest
@@ -57,6 +58,9 @@ class FitReport:
     unplaceable: tuple[int, ...] = ()
     obstacle: tuple[tuple[int, ...], tuple[int, ...]] | None = None
     reason: str | None = None
+    #: With ``[os_numa] prefer_closest_numa_cells``: the summed pairwise NUMA distance
+    #: of the host cells chosen (None otherwise).
+    distance: int | None = None
 
     def verdicts_for(self, guest_cell: int) -> tuple[CellVerdict, ...]:
         return tuple(v for v in self.verdicts if v.guest_cell == guest_cell)
@@ -68,10 +72,16 @@ class FitReport:
                 return "Fits: nothing asks for NUMA placement."
             pool_cpu = getattr(self.placement, "emulator_pool_cpu", None)
             pool = "" if pool_cpu is None else f"; emulator threads on pool pCPU {pool_cpu}"
+            closest = (
+                ""
+                if self.distance is None
+                else f"; the closest host cells that fit: NUMA distance {self.distance}"
+            )
             return (
                 "Fits: "
                 + "; ".join(_placed(i, c) for i, c in enumerate(self.placement.cells))
                 + pool
+                + closest
                 + "."
             )
         if self.reason is not None:
@@ -109,6 +119,7 @@ def explain_fit(
     *,
     host_cells: Collection[int] | None = None,
     cell_mapping: Sequence[int] | None = None,
+    network_metadata: Any = None,
 ) -> FitReport:
     """Run the fit of :func:`~os_numa.fit.fit.numa_fit_instance_to_host` and explain it.
 
@@ -118,7 +129,10 @@ def explain_fit(
     the way, ``reason`` names each failing alias with its free devices per cell.
     When a ``pool`` guest finds the emulator pool full (or absent), ``reason``
     says so with its numbers ("emulator pool full: 4 pCPUs x overcommit 2 = 8
-    guests, 8 placed").
+    guests, 8 placed"). When the guest's networks (``network_metadata``) rule
+    out every set of host cells that fits, ``reason`` names the network and the
+    host cells local to it; with ``[os_numa] prefer_closest_numa_cells``,
+    ``distance`` holds the NUMA distance of the cells chosen.
     """
     if host_topology is None or instance_topology is None:
         return FitReport(
@@ -133,6 +147,7 @@ def explain_fit(
         conf,
         host_cells=host_cells,
         cell_mapping=cell_mapping,
+        network_metadata=network_metadata,
     )
     return explain_problem(problem, host_topology, instance_topology, pci_requests, pci_stats)
 
@@ -193,6 +208,11 @@ def explain_problem(
             else build_placement(instance_topology, problem, assignment),
             host_order=host_ids,
             verdicts=tuple(verdicts),
+            distance=(
+                None
+                if problem.distances is None
+                else affinity.set_distance(assignment, problem.distances) // 2
+            ),
         )
     unplaceable = tuple(
         g for g in range(k) if not any(problem.feasible(g, h) for h in problem.order)
@@ -203,6 +223,11 @@ def explain_problem(
         if found is not None:
             guests, hosts = found
             obstacle = (guests, tuple(problem.hosts[h].id for h in hosts))
+    reason = None
+    if not unplaceable and obstacle is None and problem.coverage:
+        reason = affinity.coverage_reason(
+            problem.coverage, [h.id for h in problem.hosts], problem.order, problem.feasible, k
+        )
     return FitReport(
         fits=False,
         placement=None,
@@ -210,6 +235,7 @@ def explain_problem(
         verdicts=tuple(verdicts),
         unplaceable=unplaceable,
         obstacle=obstacle,
+        reason=reason,
     )
 
 

@@ -132,6 +132,21 @@ def _add_flavor_options(parser: argparse.ArgumentParser) -> None:
         default=[],
         help="one image property such as hw_cpu_realtime_mask=^0; repeatable",
     )
+    guest.add_argument(
+        "--physnet",
+        metavar="NAME",
+        action="append",
+        default=[],
+        help=(
+            "the guest has a port on Neutron physnet NAME (NUMA affinity from "
+            "[neutron_physnet_NAME] numa_nodes); repeatable"
+        ),
+    )
+    guest.add_argument(
+        "--tunneled",
+        action="store_true",
+        help="the guest has a port on a tunneled network ([neutron_tunnel] numa_nodes)",
+    )
 
 
 def _add_color_option(parser: argparse.ArgumentParser) -> None:

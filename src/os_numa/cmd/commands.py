@@ -163,7 +163,11 @@ def compute_placement(options: argparse.Namespace) -> Outcome:
             return outcome
         outcome.unplaced_pci = InstanceNUMATopology(cells=[], pci_devices=devices)
     if request is not None:
-        problem = fit.make_problem(host, request, conf=conf)
+        network = {
+            "physnets": getattr(options, "physnet", None) or [],
+            "tunneled": bool(getattr(options, "tunneled", False)),
+        }
+        problem = fit.make_problem(host, request, conf=conf, network_metadata=network)
         outcome.placement = fit.solve(problem, host, request, **pci)
         if outcome.placement is None:
             outcome.explanation = str(explain.explain_problem(problem, host, request, **pci))

@@ -167,6 +167,30 @@ def _iothread_cpus(placement: InstanceNUMATopology | None) -> set[int]:
     return set(sorted(placement.cpuset_reserved)[-count:])
 
 
+def _distance_lines(host: NUMATopology, placement: InstanceNUMATopology) -> list[str]:
+    """The NUMA distance between the host cells of a guest with several cells, when known."""
+    ids = sorted({c.id for c in placement.cells})
+    if len(ids) < 2:
+        return []
+    cells = {c.id: c for c in host.cells}
+    pairs = []
+    for i, a in enumerate(ids):
+        for b in ids[i + 1 :]:
+            value = cells[a].distance_to(b) if a in cells else None
+            if value is None:
+                return []
+            pairs.append(f"{a}-{b} {value}")
+    return ["NUMA distance between the guest's host cells: " + ", ".join(pairs)]
+
+
+def _network_lines(cell: NUMACell) -> list[str]:
+    """The Neutron networks local to a cell ([neutron] NUMA affinity), if any."""
+    names = [f"physnet {name}" for name in getattr(cell, "physnets", None) or ()]
+    if getattr(cell, "tunneled", False):
+        names.append("tunneled networks")
+    return ["  local networks: " + ", ".join(names)] if names else []
+
+
 def _pool_cpus(cell: NUMACell) -> set[int]:
     """The cell's pCPUs of the host-wide emulator pool (``[os_numa] emulator_pin_set``)."""
     return set(getattr(cell, "emulator_pool_cpus", None) or ())
@@ -368,6 +392,7 @@ def render_host(
         lines += [paint(line, "title") for line in title.splitlines()]
     if placement is not None:
         lines += _guest_lines(placement, emulator_cpus, vcpusched)
+        lines += _distance_lines(host, placement)
     for cell in sorted(host.cells, key=lambda c: c.id):
         lines.append("")
         lines += render_cell(
@@ -379,6 +404,7 @@ def render_host(
             layout[cell.id],
             taken.get(cell.id, ()),
         )
+        lines += _network_lines(cell)
         lines += ["  " + note for note in (notes or {}).get(cell.id, ())]
     known = {cell.id for cell in host.cells}
     for key in sorted((k for k in notes or {} if k not in known), key=lambda k: (k is None, k)):

@@ -5,12 +5,13 @@ from __future__ import annotations
 import functools
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from oslo_config import cfg
 
 from os_numa import conf as os_numa_conf
 from os_numa import objects
-from os_numa.fit import restrict, search
+from os_numa.fit import affinity, restrict, search
 from os_numa.fit.cellfit import cell_fit
 from os_numa.fit.order import host_order
 from os_numa.fit.outcome import CellFit, Shortfall
@@ -51,6 +52,10 @@ class Problem:
     pool: EmulatorPool | None = None
     #: Per guest cell, the host cell ids it may take (None: any); see :mod:`os_numa.fit.restrict`.
     allowed: restrict.Allowed | None = None
+    #: Network affinity rules on the chosen set of host cells (:mod:`os_numa.fit.affinity`).
+    coverage: tuple[search.Coverage, ...] = ()
+    #: Distance matrix by host index, with ``[os_numa] prefer_closest_numa_cells`` only.
+    distances: tuple[tuple[int, ...], ...] | None = None
     _outcomes: dict[tuple[int, int], CellFit | Shortfall] = field(default_factory=dict)
 
     def outcome(self, guest: int, host: int) -> CellFit | Shortfall:
@@ -84,8 +89,16 @@ class Problem:
 
     def assignment(self) -> tuple[int, ...] | None:
         """Host cell index per guest cell, Nova's first choice, or None."""
-        found = search.find_assignment(len(self.guests), self.order, self.feasible)
+        found = self.find(len(self.guests), self.order, self.feasible)
         return None if found is None else tuple(map(int, found))
+
+    def find(self, k, order, feasible, rules=None):
+        """:func:`os_numa.fit.search.find_assignment` with this problem's network rules
+        added and, with a distance matrix, on the closest set of host cells."""
+        rules = tuple(rules or ()) + self.coverage
+        if self.distances is None:
+            return search.find_assignment(k, order, feasible, rules or None)
+        return affinity.closest_assignment(k, order, feasible, rules, self.distances)
 
 
 def make_problem(
@@ -96,8 +109,14 @@ def make_problem(
     *,
     host_cells: Collection[int] | None = None,
     cell_mapping: Sequence[int] | None = None,
+    network_metadata: Any = None,
 ) -> Problem:
     """Snapshot the inputs and order the host cells.
+
+    ``network_metadata`` (Nova's ``NetworkMetadata``, a mapping with ``physnets``
+    and ``tunneled``, or None: ``limits.network_metadata`` when the limits carry
+    one) adds the network affinity rules of :mod:`os_numa.fit.affinity`;
+    ``[os_numa] prefer_closest_numa_cells`` the distance preference.
 
     ``host_cells`` and ``cell_mapping`` restrict where guest cells may go
     (:func:`os_numa.fit.restrict.allowed_cells`). Reads ``[compute]
@@ -116,6 +135,14 @@ def make_problem(
     emulator = emulator_request(instance_topology)
     reserve = emulator_reserve(emulator, guests)
     smt_aware = bool(reserve) and bool(conf["os_numa"]["emulator_threads_smt_aware"])
+    if network_metadata is None:
+        network_metadata = getattr(limits, "network_metadata", None)
+    network = affinity.network_request(network_metadata)
+    closest = (
+        len(guests) > 1
+        and len(hosts) > len(guests)
+        and bool(conf["os_numa"]["prefer_closest_numa_cells"])
+    )
     return Problem(
         hosts=hosts,
         guests=guests,
@@ -125,12 +152,36 @@ def make_problem(
         realtime=emulator.realtime if reserve else frozenset(),
         smt_aware=smt_aware,
         allowed=restrict.allowed_cells(len(guests), host_cells, cell_mapping),
+        coverage=_network_rules(host_topology, network) if network is not None else (),
+        distances=_distance_matrix(host_topology) if closest else None,
         pool=(
             emulator_pool(host_topology)
             if emulator.policy == fields.CPUEmulatorThreadsPolicy.POOL
             else None
         ),
     )
+
+
+def _network_rules(host_topology, network: affinity.NetworkRequest):
+    cells = host_topology.cells
+    return affinity.network_coverage(
+        network,
+        [getattr(cell, "physnets", None) or () for cell in cells],
+        [bool(getattr(cell, "tunneled", False)) for cell in cells],
+    )
+
+
+def _distance_matrix(host_topology) -> tuple[tuple[int, ...], ...] | None:
+    """Distances by host index, or None when a cell reports none (no preference then)."""
+    cells = host_topology.cells
+    rows = []
+    for cell in cells:
+        known = getattr(cell, "distances", None) or {}
+        row = tuple(known.get(str(other.id)) for other in cells)
+        if None in row:
+            return None
+        rows.append(row)
+    return tuple(rows)
 
 
 def pool_shortfall(problem: Problem) -> str | None:
@@ -148,6 +199,7 @@ def numa_fit_instance_to_host(
     *,
     host_cells: Collection[int] | None = None,
     cell_mapping: Sequence[int] | None = None,
+    network_metadata: Any = None,
 ) -> objects.InstanceNUMATopology | None:
     """Place ``instance_topology`` on ``host_topology``, or None when it does not fit.
 
@@ -171,6 +223,12 @@ def numa_fit_instance_to_host(
     Placement allocation candidate (see :mod:`os_numa.fit.restrict`). The
     emulator pCPU of ``isolate`` stays with guest cell 0.
 
+    ``network_metadata`` (or ``limits.network_metadata``, as Nova passes it)
+    names the physnets and tunneled networks of the guest's ports; the host
+    cells chosen must then include one local to each (``[neutron]``
+    options). ``[os_numa] prefer_closest_numa_cells`` picks, among the sets of
+    host cells that fit, the closest (see :mod:`os_numa.fit.affinity`).
+
     :raises InvalidRequest: a guest cell's vCPU sets contradict its CPU policy,
         or ``cell_mapping`` does not name one distinct host cell per guest cell.
     :raises BadRequirementEmulatorThreadsPolicy: ``isolate`` without pinned vCPUs.
@@ -184,6 +242,7 @@ def numa_fit_instance_to_host(
         conf,
         host_cells=host_cells,
         cell_mapping=cell_mapping,
+        network_metadata=network_metadata,
     )
     return solve(problem, host_topology, instance_topology, pci_requests, pci_stats)
 

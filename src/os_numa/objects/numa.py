@@ -100,9 +100,13 @@ class NUMACell(base.OsNumaObject):
       emulator_pool_guests (guests whose emulator threads run on each of them,
       keyed by the pCPU id as a string) and emulator_pool_overcommit (guests
       allowed per pool pCPU); all dropped when downgrading
+    * 1.4: distances (libvirt's distance to each host cell, keyed by the cell
+      id as a string), physnets (the Neutron physical networks with NUMA
+      affinity to this cell, sorted) and tunneled (tunneled networks have
+      affinity to it); all dropped when downgrading
     """
 
-    VERSION = "1.3"
+    VERSION = "1.4"
 
     fields = {
         "id": fields.IntegerField(read_only=True),
@@ -118,6 +122,9 @@ class NUMACell(base.OsNumaObject):
         "emulator_pool_cpus": fields.SetOfIntegersField(default=set()),
         "emulator_pool_guests": fields.DictOfIntegersField(default={}),
         "emulator_pool_overcommit": fields.IntegerField(default=1),
+        "distances": fields.DictOfIntegersField(default={}),
+        "physnets": fields.ListOfStringsField(default=[]),
+        "tunneled": fields.BooleanField(default=False),
     }
 
     obj_relationships = {"mempages": [("1.0", "1.0"), ("1.1", "1.1")]}
@@ -129,6 +136,9 @@ class NUMACell(base.OsNumaObject):
     def obj_make_compatible(self, primitive, target_version):
         super().obj_make_compatible(primitive, target_version)
         target = versionutils.convert_version_to_tuple(target_version)
+        if target < (1, 4):
+            for name in ("distances", "physnets", "tunneled"):
+                primitive.pop(name, None)
         if target < (1, 3):
             for name in ("emulator_pool_cpus", "emulator_pool_guests", "emulator_pool_overcommit"):
                 primitive.pop(name, None)
@@ -245,6 +255,10 @@ class NUMACell(base.OsNumaObject):
                 cpu=cpu, pool=cpuset.format_cpu_spec(self.emulator_pool_cpus) or "none"
             )
 
+    def distance_to(self, cell_id: int) -> int | None:
+        """libvirt's distance from this cell to host cell ``cell_id``, or None when unknown."""
+        return (getattr(self, "distances", None) or {}).get(str(cell_id))
+
     def pages_of_size(self, size_kb: int) -> NUMAPagesTopology | None:
         for pages in self.mempages:
             if pages.size_kb == size_kb:
@@ -262,15 +276,18 @@ class NUMATopology(base.OsNumaObject):
     * 1.1: cells are NUMACell 1.1 (pcpuset)
     * 1.2: cells are NUMACell 1.2 (socket)
     * 1.3: cells are NUMACell 1.3 (emulator pool)
+    * 1.4: cells are NUMACell 1.4 (distances, physnets, tunneled)
     """
 
-    VERSION = "1.3"
+    VERSION = "1.4"
 
     fields = {
         "cells": fields.ListOfObjectsField("OsNumaNUMACell"),
     }
 
-    obj_relationships = {"cells": [("1.0", "1.0"), ("1.1", "1.1"), ("1.2", "1.2"), ("1.3", "1.3")]}
+    obj_relationships = {
+        "cells": [("1.0", "1.0"), ("1.1", "1.1"), ("1.2", "1.2"), ("1.3", "1.3"), ("1.4", "1.4")]
+    }
 
     @property
     def has_threads(self) -> bool:

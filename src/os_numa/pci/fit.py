@@ -593,6 +593,7 @@ def fit_problem(problem, host_topology, pci_requests, pci_stats) -> PciFit | Non
         problem.feasible,
         pci_requests,
         pci_stats,
+        find_assignment=problem.find,
     )
 
 

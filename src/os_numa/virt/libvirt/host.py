@@ -8,6 +8,7 @@ that supplies the document.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import NamedTuple
 
 import libvirt
 from oslo_config import cfg
@@ -153,6 +154,44 @@ def _mempages(cell: config.LibvirtConfigCapsNUMACell) -> list[objects.NUMAPagesT
     ]
 
 
+class NetworkAffinity(NamedTuple):
+    """Host cells local to each physnet (``physnets``) and to tunneled networks (``tunnel``)."""
+
+    physnets: dict[str, frozenset[int]]
+    tunnel: frozenset[int]
+
+
+def network_affinity(conf: cfg.ConfigOpts, cell_ids: Iterable[int]) -> NetworkAffinity:
+    """``[neutron] physnets`` with each ``[neutron_physnet_NAME] numa_nodes``, and
+    ``[neutron_tunnel] numa_nodes`` (registering those options on ``conf`` first).
+
+    :raises InvalidConfiguration: a physnet name twice or empty, or a NUMA node
+        the host does not have (Nova silently keeps such a node).
+    """
+    os_numa_conf.register_network_opts(conf)
+    known = set(cell_ids)
+    names = list(conf.neutron.physnets)
+    if len(set(names)) != len(names) or any(not name.strip() for name in names):
+        raise exception.InvalidConfiguration(
+            reason=f"[neutron] physnets={names!r}: each physnet must be named once, non-empty"
+        )
+
+    def nodes(group: str) -> frozenset[int]:
+        values = frozenset(getattr(conf, group).numa_nodes or ())
+        unknown = sorted(values - known)
+        if unknown:
+            raise exception.InvalidConfiguration(
+                reason=f"[{group}] numa_nodes names NUMA node(s) "
+                f"{cpuset_mod.format_cpu_spec(unknown)} the host does not have (its cells: "
+                f"{cpuset_mod.format_cpu_spec(known) or 'none'})"
+            )
+        return values
+
+    return NetworkAffinity(
+        {name: nodes(f"neutron_physnet_{name}") for name in names}, nodes("neutron_tunnel")
+    )
+
+
 def host_topology_from_capabilities(
     caps_xml: str | bytes | config.LibvirtConfigCaps,
     cpu_dedicated_set: CPUSetLike | None = None,
@@ -177,6 +216,9 @@ def host_topology_from_capabilities(
       ``pcpuset`` or ``cpuset``: with neither ``[compute]`` set, they are taken
       out of the "every CPU" default.
 
+    - ``distances``: libvirt's distance to every cell (``<distances>``);
+      ``physnets``/``tunneled``: the Neutron networks local to the cell
+      (:func:`network_affinity`);
     - reserved memory (see :mod:`os_numa.virt.libvirt.reserved`): ``[DEFAULT]
       reserved_huge_pages`` sets ``NUMAPagesTopology.reserved``; ``[os_numa]
       reserved_host_memory_per_cell`` (or ``reserved_host_memory_spread``) takes
@@ -222,6 +264,7 @@ def host_topology_from_capabilities(
             conf=reserved.format_items(conf.reserved_huge_pages), reason=reason
         ),
     )
+    network = network_affinity(conf, cell_ids)
     host_memory = reserved.parse_reserved_memory(conf, cell_ids)
     reserved.check_nodes(
         host_memory,
@@ -261,6 +304,11 @@ def host_topology_from_capabilities(
                 emulator_pool_cpus=cpus & (pool or set()),
                 emulator_pool_guests={},
                 emulator_pool_overcommit=conf.os_numa.emulator_pool_overcommit,
+                distances={str(other): value for other, value in sorted(cell.distances.items())},
+                physnets=sorted(
+                    name for name, nodes in network.physnets.items() if cell.id in nodes
+                ),
+                tunneled=cell.id in network.tunnel,
             )
         )
     return objects.NUMATopology(cells=result)
