@@ -131,50 +131,54 @@ def from_placements(domains: Sequence[dp.DomainPlacement]) -> HostDomains:
 def between_domains(domains: Sequence[dp.DomainPlacement]) -> list[dp.Drift]:
     """Drift that needs every domain: shared pCPUs and PCI devices.
 
-    A pCPU one domain pins (a vCPU or an isolated emulator pCPU) must be used by
-    no other domain at all; a domain whose threads float over every host CPU
-    overlaps every pinned pCPU of the others.
+    A pCPU one domain pins (a vCPU or an isolated emulator or I/O pCPU) must be
+    used by no other domain at all; a domain whose threads float over every host
+    CPU overlaps every pinned pCPU of the others. Both domains of an overlap are
+    named. The work is linear in the CPUs the domains name (a map from each
+    pinned pCPU to its domains), not quadratic in the domains.
     """
     drift: list[dp.Drift] = []
-    owners: dict[int, list[dp.DomainPlacement]] = defaultdict(list)
-    for domain in domains:
+    owners: dict[int, list[int]] = defaultdict(list)
+    for index, domain in enumerate(domains):
         for cpu in domain.exclusive_cpus:
-            owners[cpu].append(domain)
-    for domain in domains:
-        for other in domains:
-            if other is domain:
-                continue
-            theirs = other.exclusive_cpus
-            pinned_twice = domain.exclusive_cpus & theirs
-            if pinned_twice:
-                drift.append(
-                    _finding(
-                        domain,
-                        dp.PCPU_OVERLAP,
-                        f"pCPU(s) {_spec(pinned_twice)} pinned to it are pinned to domain "
-                        f"{other.name} too",
-                    )
-                )
-            floats = _floats_over(domain, theirs)
-            if floats:
-                drift.append(
-                    _finding(
-                        domain,
-                        dp.PCPU_OVERLAP,
-                        f"its floating or emulator threads may run on pCPU(s) {_spec(floats)}, "
-                        f"which domain {other.name} has pinned",
-                    )
-                )
-            intruded = _floats_over(other, domain.exclusive_cpus)
-            if intruded:
-                drift.append(
-                    _finding(
-                        domain,
-                        dp.PCPU_OVERLAP,
-                        f"pCPU(s) {_spec(intruded)} pinned to it may also run the floating or "
-                        f"emulator threads of domain {other.name}",
-                    )
-                )
+            owners[cpu].append(index)
+    pinned = set(owners)
+    twice: dict[tuple[int, int], set[int]] = defaultdict(set)
+    floats: dict[tuple[int, int], set[int]] = defaultdict(set)
+    for index, domain in enumerate(domains):
+        for cpu in domain.exclusive_cpus:
+            for other in owners[cpu]:
+                if other != index:
+                    twice[index, other].add(cpu)
+        for cpu in _floats_over(domain, pinned):
+            for other in owners[cpu]:
+                floats[index, other].add(cpu)
+    for (index, other), cpus in twice.items():
+        drift.append(
+            _finding(
+                domains[index],
+                dp.PCPU_OVERLAP,
+                f"pCPU(s) {_spec(cpus)} pinned to it are pinned to domain "
+                f"{domains[other].name} too",
+            )
+        )
+    for (index, other), cpus in floats.items():
+        drift.append(
+            _finding(
+                domains[index],
+                dp.PCPU_OVERLAP,
+                f"its floating or emulator threads may run on pCPU(s) {_spec(cpus)}, "
+                f"which domain {domains[other].name} has pinned",
+            )
+        )
+        drift.append(
+            _finding(
+                domains[other],
+                dp.PCPU_OVERLAP,
+                f"pCPU(s) {_spec(cpus)} pinned to it may also run the floating or "
+                f"emulator threads of domain {domains[index].name}",
+            )
+        )
     holders: dict[str, list[dp.DomainPlacement]] = defaultdict(list)
     for domain in domains:
         for address in set(domain.pci_addresses):
@@ -225,8 +229,10 @@ def instances_from_domains(
     instances = []
     for domain in domains:
         devices = [_pci_device(a, known) for a in domain.pci_addresses]
-        placement = None if domain.placement is None else domain.placement.obj_clone()
-        if placement is not None:
+        placement = domain.placement
+        if placement is not None and devices:
+            # A copy: the domain's own placement stays as read (the tracker copies it too).
+            placement = placement.obj_clone()
             placement.pci_devices = devices
         instances.append(
             Instance(
