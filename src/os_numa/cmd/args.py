@@ -1,4 +1,5 @@
-"""The ``os-numa`` argument parser: subcommands ``place``, ``host`` and ``validate-flavor``."""
+"""The ``os-numa`` argument parser: subcommands ``place``, ``host``, ``validate-flavor``
+and ``migrate``."""
 
 from __future__ import annotations
 
@@ -96,13 +97,13 @@ def _add_config_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_flavor_options(parser: argparse.ArgumentParser) -> None:
+def _add_flavor_options(parser: argparse.ArgumentParser, required: bool = True) -> None:
     guest = parser.add_argument_group("guest")
     guest.add_argument(
         "--flavor",
         metavar="K=V,...",
         action="append",
-        required=True,
+        required=required,
         help=(
             "vcpus=N,memory_mb=M and extra specs such as hw:cpu_policy=dedicated "
             "(see the comma rule below); repeatable"
@@ -302,6 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_audit_parser(commands)
     _add_fleet_parser(commands, EPILOG)
+    _add_migrate_parser(commands)
     return parser
 
 
@@ -341,6 +343,47 @@ def _add_audit_parser(commands) -> None:
         default="text",
         help="a report per domain (default), or JSON (schema os-numa/audit/v1)",
     )
+
+
+def _add_migrate_parser(commands) -> None:
+    migrate = commands.add_parser(
+        "migrate",
+        help="fit a running guest's domain onto another host and rewrite its XML",
+        description=(
+            "Read a guest's placement from its domain XML, fit it on the destination host "
+            "(keeping its shape, as a live migration does; or fitting --flavor, as a resize "
+            "does) and print the destination placement and the domain XML rewritten for it."
+        ),
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    migrate.add_argument(
+        "--source-xml",
+        metavar="FILE",
+        required=True,
+        help="the guest's domain XML on its source host (virsh dumpxml GUEST > FILE)",
+    )
+    migrate.add_argument(
+        "--source-capabilities",
+        metavar="FILE",
+        help=(
+            "the source host's capabilities XML, to read the domain's pins against "
+            "(default: the destination's, for hosts of the same shape)"
+        ),
+    )
+    _add_host_options(migrate)
+    _add_config_option(migrate)
+    _add_flavor_options(migrate, required=False)
+    migrate.add_argument(
+        "--format",
+        choices=("picture", "json", "xml"),
+        default="picture",
+        help=(
+            "picture of the destination and the domain XML (default), the placement as "
+            "JSON (schema os-numa/placement/v1, with the XML in domain_xml), or the XML alone"
+        ),
+    )
+    _add_color_option(migrate)
 
 
 def use_color(choice: str, stream: TextIO = sys.stdout) -> bool:

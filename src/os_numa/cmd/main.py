@@ -42,9 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     options = cli_args.build_parser().parse_args(argv)
     try:
         # Imported after parsing, so --help and usage errors answer at once.
-        from os_numa.cmd import commands
+        from os_numa.cmd import commands, migrate
 
-        status = commands.run(options)
+        status = (migrate.run if options.command == "migrate" else commands.run)(options)
         # Output to a pipe is buffered: write it now, so a closed pipe raises here
         # rather than in the interpreter's final flush (exit status 120).
         sys.stdout.flush()

@@ -133,9 +133,17 @@ def flavor_for_placement(
     return objects.Flavor(vcpus=vcpus, memory_mb=memory_mb, extra_specs=specs)
 
 
-def _domain_flavor(root: etree._Element, placement) -> objects.Flavor:
-    """:func:`flavor_for_placement` with what the domain shows: vCPUs, memory, priority, lock."""
-    guest = config.LibvirtConfigGuest.parse_dom(root)
+def flavor_from_domain(
+    domain_xml: str | bytes | etree._Element, placement: objects.InstanceNUMATopology | None
+) -> objects.Flavor:
+    """:func:`flavor_for_placement` with what a domain shows: its vCPUs, memory,
+    realtime priority and locked memory.
+
+    :raises InvalidXML: not a domain, or a malformed element.
+    """
+    if not isinstance(domain_xml, etree._Element):
+        domain_xml = xmledit.Document(domain_xml, MAX_DOMAIN_XML_BYTES).root
+    guest = config.LibvirtConfigGuest.parse_dom(domain_xml)
     priorities = [s.priority for s in guest.cputune.vcpusched] if guest.cputune else []
     priority = next((p for p in priorities if p is not None), None)
     locked = guest.membacking is not None and guest.membacking.locked
@@ -471,7 +479,7 @@ def update_numa_xml(
     if doc.root.tag != "domain":
         raise exception.InvalidXML(reason=f"<{doc.root.tag}> is not a libvirt <domain>")
     if flavor is None:
-        flavor = _domain_flavor(doc.root, new_placement)
+        flavor = flavor_from_domain(doc.root, new_placement)
     numa = driver.get_guest_numa_config(new_placement, flavor, image_meta, host_topology, conf)
     backing = driver.get_guest_memory_backing_config(
         new_placement, flavor, image_meta, host_topology, conf
@@ -534,7 +542,7 @@ def repin_domain(
     """
     xml = dom.XMLDesc(0)
     if flavor is None:
-        flavor = _domain_flavor(xmledit.Document(xml, MAX_DOMAIN_XML_BYTES).root, new_placement)
+        flavor = flavor_from_domain(xml, new_placement)
     numa = driver.get_guest_numa_config(new_placement, flavor, image_meta, host_topology, conf)
     if numa.cputune is None:
         raise exception.InvalidGuestPlacement(reason="the placement pins nothing")
