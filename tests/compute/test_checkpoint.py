@@ -260,3 +260,33 @@ def test_a_resigned_contradictory_checkpoint_fails_the_fresh_claim_rules(saved, 
     with pytest.raises(exception.InstanceUsageConflict) as raised:
         ResourceTracker(driver, host(), checkpoint_path=path).load_checkpoint()
     assert "two-cells" in str(raised.value) or "dedicated" in str(raised.value)
+
+
+def test_move_claims_are_saved_and_restored_as_claims(tmp_path, driver):
+    """A guest moving to this host holds its new placement here: a restart mid-move
+    keeps those pCPUs; confirm and revert rewrite the checkpoint."""
+    source = ResourceTracker(driver, host())
+    path = tmp_path / "dest.json"
+    dest = ResourceTracker(driver, host(), checkpoint_path=path)
+    guest = vm("mover", "dedicated")
+    with source.instance_claim(guest):
+        pass
+    dest.move_claim(guest)
+    saved = checkpoint.load(path)
+    assert [c.instance_uuid for c in saved.moves] == ["mover"] and saved.claims == ()
+    restarted = ResourceTracker(driver, host(), checkpoint_path=path)
+    assert restarted.load_checkpoint().instances == {"mover"}
+    assert restarted.usage.cell(0).pinned_cpus | restarted.usage.cell(1).pinned_cpus == (
+        dest.usage.cell(0).pinned_cpus | dest.usage.cell(1).pinned_cpus
+    )
+    dest.confirm(guest, source)
+    saved = checkpoint.load(path)
+    assert [c.instance_uuid for c in saved.claims] == ["mover"] and saved.moves == ()
+
+    back = vm("back", "dedicated")
+    with source.instance_claim(back):
+        pass
+    dest.move_claim(back)
+    assert [c.instance_uuid for c in checkpoint.load(path).moves] == ["back"]
+    dest.revert(back)
+    assert checkpoint.load(path).moves == ()

@@ -106,6 +106,12 @@ class Checkpoint:
     host: tuple[HostCellRecord, ...]
     fingerprint: str
     claims: tuple[Claim, ...]
+    moves: tuple[Claim, ...] = ()
+
+    @property
+    def held(self) -> tuple[Claim, ...]:
+        """Every claim that holds resources here: instance claims, then move claims."""
+        return self.claims + self.moves
 
     def verify_host(self, host: NUMATopology, path: str = "checkpoint") -> None:
         """Refuse the checkpoint unless it was written for ``host`` as configured now.
@@ -152,8 +158,11 @@ def _resources_json(resources: Resources) -> dict[str, int]:
     }
 
 
-def document(host: NUMATopology, claims: Iterable[Claim]) -> dict[str, Any]:
-    """The checkpoint document of ``claims`` on ``host``, checksum included."""
+def document(
+    host: NUMATopology, claims: Iterable[Claim], moves: Iterable[Claim] = ()
+) -> dict[str, Any]:
+    """The checkpoint document of ``claims`` (and move claims ``moves``) on ``host``,
+    checksum included."""
     body = {
         "format": FORMAT,
         "version": VERSION,
@@ -162,6 +171,7 @@ def document(host: NUMATopology, claims: Iterable[Claim]) -> dict[str, Any]:
             "cells": [cell.as_json() for cell in host_record(host)],
         },
         "claims": [_claim_json(c) for c in sorted(claims, key=lambda c: c.instance_uuid)],
+        "moves": [_claim_json(c) for c in sorted(moves, key=lambda c: c.instance_uuid)],
     }
     return {**body, "checksum": "sha256:" + hashlib.sha256(_canonical(body)).hexdigest()}
 
@@ -174,7 +184,12 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def write(path: str | os.PathLike[str], host: NUMATopology, claims: Iterable[Claim]) -> None:
+def write(
+    path: str | os.PathLike[str],
+    host: NUMATopology,
+    claims: Iterable[Claim],
+    moves: Iterable[Claim] = (),
+) -> None:
     """Replace the checkpoint at ``path`` atomically (temp file, fsync, rename, fsync dir).
 
     The file is created readable by its owner only.
@@ -183,7 +198,7 @@ def write(path: str | os.PathLike[str], host: NUMATopology, claims: Iterable[Cla
         the previous checkpoint, if any, is then unchanged.
     """
     target = Path(path)
-    data = _canonical(document(host, claims))
+    data = _canonical(document(host, claims, moves))
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -333,10 +348,16 @@ def load(path: str | os.PathLike[str], max_bytes: int = MAX_BYTES) -> Checkpoint
     doc = _parse(path, _read_bounded(path, max_bytes))
     _check_envelope(path, doc)
     host = doc.get("host")
-    if not isinstance(host, dict) or not isinstance(doc.get("claims"), list):
-        raise _invalid(path, "corrupt", "'host' must be an object and 'claims' a list")
+    if (
+        not isinstance(host, dict)
+        or not isinstance(doc.get("claims"), list)
+        or not isinstance(doc.get("moves", []), list)
+    ):
+        raise _invalid(path, "corrupt", "'host' must be an object, 'claims' and 'moves' lists")
     claims = tuple(_claim(path, entry) for entry in doc["claims"])
-    uuids = [c.instance_uuid for c in claims]
-    if len(set(uuids)) != len(uuids):
-        raise _invalid(path, "corrupt", "a uuid appears in more than one claim")
-    return Checkpoint(_host_cells(path, host), str(host.get("fingerprint")), claims)
+    moves = tuple(_claim(path, entry) for entry in doc.get("moves", []))
+    for group in (claims, moves):
+        uuids = [c.instance_uuid for c in group]
+        if len(set(uuids)) != len(uuids):
+            raise _invalid(path, "corrupt", "a uuid appears in more than one claim")
+    return Checkpoint(_host_cells(path, host), str(host.get("fingerprint")), claims, moves)

@@ -242,6 +242,7 @@ class MoveClaimsMixin:
                 values.update(old_flavor=instance.flavor, new_flavor=new_flavor)
             values["migration_context"] = context.obj_clone()
             _set_attrs(instance, values)
+            self._save(moves={**self._moves, uuid: move})  # the checkpoint first
             self._host = host
             self._pci = pci
             self._moves[uuid] = move
@@ -266,6 +267,7 @@ class MoveClaimsMixin:
         if source is self:
             with self._lock:
                 move = self._move_of(uuid)
+                self._save(*self._confirmed(uuid, move))
                 old = self._claims.get(uuid)
                 if old is not None:
                     host = claims_mod.apply_placement(self._host, old.placement, free=True)
@@ -280,6 +282,7 @@ class MoveClaimsMixin:
                 move = self._move_of(uuid)
                 if uuid in self._claims:
                     raise exception.InstanceAlreadyClaimed(instance=uuid)
+                self._save(*self._confirmed(uuid, move))
                 self._claims[uuid] = move.claim
                 del self._moves[uuid]
             if source is not None:
@@ -292,6 +295,7 @@ class MoveClaimsMixin:
                         if self._claims.get(uuid) is move.claim:
                             del self._claims[uuid]
                             self._moves[uuid] = move
+                            self._save()
                     raise
         values: dict[str, Any] = {"numa_topology": _cloned(move.claim.placement)}
         if self._pci is not None and move.claim.placement is None:
@@ -333,6 +337,8 @@ class MoveClaimsMixin:
     def _release(self, move: Move) -> None:
         """Free a recorded move claim (the caller holds the lock)."""
         host = claims_mod.apply_placement(self._host, move.claim.placement, free=True)
+        uuid = move.claim.instance_uuid
+        self._save(moves={u: m for u, m in self._moves.items() if u != uuid})
         self._pci = self._pci_changed(move.claim.pci_devices, free=True)
         self._host = host
         del self._moves[move.claim.instance_uuid]
@@ -353,6 +359,13 @@ class MoveClaimsMixin:
                 return  # confirmed, reverted or rebuilt away meanwhile
             self._release(move)
         self._restore(instance, move)
+
+    def _confirmed(self, uuid: str, move: Move) -> tuple[dict, dict]:
+        """(claims, moves) once the move of ``uuid`` is confirmed, for the checkpoint."""
+        return (
+            {**self._claims, uuid: move.claim},
+            {u: m for u, m in self._moves.items() if u != uuid},
+        )
 
     def _move_claims(self) -> list[Claim]:
         return [move.claim for move in self._moves.values()]

@@ -215,7 +215,7 @@ class ResourceTracker(MoveClaimsMixin):
                 rebuilt[claim.instance_uuid] = claim
             return self._finish_rebuild(host, pci, rebuilt, incoming)
 
-    def restore(self, claims: Iterable[Claim]) -> Usage:
+    def restore(self, claims: Iterable[Claim], moves: Iterable[Claim] = ()) -> Usage:
         """Rebuild the usage from scratch from ``claims`` (a checkpoint's, say).
 
         Like :meth:`update_available_resource`, but each :class:`Claim` keeps
@@ -225,11 +225,26 @@ class ResourceTracker(MoveClaimsMixin):
         (:func:`os_numa.fit.verify.check_placement`) on the host as the claims
         before it left it. Claims whose :meth:`instance_claim` block runs are kept.
 
+        ``moves`` are move claims that were in progress (a checkpoint's): their
+        guests hold the new placement on this host, so each is restored as the
+        instance's claim here; the move itself (its migration context) is not
+        restored, so it can no longer be confirmed or reverted as a move.
+
         :raises PlacementInvalid: a placement breaks a rule (named, with the instance).
         :raises InstanceUsageConflict: a claim clashes with an earlier one, is
             not a placement, repeats a uuid, or the claims exceed the host's
             capacity; the tracker keeps its previous usage.
         """
+        claims = list(claims)
+        held = {claim.instance_uuid for claim in claims}
+        for move in moves:
+            if move.instance_uuid in held:
+                raise exception.InstanceUsageConflict(
+                    instance=move.instance_uuid,
+                    reason="it was resizing on this host (an instance claim and a move "
+                    "claim); the move cannot be restored without its migration context",
+                )
+            claims.append(move)
         with self._lock:
             host = self._baseline
             pci = None if self._pci_baseline is None else self._pci_baseline.copy()
@@ -279,7 +294,7 @@ class ResourceTracker(MoveClaimsMixin):
             )
         saved = checkpoint.load(self.checkpoint_path)
         saved.verify_host(self._baseline, self.checkpoint_path)
-        return self.restore(saved.claims)
+        return self.restore(saved.claims, saved.moves)
 
     # -- internals (callers hold no lock; these take it where needed) --------
 
@@ -302,19 +317,39 @@ class ResourceTracker(MoveClaimsMixin):
             rebuilt[uuid] = claim
         host, moves = self._rebuilt_moves(host, pci, incoming)
         self._check_capacity(host, [*rebuilt.values(), *(m.claim for m in moves.values())])
-        self._commit(host, pci, rebuilt)
-        self._moves = moves
+        self._commit(host, pci, rebuilt, moves)
         return summarize(self._host, self._claims.values(), self._move_claims())
 
     def _commit(
-        self, host: NUMATopology, pci: PciDeviceStats | None, claims: dict[str, Claim]
+        self,
+        host: NUMATopology,
+        pci: PciDeviceStats | None,
+        claims: dict[str, Claim],
+        moves: dict[str, Any] | None = None,
     ) -> None:
-        """Make ``claims`` the current state: saved first (when checkpointing), then kept."""
-        if self.checkpoint_path is not None:
-            checkpoint.write(self.checkpoint_path, self._baseline, claims.values())
+        """Make ``claims`` (and ``moves``; None: the current ones) the current state:
+        saved first (when checkpointing), then kept."""
+        moves = self._moves if moves is None else moves
+        self._save(claims, moves)
         self._host = host
         self._pci = pci
         self._claims = claims
+        self._moves = moves
+
+    def _save(self, claims: dict[str, Claim] | None = None, moves: dict | None = None) -> None:
+        """Write the checkpoint of ``claims`` and ``moves`` (default: the current ones),
+        when the tracker has a ``checkpoint_path``. The caller holds the lock; the move
+        claims (:mod:`os_numa.compute.move`) call it after each change they make."""
+        if self.checkpoint_path is None:
+            return
+        claims = self._claims if claims is None else claims
+        moves = self._moves if moves is None else moves
+        checkpoint.write(
+            self.checkpoint_path,
+            self._baseline,
+            claims.values(),
+            moves=[move.claim for move in moves.values()],
+        )
 
     def _pci_requests(self, instance: Any) -> list:
         """The instance's PCI requests, or [] when the tracker does not track PCI."""

@@ -327,13 +327,13 @@ def recover(
     if path is not None and os.path.lexists(path):
         saved = checkpoint.load(path)
         saved.verify_host(host, path)
-        differences = compare_with_claims(found.domains, saved.claims)
+        differences = compare_with_claims(found.domains, saved.held)
         if differences:
             raise exception.CheckpointMismatch(
                 path=path,
                 reason="its claims are not the domains libvirt has: " + _summary(differences),
             )
-        return Recovery(tracker.restore(saved.claims), "checkpoint", found)
+        return Recovery(tracker.restore(saved.claims, saved.moves), "checkpoint", found)
     instances = instances_from_domains(found.domains, pci_devices)
     return Recovery(tracker.update_available_resource(instances), "libvirt", found)
 
@@ -392,5 +392,5 @@ def audit(
             saved.verify_host(host, checkpoint_name)
         except exception.CheckpointMismatch as exc:
             drift.append(dp.Drift("(checkpoint)", dp.PLACEMENT_DIFFERS, str(exc)))
-        drift += compare_with_claims(found.domains, saved.claims)
+        drift += compare_with_claims(found.domains, saved.held)
     return AuditReport(found.domains, tuple(sorted(set(drift))), usage)
