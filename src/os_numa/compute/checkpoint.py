@@ -61,7 +61,7 @@ class HostCellRecord:
     cpuset: str
     emulator_pool: str
     memory_mb: int
-    pages: tuple[tuple[int, int], ...]  # (size KiB, total pages), smallest first
+    pages: tuple[tuple[int, int, int], ...]  # (size KiB, total, reserved pages), smallest first
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -83,7 +83,7 @@ def host_record(host: NUMATopology) -> tuple[HostCellRecord, ...]:
             cpuset=cpuset_mod.format_cpu_spec(cell.cpuset),
             emulator_pool=cpuset_mod.format_cpu_spec(getattr(cell, "emulator_pool_cpus", ())),
             memory_mb=cell.memory,
-            pages=tuple(sorted((p.size_kb, p.total) for p in cell.mempages)),
+            pages=tuple(sorted((p.size_kb, p.total, p.reserved or 0) for p in cell.mempages)),
         )
         for cell in sorted(host.cells, key=lambda c: c.id)
     )
@@ -328,7 +328,7 @@ def _host_cells(path: str, host: Any) -> tuple[HostCellRecord, ...]:
                 cpuset=str(c["cpuset"]),
                 emulator_pool=str(c["emulator_pool"]),
                 memory_mb=int(c["memory_mb"]),
-                pages=tuple((int(s), int(t)) for s, t in c["pages"]),
+                pages=tuple((int(s), int(t), int(r)) for s, t, r in c["pages"]),
             )
             for c in host["cells"]
         )
