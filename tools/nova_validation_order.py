@@ -12,10 +12,12 @@ It needs a Python with Nova installed (not os-numa's venv)::
     /work/cache/venv-openstack/bin/python tools/nova_validation_order.py \\
         record tests/constraints/data/nova_validation_order.json
     $OS_NUMA_OPENSTACK_PYTHON tools/nova_validation_order.py replay FILE   # JSON on stdout
+    $OS_NUMA_OPENSTACK_PYTHON tools/nova_validation_order.py fresh SEED COUNT
 
 ``record`` writes the cases and Nova's answers; ``replay`` reads the cases of
 an existing table and prints Nova's answers for them now, so a test can
-compare the committed table (and os-numa) with the installed Nova.
+compare the committed table (and os-numa) with the installed Nova; ``fresh``
+prints COUNT new random cases drawn with SEED, with Nova's answers.
 
 Only keys both projects read are generated, with image values Nova's
 ``ImageMetaProps`` accepts (an invalid image enum never reaches
@@ -180,13 +182,14 @@ RULE_CASES: list[tuple[int, int, dict[str, str], dict[str, object]]] = [
 ]
 
 
-def generate() -> list[dict]:
-    """The fixed case table: the rule cases, then seeded random combinations."""
-    rng = random.Random(SEED)
-    raw = list(RULE_CASES)
+def generate(seed: int = SEED, count: int = RANDOM_CASES, rules: bool = True) -> list[dict]:
+    """The case table: the rule cases, then ``count`` random combinations drawn
+    with ``seed`` (the committed table: the defaults)."""
+    rng = random.Random(seed)
+    raw = list(RULE_CASES) if rules else []
     flavor_keys = sorted(FLAVOR_VALUES)
     image_keys = sorted(IMAGE_VALUES)
-    for _ in range(RANDOM_CASES):
+    for _ in range(count):
         specs: dict[str, str] = {}
         for key in rng.sample(flavor_keys, rng.randint(1, 5)):
             specs[key] = rng.choice(FLAVOR_VALUES[key])
@@ -242,7 +245,10 @@ def _dumps(table: dict) -> str:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 3 or argv[1] not in ("record", "replay"):
+    if not (
+        (len(argv) == 3 and argv[1] in ("record", "replay"))
+        or (len(argv) == 4 and argv[1] == "fresh")
+    ):
         print(__doc__, file=sys.stderr)
         return 2
     from nova import objects
@@ -250,6 +256,8 @@ def main(argv: list[str]) -> int:
     objects.register_all()
     if argv[1] == "record":
         cases = generate()
+    elif argv[1] == "fresh":
+        cases = generate(int(argv[2]), int(argv[3]), rules=False)
     else:
         with open(argv[2], encoding="utf-8") as handle:
             cases = [
