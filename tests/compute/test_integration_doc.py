@@ -1,16 +1,20 @@
-"""Run every example of doc/source/integration.rst (the driver author's guide)."""
+"""Run every example of the driver author's guides: doc/source/integration.rst and
+doc/source/moving-guests.rst."""
 
 from __future__ import annotations
 
 import doctest
 from pathlib import Path
 
-GUIDE = Path(__file__).resolve().parents[2] / "doc" / "source" / "integration.rst"
+import pytest
+
+SOURCE = Path(__file__).resolve().parents[2] / "doc" / "source"
 
 
-def test_integration_guide_examples_run():
+@pytest.mark.parametrize("page", ["integration.rst", "moving-guests.rst"])
+def test_integration_guide_examples_run(page):
     result = doctest.testfile(
-        str(GUIDE),
+        str(SOURCE / page),
         module_relative=False,
         optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE,
         raise_on_error=False,

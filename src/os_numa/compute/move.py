@@ -54,14 +54,28 @@ from os_numa.pci.stats import PciDeviceStats
 class Move:
     """A move claim as the destination tracker keeps it.
 
-    ``claim`` is what the guest holds on this host (its new placement),
-    ``context`` the tracker's copy of the migration context, ``new_flavor`` the
-    flavor of a resize (None when the flavor stays).
+    ``claim`` is what the guest holds on this host (its new placement);
+    ``old_placement`` and ``old_pci_devices`` the tracker's copies of what the
+    guest had before (given back on revert); ``new_flavor`` the flavor of a
+    resize (None when the flavor stays).
     """
 
     claim: Claim
-    context: MigrationContext
+    old_placement: InstanceNUMATopology | None
+    old_pci_devices: tuple = ()
     new_flavor: Any = None
+    migration_id: int | None = None
+
+    def context(self) -> MigrationContext:
+        """A new migration context with its own copies of both sides."""
+        return MigrationContext(
+            instance_uuid=self.claim.instance_uuid,
+            migration_id=self.migration_id,
+            old_numa_topology=_cloned(self.old_placement),
+            new_numa_topology=_cloned(self.claim.placement),
+            old_pci_devices=[d.obj_clone() for d in self.old_pci_devices],
+            new_pci_devices=[d.obj_clone() for d in self.claim.pci_devices],
+        )
 
 
 class MoveClaim:
@@ -91,7 +105,7 @@ class MoveClaim:
 
     @property
     def context(self) -> MigrationContext:
-        return self._move.context.obj_clone()
+        return self._move.context()
 
     def __enter__(self) -> MoveClaim:
         return self
@@ -228,19 +242,22 @@ class MoveClaimsMixin:
             claim = claims_mod.make_claim(uuid, placement, resources, overhead, devices)
             others = [*self._claims.values(), *self._move_claims(), claim]
             capacity.check(host, others, self._capacity, claim, self.driver)
+            old_devices = _old_pci_devices(instance)
+            move = Move(claim, _cloned(old), tuple(old_devices), new_flavor, migration_id)
+            # The fit's placement is new and nobody else's: the instance's context takes
+            # it as it is; the tracker keeps the claim's own copy.
             context = MigrationContext(
                 instance_uuid=uuid,
                 migration_id=migration_id,
                 old_numa_topology=_cloned(old),
-                new_numa_topology=_cloned(placement),
-                old_pci_devices=_old_pci_devices(instance),
+                new_numa_topology=placement,
+                old_pci_devices=[d.obj_clone() for d in old_devices],
                 new_pci_devices=[d.obj_clone() for d in devices],
             )
-            move = Move(claim=claim, context=context, new_flavor=new_flavor)
             values: dict[str, Any] = {}
             if new_flavor is not None:
                 values.update(old_flavor=instance.flavor, new_flavor=new_flavor)
-            values["migration_context"] = context.obj_clone()
+            values["migration_context"] = context
             _set_attrs(instance, values)
             self._save(moves={**self._moves, uuid: move})  # the checkpoint first
             self._host = host
@@ -344,10 +361,10 @@ class MoveClaimsMixin:
         del self._moves[move.claim.instance_uuid]
 
     def _restore(self, instance: Any, move: Move) -> None:
-        context = move.context
-        values: dict[str, Any] = {"numa_topology": _cloned(context.old_numa_topology)}
-        if self._pci is not None and context.old_numa_topology is None:
-            values["pci_devices"] = [d.obj_clone() for d in context.old_pci_devices]
+        # The move is no longer recorded: its copies go to the instance as they are.
+        values: dict[str, Any] = {"numa_topology": move.old_placement}
+        if self._pci is not None and move.old_placement is None:
+            values["pci_devices"] = list(move.old_pci_devices)
         if move.new_flavor is not None:
             values.update(old_flavor=None, new_flavor=None)
         values["migration_context"] = None
@@ -406,5 +423,11 @@ class MoveClaimsMixin:
             )
             claim, host = self._account(stand_in, host, seen, pci)
             seen[uuid] = claim
-            moves[uuid] = Move(claim=claim, context=context.obj_clone(), new_flavor=new_flavor)
+            moves[uuid] = Move(
+                claim,
+                _cloned(context.old_numa_topology),
+                tuple(d.obj_clone() for d in context.old_pci_devices),
+                new_flavor,
+                context.migration_id,
+            )
         return host, moves

@@ -10,7 +10,7 @@ class MigrationContext(base.OsNumaObject):
     """The two sides of a move (live or cold migration, resize, evacuation).
 
     The destination's resource tracker sets it on the instance when it makes a
-    move claim (:meth:`os_numa.compute.ResourceTracker.move_claim`) and clears
+    move claim (:meth:`~os_numa.compute.move.MoveClaimsMixin.move_claim`) and clears
     it on confirm or revert. ``old_numa_topology`` is the placement the guest
     has on its source host (None: no NUMA placement), ``new_numa_topology`` the
     one reserved for it on the destination; ``old_pci_devices`` and
