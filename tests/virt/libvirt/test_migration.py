@@ -245,3 +245,38 @@ def test_bad_documents_are_refused_with_a_typed_error(document, error):
     host, flavor, conf, placement = place(EXAMPLES["A1"])
     with pytest.raises(error):
         migration.update_numa_xml(document, placement, flavor, None, host, conf)
+
+
+def test_isolated_io_threads_each_move_to_their_own_pcpu(define_validated):
+    """hw:iothreads=2 with hw:iothreads_policy=isolate: one reserved pCPU per I/O thread."""
+    flavor = Flavor(
+        vcpus=2,
+        memory_mb=1024,
+        extra_specs={**DED, "hw:iothreads": "2", "hw:iothreads_policy": "isolate"},
+    )
+    host = ft.a1_host()
+    source = ResourceTracker(LibvirtDriver(), host)
+    vm = Instance(uuid="vm", flavor=flavor)
+    with source.instance_claim(vm):
+        pass
+    xml = driver.build_guest(vm.numa_topology, flavor, None, host, name="io").to_xml()
+    dest = ResourceTracker(LibvirtDriver(), ft.a1_host())
+    with dest.instance_claim(
+        Instance(uuid="first", flavor=Flavor(vcpus=1, memory_mb=256, extra_specs=DED))
+    ):
+        pass
+    new = dest.move_claim(vm).placement
+
+    out = migration.update_numa_xml(xml, new, flavor, None, host)
+
+    define_validated(out)
+    expected = driver.build_guest(new, flavor, None, host, name="io").cputune
+    written = config.LibvirtConfigGuest.parse_str(out).cputune
+    pins = {p.iothread: p.cpuset for p in written.iothreadpin}
+    assert pins == {p.iothread: p.cpuset for p in expected.iothreadpin}
+    assert len(pins) == 2 and pins[1] != pins[2]
+    before = {
+        p.iothread: p.cpuset for p in config.LibvirtConfigGuest.parse_str(xml).cputune.iothreadpin
+    }
+    assert pins != before
+    assert migration.update_numa_xml(xml, new, None, None, host) == out

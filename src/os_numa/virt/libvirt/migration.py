@@ -264,6 +264,54 @@ def _sched_map(scheds) -> dict[int, tuple[str | None, int | None]]:
     return {vcpu: (s.scheduler, s.priority) for s in scheds for vcpu in s.vcpus}
 
 
+def iothread_cpus(cputune: config.LibvirtConfigGuestCPUTune) -> tuple[dict[int, set], set]:
+    """({I/O thread id: pCPUs} the driver pins, pCPUs of any other I/O thread).
+
+    An I/O thread the placement does not name (a domain with more of them than
+    the flavor says) runs beside the emulator threads, as the driver's rule for
+    shared I/O threads puts them.
+    """
+    pins = {pin.iothread: set(pin.cpuset) for pin in cputune.iothreadpin}
+    emulator = set(cputune.emulatorpin.cpuset) if cputune.emulatorpin is not None else set()
+    return pins, emulator
+
+
+def _declared_iothreads(root: etree._Element) -> set[int]:
+    """The I/O thread ids a domain declares (``<iothreadids>``, else ``<iothreads>N``)."""
+    ids = _child(root, "iothreadids")
+    if ids is not None:
+        return {i for i in (_int(el, "id") for el in _children(ids, "iothread")) if i is not None}
+    count = _child(root, "iothreads")
+    if count is None or not (count.text or "").strip().isdigit():
+        return set()
+    return set(range(1, int(count.text.strip()) + 1))
+
+
+def _update_iothreadpins(doc, cputune_el, desired: config.LibvirtConfigGuestCPUTune) -> None:
+    """Every ``<iothreadpin>`` to the destination's pCPUs (Nova leaves them: bug 2139351)."""
+    pins, other = iothread_cpus(desired)
+    existing = _children(cputune_el, "iothreadpin")
+    for el in existing:
+        want = pins.get(_int(el, "iothread"), other)
+        if not want:
+            doc.remove(el)
+        elif _cpus(el, "cpuset") != want:
+            doc.set_attributes(el, {"cpuset": _spec(want)})
+    seen = {_int(el, "iothread") for el in existing}
+    declared = _declared_iothreads(doc.root)
+    missing = [
+        p.format_dom()
+        for p in desired.iothreadpin
+        if p.iothread not in seen and p.iothread in declared
+    ]
+    if not missing:
+        return
+    if existing:
+        doc.insert_after(existing[-1], missing)
+    else:
+        doc.append_children(cputune_el, missing)
+
+
 def _update_cputune(doc: xmledit.Document, desired: config.LibvirtConfigGuestCPUTune | None):
     root = doc.root
     cputune = _child(root, "cputune")
@@ -306,15 +354,7 @@ def _update_cputune(doc: xmledit.Document, desired: config.LibvirtConfigGuestCPU
             doc.insert_after(anchor, [desired.emulatorpin.format_dom()])
         else:
             doc.append_children(cputune, [desired.emulatorpin.format_dom()])
-    iothread_set = desired.iothreadpin[0].cpuset if desired.iothreadpin else None
-    iothreadpins = _children(cputune, "iothreadpin")
-    for pin in iothreadpins:
-        if iothread_set is None:
-            doc.remove(pin)
-        elif _cpus(pin, "cpuset") != set(iothread_set):
-            doc.set_attributes(pin, {"cpuset": _spec(iothread_set)})
-    if not iothreadpins and desired.iothreadpin:
-        doc.append_children(cputune, [p.format_dom() for p in desired.iothreadpin])
+    _update_iothreadpins(doc, cputune, desired)
     scheds = _children(cputune, "vcpusched")
     current = {}
     for el in scheds:
@@ -555,11 +595,15 @@ def repin_domain(
     # Every map is checked before the first pin call, so a bad placement changes nothing.
     vcpu_maps = {vcpu: _cpumap(cpus, host_cpus) for vcpu, cpus in sorted(vcpus.items())}
     emulator_map = _cpumap(emulator, host_cpus)
+    pins, other = iothread_cpus(numa.cputune)
+    iothreads = {
+        iothread_id: frozenset(pins.get(iothread_id, other))
+        for iothread_id, _ in dom.ioThreadInfo(0)
+    }
+    iothread_maps = {i: _cpumap(cpus, host_cpus) for i, cpus in iothreads.items() if cpus}
     for vcpu, cpumap in vcpu_maps.items():
         dom.pinVcpuFlags(vcpu, cpumap, flags)
     dom.pinEmulator(emulator_map, flags)
-    iothreads = {}
-    for iothread_id, _ in dom.ioThreadInfo(0):
-        dom.pinIOThread(iothread_id, emulator_map, flags)
-        iothreads[iothread_id] = emulator
+    for iothread_id, cpumap in iothread_maps.items():
+        dom.pinIOThread(iothread_id, cpumap, flags)
     return Repinned(vcpus=vcpus, emulator=emulator, iothreads=iothreads)
