@@ -313,3 +313,26 @@ def test_concurrent_move_claims_never_share_a_pcpu():
     assert dest.usage == _tracker(ft.host(2, 8, dedicated=range(16))).update_available_resource(
         [], incoming=moving
     )
+
+
+def test_live_migration_keeps_the_page_size_nova_would_choose_again():
+    """hw:mem_page_size=large: the guest runs on 2 MiB pages; a destination that also
+    has 1 GiB pages would give a new boot those, but the moving guest keeps 2 MiB."""
+    from os_numa import hardware
+    from os_numa.objects import NUMAPagesTopology
+
+    source_host = ft.host(2, 4, dedicated=range(8), memory=8192, huge_2m=1024)
+    dest_host = ft.host(2, 4, dedicated=range(8), memory=8192, huge_2m=1024)
+    for cell in dest_host.cells:
+        small = cell.mempages[0]
+        small.total -= 2 * 262144  # two 1 GiB pages carved out of the small pages
+        cell.mempages = [*cell.mempages, NUMAPagesTopology(size_kb=1048576, total=2)]
+    flavor_specs = {**DED, "hw:mem_page_size": "large"}
+    source, dest = _tracker(source_host), _tracker(dest_host)
+    vm = _boot(source, _vm("vm", 2, 1024, **flavor_specs))
+    assert vm.numa_topology.cells[0].pagesize == 2048
+    fresh = hardware.numa_fit_instance_to_host(
+        dest_host, hardware.numa_get_constraints(vm.flavor, None)
+    )
+    assert fresh.cells[0].pagesize == 1048576, "a new boot (and Nova's move) takes 1 GiB"
+    assert dest.move_claim(vm).placement.cells[0].pagesize == 2048
