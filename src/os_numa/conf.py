@@ -13,6 +13,50 @@ from oslo_config import cfg, types
 
 from os_numa import cpuset, exception
 
+
+class _NovaTwin:
+    """An option Nova defines too, under the same group and name, with the same meaning.
+
+    oslo.config refuses a second registration of an option unless the two are equal
+    attribute for attribute (help text included), so ``import os_numa.conf`` before
+    ``import nova.conf`` used to raise ``DuplicateOptError``. A twin equals any option of
+    the same name, destination, value type, default and multiplicity: Nova's
+    registration then finds "the same option" already there and both read one value.
+    (Nova first is the other way round: :func:`register_opts` keeps Nova's.)
+    """
+
+    def _twin_key(self, other) -> tuple | None:
+        if not isinstance(other, cfg.Opt):
+            return None
+        return (other.name, other.dest, type(other.type), other.default, other.multi)
+
+    def __eq__(self, other):
+        key = self._twin_key(other)
+        return NotImplemented if key is None else key == self._twin_key(self)
+
+    def __ne__(self, other):
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
+
+    __hash__ = object.__hash__  # identity, as oslo.config's own options
+
+
+class _TwinStrOpt(_NovaTwin, cfg.StrOpt):
+    """A string option Nova defines too (see :class:`_NovaTwin`)."""
+
+
+class _TwinBoolOpt(_NovaTwin, cfg.BoolOpt):
+    """A boolean option Nova defines too (see :class:`_NovaTwin`)."""
+
+
+class _TwinIntOpt(_NovaTwin, cfg.IntOpt):
+    """An integer option Nova defines too (see :class:`_NovaTwin`)."""
+
+
+class _TwinMultiStrOpt(_NovaTwin, cfg.MultiStrOpt):
+    """A multi-valued string option Nova defines too (see :class:`_NovaTwin`)."""
+
+
 compute_group = cfg.OptGroup(
     "compute", title="Compute host CPU sets", help="Which host CPUs guests may use."
 )
@@ -26,7 +70,7 @@ os_numa_group = cfg.OptGroup(
 )
 
 compute_opts = [
-    cfg.StrOpt(
+    _TwinStrOpt(
         "cpu_dedicated_set",
         help=(
             "Host CPUs that guests with pinned vCPUs (hw:cpu_policy=dedicated or mixed) "
@@ -35,7 +79,7 @@ compute_opts = [
             "cpu_shared_set. Unset: every online CPU may be pinned."
         ),
     ),
-    cfg.StrOpt(
+    _TwinStrOpt(
         "cpu_shared_set",
         help=(
             "Host CPUs that floating vCPUs run on, as a CPU spec such as '0-3'. These "
@@ -44,7 +88,7 @@ compute_opts = [
             "hw:emulator_threads_policy=share. Must not overlap cpu_dedicated_set."
         ),
     ),
-    cfg.BoolOpt(
+    _TwinBoolOpt(
         "packing_host_numa_cells_allocation_strategy",
         default=False,
         help=(
@@ -56,7 +100,7 @@ compute_opts = [
 ]
 
 libvirt_opts = [
-    cfg.IntOpt(
+    _TwinIntOpt(
         "realtime_scheduler_priority",
         default=1,
         min=1,
@@ -160,9 +204,12 @@ pci_group = cfg.OptGroup(
 )
 
 pci_opts = [
-    cfg.MultiStrOpt(
+    _TwinMultiStrOpt(
         "alias",
         default=[],
+        # Nova reads the pre-Newton [DEFAULT] pci_alias too.
+        deprecated_name="pci_alias",
+        deprecated_group="DEFAULT",
         help=(
             "A PCI device alias that flavors request with "
             "pci_passthrough:alias=NAME:COUNT, as a JSON object (one option per alias), "

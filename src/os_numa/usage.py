@@ -125,14 +125,18 @@ _GUEST_CELL = FieldReader(
     "cpuset",
     "memory",
     "pagesize",
+    "pcpuset",
     optional=True,
 )
 
 
 def _account(values: dict, guest_cell, sign: int) -> None:
     """Move the host cell ``values`` by one guest cell (claim ``sign`` 1, release -1)."""
-    policy, thread_policy, pinning, reserved, floating, memory, pagesize = _GUEST_CELL(guest_cell)
-    if policy in _PINNED:
+    policy, thread_policy, pinning, reserved, floating, memory, pagesize, pinned = _GUEST_CELL(
+        guest_cell
+    )
+    # A mixed guest's cell may hold only floating vCPUs: nothing to pin there (as in Nova).
+    if policy in _PINNED and (pinned or pinning or reserved):
         _account_pins(values, pinning, reserved, thread_policy, sign)
     values["memory_usage"] = _moved(
         exception.MemoryUsageInvalid,

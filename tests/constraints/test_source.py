@@ -139,3 +139,46 @@ def test_indexed_specs_reject_odd_indices(key):
     with pytest.raises(exception.ImageNUMATopologyIncomplete) as info:
         source.indexed_specs(source.flavor_view(flavor({key: "0"})), "hw:numa_cpus")
     assert key in str(info.value)
+
+
+class _VersionedProps:
+    """Like Nova's ImageMetaProps: ``get`` raises for a name it does not define."""
+
+    fields = {"hw_cpu_policy": None}
+
+    def get(self, name, default=None):
+        if name not in self.fields:
+            raise AttributeError(f"'ImageMetaProps' object has no attribute '{name}'")
+        return "dedicated" if name == "hw_cpu_policy" else default
+
+
+class _VersionedFlavor:
+    """Like Nova's Flavor: reading an unset field raises (not AttributeError)."""
+
+    fields = {"vcpus": None, "memory_mb": None, "extra_specs": None}
+
+    def __init__(self, **values):
+        self._values = values
+
+    def obj_attr_is_set(self, name):
+        return name in self._values
+
+    def __getattr__(self, name):
+        if name.startswith("_") or name not in self._values:
+            raise RuntimeError(f"Cannot load '{name}' in the base class")
+        return self._values[name]
+
+
+def test_versioned_image_properties_answer_default_for_names_they_lack():
+    image = SimpleNamespace(properties=_VersionedProps(), obj_attr_is_set=lambda n: True)
+    props = source.image_properties(image)
+    assert props.get("hw_cpu_policy") == "dedicated"
+    assert props.get("hw_emulator_threads_mask") is None
+    assert props.get("hw_emulator_threads_mask", "x") == "x"
+
+
+def test_versioned_flavor_with_unset_extra_specs_reads_as_none():
+    view = source.flavor_view(_VersionedFlavor(vcpus=2, memory_mb=64))
+    assert dict(view.extra_specs) == {}
+    with pytest.raises(exception.InvalidFlavor, match="vcpus"):
+        source.flavor_view(_VersionedFlavor(memory_mb=64, extra_specs={}))

@@ -925,3 +925,14 @@ def test_property_any_extra_specs_give_a_topology_none_or_a_typed_error(specs, v
             assert sorted(v for c in got.cells for v in c.cpus) == list(range(vcpus))
             assert sum(c.memory for c in got.cells) == memory_mb
     assert dict(f.extra_specs) == before
+
+
+@pytest.mark.parametrize(
+    ("pmem", "asks"), [("4GB,4GB", True), (" SMALL ", True), ("", False), ("  ", False)]
+)
+def test_persistent_memory_asks_for_numa_placement_as_in_nova(pmem, asks):
+    got = hardware.numa_get_constraints(flavor({"hw:pmem": pmem}, vcpus=2, memory_mb=2048), None)
+    if asks:
+        assert [(c.cpuset, c.pcpuset, c.memory) for c in got.cells] == [({0, 1}, set(), 2048)]
+    else:
+        assert got is None

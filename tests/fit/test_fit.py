@@ -597,3 +597,32 @@ def test_result_default_containers_are_never_shared():
     assert _new(objects.InstanceNUMATopology, {"cells": []}).pci_devices == []
     twin = objects.InstanceNUMATopology(cells=[])
     assert second.obj_to_primitive() == twin.obj_to_primitive()
+
+
+def test_mixed_cell_without_pinned_vcpus_has_no_pinning_and_claims_no_pcpu():
+    # Nova's test_create_server_with_mixed_policy_asymmetric_multi_numa: vCPU 0 floats
+    # alone in guest cell 0, vCPUs 1-2 are pinned in guest cell 1.
+    from os_numa import hardware as hw
+
+    host = ft.host(2, 4, shared=[0, 1, 4, 5], dedicated=[2, 3, 6, 7])
+    flavor = objects.Flavor(
+        vcpus=3,
+        memory_mb=1024,
+        extra_specs={
+            "hw:cpu_policy": "mixed",
+            "hw:cpu_dedicated_mask": "^0",
+            "hw:numa_nodes": "2",
+            "hw:numa_cpus.0": "0",
+            "hw:numa_cpus.1": "1,2",
+            "hw:numa_mem.0": "256",
+            "hw:numa_mem.1": "768",
+        },
+    )
+    placed = hw.numa_fit_instance_to_host(host, hw.numa_get_constraints(flavor, None))
+    assert placed.cells[0].cpu_pinning is None
+    assert sorted(placed.cells[1].cpu_pinning) == [1, 2]
+    used = hw.numa_usage_from_instance_numa(host, placed)
+    assert [c.cpu_usage for c in used.cells] == [1, 0]
+    assert used.cells[0].pinned_cpus == set()
+    freed = hw.numa_usage_from_instance_numa(used, placed, free=True)
+    assert [c.pinned_cpus for c in freed.cells] == [set(), set()]

@@ -26,3 +26,15 @@ def test_memory_orders_cells_with_equal_free_pcpus():
 def test_no_sorting_when_every_cell_is_needed():
     snap = cells([2, 4])
     assert host_order(snap, 2, pinning=True, pack=False) == (0, 1)
+
+
+def test_pci_devices_dominate_whatever_pack_says():
+    # Nova's last sort (bug 2144660): device-local cells first for a guest requesting
+    # devices, last for the others; memory and free pCPUs only order cells of equal count.
+    snap = cells([2, 4, 3, 4])
+    devices = {0: 2, 2: 1}
+    for pack in (False, True):
+        assert host_order(snap, 1, True, pack, devices, pci_requested=True)[:2] == (0, 2)
+        assert host_order(snap, 1, True, pack, devices, pci_requested=False)[2:] == (2, 0)
+    assert host_order(snap, 1, True, False, devices, pci_requested=False) == (1, 3, 2, 0)
+    assert host_order(snap, 1, True, False, {}, pci_requested=True) == (1, 3, 2, 0)

@@ -25,7 +25,10 @@ KEYWORDS = {"small": MEMPAGES_SMALL, "large": MEMPAGES_LARGE, "any": MEMPAGES_AN
 #: Largest page size accepted, in KiB (1 TiB; real pages stop at 16 GiB).
 MAX_PAGE_SIZE_KB = 1 << 30
 
-_SIZE = re.compile(r"(\d{1,16})\s*(?:([KkMmGgTt])(?:iB|B|i)?|(B))?")
+#: A bare number of KiB, or a number of bytes with Nova's units (oslo's IEC sizes, in
+#: bytes): upper-case K, M, G or T, an optional ``i``, then ``B`` (``2MB``, ``2MiB``,
+#: ``4096B``). ``2M`` or ``2 MB`` are refused, as Nova refuses them.
+_SIZE = re.compile(r"(\d{1,16})(?:([KMGT])i?B|(B))?")
 _UNIT_BYTES = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 _VALID = "small, large, any, a size in KiB such as 2048, or a size such as 2MB or 1GB"
 
@@ -34,9 +37,9 @@ def parse_page_size(value: Any, key: str = "hw:mem_page_size") -> int:
     """Parse a page-size request into KiB, or one of the ``MEMPAGES_*`` constants.
 
     ``small``/``large``/``any`` give -1/-2/-3; a bare number is KiB
-    (``2048``); a number with a binary unit is converted (``2MB``, ``2MiB`` and
-    ``2M`` are all 2048; ``1GB`` is 1048576; ``4096B`` is 4). Keywords are
-    case-sensitive, as in Nova.
+    (``2048``); a number with a binary unit is converted (``2MB`` and ``2MiB``
+    are 2048; ``1GB`` is 1048576; ``4096B`` is 4). Keywords and units are
+    case-sensitive, and a unit needs its ``B``, as in Nova (``2M`` is invalid).
 
     :raises MemoryPageSizeInvalid: naming ``key``, for anything else, a size of
         zero, a size that is not whole KiB, or one above :data:`MAX_PAGE_SIZE_KB`.

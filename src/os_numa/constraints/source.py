@@ -65,6 +65,10 @@ class FlavorView:
 def _field(obj: Any, name: str) -> Any:
     if isinstance(obj, Mapping):
         return obj.get(name)
+    # A versioned object (Nova's Flavor) raises, not AttributeError, for an unset field.
+    is_set = getattr(obj, "obj_attr_is_set", None)
+    if is_set is not None and name in getattr(obj, "fields", ()) and not is_set(name):
+        return None
     return getattr(obj, name, None)
 
 
@@ -125,7 +129,27 @@ def image_view(image_meta: Any) -> ImageView:
         # A versioned ImageMeta whose properties were never set.
         return ImageView(NO_PROPERTIES)
     props = getattr(image_meta, "properties", None)
-    return ImageView(NO_PROPERTIES if props is None else props)
+    if props is None:
+        return ImageView(NO_PROPERTIES)
+    if not isinstance(props, image_meta_obj.ImageMetaProps) and hasattr(props, "fields"):
+        # Another project's versioned properties (Nova's ImageMetaProps) raise for a
+        # name they do not define; os-numa reads properties Nova lacks.
+        return ImageView(_KnownFieldsOnly(props))
+    return ImageView(props)
+
+
+class _KnownFieldsOnly:
+    """``get`` on versioned properties that answers ``default`` for undefined names."""
+
+    __slots__ = ("_props",)
+
+    def __init__(self, props: Any):
+        self._props = props
+
+    def get(self, name: str, default: Any = None) -> Any:
+        if name not in self._props.fields:
+            return default
+        return self._props.get(name, default)
 
 
 def image_properties(image_meta: Any) -> Properties:

@@ -120,6 +120,8 @@ def numa_get_constraints(flavor: Any, image_meta: Any) -> objects.InstanceNUMATo
     wants_numa = (
         nodes is not None
         or pagesize is not None
+        # Persistent memory (hw:pmem=LABEL,...) is NUMA-placed too, as in Nova.
+        or bool((flavor_v.spec("hw:pmem") or "").strip())
         or policies.cpu_policy in (_POLICY.DEDICATED, _POLICY.MIXED)
     )
     memory_policy.check_needs_numa(mem_policy, wants_numa)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -110,6 +110,8 @@ def make_problem(
     host_cells: Collection[int] | None = None,
     cell_mapping: Sequence[int] | None = None,
     network_metadata: Any = None,
+    pci_devices: Mapping[int, int] | None = None,
+    pci_requested: bool = False,
 ) -> Problem:
     """Snapshot the inputs and order the host cells.
 
@@ -117,6 +119,10 @@ def make_problem(
     and ``tunneled``, or None: ``limits.network_metadata`` when the limits carry
     one) adds the network affinity rules of :mod:`os_numa.fit.affinity`;
     ``[os_numa] prefer_closest_numa_cells`` the distance preference.
+
+    ``pci_devices`` (free PCI devices per host cell id) and ``pci_requested`` order
+    device-local cells first for guests requesting devices and last for the others,
+    as Nova does when it is given the host's PCI stats (:func:`os_numa.fit.order.host_order`).
 
     ``host_cells`` and ``cell_mapping`` restrict where guest cells may go
     (:func:`os_numa.fit.restrict.allowed_cells`). Reads ``[compute]
@@ -148,7 +154,7 @@ def make_problem(
         guests=guests,
         reserve=reserve,
         limits=limits_of(limits),
-        order=host_order(hosts, len(guests), pinning, pack),
+        order=host_order(hosts, len(guests), pinning, pack, pci_devices, pci_requested),
         realtime=emulator.realtime if reserve else frozenset(),
         smt_aware=smt_aware,
         allowed=restrict.allowed_cells(len(guests), host_cells, cell_mapping),
@@ -310,7 +316,8 @@ def build_placement(
             memory=guest.memory,
             pagesize=guest.pagesize if fit.pagesize is None else fit.pagesize,
             cpu_pinning_raw=(
-                {str(vcpu): pcpu for vcpu, pcpu in fit.pinning} if guest.pinning else None
+                # None for a cell without pinned vCPUs (a mixed guest's), as in Nova.
+                {str(vcpu): pcpu for vcpu, pcpu in fit.pinning} if guest.pinned else None
             ),
             cpuset_reserved=set(fit.reserved) if fit.reserved else None,
             cpu_policy=guest.policy,

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from os_numa.fit.snapshot import HostCell
 
 
-def host_order(hosts: tuple[HostCell, ...], k: int, pinning: bool, pack: bool) -> tuple[int, ...]:
+def host_order(
+    hosts: tuple[HostCell, ...],
+    k: int,
+    pinning: bool,
+    pack: bool,
+    pci_devices: Mapping[int, int] | None = None,
+    pci_requested: bool = False,
+) -> tuple[int, ...]:
     """Host cell indices in preference order.
 
     Ties are broken by lowest host cell id. When the host has more cells than
@@ -14,6 +23,11 @@ def host_order(hosts: tuple[HostCell, ...], k: int, pinning: bool, pack: bool) -
     pinned guest (most first to spread) or floating CPU usage for a shared one
     (least first to spread). With as many host cells as guest cells every cell
     is used, and id order is kept as Nova keeps list order.
+
+    ``pci_devices`` (free PCI devices per host cell id) adds Nova's last and
+    dominant sort, whatever ``pack`` says: cells with more devices first when
+    the guest requests PCI devices (``pci_requested``), last otherwise, so
+    guests without devices leave the device-local cells free.
     """
     if len(hosts) <= k:
         return tuple(h.index for h in sorted(hosts, key=lambda h: h.id))
@@ -21,8 +35,11 @@ def host_order(hosts: tuple[HostCell, ...], k: int, pinning: bool, pack: bool) -
     # sort's key first, then the earlier one, then the id.
     sign = 1 if pack else -1
 
-    def key(h: HostCell) -> tuple[int, int, int]:
+    devices = pci_devices or {}
+    pci_sign = -1 if pci_requested else 1
+
+    def key(h: HostCell) -> tuple[int, int, int, int]:
         usage = sign * len(h.free) if pinning else -sign * h.cpu_usage
-        return usage, sign * h.avail_memory, h.id
+        return pci_sign * devices.get(h.id, 0), usage, sign * h.avail_memory, h.id
 
     return tuple(h.index for h in sorted(hosts, key=key))

@@ -1,0 +1,142 @@
+"""os_numa.nova inside a process with Nova 34 (its own venv; see conftest.nova_python)."""
+
+
+def test_install_replaces_and_uninstall_restores_nova_functions(nova_python):
+    got = nova_python(
+        """
+        import json
+        import nova.virt.hardware as hw
+        import os_numa.nova, os_numa.nova.hardware as ours
+        before = {n: getattr(hw, n) for n in ours.REPLACES}
+        names = os_numa.nova.install()
+        swapped = all(getattr(hw, n) is getattr(ours, n) for n in ours.REPLACES)
+        os_numa.nova.install()  # idempotent
+        os_numa.nova.uninstall()
+        restored = all(getattr(hw, n) is before[n] for n in ours.REPLACES)
+        print(json.dumps([names, swapped, restored]))
+        """
+    )
+    names, swapped, restored = got
+    assert set(names) >= {
+        "numa_get_constraints",
+        "numa_fit_instance_to_host",
+        "numa_usage_from_instance_numa",
+    }
+    assert swapped and restored
+
+
+def test_nova_objects_round_trip_and_fit_through_the_bridge(nova_python):
+    got = nova_python(
+        """
+        import json
+        from nova import objects
+        from nova.objects import fields
+        objects.register_all()
+        import os_numa.nova.hardware as ours
+        from os_numa.nova import objects as bridge, primitives
+        host = objects.NUMATopology(cells=[
+            objects.NUMACell(id=i, cpuset=set(), pcpuset=set(range(4 * i, 4 * i + 4)),
+                             memory=2048, cpu_usage=0, memory_usage=0, pinned_cpus=set(),
+                             siblings=[{c} for c in range(4 * i, 4 * i + 4)], mempages=[],
+                             socket=0)
+            for i in range(2)])
+        flavor = objects.Flavor(vcpus=4, memory_mb=2048, extra_specs={
+            'hw:cpu_policy': 'dedicated', 'hw:emulator_threads_policy': 'isolate',
+            'hw:numa_nodes': '2'})
+        image = objects.ImageMeta.from_dict({'properties': {}})
+        request = ours.numa_get_constraints(flavor, image)
+        request_before = request.obj_to_primitive()
+        placed = ours.numa_fit_instance_to_host(host, request, {})
+        unchanged = request.obj_to_primitive() == request_before
+        used = ours.numa_usage_from_instance_numa(host, placed)
+        freed = ours.numa_usage_from_instance_numa(used, placed, free=True)
+        # A release of memory that was never claimed clamps at zero (Nova's behaviour).
+        clamped = ours.numa_usage_from_instance_numa(
+            objects.NUMATopology(cells=[objects.NUMACell(
+                id=c.id, cpuset=c.cpuset, pcpuset=c.pcpuset, memory=c.memory,
+                cpu_usage=0, memory_usage=0, pinned_cpus=c.pinned_cpus,
+                siblings=c.siblings, mempages=[], socket=0) for c in used.cells]),
+            placed, free=True)
+        print(json.dumps({
+            'type': type(placed).__module__,
+            'pins': [c.cpu_pinning for c in placed.cells],
+            'reserved': [sorted(c.cpuset_reserved or []) for c in placed.cells],
+            'pinned': [sorted(c.pinned_cpus) for c in used.cells],
+            'freed': [sorted(c.pinned_cpus) for c in freed.cells],
+            'clamped_memory': [c.memory_usage for c in clamped.cells],
+            'request_unchanged': unchanged,
+            'round_trip': primitives.round_trip_problems(placed.obj_to_primitive())
+                          + primitives.round_trip_problems(used.obj_to_primitive()),
+        }, default=str))
+        """
+    )
+    assert got["type"] == "nova.objects.instance_numa"
+    # nova-behaviour.md A1 with os-numa's lowest-numbered pCPUs: host 1 gets 4, 5 (Nova: 6, 7).
+    assert got["pins"] == [{"0": 0, "1": 1}, {"2": 4, "3": 5}]
+    assert got["reserved"] == [[2], []]
+    assert got["pinned"] == [[0, 1, 2], [4, 5]]
+    assert got["freed"] == [[], []]
+    assert got["clamped_memory"] == [0, 0]
+    assert got["request_unchanged"] is True
+    assert got["round_trip"] == []
+
+
+def test_errors_are_novas_classes(nova_python):
+    got = nova_python(
+        """
+        import json
+        from nova import exception, objects
+        objects.register_all()
+        import os_numa.nova.hardware as ours
+        flavor = objects.Flavor(vcpus=2, memory_mb=1024, extra_specs={'hw:numa_nodes': '3'})
+        image = objects.ImageMeta.from_dict({'properties': {}})
+        try:
+            ours.numa_get_constraints(flavor, image)
+        except exception.NovaException as error:
+            print(json.dumps([type(error).__name__, type(error.__cause__).__module__]))
+        """
+    )
+    assert got[0] in ("InvalidNUMANodesNumber", "ImageNUMATopologyAsymmetric")
+    assert got[1] == "os_numa.exception"
+
+
+def test_filter_loads_through_available_filters_and_explains(nova_python):
+    got = nova_python(
+        """
+        import json
+        import nova.conf
+        from nova import objects
+        objects.register_all()
+        from nova.scheduler import filters
+        CONF = nova.conf.CONF
+        CONF([], project='nova', default_config_files=[])
+        CONF.set_override('available_filters',
+            ['nova.scheduler.filters.all_filters', 'os_numa.nova.filters.NUMATopologyFilter'],
+            group='filter_scheduler')
+        handler = filters.HostFilterHandler()
+        classes = handler.get_matching_classes(CONF.filter_scheduler.available_filters)
+        ours = [c for c in classes if c.__module__ == 'os_numa.nova.filters']
+        from nova.tests.unit.scheduler import fakes
+        from nova.objects import fields
+        host_topo = objects.NUMATopology(cells=[objects.NUMACell(
+            id=0, cpuset=set(), pcpuset={0, 1, 2, 3}, memory=2048, cpu_usage=0,
+            memory_usage=0, pinned_cpus=set(), siblings=[{0}, {1}, {2}, {3}], mempages=[])])
+        def spec(vcpus):
+            req = objects.InstanceNUMATopology(cells=[objects.InstanceNUMACell(
+                id=0, cpuset=set(), pcpuset=set(range(vcpus)), memory=512,
+                cpu_policy=fields.CPUAllocationPolicy.DEDICATED)])
+            return objects.RequestSpec(numa_topology=req, pci_requests=None,
+                flavor=objects.Flavor(extra_specs={}),
+                image=objects.ImageMeta(properties=objects.ImageMetaProps()))
+        host = fakes.FakeHostState('host1', 'node1', {
+            'numa_topology': host_topo, 'pci_stats': None,
+            'cpu_allocation_ratio': 16.0, 'ram_allocation_ratio': 1.5,
+            'allocation_candidates': [{'mappings': {}}]})
+        f = ours[0]()
+        fits = f.host_passes(host, spec(4))
+        too_big = f.host_passes(host, spec(5))
+        print(json.dumps([len(ours), ours[0].__name__, fits, too_big,
+                          type(host.limits.get('numa_topology')).__name__]))
+        """
+    )
+    assert got == [1, "NUMATopologyFilter", True, False, "NUMATopologyLimits"]
