@@ -57,6 +57,14 @@ class _TwinMultiStrOpt(_NovaTwin, cfg.MultiStrOpt):
     """A multi-valued string option Nova defines too (see :class:`_NovaTwin`)."""
 
 
+class _TwinMultiOpt(_NovaTwin, cfg.MultiOpt):
+    """A multi-valued option Nova defines too (see :class:`_NovaTwin`)."""
+
+
+class _TwinListOpt(_NovaTwin, cfg.ListOpt):
+    """A list option Nova defines too (see :class:`_NovaTwin`)."""
+
+
 compute_group = cfg.OptGroup(
     "compute", title="Compute host CPU sets", help="Which host CPUs guests may use."
 )
@@ -161,7 +169,7 @@ neutron_group = cfg.OptGroup(
 
 #: Nova's [neutron] physnets: the same name, type and default.
 neutron_opts: list[cfg.Opt] = [
-    cfg.ListOpt(
+    _TwinListOpt(
         "physnets",
         default=[],
         help=(
@@ -251,7 +259,7 @@ os_numa_guest_opts: list[cfg.Opt] = [
 #: [DEFAULT] options Nova owns (nova/conf/compute.py registers them in [DEFAULT]):
 #: the same name, type, default and bounds, so a Nova process reads one value.
 default_opts: list[cfg.Opt] = [
-    cfg.MultiOpt(
+    _TwinMultiOpt(
         "reserved_huge_pages",
         item_type=types.Dict(),
         help=(
@@ -262,7 +270,7 @@ default_opts: list[cfg.Opt] = [
             "has, is an error."
         ),
     ),
-    cfg.IntOpt(
+    _TwinIntOpt(
         "reserved_host_memory_mb",
         default=512,
         min=0,

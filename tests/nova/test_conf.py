@@ -14,7 +14,14 @@ import json, tempfile
 {imports}
 from oslo_config import cfg
 conf_file = tempfile.NamedTemporaryFile('w', suffix='.conf', delete=False)
-conf_file.write('''[compute]
+conf_file.write('''[DEFAULT]
+reserved_host_memory_mb = 1024
+reserved_huge_pages = node:0,size:2048,count:4
+[neutron]
+physnets = foo,bar
+[neutron_physnet_foo]
+numa_nodes = 1
+[compute]
 cpu_dedicated_set = 2-7
 cpu_shared_set = 0-1
 packing_host_numa_cells_allocation_strategy = true
@@ -37,6 +44,8 @@ print(json.dumps({{
     'pci': c.pci.alias,
     'os_numa': c.os_numa.emulator_share_locality,
     'nova_only': c.cpu_allocation_ratio,
+    'default': [c.reserved_host_memory_mb, c.reserved_huge_pages],
+    'neutron': c.neutron.physnets,
     'cpuset': sorted(os_numa.conf.parse_cpu_set_option(c, 'compute', 'cpu_dedicated_set')),
 }}))
 """
@@ -55,6 +64,8 @@ def test_both_import_orders_read_one_configuration(nova_python, imports):
         "pci": ['{"name": "a1", "vendor_id": "8086", "product_id": "154c"}'],
         "os_numa": "host",
         "nova_only": None,
+        "default": [1024, [{"node": "0", "size": "2048", "count": "4"}]],
+        "neutron": ["foo", "bar"],
         "cpuset": [2, 3, 4, 5, 6, 7],
     }
 
