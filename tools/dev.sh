@@ -18,6 +18,7 @@ APT_PACKAGES=(
   libvirt-clients libxml2-utils       # virsh, virt-xml-validate, xmllint
   libvirt-daemon libvirt-daemon-driver-qemu libvirt-daemon-system
   qemu-system-x86                     # the real-guest end-to-end test
+  zsh bash-completion                 # os-numa completion bash|zsh, installed and used by tests
 )
 
 log() { printf '[dev.sh] %s\n' "$*" >&2; }

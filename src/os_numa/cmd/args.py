@@ -35,6 +35,17 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {one_line(message)} (see '{self.prog} --help')\n")
 
 
+COMPLETION_EPILOG = """\
+install it (then open a new shell):
+  bash:  os-numa completion bash > ~/.local/share/bash-completion/completions/os-numa
+  zsh:   mkdir -p ~/.zfunc && os-numa completion zsh > ~/.zfunc/_os-numa
+         and in ~/.zshrc, before compinit:  fpath=(~/.zfunc $fpath)
+or load it in the running shell:
+  bash:  source <(os-numa completion bash)
+  zsh:   eval "$(os-numa completion zsh)"   (after compinit)
+"""
+
+
 def _add_host_options(parser: argparse.ArgumentParser) -> None:
     source = parser.add_argument_group("host (default: the built-in 2-socket SMT server)")
     exclusive = source.add_mutually_exclusive_group()
@@ -304,6 +315,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_audit_parser(commands)
     _add_fleet_parser(commands, EPILOG)
     _add_migrate_parser(commands)
+
+    completion = commands.add_parser(
+        "completion",
+        help="print the bash or zsh completion script",
+        description="Print a completion script for os-numa's subcommands, options and values.",
+        epilog=COMPLETION_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    completion.add_argument("shell", choices=("bash", "zsh"), help="the shell to complete in")
     return parser
 
 

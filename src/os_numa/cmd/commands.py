@@ -20,6 +20,7 @@ from os_numa import exception, explain, hardware
 from os_numa.cmd import args as cli_args
 from os_numa.cmd import (
     audit,
+    completion,
     flavorcheck,
     hostsource,
     inputfile,
@@ -321,12 +322,18 @@ def cmd_fleet(options: argparse.Namespace, out: TextIO) -> int:
     return fleet.cmd_fleet(options, out, _conf(options))
 
 
+def cmd_completion(options: argparse.Namespace, out: TextIO) -> int:
+    out.write(completion.script(options.shell))
+    return EXIT_FITS
+
+
 COMMANDS = {
     "place": cmd_place,
     "host": cmd_host,
     "validate-flavor": cmd_validate_flavor,
     "audit": cmd_audit,
     "fleet": cmd_fleet,
+    "completion": cmd_completion,
 }
 
 
