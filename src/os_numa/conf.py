@@ -309,6 +309,17 @@ os_numa_reserved_opts: list[cfg.Opt] = [
 #: [os_numa] options of the fit (os_numa.fit).
 os_numa_fit_opts: list[cfg.Opt] = [
     cfg.BoolOpt(
+        "align_cpus_by_cache",
+        default=False,
+        help=(
+            "Keep each guest cell's pinned vCPUs (and emulator pCPUs) inside as few "
+            "last-level cache banks as possible (libvirt's <cache><bank> of the "
+            "capabilities), like Kubernetes' prefer-align-cpus-by-uncorecache: one bank "
+            "when one can hold them, the fullest bank that still fits first. False (the "
+            "default, as in Nova): lowest-numbered free pCPUs, whatever the banks."
+        ),
+    ),
+    cfg.BoolOpt(
         "prefer_closest_numa_cells",
         default=False,
         help=(

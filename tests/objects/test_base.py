@@ -45,9 +45,9 @@ EXPECTED_FINGERPRINTS = {
     "OsNumaInstanceNUMATopology": "1.8-c421dfd10f858842984c9dd89db606aa",
     "OsNumaInstancePCIDevice": "1.0-6e74c6e8f4de0f3b97e3d688baa43b03",
     "OsNumaMigrationContext": "1.1-cff9d2fbefa1917009a452f78f46e2dc",
-    "OsNumaNUMACell": "1.4-97b603e51f0f43c2afb0d50abdd29334",
+    "OsNumaNUMACell": "1.5-325f28fb4bc5018541d9d611920a7f44",
     "OsNumaNUMAPagesTopology": "1.1-edab9fa2dc43c117a38d600be54b4542",
-    "OsNumaNUMATopology": "1.4-c63fad38be73b6afd04715c9c1b29220",
+    "OsNumaNUMATopology": "1.5-c63fad38be73b6afd04715c9c1b29220",
     "OsNumaNUMATopologyLimits": "1.0-9463e0edd40f64765ae518a539b9dfd2",
     "OsNumaVirtCPUTopology": "1.0-fd0a429bd8952537d1c94671e2213623",
 }

@@ -183,6 +183,14 @@ def _distance_lines(host: NUMATopology, placement: InstanceNUMATopology) -> list
     return ["NUMA distance between the guest's host cells: " + ", ".join(pairs)]
 
 
+def _cache_lines(cell: NUMACell) -> list[str]:
+    """The cell's last-level cache banks, when it has more than one."""
+    banks = getattr(cell, "cache_banks", None) or []
+    if len(banks) < 2:
+        return []
+    return ["  cache banks: " + " | ".join(format_cpu_spec(bank) for bank in banks)]
+
+
 def _network_lines(cell: NUMACell) -> list[str]:
     """The Neutron networks local to a cell ([neutron] NUMA affinity), if any."""
     names = [f"physnet {name}" for name in getattr(cell, "physnets", None) or ()]
@@ -404,7 +412,7 @@ def render_host(
             layout[cell.id],
             taken.get(cell.id, ()),
         )
-        lines += _network_lines(cell)
+        lines += _cache_lines(cell) + _network_lines(cell)
         lines += ["  " + note for note in (notes or {}).get(cell.id, ())]
     known = {cell.id for cell in host.cells}
     for key in sorted((k for k in notes or {} if k not in known), key=lambda k: (k is None, k)):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from os_numa.fit import memory, packing
+from os_numa.fit import cache, memory, packing
 from os_numa.fit.outcome import CellFit, Shortfall, pcpus_needed
 from os_numa.fit.snapshot import GuestCell, HostCell, Limits
 from os_numa.objects import fields
@@ -15,11 +15,13 @@ def cell_fit(
     limits: Limits | None = None,
     realtime: frozenset[int] = frozenset(),
     smt_aware: bool = False,
+    cache_aware: bool = False,
 ) -> CellFit | Shortfall:
     """Fit ``guest`` on ``host`` with ``reserve`` emulator pCPUs; pure and deterministic.
 
     ``realtime`` and ``smt_aware`` steer the emulator pCPUs off the cores of
-    realtime vCPUs (:func:`os_numa.fit.packing.pack`).
+    realtime vCPUs (:func:`os_numa.fit.packing.pack`); ``cache_aware`` keeps
+    the pCPUs in as few last-level cache banks as possible (:mod:`os_numa.fit.cache`).
 
     Checks, first failure wins: memory and pages; pinned vCPUs + reserve against
     the cell's pinnable pCPUs; floating vCPUs against its shared CPUs; pinned
@@ -55,7 +57,17 @@ def cell_fit(
                 len(host.free),
                 f"{pcpus_needed(vcpus, reserve)}, {len(host.free)} free",
             )
-        packed = packing.pack(host, guest.pinned, guest.thread_policy, reserve, realtime, smt_aware)
+        packed = (
+            cache.pack_in_banks(
+                host,
+                needed,
+                lambda cell: packing.pack(
+                    cell, guest.pinned, guest.thread_policy, reserve, realtime, smt_aware
+                ),
+            )
+            if cache_aware
+            else packing.pack(host, guest.pinned, guest.thread_policy, reserve, realtime, smt_aware)
+        )
         if isinstance(packed, Shortfall):
             return packed
         pinning, reserved = packed

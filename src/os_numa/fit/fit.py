@@ -56,6 +56,8 @@ class Problem:
     coverage: tuple[search.Coverage, ...] = ()
     #: Distance matrix by host index, with ``[os_numa] prefer_closest_numa_cells`` only.
     distances: tuple[tuple[int, ...], ...] | None = None
+    #: ``[os_numa] align_cpus_by_cache``: pins in as few cache banks as possible.
+    cache_aware: bool = False
     _outcomes: dict[tuple[int, int], CellFit | Shortfall] = field(default_factory=dict)
 
     def outcome(self, guest: int, host: int) -> CellFit | Shortfall:
@@ -78,9 +80,16 @@ class Problem:
                     self.limits,
                     self.realtime,
                     self.smt_aware,
+                    self.cache_aware,
                 )
             else:
-                result = cell_fit(self.hosts[host], self.guests[guest], 0, self.limits)
+                result = cell_fit(
+                    self.hosts[host],
+                    self.guests[guest],
+                    0,
+                    self.limits,
+                    cache_aware=self.cache_aware,
+                )
             self._outcomes[key] = result
         return result
 
@@ -160,6 +169,7 @@ def make_problem(
         allowed=restrict.allowed_cells(len(guests), host_cells, cell_mapping),
         coverage=_network_rules(host_topology, network) if network is not None else (),
         distances=_distance_matrix(host_topology) if closest else None,
+        cache_aware=pinning and bool(conf["os_numa"]["align_cpus_by_cache"]),
         pool=(
             emulator_pool(host_topology)
             if emulator.policy == fields.CPUEmulatorThreadsPolicy.POOL

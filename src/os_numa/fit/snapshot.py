@@ -73,6 +73,7 @@ _HOST_CELL = FieldReader(
     "id", "cpuset", "pcpuset", "pinned_cpus", "cpu_usage", "memory", "memory_usage"
 )
 _SIBLINGS = FieldReader("siblings")
+_BANKS = FieldReader("cache_banks", optional=True)
 _MEMPAGES = FieldReader("mempages")
 _PAGES = FieldReader("size_kb", "total", "used", "reserved")
 _CELLS = FieldReader("cells")
@@ -148,6 +149,22 @@ class HostCell:
     @property
     def avail_memory(self) -> int:
         return self.memory - self.memory_usage
+
+    @property
+    def cache_banks(self) -> tuple[frozenset[int], ...]:
+        """The cell's last-level cache banks (CPU sets), read on demand; () when unknown."""
+        (banks,) = _BANKS(self._cell)
+        return tuple(frozenset(bank) for bank in banks or ())
+
+    def restricted(self, cpus: frozenset[int]) -> HostCell:
+        """This cell with only ``cpus`` free (the rest as if pinned), for a search that
+        must stay inside some CPUs (a cache bank); cores and pages are shared."""
+        copy = HostCell.__new__(HostCell)
+        for name in HostCell.__slots__:
+            setattr(copy, name, getattr(self, name))
+        copy.free = self.free & cpus
+        copy._free_parts = copy._free_cores = copy._whole_cores = None
+        return copy
 
     @property
     def cores(self) -> tuple[topology.Core, ...]:

@@ -104,9 +104,11 @@ class NUMACell(base.OsNumaObject):
       id as a string), physnets (the Neutron physical networks with NUMA
       affinity to this cell, sorted) and tunneled (tunneled networks have
       affinity to it); all dropped when downgrading
+    * 1.5: cache_banks (the cell's CPUs of each last-level cache bank, lowest
+      CPU first); dropped when downgrading
     """
 
-    VERSION = "1.4"
+    VERSION = "1.5"
 
     fields = {
         "id": fields.IntegerField(read_only=True),
@@ -125,6 +127,7 @@ class NUMACell(base.OsNumaObject):
         "distances": fields.DictOfIntegersField(default={}),
         "physnets": fields.ListOfStringsField(default=[]),
         "tunneled": fields.BooleanField(default=False),
+        "cache_banks": fields.ListOfSetsOfIntegersField(default=[]),
     }
 
     obj_relationships = {"mempages": [("1.0", "1.0"), ("1.1", "1.1")]}
@@ -136,6 +139,8 @@ class NUMACell(base.OsNumaObject):
     def obj_make_compatible(self, primitive, target_version):
         super().obj_make_compatible(primitive, target_version)
         target = versionutils.convert_version_to_tuple(target_version)
+        if target < (1, 5):
+            primitive.pop("cache_banks", None)
         if target < (1, 4):
             for name in ("distances", "physnets", "tunneled"):
                 primitive.pop(name, None)
@@ -277,16 +282,24 @@ class NUMATopology(base.OsNumaObject):
     * 1.2: cells are NUMACell 1.2 (socket)
     * 1.3: cells are NUMACell 1.3 (emulator pool)
     * 1.4: cells are NUMACell 1.4 (distances, physnets, tunneled)
+    * 1.5: cells are NUMACell 1.5 (cache_banks)
     """
 
-    VERSION = "1.4"
+    VERSION = "1.5"
 
     fields = {
         "cells": fields.ListOfObjectsField("OsNumaNUMACell"),
     }
 
     obj_relationships = {
-        "cells": [("1.0", "1.0"), ("1.1", "1.1"), ("1.2", "1.2"), ("1.3", "1.3"), ("1.4", "1.4")]
+        "cells": [
+            ("1.0", "1.0"),
+            ("1.1", "1.1"),
+            ("1.2", "1.2"),
+            ("1.3", "1.3"),
+            ("1.4", "1.4"),
+            ("1.5", "1.5"),
+        ]
     }
 
     @property

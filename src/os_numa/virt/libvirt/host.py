@@ -16,7 +16,7 @@ from oslo_config import cfg
 from os_numa import conf as os_numa_conf
 from os_numa import cpuset as cpuset_mod
 from os_numa import exception, objects
-from os_numa.virt.libvirt import config, reserved
+from os_numa.virt.libvirt import cache, config, reserved
 
 CPUSetLike = str | Iterable[int]
 
@@ -218,7 +218,8 @@ def host_topology_from_capabilities(
 
     - ``distances``: libvirt's distance to every cell (``<distances>``);
       ``physnets``/``tunneled``: the Neutron networks local to the cell
-      (:func:`network_affinity`);
+      (:func:`network_affinity`); ``cache_banks``: the cell's CPUs of each
+      last-level cache bank (:mod:`os_numa.virt.libvirt.cache`);
     - reserved memory (see :mod:`os_numa.virt.libvirt.reserved`): ``[DEFAULT]
       reserved_huge_pages`` sets ``NUMAPagesTopology.reserved``; ``[os_numa]
       reserved_host_memory_per_cell`` (or ``reserved_host_memory_spread``) takes
@@ -265,6 +266,7 @@ def host_topology_from_capabilities(
         ),
     )
     network = network_affinity(conf, cell_ids)
+    banks = cache.last_level_banks(caps)
     host_memory = reserved.parse_reserved_memory(conf, cell_ids)
     reserved.check_nodes(
         host_memory,
@@ -309,6 +311,7 @@ def host_topology_from_capabilities(
                     name for name, nodes in network.physnets.items() if cell.id in nodes
                 ),
                 tunneled=cell.id in network.tunnel,
+                cache_banks=cache.cell_cache_banks(banks, cpus),
             )
         )
     return objects.NUMATopology(cells=result)
