@@ -7,6 +7,7 @@ script) and its output compared with the lines that follow it, up to the next
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import subprocess
@@ -18,7 +19,11 @@ import pytest
 from tests.cmd.conftest import run_command
 
 ROOT = Path(__file__).resolve().parents[2]
-PAGES = [ROOT / "README.rst", ROOT / "doc" / "source" / "cli.rst"]
+PAGES = [
+    ROOT / "README.rst",
+    ROOT / "doc" / "source" / "cli.rst",
+    ROOT / "doc" / "source" / "realtime-host.rst",
+]
 
 
 def examples(path: Path) -> list[tuple[list[str], str, int | None]]:
@@ -58,7 +63,7 @@ CASES = [(page.name, *example) for page in PAGES for example in examples(page)]
 
 
 def test_the_pages_have_examples():
-    assert {name for name, *_ in CASES} == {"README.rst", "cli.rst"}
+    assert {name for name, *_ in CASES} == {page.name for page in PAGES}
     assert len(CASES) >= 5
 
 
@@ -86,3 +91,22 @@ def test_readme_library_example_prints_what_it_shows():
     assert (result.returncode, result.stderr) == (0, "")
     expected = "\n".join(line[4:] for line in shown.splitlines())
     assert result.stdout.strip() == expected.strip()
+
+
+def test_the_realtime_guide_flavor_keeps_realtime_vcpus_off_housekeeping_siblings():
+    """doc/source/realtime-host.rst: its example flavor never puts a realtime vCPU
+    on the sibling thread of a housekeeping vCPU's pCPU (nor on the emulator's)."""
+    ((argv, _, _),) = [c for c in examples(PAGES[2]) if "hw:cpu_realtime=yes" in " ".join(c[0])]
+    placed = json.loads(run_command([*argv, "--format", "json"]).stdout)
+    host_argv = [a for a in argv[1:] if not a.startswith("vcpus=")]
+    host_argv = host_argv[: host_argv.index("--flavor")]
+    host = json.loads(run_command(["host", "--format", "json", *host_argv]).stdout)
+    core_of = {cpu: tuple(core) for cell in host["cells"] for core in cell["cores"] for cpu in core}
+    ((sched,),) = [placed["vcpusched"]]
+    realtime = set(sched["vcpus"])
+    pins = {int(v): p for cell in placed["cells"] for v, p in cell["cpu_pinning"].items()}
+    housekeeping_cores = {core_of[p] for v, p in pins.items() if v not in realtime}
+    housekeeping_cores |= {core_of[p] for p in placed["emulatorpin"]}
+    realtime_cores = {core_of[pins[v]] for v in realtime}
+    assert realtime and housekeeping_cores and not realtime_cores & housekeeping_cores
+    assert "hw:cpu_thread_policy=require" in " ".join(argv)
