@@ -62,6 +62,7 @@ def host(
             cpuset, pcpuset = set(cpus), set(cpus)
         else:
             cpuset, pcpuset = cpus & (shared or set()), cpus & (dedicated or set())
+        used = cpuset | pcpuset | (pool & cpus)
         small = (memory - huge_2m * 2) * 256
         pages = [objects.NUMAPagesTopology(size_kb=4, total=small)]
         if huge_2m:
@@ -82,9 +83,8 @@ def host(
                 pcpuset=pcpuset,
                 memory=memory,
                 pinned_cpus=pinned & pcpuset,
-                siblings=sorted(
-                    (g & (cpuset | pcpuset) for g in groups if g & (cpuset | pcpuset)), key=min
-                ),
+                # As the libvirt host reports them: every CPU guests use, pool included.
+                siblings=sorted((g & used for g in groups if g & used), key=min),
                 mempages=pages,
                 **extra,
             )

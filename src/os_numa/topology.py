@@ -20,10 +20,29 @@ def cores_of(siblings: Iterable[Iterable[int]], cpus: Iterable[int]) -> tuple[Co
     reports no siblings still has cores. A CPU listed in two groups counts in
     the first only; the result is sorted by lowest CPU, each core sorted.
     """
+    return split_cores_of(siblings, cpus)[0]
+
+
+def split_cores_of(
+    siblings: Iterable[Iterable[int]], cpus: Iterable[int]
+) -> tuple[tuple[Core, ...], frozenset[Core], int]:
+    """:func:`cores_of`, which of those cores are split, and the threads per real core.
+
+    A core is *split* when its sibling group has threads outside ``cpus`` (a
+    pCPU whose sibling is a shared CPU): its pCPUs may be pinned, but the core
+    is never wholly the guest's, which thread policy ``isolate`` needs. The
+    threads per core are those of the largest sibling group, whether or not its
+    threads are in ``cpus`` (1 without groups), as Nova counts them.
+    """
     wanted = cpus if isinstance(cpus, (set, frozenset)) else frozenset(cpus)
     covered: set[int] = set()
     cores = []
+    split = []
+    most = 1
     for group in siblings:
+        size = len(group)
+        if size > most:
+            most = size
         core = wanted.intersection(group)
         if not core:
             continue
@@ -37,10 +56,12 @@ def cores_of(siblings: Iterable[Iterable[int]], cpus: Iterable[int]) -> tuple[Co
             cores.append((first, second) if first < second else (second, first))
         else:
             cores.append(tuple(sorted(core)))
+        if len(core) < size:
+            split.append(cores[-1])
     if len(covered) < len(wanted):
         cores.extend((cpu,) for cpu in wanted - covered)
     cores.sort()
-    return tuple(cores)
+    return tuple(cores), frozenset(split), most
 
 
 def threads_per_core(cores: Iterable[Core]) -> int:
@@ -49,9 +70,24 @@ def threads_per_core(cores: Iterable[Core]) -> int:
 
 
 def free_parts(
+    cores: Iterable[Core],
+    free: set[int] | frozenset[int],
+    split: frozenset[Core] = frozenset(),
+) -> tuple[tuple[Core, bool], ...]:
+    """Each core's free CPUs with whether that is the whole core, for cores with any.
+
+    A core in ``split`` (see :func:`split_cores_of`) is never whole.
+    """
+    parts = _free_parts(cores, free)
+    if split:  # rare: only cells whose sets split cores pay for the lookups
+        # A whole free core's part is the core itself.
+        return tuple((part, whole and part not in split) for part, whole in parts)
+    return parts
+
+
+def _free_parts(
     cores: Iterable[Core], free: set[int] | frozenset[int]
 ) -> tuple[tuple[Core, bool], ...]:
-    """Each core's free CPUs with whether that is the whole core, for cores with any."""
     result = []
     for core in cores:
         if free.issuperset(core):

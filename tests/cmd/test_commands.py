@@ -711,3 +711,20 @@ def test_pci_devices_for_a_guest_without_numa_request(in_process):
     short = in_process([*argv, "--extra-spec", "pci_passthrough:alias=vf:4"])
     assert short.returncode == 1
     assert "alias vf: 4 devices requested, 3 free on the whole host" in short.stdout
+
+
+def test_isolate_on_cores_split_between_the_sets_does_not_fit(in_process):
+    """Issue 10, defect 1: the default host's CPU N and N+16 share a core; with
+    pCPUs 0-7 and shared CPUs 16-23 every pCPU's sibling is a shared CPU, so thread
+    policy isolate fits nowhere (as in Nova), and the picture draws 16-23 beside 0-7."""
+    flavor = "vcpus=2,memory_mb=1024,hw:cpu_policy=dedicated,hw:cpu_thread_policy=isolate"
+    sets = ["--cpu-dedicated-set", "0-7", "--cpu-shared-set", "16-23"]
+    result = in_process(["place", *sets, "--flavor", flavor, "--format", "json"])
+    assert result.returncode == 1, result.stdout
+    doc = json.loads(result.stdout)
+    assert doc["fits"] is False and "isolate" in json.dumps(doc["explanation"])
+    picture = in_process(["place", *sets, "--flavor", flavor]).stdout
+    assert "[ 0 free  16 shr ]" in picture
+    prefer = flavor.replace("isolate", "prefer")
+    placed = json.loads(in_process(["place", *sets, "--flavor", prefer, "--format", "json"]).stdout)
+    assert placed["cells"][0]["cpu_pinning"] == {"0": 0, "1": 1}

@@ -6,6 +6,7 @@ from os_numa import conf as os_numa_conf
 from os_numa import exception, objects
 from os_numa.fit import numa_fit_instance_to_host as fit
 from os_numa.fit.fit import _new
+from os_numa.virt.libvirt.host import host_topology_from_capabilities
 from tests import fixtures_topology as ft
 
 ISOLATE = "isolate"
@@ -626,3 +627,35 @@ def test_mixed_cell_without_pinned_vcpus_has_no_pinning_and_claims_no_pcpu():
     assert used.cells[0].pinned_cpus == set()
     freed = hw.numa_usage_from_instance_numa(used, placed, free=True)
     assert [c.pinned_cpus for c in freed.cells] == [set(), set()]
+
+
+# --- issue 10, defect 1: cores split between cpu_dedicated_set and cpu_shared_set -------
+
+
+def _intel(dedicated, shared):
+    """The 2 x 20 x 2 Intel sample (CPU N's sibling is N + 40) with these sets."""
+    xml = (ft.CAPABILITIES / "intel-2s-20c-ht.xml").read_text()
+    return host_topology_from_capabilities(xml, dedicated, shared, conf=os_numa_conf.make_conf())
+
+
+@pytest.mark.parametrize("thread", ["isolate", "require"])
+def test_thread_policy_sees_shared_siblings(thread):
+    """pCPUs 0-7 whose siblings 40-47 are shared CPUs are on two-thread cores: isolate
+    never fits such a cell (Nova bug 1889633, as in Nova), require finds no free
+    sibling pair, and the claim of a prefer guest still pins only pCPUs."""
+    host = _intel("0-7", "40-47")
+    assert host.cells[0].siblings[:2] == [{0, 40}, {1, 41}]
+    request = ft.guest([2], thread=thread)
+    assert fit(host, request) is None
+    placement = fit(host, ft.guest([2], thread="prefer"))
+    assert placed(placement) == [(0, {0: 0, 1: 1}, None, None)]
+
+
+def test_isolate_still_fits_where_no_guest_shares_the_core():
+    """Threads in neither set (the host's) are not siblings, as in Nova: isolate fits
+    pCPUs 0-7 whose siblings 40-47 only the host uses (shared CPUs 10-17 are whole
+    cores' first threads, their siblings 50-57 the host's too)."""
+    host = _intel("0-7", "10-17")
+    assert host.cells[0].siblings[:2] == [{0}, {1}]
+    placement = fit(host, ft.guest([2], thread="isolate"))
+    assert placed(placement) == [(0, {0: 0, 1: 1}, None, None)]

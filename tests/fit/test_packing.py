@@ -15,6 +15,8 @@ from tests import fixtures_topology as ft
 PREFER = "prefer"
 REQUIRE = "require"
 ISOLATE = "isolate"
+#: Every CPU of a 4 x 2 cell but 4, which is the emulator pool (legacy: pinned = shared).
+LEGACY_BUT_4 = {0, 1, 2, 3, 5, 6, 7}
 
 
 def cell(topology, index=0):
@@ -268,6 +270,42 @@ THREAD_POLICY = {
         ISOLATE,
         0,
         short("smt_config", 1, 2),
+    ),
+    # Issue 10, defect 1: a pCPU whose sibling is a shared CPU is on a two-thread core.
+    "isolate: never where pCPUs' siblings are shared CPUs (cores split between the sets)": (
+        lambda: cell(ft.host(1, 4, 2, layout="split", dedicated=range(4), shared=range(4, 8))),
+        vcpus(2),
+        ISOLATE,
+        0,
+        short("smt_config", 1, 2),
+    ),
+    "isolate: a core whose sibling is an emulator pool CPU is never whole": (
+        lambda: cell(ft.host(1, 4, 2, dedicated=LEGACY_BUT_4, shared=LEGACY_BUT_4, pool={4})),
+        vcpus(2),
+        ISOLATE,
+        1,
+        (pins(0, 2), (6,)),
+    ),
+    "isolate: ... so three whole cores are all it has": (
+        lambda: cell(ft.host(1, 4, 2, dedicated=LEGACY_BUT_4, shared=LEGACY_BUT_4, pool={4})),
+        vcpus(3),
+        ISOLATE,
+        1,
+        short("whole_cores", 4, 3),
+    ),
+    "require: cores split between the sets offer no sibling threads": (
+        lambda: cell(ft.host(1, 4, 2, layout="split", dedicated=range(4), shared=range(4, 8))),
+        vcpus(2),
+        REQUIRE,
+        0,
+        short("sibling_threads", 2, 0),
+    ),
+    "prefer: cores split between the sets are one pinnable thread each": (
+        lambda: cell(ft.host(1, 4, 2, layout="split", dedicated=range(4), shared=range(4, 8))),
+        vcpus(2),
+        PREFER,
+        1,
+        (pins(0, 1), (2,)),
     ),
     "isolate: whole cores counted with the emulator": (
         lambda: a3({1, 3}),  # whole cores 4-5, 6-7

@@ -34,7 +34,8 @@ def test_marker_shapes_the_host(os_numa_fake_host):
     topology = os_numa_fake_host.topology(cpu_dedicated_set="1-3,5-7", cpu_shared_set="0,4")
     assert [sorted(c.pcpuset) for c in topology.cells] == [[1, 2, 3], [5, 6, 7]]
     assert [sorted(c.cpuset) for c in topology.cells] == [[0], [4]]
-    assert topology.cells[0].siblings == [{1}, {2, 3}]
+    # CPU 0 is shared, yet still the sibling of pCPU 1: they share a core.
+    assert topology.cells[0].siblings == [{0, 1}, {2, 3}]
     assert [p.total for p in topology.cells[1].mempages if p.size_kb == 2048] == [16]
 
 

@@ -78,7 +78,7 @@ def cores_of(cell: NUMACell) -> list[list[int]]:
     CPUs the siblings list does not mention are cores of their own, so a host
     reported without SMT data still shows every CPU.
     """
-    cpus = set(cell.cpuset) | set(cell.pcpuset)
+    cpus = set(cell.cpuset) | set(cell.pcpuset) | _pool_cpus(cell)
     return [list(core) for core in topology.cores_of(cell.siblings, cpus)]
 
 

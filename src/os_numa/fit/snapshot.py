@@ -122,6 +122,7 @@ class HostCell:
         "_free_parts",
         "_free_cores",
         "_whole_cores",
+        "_split",
         "_threads",
         "_pages",
     )
@@ -143,6 +144,7 @@ class HostCell:
         self._free_parts: tuple[tuple[topology.Core, bool], ...] | None = None
         self._free_cores: tuple[topology.Core, ...] | None = None
         self._whole_cores: tuple[topology.Core, ...] | None = None
+        self._split: frozenset[topology.Core] = frozenset()
         self._threads = 0
         self._pages: tuple[Pages, ...] | None = None
 
@@ -170,16 +172,24 @@ class HostCell:
     def cores(self) -> tuple[topology.Core, ...]:
         """Sibling groups within ``pcpuset``, sorted by lowest pCPU."""
         if self._cores is None:
-            (siblings,) = _SIBLINGS(self._cell)
-            self._cores = topology.cores_of(siblings, self.pcpuset)
-            self._threads = topology.threads_per_core(self._cores)
+            self._read_cores()
         return self._cores
+
+    def _read_cores(self) -> None:
+        (siblings,) = _SIBLINGS(self._cell)
+        # Threads of the real cores, shared CPUs included (as Nova counts them):
+        # a pCPU whose sibling is a shared CPU is on a two-thread core.
+        self._cores, self._split, self._threads = topology.split_cores_of(siblings, self.pcpuset)
 
     @property
     def free_parts(self) -> tuple[tuple[topology.Core, bool], ...]:
-        """Each core's free pCPUs and whether the whole core is free, in core order."""
+        """Each core's free pCPUs and whether the whole core is free, in core order.
+
+        A core with a thread outside ``pcpuset`` (a shared CPU) is never whole.
+        """
         if self._free_parts is None:
-            self._free_parts = topology.free_parts(self.cores, self.free)
+            cores = self.cores
+            self._free_parts = topology.free_parts(cores, self.free, self._split)
         return self._free_parts
 
     @property
@@ -198,8 +208,10 @@ class HostCell:
 
     @property
     def threads(self) -> int:
-        """Threads of the largest core (1 without SMT)."""
-        return self._threads or topology.threads_per_core(self.cores)
+        """Threads of the largest real core (1 without SMT), shared CPUs included."""
+        if self._cores is None:
+            self._read_cores()
+        return self._threads
 
     @property
     def pages(self) -> tuple[Pages, ...]:

@@ -183,8 +183,9 @@ CPU_SET_CASES = [
         "2-19,42-59,22-39,62-79",
         "0-1,40-41,20-21,60-61",
         [
-            ({*range(2, 20), *range(42, 60)}, {0, 1, 40, 41}, _pairs(range(2, 20), 40)),
-            ({*range(22, 40), *range(62, 80)}, {20, 21, 60, 61}, _pairs(range(22, 40), 40)),
+            # Shared CPUs stay in the sibling groups (as in Nova): here whole shared cores.
+            ({*range(2, 20), *range(42, 60)}, {0, 1, 40, 41}, _pairs(range(0, 20), 40)),
+            ({*range(22, 40), *range(62, 80)}, {20, 21, 60, 61}, _pairs(range(20, 40), 40)),
         ],
     ),
     (
@@ -202,7 +203,7 @@ CPU_SET_CASES = [
         "tiny-2cell-nosmt.xml",
         None,
         {0, 4},
-        [(set(), {0}, []), (set(), {4}, [])],
+        [(set(), {0}, [{0}]), (set(), {4}, [{4}])],
     ),
     (
         "offline-dedicated-on-online-cpus",
@@ -210,7 +211,8 @@ CPU_SET_CASES = [
         "8-10,12-13,15",
         "0-2",
         [
-            ({8, 9, 10}, {0, 1, 2}, [{8}, {9}, {10}]),
+            # Cores split between the sets keep both threads: 0 and 8 share a core.
+            ({8, 9, 10}, {0, 1, 2}, [{0, 8}, {1, 9}, {2, 10}]),
             ({12, 13, 15}, set(), [{12}, {13}, {15}]),
             (set(), set(), []),
         ],
@@ -493,8 +495,9 @@ def test_topology_invariants(case):
         assert all_p == (dedicated or set())
         assert all_s == (shared or set())
     for cell in topology.cells:
-        # Siblings partition pcpuset, lowest CPU first, no empty group.
-        assert sorted(cpu for group in cell.siblings for cpu in group) == sorted(cell.pcpuset)
+        # Siblings partition the CPUs guests use, lowest CPU first, no empty group.
+        used = cell.pcpuset | cell.cpuset
+        assert sorted(cpu for group in cell.siblings for cpu in group) == sorted(used)
         assert all(cell.siblings)
         assert [min(g) for g in cell.siblings] == sorted(min(g) for g in cell.siblings)
         assert all(len(group) <= info.cpu_threads for group in cell.siblings)
@@ -541,7 +544,9 @@ def test_emulator_pool_per_cell(sets, cells, source):
         assert cell.emulator_pool_overcommit == 3
         assert cell.emulator_pool_guests == {}
         assert not cell.emulator_pool_cpus & (cell.pcpuset | cell.cpuset)
-        assert not set().union(*cell.siblings) & cell.emulator_pool_cpus
+        # Pool CPUs share cores with guests' CPUs: they stay in the sibling groups.
+        used = cell.emulator_pool_cpus | cell.pcpuset | cell.cpuset
+        assert set().union(*cell.siblings) == used
 
 
 BAD_POOLS = {

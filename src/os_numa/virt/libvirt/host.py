@@ -128,15 +128,18 @@ def _check_cells(cells: list[config.LibvirtConfigCapsNUMACell]) -> None:
             cell_of_cpu[cpu.id] = cell.id
 
 
-def _siblings(cell: config.LibvirtConfigCapsNUMACell, pcpuset: set[int]) -> list[set[int]]:
-    """The cell's SMT thread groups restricted to ``pcpuset``, unique, lowest CPU first.
+def _siblings(cell: config.LibvirtConfigCapsNUMACell, used: set[int]) -> list[set[int]]:
+    """The cell's SMT thread groups restricted to ``used``, unique, lowest CPU first.
 
-    A CPU without a ``siblings`` attribute is a group of its own.
+    ``used`` holds every CPU a guest can run on (pinned vCPUs, floating vCPUs,
+    emulator pool), not just the pinnable ones: a core whose other thread is a
+    shared CPU is a two-thread core, and thread policy ``isolate`` must see it
+    so. A CPU without a ``siblings`` attribute is a group of its own.
     """
     groups = {
         frozenset(cpu.siblings if cpu.siblings is not None else {cpu.id}) for cpu in cell.cpus
     }
-    restricted = {group & pcpuset for group in groups}
+    restricted = {group & used for group in groups}
     return sorted((set(group) for group in restricted if group), key=min)
 
 
@@ -206,8 +209,12 @@ def host_topology_from_capabilities(
     - ``pcpuset`` = the cell's CPUs in ``cpu_dedicated_set``, ``cpuset`` = those in
       ``cpu_shared_set``. With neither set, both are every CPU of the cell; with
       only one of them, the other is empty (as in Nova).
-    - ``siblings``: the SMT thread groups, de-duplicated, restricted to ``pcpuset``,
-      empty groups dropped, sorted by lowest CPU.
+    - ``siblings``: the SMT thread groups, de-duplicated, restricted to the CPUs
+      guests use (``pcpuset``, ``cpuset`` and the emulator pool), empty groups
+      dropped, sorted by lowest CPU. As in Nova, a thread no guest can use (in
+      neither set) is left out; a shared CPU is kept, since it shares its core
+      with the pCPU beside it: ``pcpuset`` restricts what may be pinned, not
+      what shares a core.
     - ``memory`` in MiB, ``mempages`` from the ``<pages>`` pools (total pages),
       ``socket`` when every CPU of the cell is on the same socket, else None.
     - ``emulator_pool_cpus``: the cell's CPUs of ``emulator_pin_set`` (the
@@ -300,7 +307,7 @@ def host_topology_from_capabilities(
                 cpu_usage=0,
                 memory_usage=0,
                 pinned_cpus=set(),
-                siblings=_siblings(cell, pcpuset),
+                siblings=_siblings(cell, pcpuset | cpuset | (cpus & (pool or set()))),
                 mempages=mempages,
                 socket=_socket(cell),
                 emulator_pool_cpus=cpus & (pool or set()),
