@@ -23,6 +23,7 @@ PAGES = [
     ROOT / "README.rst",
     ROOT / "doc" / "source" / "cli.rst",
     ROOT / "doc" / "source" / "realtime-host.rst",
+    ROOT / "doc" / "source" / "nfv-example.rst",
 ]
 
 
