@@ -336,3 +336,40 @@ def test_live_migration_keeps_the_page_size_nova_would_choose_again():
     )
     assert fresh.cells[0].pagesize == 1048576, "a new boot (and Nova's move) takes 1 GiB"
     assert dest.move_claim(vm).placement.cells[0].pagesize == 2048
+
+
+def _race_confirm_and_revert():
+    source, dest = _tracker(), _tracker()
+    vm = _boot(source, _vm("vm", 2, **DED, **ISO))
+    dest.move_claim(vm)
+    outcomes: list = []
+    barrier = threading.Barrier(2)
+
+    def run(action):
+        barrier.wait()
+        try:
+            action()
+            outcomes.append("done")
+        except exception.MoveClaimNotFound:
+            outcomes.append("not found")
+
+    threads = [
+        threading.Thread(target=run, args=(lambda: dest.confirm(vm, source),)),
+        threading.Thread(target=run, args=(lambda: dest.revert(vm),)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return source, dest, vm, outcomes
+
+
+def test_racing_confirm_and_revert_settle_the_move_exactly_once():
+    for _ in range(20):
+        source, dest, vm, outcomes = _race_confirm_and_revert()
+        assert sorted(outcomes) == ["done", "not found"]
+        confirmed = dest.holds("vm")
+        assert source.holds("vm") is not confirmed, "the guest is held on exactly one host"
+        assert dest.moves == frozenset() and vm.migration_context is None
+        assert dest.usage == _rebuilt(ft.a1_host(), [vm] if confirmed else [])
+        assert source.usage == _rebuilt(ft.a1_host(), [] if confirmed else [vm])
