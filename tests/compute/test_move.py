@@ -373,3 +373,44 @@ def test_racing_confirm_and_revert_settle_the_move_exactly_once():
         assert dest.moves == frozenset() and vm.migration_context is None
         assert dest.usage == _rebuilt(ft.a1_host(), [vm] if confirmed else [])
         assert source.usage == _rebuilt(ft.a1_host(), [] if confirmed else [vm])
+
+
+class _RefusesContext(Instance):
+    """An instance object whose migration_context cannot be set (a strict ORM object)."""
+
+    def __setattr__(self, name, value):
+        if name == "migration_context" and value is not None:
+            raise TypeError("read-only field")
+        super().__setattr__(name, value)
+
+
+def test_an_instance_that_refuses_the_context_leaves_no_move_claim(tmp_path):
+    source = _tracker()
+    dest = ResourceTracker(LibvirtDriver(), ft.a1_host(), checkpoint_path=tmp_path / "dest.json")
+    vm = _RefusesContext(uuid="vm", flavor=Flavor(vcpus=2, memory_mb=1024, extra_specs=DED))
+    _boot(source, vm)
+    _boot(dest, _vm("resident", 1, **DED))  # writes the destination's first checkpoint
+    resized = Flavor(vcpus=3, memory_mb=1024, extra_specs=DED)
+    before, saved = dest.usage, (tmp_path / "dest.json").read_text()
+    with pytest.raises(TypeError):
+        dest.move_claim(vm, new_flavor=resized)
+    assert dest.usage == before and dest.moves == frozenset()
+    assert (tmp_path / "dest.json").read_text() == saved, "the checkpoint has no move either"
+    assert vm.new_flavor is None and vm.old_flavor is None and vm.migration_context is None
+
+
+def test_a_checkpoint_that_cannot_be_written_leaves_tracker_and_instance_untouched(tmp_path):
+    import shutil
+
+    folder = tmp_path / "state"
+    folder.mkdir()
+    source = _tracker()
+    dest = ResourceTracker(LibvirtDriver(), ft.a1_host(), checkpoint_path=folder / "dest.json")
+    vm = _boot(source, _vm("vm", 2, **DED))
+    _boot(dest, _vm("resident", 1, **DED))
+    before = dest.usage
+    shutil.rmtree(folder)
+    with pytest.raises(OSError):
+        dest.move_claim(vm, new_flavor=Flavor(vcpus=3, memory_mb=1024, extra_specs=DED))
+    assert dest.usage == before and dest.moves == frozenset()
+    assert vm.migration_context is None and vm.new_flavor is None

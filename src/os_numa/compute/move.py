@@ -258,8 +258,12 @@ class MoveClaimsMixin:
             if new_flavor is not None:
                 values.update(old_flavor=instance.flavor, new_flavor=new_flavor)
             values["migration_context"] = context
-            _set_attrs(instance, values)
             self._save(moves={**self._moves, uuid: move})  # the checkpoint first
+            try:
+                _set_attrs(instance, values)
+            except BaseException:
+                self._save()  # back to the checkpoint without this move
+                raise
             self._host = host
             self._pci = pci
             self._moves[uuid] = move
