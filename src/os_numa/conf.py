@@ -108,6 +108,34 @@ compute_opts = [
 ]
 
 libvirt_opts = [
+    _TwinBoolOpt(
+        "cpu_power_management",
+        default=False,
+        help=(
+            "Power down the idle pCPUs of [compute] cpu_dedicated_set and power them up "
+            "before a guest is pinned to them (os_numa.virt.libvirt.power). False (the "
+            "default): os-numa never touches CPU power, on any host."
+        ),
+    ),
+    _TwinStrOpt(
+        "cpu_power_management_strategy",
+        default="cpu_state",
+        choices=[
+            ("cpu_state", "take idle pCPUs offline (CPU 0 is never taken offline)"),
+            ("governor", "set idle pCPUs to cpu_power_governor_low"),
+        ],
+        help="How cpu_power_management powers a pCPU down.",
+    ),
+    _TwinStrOpt(
+        "cpu_power_governor_low",
+        default="powersave",
+        help="The cpufreq governor of an idle pCPU with the 'governor' strategy.",
+    ),
+    _TwinStrOpt(
+        "cpu_power_governor_high",
+        default="performance",
+        help="The cpufreq governor of a pinned pCPU with the 'governor' strategy.",
+    ),
     _TwinIntOpt(
         "realtime_scheduler_priority",
         default=1,
@@ -122,6 +150,16 @@ libvirt_opts = [
 ]
 
 os_numa_opts: list[cfg.Opt] = [
+    cfg.StrOpt(
+        "sysfs_root",
+        default="/sys",
+        help=(
+            "Where CPU power management reads and writes devices/system/cpu/cpuN/online "
+            "and cpufreq/scaling_governor. Tests point it at a fake tree "
+            "(os_numa.testing.sysfs); only [libvirt] cpu_power_management makes "
+            "os-numa write there."
+        ),
+    ),
     cfg.StrOpt(
         "emulator_share_locality",
         default="numa",

@@ -521,3 +521,9 @@ class PlacementConflict(PlacementError):
 
 class PlacementNotConfigured(InvalidConfiguration):
     msg_fmt = "Placement is not configured: %(reason)s"
+
+
+class CPUPowerManagementError(OsNumaError):
+    """Reading or writing a pCPU's power state through sysfs failed."""
+
+    msg_fmt = "CPU power management failed for CPU %(cpu)s: %(reason)s"

@@ -38,7 +38,7 @@ from os_numa.objects.instance_numa import InstanceNUMATopology
 from os_numa.pci import fit as pci_fit
 from os_numa.pci import render as pci_render
 from os_numa.pci import request as pci_request
-from os_numa.virt.libvirt import driver
+from os_numa.virt.libvirt import driver, power
 
 #: Largest --config-file accepted, in bytes (a full nova.conf sample is ~400 KiB).
 MAX_CONFIG_FILE_BYTES = 4 * 1024 * 1024
@@ -62,6 +62,8 @@ class Outcome:
     unplaced_pci: InstanceNUMATopology | None = None
     #: The guest's ``<cpu><topology>`` (None: not written).
     cpu_topology: Any = None
+    #: Dedicated pCPUs powered down ([libvirt] cpu_power_management).
+    offline: set[int] = field(default_factory=set)
 
     @property
     def fits(self) -> bool:
@@ -153,6 +155,7 @@ def compute_placement(options: argparse.Namespace) -> Outcome:
     host = view.topology
     request = hardware.numa_get_constraints(flavor, image_meta)
     outcome = Outcome(flavor=flavor, image_meta=image_meta, host=view, request=request)
+    outcome.offline = power.CPUPowerManager(conf).offline()
     pci = _pci_arguments(options, flavor, image_meta, view, conf)
     if request is None and pci:
         # No guest cells to be local to: NUMA policies cannot apply (as in Nova).
@@ -255,6 +258,7 @@ def print_placement(outcome: Outcome, fmt: str, color: bool, out: TextIO) -> Non
                 cores=outcome.host.cores,
                 notes=_pci_notes(outcome.host, outcome.pci_holder),
                 vcpusched=_vcpusched(outcome),
+                offline=outcome.offline,
             )
         )
         if not outcome.fits:
@@ -276,7 +280,8 @@ def cmd_place(options: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_host(options: argparse.Namespace, out: TextIO) -> int:
-    view = _host_from(options, _conf(options))
+    conf = _conf(options)
+    view = _host_from(options, conf)
     if options.format == "json":
         document = render_json.host_document(view.topology, view.cores, view.pci_stats)
         out.write(render_json.dumps(document) + "\n")
@@ -293,6 +298,7 @@ def cmd_host(options: argparse.Namespace, out: TextIO) -> int:
         title=title,
         cores=view.cores,
         notes=_pci_notes(view, None),
+        offline=power.CPUPowerManager(conf).offline(),
     )
     out.write(picture)
     return EXIT_FITS

@@ -13,6 +13,7 @@ Each host CPU gets one label:
 ``host``  neither pinnable nor shared: kept for the host
 ``pool``  in the host-wide emulator pool (``[os_numa] emulator_pin_set``)
 ``IO``    reserved for one of the guest's I/O threads (``hw:iothreads_policy=isolate``)
+``off``   free and powered down (``[libvirt] cpu_power_management``)
 ========  ==========================================================
 
 A ``+E`` suffix marks a CPU that the guest's emulator threads may also run on
@@ -88,6 +89,7 @@ def mark_cpus(
     emulatorpin: Iterable[int] = (),
     cores: list[list[int]] | None = None,
     taken: Iterable[int] = (),
+    offline: Iterable[int] = (),
 ) -> dict[int, Mark]:
     """Label every CPU of one host cell (``cell`` holds usage *before* the guest).
 
@@ -96,6 +98,7 @@ def mark_cpus(
     without running on them (see :func:`taken_siblings`).
     """
     taken = set(taken)
+    offline = set(offline)
     emulator_cpus = set(emulatorpin)
     guest_pins: dict[int, int] = {}
     reserved: set[int] = set()
@@ -121,6 +124,8 @@ def mark_cpus(
                 mark = Mark("iso", "vcpu")
             elif cpu in cell.pinned_cpus:
                 mark = Mark("used", "used")
+            elif cpu in cell.pcpuset and cpu in offline:
+                mark = Mark("off", "free")
             elif cpu in cell.pcpuset:
                 mark = Mark("free", "free")
             elif cpu in cell.cpuset:
@@ -251,10 +256,11 @@ def render_cell(
     cpu_width: int,
     cores: list[list[int]] | None = None,
     taken: Iterable[int] = (),
+    offline: Iterable[int] = (),
 ) -> list[str]:
     """The lines for one host cell: header, cores in rows, floating vCPUs if any."""
     cores = cores if cores is not None else cores_of(cell)
-    marks = mark_cpus(cell, placement, emulatorpin, cores, taken)
+    marks = mark_cpus(cell, placement, emulatorpin, cores, taken, offline)
     guest_cells = [c for c in placement.cells if c.id == cell.id] if placement else []
     guest_mb = sum(c.memory for c in guest_cells)
     lines = [_cell_header(cell, len(marks), guest_mb, paint)]
@@ -331,6 +337,7 @@ def legend(
     pool: bool = False,
     isolated: bool = False,
     iothreads: bool = False,
+    offline: bool = False,
 ) -> list[str]:
     """The key to the labels; guest labels only when a guest is drawn, pool ones
     with a pool, ``iso`` when the guest's claim takes idle siblings, ``IO`` with
@@ -353,6 +360,8 @@ def legend(
         )
     if iothreads:
         items.append(("IO", "emu", "reserved for one of the guest's I/O threads"))
+    if offline:
+        items.append(("off", "free", "free, powered down until a guest is pinned to it"))
     if pool:
         items.append(
             ("pool", "pool", "host-wide emulator thread pool ([os_numa] emulator_pin_set)")
@@ -378,8 +387,12 @@ def render_host(
     cores: dict[int, list[list[int]]] | None = None,
     notes: dict[int | None, list[str]] | None = None,
     vcpusched: Iterable = (),
+    offline: Iterable[int] = (),
 ) -> str:
     """The whole picture: an optional title, the guest summary, each host cell, the legend.
+
+    ``offline`` pCPUs (powered down by ``[libvirt] cpu_power_management``) are
+    drawn ``off`` while free.
 
     ``host`` is the host *before* this guest (existing claims applied), so the
     guest's CPUs and the ones other guests use stay distinct. ``cores`` maps a
@@ -391,7 +404,14 @@ def render_host(
     """
     paint = Painter(color)
     emulator_cpus = set(emulatorpin)
+    offline = set(offline)
     layout = {cell.id: (cores or {}).get(cell.id) or cores_of(cell) for cell in host.cells}
+    for cell in host.cells:
+        # Offline pCPUs (power management) are in the cell but not in the capabilities.
+        drawn = {cpu for core in layout[cell.id] for cpu in core}
+        missing = sorted((set(cell.pcpuset) | set(cell.cpuset)) - drawn)
+        if missing:
+            layout[cell.id] = list(layout[cell.id]) + [[cpu] for cpu in missing]
     every_cpu = [cpu for cell_cores in layout.values() for core in cell_cores for cpu in core]
     cpu_width = len(str(max(every_cpu, default=0)))
     taken = taken_siblings(host, placement)
@@ -411,6 +431,7 @@ def render_host(
             cpu_width,
             layout[cell.id],
             taken.get(cell.id, ()),
+            offline,
         )
         lines += _cache_lines(cell) + _network_lines(cell)
         lines += ["  " + note for note in (notes or {}).get(cell.id, ())]
@@ -425,5 +446,6 @@ def render_host(
         any(_pool_cpus(c) for c in host.cells),
         bool(taken),
         bool(_iothread_cpus(placement)),
+        bool(set(offline)),
     )
     return "\n".join(lines) + "\n"

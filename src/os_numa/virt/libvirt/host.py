@@ -16,7 +16,7 @@ from oslo_config import cfg
 from os_numa import conf as os_numa_conf
 from os_numa import cpuset as cpuset_mod
 from os_numa import exception, objects
-from os_numa.virt.libvirt import cache, config, reserved
+from os_numa.virt.libvirt import cache, config, power, reserved
 
 CPUSetLike = str | Iterable[int]
 
@@ -227,6 +227,9 @@ def host_topology_from_capabilities(
       ``physnets``/``tunneled``: the Neutron networks local to the cell
       (:func:`network_affinity`); ``cache_banks``: the cell's CPUs of each
       last-level cache bank (:mod:`os_numa.virt.libvirt.cache`);
+    - with ``[libvirt] cpu_power_management`` (``cpu_state``), dedicated pCPUs
+      that power management took offline (absent from the capabilities) stay in
+      their cell, as one-thread cores (:func:`os_numa.virt.libvirt.power.offline_dedicated`);
     - reserved memory (see :mod:`os_numa.virt.libvirt.reserved`): ``[DEFAULT]
       reserved_huge_pages`` sets ``NUMAPagesTopology.reserved``; ``[os_numa]
       reserved_host_memory_per_cell`` (or ``reserved_host_memory_spread``) takes
@@ -260,7 +263,8 @@ def host_topology_from_capabilities(
     cells = sorted(caps.cells, key=lambda cell: cell.id)
     _check_cells(cells)
     online: set[int] = set().union(*(cell.cpu_ids for cell in cells))
-    _check_sets(dedicated, shared, online)
+    powered_down = power.offline_dedicated(conf, dedicated, online, [c.id for c in cells])
+    _check_sets(dedicated, shared, online | set(powered_down))
     _check_pool(pool, dedicated, shared, online)
     cell_ids = [cell.id for cell in cells]
     huge = reserved.parse_reserved_huge_pages(conf.reserved_huge_pages)
@@ -284,7 +288,7 @@ def host_topology_from_capabilities(
 
     result = []
     for cell in cells:
-        cpus = cell.cpu_ids
+        cpus = cell.cpu_ids | {cpu for cpu, node in powered_down.items() if node == cell.id}
         if dedicated is None and shared is None:
             pcpuset, cpuset = cpus - (pool or set()), cpus - (pool or set())
         else:
