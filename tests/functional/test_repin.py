@@ -1,10 +1,11 @@
-"""Re-pinning a running QEMU guest: repin_domain applies a new placement with libvirt's pin calls.
+"""Moving a real QEMU guest's threads: repin_domain and update_numa_xml on the QEMU driver.
 
 A 1-vCPU guest boots with its vCPU on one pCPU and its emulator (and I/O)
 threads isolated on the other; it is then re-pinned to the swapped placement
 without a restart. libvirt's pin info, the persistent definition and the
 kernel's affinity of every thread (/proc/<qemu pid>/task/*/status) must all show
-the new placement.
+the new placement. The domain XML rewritten for the swapped placement boots
+with exactly that affinity too.
 """
 
 from __future__ import annotations
@@ -78,3 +79,21 @@ def test_a_pcpu_the_host_lacks_is_refused_before_any_pin(qemu_host, this_host): 
         with pytest.raises(exception.InvalidGuestPlacement):
             migration.repin_domain(dom, bad)
         assert [libvirtd.pin_map_to_set(m) for m in dom.vcpuPinInfo(0)] == before
+
+
+def test_a_rewritten_domain_boots_where_the_new_placement_says(qemu_host, this_host):  # noqa: F811
+    """update_numa_xml's output, booted on real QEMU: the kernel shows the new affinity."""
+    conn = this_host[0]
+    placement, guest = _placed_guest(this_host, ISOLATED_ONE_VCPU, "os-numa-rewritten")
+    new = _swapped(placement)
+    xml = migration.update_numa_xml(guest.to_xml(), new)
+    vcpu_pcpu = set(new.cells[0].cpu_pinning.values())
+    emulator_pcpus = set(new.cells[0].cpuset_reserved)
+
+    with libvirtd.running_domain(conn, xml) as dom:
+        vcpu_threads, emulator_threads = _threads(qemu_host, dom)
+
+    assert [t.cpus_allowed for t in vcpu_threads] == [vcpu_pcpu]
+    assert emulator_threads and {frozenset(t.cpus_allowed) for t in emulator_threads} == {
+        frozenset(emulator_pcpus)
+    }
