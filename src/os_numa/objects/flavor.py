@@ -21,6 +21,13 @@ class Flavor(base.OsNumaObject):
         "name": fields.StringField(nullable=True, default=None),
     }
 
+    # The fields as attributes, for type checkers: oslo.versionedobjects makes them
+    # properties at registration (tests/objects/test_annotations.py checks both agree).
+    vcpus: int
+    memory_mb: int
+    extra_specs: dict[str, str]
+    name: str | None
+
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.obj_set_defaults()

@@ -57,6 +57,27 @@ class ImageMetaProps(base.OsNumaObject):
         "hw_numa_memory_policy": fields.StringField(),
     }
 
+    # The fields as attributes, for type checkers: oslo.versionedobjects makes them
+    # properties at registration (tests/objects/test_annotations.py checks both agree).
+    hw_cpu_policy: str
+    hw_cpu_thread_policy: str
+    hw_cpu_realtime_mask: str
+    hw_numa_nodes: int
+    hw_numa_cpus: list[set[int]]
+    hw_numa_mem: list[int]
+    hw_mem_page_size: str
+    hw_locked_memory: bool
+    traits_required: list[str]
+    hw_emulator_threads_mask: str
+    hw_pci_numa_affinity_policy: str
+    hw_cpu_sockets: int
+    hw_cpu_cores: int
+    hw_cpu_threads: int
+    hw_cpu_max_sockets: int
+    hw_cpu_max_cores: int
+    hw_cpu_max_threads: int
+    hw_numa_memory_policy: str
+
     #: Fields added in 1.3, dropped when downgrading.
     _ADDED_1_3 = (
         "hw_cpu_sockets",
@@ -189,6 +210,10 @@ class ImageMeta(base.OsNumaObject):
         "properties": fields.ObjectField("OsNumaImageMetaProps"),
     }
 
+    # The fields as attributes, for type checkers: oslo.versionedobjects makes them
+    # properties at registration (tests/objects/test_annotations.py checks both agree).
+    properties: ImageMetaProps
+
     obj_relationships = {
         "properties": [("1.0", "1.0"), ("1.1", "1.1"), ("1.2", "1.2"), ("1.3", "1.3")]
     }
@@ -222,3 +247,9 @@ class VirtCPUTopology(base.OsNumaObject):
         "cores": fields.IntegerField(default=1),
         "threads": fields.IntegerField(default=1),
     }
+
+    # The fields as attributes, for type checkers: oslo.versionedobjects makes them
+    # properties at registration (tests/objects/test_annotations.py checks both agree).
+    sockets: int
+    cores: int
+    threads: int

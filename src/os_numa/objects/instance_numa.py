@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from oslo_utils import versionutils
 
 from os_numa import exception
 from os_numa.objects import base, fields
+
+if TYPE_CHECKING:
+    from os_numa.objects.pci import InstancePCIDevice
 
 _POLICY = fields.CPUAllocationPolicy
 _THREADS = fields.CPUThreadAllocationPolicy
@@ -45,6 +50,18 @@ class InstanceNUMACell(base.OsNumaObject):
         "cpu_policy": fields.CPUAllocationPolicyField(nullable=True, default=None),
         "cpu_thread_policy": fields.CPUThreadAllocationPolicyField(nullable=True, default=None),
     }
+
+    # The fields as attributes, for type checkers: oslo.versionedobjects makes them
+    # properties at registration (tests/objects/test_annotations.py checks both agree).
+    id: int
+    cpuset: set[int]
+    pcpuset: set[int]
+    memory: int
+    pagesize: int | None
+    cpu_pinning_raw: dict[str, int] | None
+    cpuset_reserved: set[int] | None
+    cpu_policy: str | None
+    cpu_thread_policy: str | None
 
     def __init__(self, cpu_pinning: dict[int, int] | None = None, **kwargs):
         super().__init__(**kwargs)
@@ -143,6 +160,18 @@ class InstanceNUMATopology(base.OsNumaObject):
         "iothreads": fields.IntegerField(nullable=True, default=None),
         "iothreads_policy": fields.StringField(nullable=True, default=None),
     }
+
+    # The fields as attributes, for type checkers: oslo.versionedobjects makes them
+    # properties at registration (tests/objects/test_annotations.py checks both agree).
+    cells: list[InstanceNUMACell]
+    emulator_threads_policy: str | None
+    pci_devices: list[InstancePCIDevice]
+    emulator_threads_count: int | None
+    emulator_threads_mask: set[int] | None
+    realtime_vcpus: set[int] | None
+    emulator_pool_cpu: int | None
+    iothreads: int | None
+    iothreads_policy: str | None
 
     obj_relationships = {
         "cells": [("1.0", "1.0"), ("1.1", "1.1"), ("1.2", "1.2"), ("1.3", "1.3")],

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from os_numa.objects import base, fields
+
+if TYPE_CHECKING:
+    from os_numa.objects.instance_numa import InstanceNUMATopology
+    from os_numa.objects.pci import InstancePCIDevice
 
 
 @base.OsNumaObjectRegistry.register
@@ -37,6 +43,15 @@ class MigrationContext(base.OsNumaObject):
         "old_pci_devices": fields.ListOfObjectsField("OsNumaInstancePCIDevice", default=[]),
         "new_pci_devices": fields.ListOfObjectsField("OsNumaInstancePCIDevice", default=[]),
     }
+
+    # The fields as attributes, for type checkers: oslo.versionedobjects makes them
+    # properties at registration (tests/objects/test_annotations.py checks both agree).
+    instance_uuid: str
+    migration_id: int | None
+    old_numa_topology: InstanceNUMATopology | None
+    new_numa_topology: InstanceNUMATopology | None
+    old_pci_devices: list[InstancePCIDevice]
+    new_pci_devices: list[InstancePCIDevice]
 
     obj_relationships = {
         "old_numa_topology": [("1.0", "1.7"), ("1.1", "1.8")],

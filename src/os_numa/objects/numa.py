@@ -27,6 +27,13 @@ class NUMAPagesTopology(base.OsNumaObject):
         "reserved": fields.IntegerField(default=0),
     }
 
+    # The fields as attributes, for type checkers: oslo.versionedobjects makes them
+    # properties at registration (tests/objects/test_annotations.py checks both agree).
+    size_kb: int
+    total: int
+    used: int
+    reserved: int
+
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.obj_set_defaults()
@@ -129,6 +136,26 @@ class NUMACell(base.OsNumaObject):
         "tunneled": fields.BooleanField(default=False),
         "cache_banks": fields.ListOfSetsOfIntegersField(default=[]),
     }
+
+    # The fields as attributes, for type checkers: oslo.versionedobjects makes them
+    # properties at registration (tests/objects/test_annotations.py checks both agree).
+    id: int
+    cpuset: set[int]
+    pcpuset: set[int]
+    memory: int
+    cpu_usage: int
+    memory_usage: int
+    pinned_cpus: set[int]
+    siblings: list[set[int]]
+    mempages: list[NUMAPagesTopology]
+    socket: int | None
+    emulator_pool_cpus: set[int]
+    emulator_pool_guests: dict[str, int]
+    emulator_pool_overcommit: int
+    distances: dict[str, int]
+    physnets: list[str]
+    tunneled: bool
+    cache_banks: list[set[int]]
 
     obj_relationships = {"mempages": [("1.0", "1.0"), ("1.1", "1.1")]}
 
@@ -291,6 +318,10 @@ class NUMATopology(base.OsNumaObject):
         "cells": fields.ListOfObjectsField("OsNumaNUMACell"),
     }
 
+    # The fields as attributes, for type checkers: oslo.versionedobjects makes them
+    # properties at registration (tests/objects/test_annotations.py checks both agree).
+    cells: list[NUMACell]
+
     obj_relationships = {
         "cells": [
             ("1.0", "1.0"),
@@ -326,3 +357,8 @@ class NUMATopologyLimits(base.OsNumaObject):
         "cpu_allocation_ratio": fields.FloatField(),
         "ram_allocation_ratio": fields.FloatField(),
     }
+
+    # The fields as attributes, for type checkers: oslo.versionedobjects makes them
+    # properties at registration (tests/objects/test_annotations.py checks both agree).
+    cpu_allocation_ratio: float
+    ram_allocation_ratio: float

@@ -32,6 +32,16 @@ class InstancePCIDevice(base.OsNumaObject):
         "guest_cell": fields.IntegerField(nullable=True, default=None),
     }
 
+    # The fields as attributes, for type checkers: oslo.versionedobjects makes them
+    # properties at registration (tests/objects/test_annotations.py checks both agree).
+    address: str
+    alias: str
+    vendor_id: str
+    product_id: str
+    dev_type: str
+    host_numa_node: int | None
+    guest_cell: int | None
+
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.obj_set_defaults()
