@@ -8,9 +8,11 @@ one line per scenario with the median and minimum over the repeats:
   estimate and the migration context, then their undoing);
 - move_claim + confirm across two trackers (the source frees, the destination keeps);
 - update_numa_xml on the libvirt-written (XMLDesc) domain of a 2-cell guest with huge
-  pages, and Nova's way of doing the same job, for scale: nothing comparable runs
-  without a Nova install, so the lxml parse + serialise of the same document is shown
-  as the floor any tree-rewriting approach pays;
+  pages; beside it, when ``OS_NUMA_OPENSTACK_PYTHON`` (or ``--nova-python PY``) names
+  the Python of a Nova 34 environment, Nova's ``_update_numa_xml`` on the same document
+  and the same destination pins (benchmarks/nova_moves_side.py, with the parse and
+  serialisation Nova does around it), and how many of the document's I/O-thread pins
+  each leaves on the source's pCPUs;
 - with ``--qemu`` (root, KVM or TCG, ~10 s to probe QEMU): repin_domain on a running
   1-vCPU guest on libvirt's embedded QEMU driver (one pinVcpuFlags, one pinEmulator,
   one pinIOThread).
@@ -18,6 +20,9 @@ one line per scenario with the median and minimum over the repeats:
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 import sys
 import tempfile
 import warnings
@@ -32,9 +37,10 @@ from measure import timings  # noqa: E402
 from tests import fixtures_topology as ft  # noqa: E402
 from tests.virt.libvirt.examples import EXAMPLES, place  # noqa: E402
 
+from os_numa import cpuset  # noqa: E402
 from os_numa.compute import Instance, ResourceTracker  # noqa: E402
 from os_numa.objects import Flavor  # noqa: E402
-from os_numa.virt.libvirt import driver, migration  # noqa: E402
+from os_numa.virt.libvirt import config, driver, migration  # noqa: E402
 from os_numa.virt.libvirt.driver import LibvirtDriver  # noqa: E402
 
 ISOLATE = {"hw:cpu_policy": "dedicated", "hw:emulator_threads_policy": "isolate"}
@@ -137,6 +143,58 @@ def repin_on_qemu(repeat: int) -> tuple[float, float]:
             return timings(run, repeat, "ms")
 
 
+def _stale_iothread_pins(xml: str, expected: dict[int, set[int]]) -> int:
+    root = etree.fromstring(xml)
+    return sum(
+        1
+        for pin in root.iterfind("cputune/iothreadpin")
+        if cpuset.parse_cpu_spec(pin.get("cpuset")) != expected[int(pin.get("iothread"))]
+    )
+
+
+def nova_side(python: str, xml: str, new, flavor, host, conf) -> None:
+    """Nova's _update_numa_xml on the same domain (with two I/O threads) and pins."""
+    guest = config.LibvirtConfigGuest.parse_str(xml)
+    guest.iothreads = 2
+    guest.cputune.iothreadpin.append(
+        config.LibvirtConfigGuestCPUTuneIOThreadPin(
+            iothread=2, cpuset=set(guest.cputune.emulatorpin.cpuset)
+        )
+    )
+    source = guest.to_xml()
+    numa = driver.get_guest_numa_config(new, flavor, None, host, conf)
+    job = {
+        "xml": source,
+        "cpu_pins": {str(p.id): sorted(p.cpuset) for p in numa.cputune.vcpupin},
+        "cell_pins": {str(n.cellid): sorted(n.nodeset) for n in numa.numatune.memnodes},
+        "emulator_pins": sorted(numa.cputune.emulatorpin.cpuset),
+        "sched_vcpus": sorted({v for s in numa.cputune.vcpusched for v in s.vcpus}),
+        "sched_priority": next((s.priority for s in numa.cputune.vcpusched), None),
+    }
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    answer = subprocess.run(
+        [python, str(Path(__file__).resolve().parent / "nova_moves_side.py")],
+        input=json.dumps(job) + "\n",
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
+    nova = json.loads(answer.stdout.strip().splitlines()[-1])
+    ours_median, _ = timings(
+        lambda: migration.update_numa_xml(source, new, flavor, None, host, conf), 500, "us"
+    )
+    expected = {1: set(numa.cputune.emulatorpin.cpuset), 2: set(numa.cputune.emulatorpin.cpuset)}
+    ours = migration.update_numa_xml(source, new, flavor, None, host, conf)
+    print(
+        f"same domain with 2 I/O threads: os-numa median {ours_median:.0f} us, "
+        f"Nova _update_numa_xml median {nova['median_us']:.0f} us (min {nova['min_us']:.0f})"
+    )
+    stale_ours = _stale_iothread_pins(ours, expected)
+    stale_nova = _stale_iothread_pins(nova["xml"], expected)
+    print(f"  I/O-thread pins left on the source's pCPUs: os-numa {stale_ours}, Nova {stale_nova}")
+
+
 def main() -> None:
     median, best = timings(move_and_revert(), 200, "us")
     print(
@@ -158,6 +216,11 @@ def main() -> None:
     print(f"update_numa_xml without a flavor: median {median:.0f} us, min {best:.0f} us")
     median, best = timings(lambda: etree.tostring(etree.fromstring(xml)), 500, "us")
     print(f"  (floor: lxml parse + serialise of the same document: median {median:.0f} us)")
+    nova_python = os.environ.get("OS_NUMA_OPENSTACK_PYTHON")
+    if "--nova-python" in sys.argv:
+        nova_python = sys.argv[sys.argv.index("--nova-python") + 1]
+    if nova_python:
+        nova_side(nova_python, xml, new, flavor, host, conf)
     if "--qemu" in sys.argv:
         median, best = repin_on_qemu(30)
         print(f"repin_domain on a running QEMU guest: median {median:.1f} ms, min {best:.1f} ms")

@@ -7,7 +7,7 @@ document. The guest then moves to a copy of the host where another guest
 already holds pCPUs, keeping its shape. The rewritten document must validate
 against domain.rng and define on ``test:///default``; say exactly what the
 driver writes for the new placement; pin *every* I/O thread anew (Nova misses
-them, bug 2139351); and keep every other byte of the source.
+them, bug 2139351; Nova 34 rewrites only the first); and keep every other byte.
 """
 
 from __future__ import annotations

@@ -3,8 +3,9 @@
 :func:`update_numa_xml` rewrites a domain document for the placement a guest
 gets on its destination host (Nova's ``_update_numa_xml`` in
 nova/virt/libvirt/migration.py does this for a live migration): every
-``<vcpupin>``, the ``<emulatorpin>``, **every** ``<iothreadpin>`` (Nova leaves
-them on the source's pCPUs, bug 2139351), the ``<vcpusched>`` elements, the
+``<vcpupin>``, the ``<emulatorpin>``, **every** ``<iothreadpin>`` (Nova left
+them on the source's pCPUs, bug 2139351, and Nova 34 rewrites only the first),
+the ``<vcpusched>`` elements, the
 ``<numatune>`` ``<memory>`` and ``<memnode>`` node sets, the guest ``<cpu><numa>``
 cells, the huge pages of ``<memoryBacking>`` and the host addresses of PCI
 ``<hostdev>`` devices. Every other byte of the document stays as it was: the
@@ -288,7 +289,7 @@ def _declared_iothreads(root: etree._Element) -> set[int]:
 
 
 def _update_iothreadpins(doc, cputune_el, desired: config.LibvirtConfigGuestCPUTune) -> None:
-    """Every ``<iothreadpin>`` to the destination's pCPUs (Nova leaves them: bug 2139351)."""
+    """Every ``<iothreadpin>`` to the destination's pCPUs (Nova 34 rewrites only the first)."""
     pins, other = iothread_cpus(desired)
     existing = _children(cputune_el, "iothreadpin")
     for el in existing:
