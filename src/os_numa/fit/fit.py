@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +27,8 @@ from os_numa.fit.snapshot import (
 )
 from os_numa.fit.snapshot import host_cells as snapshot_host_cells
 from os_numa.objects import fields
+from os_numa.objects.base import OsNumaObject
+from os_numa.objects.fast import cache_by_class
 from os_numa.objects.fast import new_object as _new
 from os_numa.pci.request import PciRequest
 from os_numa.pci.stats import PciDeviceStats
@@ -357,7 +358,7 @@ def _other_fields(obj, known: frozenset[str]) -> dict:
     return values
 
 
-@functools.cache
-def _others(cls, known: frozenset[str]) -> tuple[tuple[str, str], ...]:
+@cache_by_class
+def _others(cls: type[OsNumaObject], known: frozenset[str]) -> tuple[tuple[str, str], ...]:
     """(name, attribute) of the fields of ``cls`` outside ``known``, in field order."""
     return tuple((name, ATTR_PREFIX + name) for name in cls.fields if name not in known)

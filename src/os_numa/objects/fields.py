@@ -2,26 +2,72 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, TypeVar
+
 from oslo_utils import strutils
 from oslo_versionedobjects import fields as ovo_fields
 
 # Re-export the oslo field types our objects use, so object modules import one place.
-BooleanField = ovo_fields.BooleanField
-DictOfIntegersField = ovo_fields.DictOfIntegersField
-DictOfStringsField = ovo_fields.DictOfStringsField
-FloatField = ovo_fields.FloatField
-IntegerField = ovo_fields.IntegerField
-ListOfIntegersField = ovo_fields.ListOfIntegersField
-ListOfObjectsField = ovo_fields.ListOfObjectsField
-ListOfSetsOfIntegersField = ovo_fields.ListOfSetsOfIntegersField
-ListOfStringsField = ovo_fields.ListOfStringsField
-ObjectField = ovo_fields.ObjectField
-SetOfIntegersField = ovo_fields.SetOfIntegersField
-StringField = ovo_fields.StringField
 Enum = ovo_fields.Enum
-BaseEnumField = ovo_fields.BaseEnumField
 FieldType = ovo_fields.FieldType
 AutoTypedField = ovo_fields.AutoTypedField
+ListOfObjectsField = ovo_fields.ListOfObjectsField
+ObjectField = ovo_fields.ObjectField
+
+if TYPE_CHECKING:
+    # oslo.versionedobjects types a field's ``default`` as the field's value type, yet a
+    # nullable field's default may be None (oslo stores and returns it). Type checkers see
+    # these declarations, which allow it; at run time the names are oslo's own classes.
+    _T = TypeVar("_T")
+
+    class _NullableDefault(ovo_fields.AutoTypedField[_T]):
+        def __init__(
+            self,
+            nullable: bool = False,
+            default: _T | None | type[ovo_fields.UnspecifiedDefault] = ...,
+            read_only: bool = False,
+        ) -> None: ...
+
+    class BooleanField(_NullableDefault[bool]): ...
+
+    class DictOfIntegersField(_NullableDefault[dict[str, int]]): ...
+
+    class DictOfStringsField(_NullableDefault[dict[str, str]]): ...
+
+    class FloatField(_NullableDefault[float]): ...
+
+    class IntegerField(_NullableDefault[int]): ...
+
+    class ListOfIntegersField(_NullableDefault[list[int]]): ...
+
+    class ListOfSetsOfIntegersField(_NullableDefault[list[set[int]]]): ...
+
+    class ListOfStringsField(_NullableDefault[list[str]]): ...
+
+    class SetOfIntegersField(_NullableDefault[set[int]]): ...
+
+    class StringField(_NullableDefault[str]): ...
+
+    class BaseEnumField(ovo_fields.BaseEnumField):
+        def __init__(
+            self,
+            nullable: bool = False,
+            default: str | None | type[ovo_fields.UnspecifiedDefault] = ...,
+            read_only: bool = False,
+        ) -> None: ...
+
+else:
+    BooleanField = ovo_fields.BooleanField
+    DictOfIntegersField = ovo_fields.DictOfIntegersField
+    DictOfStringsField = ovo_fields.DictOfStringsField
+    FloatField = ovo_fields.FloatField
+    IntegerField = ovo_fields.IntegerField
+    ListOfIntegersField = ovo_fields.ListOfIntegersField
+    ListOfSetsOfIntegersField = ovo_fields.ListOfSetsOfIntegersField
+    ListOfStringsField = ovo_fields.ListOfStringsField
+    SetOfIntegersField = ovo_fields.SetOfIntegersField
+    StringField = ovo_fields.StringField
+    BaseEnumField = ovo_fields.BaseEnumField
 
 
 class FlexibleBoolean(FieldType):
