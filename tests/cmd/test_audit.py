@@ -9,6 +9,7 @@ report no NUMA cells, so the host comes from test:///default's, saved to a file.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import jsonschema
 import libvirt
@@ -23,6 +24,7 @@ from os_numa.virt.libvirt import driver, host, recovery
 
 pytestmark = pytest.mark.functional
 
+CAPS = Path(__file__).resolve().parents[1] / "data" / "capabilities" / "tiny-2cell-nosmt.xml"
 SETS = ["--cpu-dedicated-set", "2-7,10-15", "--cpu-shared-set", "0-1,8-9"]
 NODE = """<node>
   <cpu><mhz>2000</mhz><model>i686</model><active>16</active><max>16</max><nodes>2</nodes>
@@ -144,6 +146,7 @@ def test_checkpoint_compared_with_the_domains(os_numa, caps_file, placed, tmp_pa
     [
         (["audit", "--connect", ""], "--connect needs a libvirt URI"),
         (["audit", "--connect", "nosuchdriver:///x"], "nosuchdriver:///x"),
+        (["audit", "--connect", "nosuch:///x", "--capabilities", str(CAPS)], "nosuch:///x"),
         (
             ["audit", "--connect", "test:///default", "--capabilities", "/nonexistent"],
             "/nonexistent",

@@ -43,6 +43,7 @@ def _report(uri: str, options: argparse.Namespace, conf: cfg.ConfigOpts) -> reco
         cpu_shared_set=options.cpu_shared_set,
         conf=conf,
     )
+    hostsource.silence_libvirt()
     saved = None
     if options.checkpoint is not None:
         saved = checkpoint.load(options.checkpoint)

@@ -93,7 +93,7 @@ def cores_from_capabilities(caps: config.LibvirtConfigCaps) -> dict[int, list[li
     return layout
 
 
-def _silence_libvirt() -> None:
+def silence_libvirt() -> None:
     """libvirt prints every error to stderr itself; the command reports it once, typed."""
     import libvirt
 
@@ -136,7 +136,7 @@ def load_host(
             raise exception.InvalidRequest(
                 reason="--connect needs a libvirt URI such as qemu:///system, not ''"
             )
-        _silence_libvirt()
+        silence_libvirt()
         with libvirt_host.Host(connect, conf=conf, read_only=True) as libvirt_conn:
             xml = libvirt_conn.get_capabilities()
     elif capabilities is not None:
