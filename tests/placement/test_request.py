@@ -157,3 +157,18 @@ def test_flat_model_is_novas_request():
 def test_invalid_flavor_is_the_fits_typed_error():
     with pytest.raises(exception.InvalidCPUAllocationPolicy):
         placement_requests(flavor(**{"hw:cpu_policy": "bogus"}))
+
+
+def test_isolated_iothreads_are_pcpus_of_cell_zero_like_the_emulator():
+    specs = {
+        "hw:cpu_policy": "dedicated",
+        "hw:numa_nodes": "2",
+        "hw:emulator_threads_policy": "isolate",
+        "hw:iothreads": "2",
+        "hw:iothreads_policy": "isolate",
+    }
+    (request,) = placement_requests(flavor(4, 4096, **specs))
+    assert request.query()[:2] == [
+        ("resources_NUMA0", "MEMORY_MB:2048,PCPU:5"),
+        ("resources_NUMA1", "MEMORY_MB:2048,PCPU:2"),
+    ]

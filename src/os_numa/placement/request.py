@@ -34,7 +34,12 @@ from os_numa import exception, hardware
 from os_numa.constraints import source
 from os_numa.objects import InstanceNUMATopology, fields
 from os_numa.placement import tree
-from os_numa.scheduler.request import HW_CPU_HYPERTHREADING, emulator_pcpus, resources_from_request
+from os_numa.scheduler.request import (
+    HW_CPU_HYPERTHREADING,
+    emulator_pcpus,
+    iothread_pcpus,
+    resources_from_request,
+)
 
 #: A flavor's request-group keys: ``resources<suffix>:<CLASS>`` and ``trait<suffix>:<NAME>``.
 _GROUP_KEY = re.compile(r"(resources|trait)([1-9][0-9]*|_[A-Za-z0-9_-]{1,64})?:([A-Z0-9_]+)")
@@ -282,7 +287,8 @@ def _with_page_sizes(topology: InstanceNUMATopology, size: int | None) -> Instan
 
 def _cell_groups(topology: InstanceNUMATopology) -> list[RequestGroup]:
     groups = []
-    emulator = emulator_pcpus(topology)
+    # Isolated emulator and I/O thread pCPUs sit beside guest cell 0.
+    emulator = emulator_pcpus(topology) + iothread_pcpus(topology)
     for index, cell in enumerate(topology.cells):
         resources: dict[str, int] = {}
         pinned = len(cell.pcpuset) + (emulator if index == 0 else 0)
