@@ -243,3 +243,46 @@ def test_audit_reports_every_finding_per_domain(conn, booted):
     # Its pCPU is pinned twice: one of the two cannot be accounted with the other.
     assert {r for d, r in rules if d != "stray"} == {dp.PCPU_OVERLAP, dp.ACCOUNTING}
     assert report.usage is not None and len(report.usage.instances) == len(GUESTS) + 1
+
+
+NODE = """<node><cpu><mhz>2000</mhz><model>i686</model><active>80</active><max>80</max>
+<nodes>2</nodes><sockets>2</sockets><cores>20</cores><threads>2</threads></cpu>
+<memory>268435456</memory>{domains}</node>"""
+
+
+def test_pci_devices_come_back_from_the_hostdevs(tmp_path):
+    """A guest's VFs, read back from its <hostdev> elements, are held again."""
+    from os_numa.pci.devices import PciAddress
+    from tests.compute.test_resource_tracker_pci import ALIASES, CELL0_VFS
+    from tests.fixtures_topology import sample_host
+    from tests.pci.builders import sample_devices
+
+    pci_conf = os_numa_conf.make_conf(**{"pci.alias": ALIASES})
+
+    def pci_tracker():
+        return ResourceTracker(
+            driver.LibvirtDriver(pci_conf), sample_host(), pci_conf, pci_devices=sample_devices()
+        )
+
+    original = pci_tracker()
+    specs = {"hw:cpu_policy": "dedicated", "pci_passthrough:alias": "vf:2"}
+    vm = Instance(uuid=UUIDS["pinned"], flavor=Flavor(vcpus=2, memory_mb=512, extra_specs=specs))
+    with original.instance_claim(vm):
+        pass
+    guest = driver.build_guest(vm.numa_topology, vm.flavor, None, sample_host(), pci_conf)
+    guest.name, guest.uuid, guest.virt_type = "pci-guest", UUIDS["pinned"], "test"
+    node = tmp_path / "node.xml"
+    node.write_text(NODE.format(domains=guest.to_xml()))
+    connection = libvirt.open(f"test://{node}")
+    try:
+        fresh = pci_tracker()
+        result = recovery.recover(fresh, connection, pci_devices=sample_devices())
+    finally:
+        connection.close()
+    assert result.domains.domains[0].pci_addresses == tuple(CELL0_VFS[:2])
+    assert sorted(str(a) for a in fresh.pci_stats.used) == CELL0_VFS[:2]
+    assert fresh.usage == original.usage
+    (instance,) = recovery.instances_from_domains(result.domains.domains, sample_devices())
+    device = instance.numa_topology.pci_devices[0]
+    assert (device.address, device.vendor_id, device.product_id) == (CELL0_VFS[0], "8086", "154c")
+    assert PciAddress.parse(device.address) in fresh.pci_stats.used
