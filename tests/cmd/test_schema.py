@@ -223,3 +223,17 @@ def test_existing_reads_placements_and_refuses_other_documents(in_process, tmp_p
     path.write_text(host)
     result = in_process(["place", "--existing", str(path), "--flavor", ISOLATE])
     assert result.returncode == 2 and "os-numa/host/v1" in result.stderr
+
+
+def test_migrate_prints_a_placement_document(in_process, tmp_path):
+    """``os-numa migrate --format json``: the placement schema, with the rewritten
+    domain in ``domain_xml`` (a case of its own: it needs a source domain first)."""
+    source = in_process(["place", "--capabilities", INTEL, "--flavor", ISOLATE, "--format", "xml"])
+    (tmp_path / "dom.xml").write_text(source.stdout)
+    argv = ["--source-xml", str(tmp_path / "dom.xml"), "--capabilities", INTEL]
+    result = in_process(["migrate", *argv, "--format", "json"])
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["schema"] == schema.PLACEMENT and document["domain_xml"].startswith("<domain")
+    errors = list(validator(schema.PLACEMENT).iter_errors(document))
+    assert not errors, [f"{list(e.path)}: {e.message}" for e in errors]

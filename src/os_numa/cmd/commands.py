@@ -220,20 +220,25 @@ def _pci_notes(view: hostsource.HostView, placement) -> dict[int | None, list[st
     return pci_render.cell_device_lines(view.pci_stats, placement, cells)
 
 
+def placement_json(outcome: Outcome) -> dict[str, Any]:
+    """The ``os-numa/placement/v1`` document of an outcome (``place``, ``migrate``)."""
+    document = render_json.placement_document(
+        outcome.placement,
+        emulator_threads_policy=(
+            outcome.request.emulator_threads_policy if outcome.request else None
+        ),
+        emulatorpin=outcome.emulatorpin,
+        vcpusched=outcome.vcpusched,
+        explanation=outcome.explanation,
+        fits=outcome.fits,
+    )
+    document["pci_devices"] = pci_render.placement_devices_json(outcome.pci_holder)
+    return document
+
+
 def print_placement(outcome: Outcome, fmt: str, color: bool, out: TextIO) -> None:
     if fmt == "json":
-        document = render_json.placement_document(
-            outcome.placement,
-            emulator_threads_policy=(
-                outcome.request.emulator_threads_policy if outcome.request else None
-            ),
-            emulatorpin=outcome.emulatorpin,
-            vcpusched=outcome.vcpusched,
-            explanation=outcome.explanation,
-            fits=outcome.fits,
-        )
-        document["pci_devices"] = pci_render.placement_devices_json(outcome.pci_holder)
-        out.write(render_json.dumps(document) + "\n")
+        out.write(render_json.dumps(placement_json(outcome)) + "\n")
     elif fmt == "xml":
         if outcome.fits:
             out.write(

@@ -88,16 +88,7 @@ def cmd_migrate(options: argparse.Namespace, out: TextIO) -> int:
     for finding in drift:
         print(f"os-numa: warning: the source domain: {finding}", file=sys.stderr)
     if options.format == "json":
-        document = render_json.placement_document(
-            outcome.placement,
-            emulator_threads_policy=(
-                outcome.request.emulator_threads_policy if outcome.request else None
-            ),
-            emulatorpin=outcome.emulatorpin,
-            vcpusched=outcome.vcpusched,
-            explanation=outcome.explanation,
-            fits=outcome.fits,
-        )
+        document = commands.placement_json(outcome)
         document["domain_xml"] = new_xml
         out.write(render_json.dumps(document) + "\n")
     elif options.format == "xml" and new_xml is not None:
