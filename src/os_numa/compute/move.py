@@ -32,8 +32,9 @@ recorded in full, or raises and leaves the tracker and the instance as they were
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from os_numa import exception, hardware
 from os_numa.compute import capacity
@@ -46,7 +47,12 @@ from os_numa.compute.instance import (
     instance_uuid,
     overhead_resources,
 )
-from os_numa.objects import InstanceNUMATopology, MigrationContext, NUMATopology
+from os_numa.objects import (
+    InstanceNUMATopology,
+    MigrationContext,
+    NUMATopology,
+    NUMATopologyLimits,
+)
 from os_numa.pci.stats import PciDeviceStats
 
 
@@ -110,10 +116,9 @@ class MoveClaim:
     def __enter__(self) -> MoveClaim:
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> bool:
+    def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is not None:
             self._tracker._abort_move(self._instance, self._move)
-        return False
 
 
 def shape_request(placement: InstanceNUMATopology) -> InstanceNUMATopology:
@@ -170,6 +175,37 @@ class MoveClaimsMixin:
 
     _moves: dict[str, Move]
 
+    if TYPE_CHECKING:
+        # What the tracker provides (ResourceTracker defines them), declared for type checkers.
+        _lock: threading.Lock
+        _host: NUMATopology
+        _pci: PciDeviceStats | None
+        _claims: dict[str, Claim]
+        _capacity: capacity.Capacity
+        driver: Any
+        conf: Any
+        limits: NUMATopologyLimits | None
+
+        def _pci_requests(self, instance: Any) -> list: ...
+
+        def _pci_changed(self, devices: Any, free: bool = False) -> PciDeviceStats | None: ...
+
+        def _reapply(
+            self, claim: Claim, host: NUMATopology, pci: PciDeviceStats | None, why: str = ""
+        ) -> NUMATopology: ...
+
+        def _account(
+            self,
+            instance: Any,
+            host: NUMATopology,
+            seen: dict[str, Claim],
+            pci: PciDeviceStats | None = None,
+        ) -> tuple[Claim, NUMATopology]: ...
+
+        def _save(
+            self, claims: dict[str, Claim] | None = None, moves: dict | None = None
+        ) -> None: ...
+
     # -- public ----------------------------------------------------------------
 
     @property
@@ -214,6 +250,7 @@ class MoveClaimsMixin:
         resources = flavor_resources(flavor)
         image = instance_image_meta(instance) if image_meta is None else image_meta
         old = getattr(instance, "numa_topology", None)
+        request: InstanceNUMATopology | None
         if new_flavor is None and old is not None:
             claims_mod.check_placement(old)
             request = shape_request(old)
