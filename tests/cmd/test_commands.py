@@ -723,6 +723,7 @@ def test_isolate_on_cores_split_between_the_sets_does_not_fit(in_process):
     assert result.returncode == 1, result.stdout
     doc = json.loads(result.stdout)
     assert doc["fits"] is False and "isolate" in json.dumps(doc["explanation"])
+    assert "pCPU 0 shares its core" in json.dumps(doc["explanation"])
     picture = in_process(["place", *sets, "--flavor", flavor]).stdout
     assert "[ 0 free  16 shr ]" in picture
     prefer = flavor.replace("isolate", "prefer")

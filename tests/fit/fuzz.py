@@ -70,6 +70,15 @@ class TrueHost:
     def legacy(self) -> bool:
         return self.dedicated is None and self.shared is None
 
+    @property
+    def splits_cores(self) -> bool:
+        """Whether some core has a dedicated thread and a thread guests use otherwise."""
+        if self.legacy:
+            return False
+        dedicated = self.dedicated or set()
+        others = (self.shared or set()) | self.pool
+        return any(cpu in dedicated and threads & others for cpu, threads in self.core.items())
+
     def pinnable(self, cell: int) -> set[int]:
         cpus = self.cells[cell]
         return cpus - self.pool if self.legacy else cpus & (self.dedicated or set())
@@ -209,7 +218,7 @@ def host_topology(xml: str, truth: TrueHost, rng: random.Random):
         pinnable = sorted(truth.pinnable(cell.id))
         pinned = set()
         for cpu in pinnable:
-            if rng.random() < 0.25:
+            if rng.random() < 0.15:
                 # another guest's isolate claim takes the whole core's pinnable threads
                 whole = rng.random() < 0.3
                 pinned |= (set(truth.core[cpu]) & set(pinnable)) if whole else {cpu}
@@ -231,7 +240,7 @@ def random_flavor(rng: random.Random, thread_policies: tuple | None = None) -> F
     """A flavor exercising the CPU, thread, emulator, NUMA, page-size and realtime specs
     (some combinations are invalid: the caller skips what numa_get_constraints refuses).
     ``thread_policies`` narrows the pinned guests' ``hw:cpu_thread_policy`` choices."""
-    vcpus = rng.randint(1, 8)
+    vcpus = rng.choice((1, 2, 2, 3, 4, 4, 6, 8))
     nodes = rng.choice((1, 1, 1, 2))
     memory = rng.choice((256, 512, 1024, 2048)) * nodes
     specs: dict[str, str] = {}
@@ -391,6 +400,9 @@ class Tally:
     no_fits: int = 0
     invalid: int = 0
     unclaimable: int = 0
+    #: fits of guests with thread policy isolate, and on hosts whose sets split a core
+    isolate_fits: int = 0
+    split_host_fits: int = 0
     examples: list[str] = field(default_factory=list)
 
 
@@ -422,6 +434,10 @@ def judge(truth: TrueHost, topology, flavor: Flavor, tally: Tally) -> None:
         tally.no_fits += 1
         return
     tally.fits += 1
+    if any(cell.cpu_thread_policy == "isolate" for cell in placement.cells):
+        tally.isolate_fits += 1
+    if truth.splits_cores:
+        tally.split_host_fits += 1
     problems = check(truth, topology, request, placement, flavor)
     if problems:
         if any(p.startswith("unclaimable") for p in problems):

@@ -199,12 +199,18 @@ def _pack_isolate(
     its pins do not touch and its own claim then fails (defect 9).
     """
     if host.threads > 1 and host.new_style:
+        split = sorted(host.split_cores)
+        where = (
+            f"; pCPU {split[0][0]} shares its core with CPUs outside cpu_dedicated_set"
+            if split
+            else ""
+        )
         return Shortfall(
             "smt_config",
             1,
             host.threads,
             "thread policy 'isolate' cannot be used on an SMT cell configured with "
-            "cpu_dedicated_set/cpu_shared_set (Nova bug 1889633); use the "
+            f"cpu_dedicated_set/cpu_shared_set (Nova bug 1889633){where}; use the "
             "HW_CPU_HYPERTHREADING trait instead",
         )
     whole = host.whole_cores

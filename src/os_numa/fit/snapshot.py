@@ -182,6 +182,13 @@ class HostCell:
         self._cores, self._split, self._threads = topology.split_cores_of(siblings, self.pcpuset)
 
     @property
+    def split_cores(self) -> frozenset[topology.Core]:
+        """Cores (their pCPUs) with a thread outside ``pcpuset``: never whole."""
+        if self._cores is None:
+            self._read_cores()
+        return self._split
+
+    @property
     def free_parts(self) -> tuple[tuple[topology.Core, bool], ...]:
         """Each core's free pCPUs and whether the whole core is free, in core order.
 

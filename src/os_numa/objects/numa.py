@@ -94,7 +94,9 @@ class NUMACell(base.OsNumaObject):
     ``cpuset`` holds the host CPUs floating vCPUs may run on (``[compute]
     cpu_shared_set``), ``pcpuset`` those that may be pinned (``[compute]
     cpu_dedicated_set``); ``siblings`` lists the SMT thread groups, sorted by
-    lowest CPU id; ``memory`` and ``memory_usage`` are MiB.
+    lowest CPU id, with every thread guests use (shared CPUs included, as Nova
+    reports them: ``pcpuset`` limits what is pinned, not what shares a core);
+    ``memory`` and ``memory_usage`` are MiB.
 
     Versions:
 
