@@ -128,3 +128,15 @@ def test_each_option_reads_standard_input_through_the_bounded_reader(monkeypatch
         ("-", existing.MAX_EXISTING_BYTES, "--existing"),
         ("-", devices.MAX_DOCUMENT_BYTES, "--pci-devices"),
     ]
+
+
+def test_migrate_reads_standard_input_once(tmp_path):
+    source = run(["place", "--format", "xml", "--flavor", DEDICATED], b"")
+    (tmp_path / "dom.xml").write_bytes(source.stdout)
+    piped = run(["migrate", "--source-xml", "-", "--format", "json"], source.stdout)
+    assert piped.returncode == 0, piped.stderr
+    assert json.loads(piped.stdout)["fits"] is True
+    twice = run(["migrate", "--source-xml", "-", "--existing", "-"], source.stdout)
+    assert twice.returncode == 2 and b"can be read once" in twice.stderr
+    caps = run(["migrate", "--source-xml", str(tmp_path / "dom.xml"), "--capabilities", "-"], b"")
+    assert caps.returncode == 2 and b"--capabilities - would be read twice" in caps.stderr

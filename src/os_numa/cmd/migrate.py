@@ -44,8 +44,30 @@ def _source_topology(options: argparse.Namespace, conf):
     return view.topology
 
 
+def _check_stdin(options: argparse.Namespace) -> None:
+    """Standard input (``-``) is read once: by one option, and not by the
+    destination's ``--capabilities`` when they are read again as the source host's.
+
+    :raises InvalidRequest: naming the options.
+    """
+    given = {
+        "--source-xml": [options.source_xml],
+        "--source-capabilities": [options.source_capabilities or ""],
+        "--capabilities": [options.capabilities or ""],
+        "--existing": list(options.existing),
+        "--pci-devices": list(options.pci_devices),
+    }
+    inputfile.check_one_stdin(given)
+    if options.capabilities == inputfile.STDIN and not options.source_capabilities:
+        raise exception.InvalidRequest(
+            reason="--capabilities - would be read twice (also as the source host): "
+            "give the capabilities as a file, or the source host's with --source-capabilities"
+        )
+
+
 def compute_migration(options: argparse.Namespace) -> tuple[commands.Outcome, str | None, list]:
     """(outcome on the destination, rewritten domain XML or None, drift of the source domain)."""
+    _check_stdin(options)
     conf = commands._conf(options)
     xml = inputfile.read_text(
         options.source_xml, migration.MAX_DOMAIN_XML_BYTES, exception.InvalidXML, "domain XML"
