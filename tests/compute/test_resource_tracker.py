@@ -655,3 +655,15 @@ def test_pool_usage_is_rebuilt_and_an_overfull_pool_is_a_conflict(driver):
     assert "Instance intruder " in str(info.value)
     assert "pool" in str(info.value)
     assert restarted.usage == before
+
+
+def test_rebuild_refuses_non_ascii_pinning_keys(driver):
+    """Issue 10, defect 6: a stored pinning keyed '١' (ARABIC-INDIC DIGIT ONE) would
+    read as vCPU 1; the rebuild refuses it, naming the instance and the rule."""
+    cell = _pinned_cell({0: 0, 1: 1})
+    cell.cpu_pinning_raw = {"0": 0, "\u0661": 1}
+    restored = _restored("arabic", 2, [cell])
+    tracker = ResourceTracker(driver, ft.a1_host())
+    with pytest.raises(exception.PlacementInvalid) as info:
+        tracker.update_available_resource([restored])
+    assert info.value.rule == "vcpus" and "arabic" in str(info.value)

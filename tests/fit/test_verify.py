@@ -208,3 +208,13 @@ def test_the_inputs_are_not_changed():
     before = (host.obj_to_primitive(), placement.obj_to_primitive())
     check_placement(host, placement)
     assert (host.obj_to_primitive(), placement.obj_to_primitive()) == before
+
+
+@pytest.mark.parametrize("key", ["\u0661", "01", "+1", "1 "])
+def test_pinning_keys_are_plain_ascii_vcpu_numbers(key):
+    """Issue 10, defect 6: non-ASCII digit keys ('١' reads as 1 through int())."""
+    placement = placed(pinned({0: 0}))
+    placement.cells[0].cpu_pinning_raw = {"0": 0, key: 1}
+    placement.cells[0].pcpuset = {0, 1}
+    error = broken(ft.a1_host(), placement)
+    assert error.rule == "vcpus" and repr(key) in str(error)

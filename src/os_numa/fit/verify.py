@@ -97,6 +97,13 @@ class _Checker:
     def check_vcpus(self, flavor: Any) -> None:
         seen: dict[int, int] = {}
         for index, cell in enumerate(self.cells):
+            # Stored pinning keys are text: int() also reads '١' or '٣' (and '01'),
+            # which would fold two pins onto one vCPU before any other check.
+            for key in getattr(cell, "cpu_pinning_raw", None) or {}:
+                if not (key.isascii() and key.isdigit()) or str(int(key)) != key:
+                    raise self.fail(
+                        "vcpus", f"guest cell {index} pins {key!r}, which is not a vCPU number"
+                    )
             for vcpu in sorted(set(cell.cpuset) | set(cell.pcpuset)):
                 if vcpu in seen:
                     raise self.fail(
