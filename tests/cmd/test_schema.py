@@ -237,3 +237,9 @@ def test_migrate_prints_a_placement_document(in_process, tmp_path):
     assert document["schema"] == schema.PLACEMENT and document["domain_xml"].startswith("<domain")
     errors = list(validator(schema.PLACEMENT).iter_errors(document))
     assert not errors, [f"{list(e.path)}: {e.message}" for e in errors]
+
+
+@pytest.mark.parametrize("given", [7, "x" * 100, ["os-numa/placement/v1"]])
+def test_a_document_of_another_schema_is_named_briefly(given):
+    with pytest.raises(exception.InvalidRequest, match="the document is of another schema"):
+        schema.check_name({"schema": given}, schema.PLACEMENT, "--existing entry 0")

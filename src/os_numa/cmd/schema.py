@@ -85,7 +85,7 @@ def check_name(document: dict[str, Any], name: str, where: str) -> None:
     """
     given = document.get("schema", name)
     if given != name:
-        shown = given if isinstance(given, str) and len(given) <= 60 else "another schema"
+        shown = repr(given) if isinstance(given, str) and len(given) <= 60 else "of another schema"
         raise exception.InvalidRequest(
-            reason=f"{where}: the document is {shown!r}, os-numa reads {name!r} here"
+            reason=f"{where}: the document is {shown}, os-numa reads {name!r} here"
         )
