@@ -213,7 +213,8 @@ def read_domain(
         cells, exclusive, floating = _numa_cells(guest, numa_cells, pins, host, reading)
     else:
         cells, exclusive, floating = None, set(), _non_numa_footprint(guest, pins)
-    emulator = _emulator(guest, cells, exclusive, floating, host, reading)
+    floating_pins = [pins[v] for c in cells or () for v in sorted(c.cpuset) if v in pins]
+    emulator = _emulator(guest, cells, exclusive, floating_pins, host, reading)
     if cells is not None:
         for vcpu in sorted(realtime - exclusive_vcpus(cells)):
             reading.add(
@@ -549,11 +550,18 @@ def _emulator(
     guest: config.LibvirtConfigGuest,
     cells: list[objects.InstanceNUMACell] | None,
     exclusive: set[int],
-    floating: set[int] | None,
+    floating_pins: list[frozenset[int]],
     host: _Host,
     reading: _Reading,
 ) -> _Emulator:
-    """Which emulator policy ``<emulatorpin>`` shows; isolated pCPUs go into ``cells``."""
+    """Which emulator policy ``<emulatorpin>`` shows; isolated pCPUs go into ``cells``.
+
+    The vCPUs' own CPUs (the default rule, or ``hw:emulator_threads_mask``): a pinned
+    vCPU's pCPU, or all of a floating vCPU's CPUs. Otherwise, off every pinned pCPU:
+    the one pool pCPU, the shared set, or isolated pCPUs. On a host with neither
+    ``[compute]`` set a floating vCPU's CPUs include every pCPU of its cell, so an
+    isolated pCPU is recognised by covering no floating vCPU's CPUs.
+    """
     pin = guest.cputune.emulatorpin if guest.cputune is not None else None
     if pin is None:
         default = None if guest.cpuset is None else frozenset(guest.cpuset)
@@ -565,15 +573,15 @@ def _emulator(
             )
         return _Emulator(cpus=default)
     cpus = frozenset(pin.cpuset)
-    vcpu_cpus = exclusive | (floating or set())
+    vcpu_cpus = exclusive | set().union(*floating_pins)
     if cells is None:
         return _Emulator(cpus=cpus)
-    if cpus <= vcpu_cpus:
+    if cpus <= vcpu_cpus and (cpus & exclusive or any(p <= cpus for p in floating_pins)):
         return _Emulator(cpus=cpus)
-    if cpus & vcpu_cpus:
+    if cpus & exclusive:
         reading.add(
             EMULATOR_PIN,
-            f"<emulatorpin> {_spec(cpus)} mixes the vCPUs' CPUs ({_spec(cpus & vcpu_cpus)}) "
+            f"<emulatorpin> {_spec(cpus)} mixes the vCPUs' CPUs ({_spec(cpus & exclusive)}) "
             f"with others ({_spec(cpus - vcpu_cpus)})",
         )
         return _Emulator(cpus=cpus)
