@@ -320,3 +320,33 @@ def test_io_threads_read_back(specs, define_validated):
     assert driver.estimate_instance_overhead(
         {"numa_topology": read.placement}
     ) == driver.estimate_instance_overhead({"numa_topology": placement})
+
+
+def test_realtime_vcpu_floating_is_drift():
+    xml = _dedicated_guest({0: {2}, 1: {0, 1}}, {0, 1})
+    guest = config.LibvirtConfigGuest.parse_str(xml)
+    guest.cputune.vcpusched = [
+        config.LibvirtConfigGuestCPUTuneVCPUSched(vcpus={1}, scheduler="fifo", priority=1)
+    ]
+    read = domain_placement.read_domain(guest.to_xml(), SPLIT)
+    assert rules(read) == [domain_placement.REALTIME_FLOATING]
+    assert read.realtime_vcpus == {1}
+
+
+def test_cells_that_do_not_hold_the_domains_vcpus_are_drift():
+    xml = _dedicated_guest({0: {2}, 1: {3}}, {2, 3}, vcpus=3, cells=[{0, 1}])
+    read = domain_placement.read_domain(xml, SPLIT)
+    assert rules(read) == [domain_placement.VCPU_COUNT]
+
+
+def test_memory_on_a_node_the_host_lacks_is_drift():
+    read = domain_placement.read_domain(_dedicated_guest({0: {2}}, {2}, {0: {7}}), SPLIT)
+    assert domain_placement.UNKNOWN_HOST_CELL in rules(read)
+    assert read.placement is None  # nowhere to account it
+
+
+def test_two_guest_cells_on_one_host_cell_are_drift():
+    xml = _dedicated_guest({0: {2}, 1: {3}}, {2, 3}, {0: {0}, 1: {0}}, cells=[{0}, {1}])
+    read = domain_placement.read_domain(xml, SPLIT)
+    assert domain_placement.CELL_SPANS_HOST_CELLS in rules(read)
+    assert read.placement is None

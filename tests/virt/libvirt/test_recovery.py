@@ -286,3 +286,43 @@ def test_pci_devices_come_back_from_the_hostdevs(tmp_path):
     device = instance.numa_topology.pci_devices[0]
     assert (device.address, device.vendor_id, device.product_id) == (CELL0_VFS[0], "8086", "154c")
     assert PciAddress.parse(device.address) in fresh.pci_stats.used
+
+
+class _Domain:
+    def __init__(self, name, xml):
+        self._name, self._xml = name, xml
+
+    def name(self):
+        return self._name
+
+    def UUIDString(self):  # noqa: N802 - libvirt-python's name
+        return "00000000-0000-0000-0000-0000000000ff"
+
+    def XMLDesc(self, flags=0):  # noqa: N802
+        return self._xml
+
+    def isActive(self):  # noqa: N802
+        return 1
+
+
+class _Connection:
+    """libvirt cannot hand out a malformed document; this stand-in can."""
+
+    def __init__(self, *domains):
+        self._domains = list(domains)
+
+    def listAllDomains(self, flags=0):  # noqa: N802
+        return self._domains
+
+    def getURI(self):  # noqa: N802
+        return "fake:///"
+
+
+def test_an_unreadable_domain_is_drift_not_a_crash(libvirt_test_conn):
+    bad = _Domain("broken", "<domain type='kvm'><vcpu>many</vcpu></domain>")
+    found = recovery.read_domains(_Connection(bad), topology(libvirt_test_conn))
+    (finding,) = found.drift
+    assert (finding.domain, finding.rule) == ("broken", dp.UNREADABLE)
+    assert "many" in finding.detail
+    with pytest.raises(exception.HostDrift, match="broken: unreadable"):
+        recovery.recover(tracker(libvirt_test_conn), _Connection(bad))
