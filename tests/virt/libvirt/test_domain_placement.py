@@ -350,3 +350,55 @@ def test_two_guest_cells_on_one_host_cell_are_drift():
     read = domain_placement.read_domain(xml, SPLIT)
     assert domain_placement.CELL_SPANS_HOST_CELLS in rules(read)
     assert read.placement is None
+
+
+def _isolate_on_smt():
+    topology = ft.host(1, 4, 2)  # one cell, 4 cores x 2 threads: (0,1) (2,3) (4,5) (6,7)
+    specs = {"hw:cpu_policy": "dedicated", "hw:cpu_thread_policy": "isolate"}
+    flavor = objects.Flavor(vcpus=2, memory_mb=1024, extra_specs=specs)
+    placement = hardware.numa_fit_instance_to_host(
+        topology, hardware.numa_get_constraints(flavor, None)
+    )
+    guest = driver.build_guest(placement, flavor, None, topology, name="iso")
+    return topology, placement, guest
+
+
+def test_without_metadata_isolate_reads_back_as_prefer():
+    topology, placement, guest = _isolate_on_smt()
+    read = domain_placement.read_domain(guest.to_xml(), topology)
+    assert read.placement.cells[0].cpu_thread_policy == fields.CPUThreadAllocationPolicy.PREFER
+    held = hardware.numa_usage_from_instance_numa(topology, read.placement).cells[0].pinned_cpus
+    assert len(held) == 2  # the siblings are lost: hence placement_metadata or a checkpoint
+
+
+def test_placement_metadata_restores_thread_isolate(define_validated):
+    topology, placement, guest = _isolate_on_smt()
+    metadata = domain_placement.placement_metadata(placement)
+    guest.extra_children.append(("uuid", f"<metadata>{metadata}</metadata>"))
+    read = domain_placement.read_domain(define_validated(guest.to_xml()), topology)
+    assert read.drift == ()
+    assert read.placement.cells[0].cpu_thread_policy == fields.CPUThreadAllocationPolicy.ISOLATE
+    ours = hardware.numa_usage_from_instance_numa(topology, read.placement)
+    theirs = hardware.numa_usage_from_instance_numa(topology, placement)
+    assert ft.host_state(ours) == ft.host_state(theirs)
+    assert len(ours.cells[0].pinned_cpus) == 4  # two cores, whole
+    assert read.exclusive_cpus == ours.cells[0].pinned_cpus
+
+
+@pytest.mark.parametrize(
+    "hint, needle",
+    [
+        ('<osnuma:cell index="7" thread-policy="isolate"/>', "guest cell '7'"),
+        ('<osnuma:cell index="0" thread-policy="sometimes"/>', "'sometimes'"),
+    ],
+)
+def test_bad_metadata_is_drift(hint, needle):
+    topology, _, guest = _isolate_on_smt()
+    ns = domain_placement.METADATA_NS
+    metadata = (
+        f'<metadata><osnuma:placement xmlns:osnuma="{ns}">{hint}</osnuma:placement></metadata>'
+    )
+    guest.extra_children.append(("uuid", metadata))
+    read = domain_placement.read_domain(guest.to_xml(), topology)
+    assert rules(read) == [domain_placement.METADATA]
+    assert needle in read.drift[0].detail

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from lxml import etree
 
 from os_numa import cpuset as cpuset_mod
-from os_numa import objects, xmlutil
+from os_numa import exception, objects, xmlutil
 from os_numa.objects import fields
 from os_numa.pci.devices import PciAddress
 from os_numa.virt.libvirt import config, config_devices
@@ -68,6 +68,7 @@ REALTIME_FLOATING = "realtime-floating"
 PAGE_SIZE = "page-size"
 VCPU_COUNT = "vcpu-count"
 UNREADABLE = "unreadable"
+METADATA = "metadata"
 # Between domains (os_numa.virt.libvirt.recovery).
 PCPU_OVERLAP = "pcpu-overlap"
 PCI_SHARED = "pci-shared"
@@ -138,6 +139,7 @@ class _Host:
     shared: Mapping[int, frozenset[int]]  # host cell -> shared CPUs (cpu_shared_set)
     pool: Mapping[int, frozenset[int]]  # host cell -> emulator pool CPUs
     pages: Mapping[int, frozenset[int]]  # host cell -> page sizes (KiB)
+    cores: Mapping[int, frozenset[int]]  # host CPU -> the CPUs of its core (SMT siblings)
 
     @classmethod
     def of(cls, topology: objects.NUMATopology) -> _Host:
@@ -149,6 +151,12 @@ class _Host:
                 for c in topology.cells
             },
             pages={c.id: frozenset(p.size_kb for p in c.mempages) for c in topology.cells},
+            cores={
+                cpu: frozenset(core)
+                for c in topology.cells
+                for core in c.siblings or ()
+                for cpu in core
+            },
         )
 
     @property
@@ -239,6 +247,7 @@ def read_domain(
             iothreads=guest.iothreads if guest.iothreads > 1 else None,
             iothreads_policy="isolate" if io_reserved else None,
         )
+        exclusive |= _apply_hints(root, placement, host, reading)
     return DomainPlacement(
         name=guest.name,
         uuid=guest.uuid or "",
@@ -785,3 +794,71 @@ def differences(
             f"emulator pool pCPU: claimed {our_pool}, libvirt has {their_pool}"
         )
     return found_differences
+
+
+#: The XML namespace of :func:`placement_metadata`.
+METADATA_NS = "urn:os-numa:placement:1"
+_THREAD = fields.CPUThreadAllocationPolicy
+
+
+def placement_metadata(placement: objects.InstanceNUMATopology) -> str:
+    """A ``<metadata>`` child recording what the XML cannot show of ``placement``.
+
+    Thread policy ``isolate`` holds the pinned pCPUs' SMT siblings, and
+    ``hw:emulator_threads_mask`` picks the emulator's vCPUs; neither leaves a
+    trace of its own in ``<cputune>``. A driver that adds this element to the
+    domain's ``<metadata>`` lets :func:`read_domain` (and a restart from
+    libvirt alone) restore them exactly::
+
+        guest.extra_children.append(("uuid", f"<metadata>{placement_metadata(p)}</metadata>"))
+    """
+    root = etree.Element(f"{{{METADATA_NS}}}placement", nsmap={"osnuma": METADATA_NS})
+    for index, cell in enumerate(placement.cells):
+        child = etree.SubElement(root, f"{{{METADATA_NS}}}cell", {"index": str(index)})
+        if cell.cpu_thread_policy:
+            child.set("thread-policy", cell.cpu_thread_policy)
+    mask = getattr(placement, "emulator_threads_mask", None)
+    if mask:
+        root.set("emulator-mask", cpuset_mod.format_cpu_spec(mask))
+    return etree.tostring(root, encoding="unicode")
+
+
+def _apply_hints(
+    root: etree._Element,
+    placement: objects.InstanceNUMATopology,
+    host: _Host,
+    reading: _Reading,
+) -> set[int]:
+    """Apply :func:`placement_metadata` found in the domain; returns the pCPUs it adds
+    to the domain's hold (the siblings thread policy ``isolate`` keeps free)."""
+    hints = root.find(f"metadata/{{{METADATA_NS}}}placement")
+    if hints is None:
+        return set()
+    held: set[int] = set()
+    for child in hints.findall(f"{{{METADATA_NS}}}cell"):
+        index, policy = child.get("index", ""), child.get("thread-policy")
+        if not index.isascii() or not index.isdigit() or int(index) >= len(placement.cells):
+            reading.add(
+                METADATA,
+                f"its os-numa metadata names guest cell {index[:20]!r}, which it does not have",
+            )
+            continue
+        cell = placement.cells[int(index)]
+        if policy is None or cell.cpu_policy is None:
+            continue
+        if policy not in _THREAD.ALL:
+            reading.add(METADATA, f"its os-numa metadata has thread policy {policy[:20]!r}")
+            continue
+        cell.cpu_thread_policy = policy
+        if policy == _THREAD.ISOLATE:
+            for pcpu in (cell.cpu_pinning or {}).values():
+                held |= host.cores.get(pcpu, frozenset({pcpu}))
+            for pcpu in cell.cpuset_reserved or ():
+                held |= host.cores.get(pcpu, frozenset({pcpu}))
+    mask = hints.get("emulator-mask")
+    if mask:
+        try:
+            placement.emulator_threads_mask = cpuset_mod.parse_cpu_spec(mask)
+        except exception.InvalidCPUSpec as exc:
+            reading.add(METADATA, f"its os-numa metadata has a bad emulator mask: {exc}")
+    return held
