@@ -21,7 +21,8 @@ the domain does not own, a page size the host cell lacks...) is reported as
 The XML cannot say everything a placement holds: thread policy ``isolate``
 (whose claim also holds the pinned pCPUs' siblings) and ``hw:emulator_threads_mask``
 leave no trace of their own in it. Those come back as ``prefer`` and the plain
-emulator rule; a checkpoint (:mod:`os_numa.compute.checkpoint`) restores them exactly.
+emulator rule, unless the domain carries :func:`placement_metadata` in its
+``<metadata>``; a checkpoint (:mod:`os_numa.compute.checkpoint`) restores them too.
 
 Everything here is pure: it reads its arguments only.
 """
