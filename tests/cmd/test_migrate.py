@@ -148,3 +148,40 @@ def test_the_console_script_runs_migrate(os_numa, source_domain):
     result = os_numa(["migrate", "--source-xml", str(source_domain), "--capabilities", CAPS])
     assert result.returncode == 0, result.stderr
     assert "the domain XML for the destination" in result.stdout
+
+
+def test_a_guest_without_numa_placement_floats_on_the_destination(in_process, tmp_path):
+    placed = in_process(
+        ["place", "--capabilities", CAPS, "--flavor", "vcpus=2,memory_mb=1024", "--format", "xml"]
+    )
+    assert placed.returncode == 0, placed.stderr
+    domain = tmp_path / "dom.xml"
+    domain.write_text(placed.stdout)
+    result = _migrate(
+        in_process,
+        "--source-xml", str(domain),
+        "--capabilities", CAPS,
+        "--cpu-shared-set", "0-3",
+        "--cpu-dedicated-set", "4-79",
+        "--format", "xml",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    guest = config.LibvirtConfigGuest.parse_str(result.stdout)
+    assert guest.cputune is None and guest.cpu is None
+    assert guest.cpuset == {0, 1, 2, 3}
+
+
+def test_the_source_host_reads_the_pins_of_another_shape(in_process, source_domain):
+    """--source-capabilities: the domain's pins are read against the host it came from."""
+    result = _migrate(
+        in_process,
+        "--source-xml", str(source_domain),
+        "--source-capabilities", CAPS,
+        "--capabilities", str(DATA / "amd-epyc-2s-nps4.xml"),
+        "--format", "json",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    (cell,) = document["cells"]
+    assert len(cell["cpu_pinning"]) == 4 and len(cell["cpuset_reserved"]) == 1
+    assert "warning" not in result.stderr
