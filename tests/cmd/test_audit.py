@@ -90,8 +90,10 @@ def test_a_clean_host_exits_0_with_a_line_per_domain(os_numa, caps_file, placed,
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].endswith("3 domain(s), no drift")
-    assert [line.split(" ")[0] for line in lines[1:]] == ["guest-0", "guest-1", "guest-2"]
-    assert all(line.endswith(": ok") for line in lines[1:])
+    assert [line.split(" ")[0] for line in lines[1:-1]] == ["guest-0", "guest-1", "guest-2"]
+    assert all(line.endswith(": ok") for line in lines[1:-1])
+    # Two 2-vCPU pinned guests (one with an isolated emulator pCPU) and a floating one.
+    assert lines[-1] == "os-numa accounts 3 guest(s): 7 vCPUs, 768 MiB, pinned pCPUs 2-4,10-11"
 
 
 def test_drift_exits_1_with_every_finding_per_domain(os_numa, caps_file, placed, tmp_path):

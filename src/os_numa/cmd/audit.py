@@ -79,6 +79,7 @@ def document(uri: str, report: recovery.AuditReport) -> dict[str, Any]:
             "connect": uri,
             "clean": report.clean,
             "domains": [_domain_entry(d, by_domain.get(d.name, [])) for d in report.domains],
+            "accounted": _accounted(report),
             "other_drift": [
                 {"subject": d.domain, "rule": d.rule, "detail": d.detail}
                 for d in report.drift
@@ -86,6 +87,19 @@ def document(uri: str, report: recovery.AuditReport) -> dict[str, Any]:
             ],
         },
     )
+
+
+def _accounted(report: recovery.AuditReport) -> dict[str, Any] | None:
+    """What os-numa accounts for the domains it could account (None: none could be)."""
+    usage = report.usage
+    if usage is None:
+        return None
+    return {
+        "instances": len(usage.instances),
+        "vcpus": usage.vcpus,
+        "memory_mb": usage.memory_mb,
+        "pinned_cpus": sorted(set().union(*(c.pinned_cpus for c in usage.cells))),
+    }
 
 
 def text_lines(uri: str, report: recovery.AuditReport) -> list[str]:
@@ -110,6 +124,13 @@ def text_lines(uri: str, report: recovery.AuditReport) -> list[str]:
     for subject, findings in sorted(by_domain.items()):
         lines.append(f"{safe_line(subject)}: drift")
         lines += [f"  {d.rule}: {safe_line(d.detail)}" for d in findings]
+    accounted = _accounted(report)
+    if accounted is not None:
+        pinned = cpuset_mod.format_cpu_spec(accounted["pinned_cpus"]) or "none"
+        lines.append(
+            f"os-numa accounts {accounted['instances']} guest(s): {accounted['vcpus']} vCPUs, "
+            f"{accounted['memory_mb']} MiB, pinned pCPUs {pinned}"
+        )
     return lines
 
 

@@ -387,6 +387,7 @@ def audit(
                 accepted.append(instance)
             except exception.InstanceUsageConflict as exc:
                 drift.append(_finding(by_uuid[instance.uuid], dp.ACCOUNTING, _reason(exc)))
+    usage = tracker.usage  # the domains that could be accounted together
     if saved is not None:
         try:
             saved.verify_host(host, checkpoint_name)
