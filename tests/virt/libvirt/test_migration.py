@@ -247,6 +247,21 @@ def test_bad_documents_are_refused_with_a_typed_error(document, error):
         migration.update_numa_xml(document, placement, flavor, None, host, conf)
 
 
+def _booted_and_moved(flavor, make_host):
+    """(domain XML of ``flavor`` booted on an empty host, its placement on a copy of the
+    host where a 1-vCPU guest arrived first)."""
+    host = make_host()
+    vm = Instance(uuid="vm", flavor=flavor)
+    with ResourceTracker(LibvirtDriver(), host).instance_claim(vm):
+        pass
+    xml = driver.build_guest(vm.numa_topology, flavor, None, host, name="moved").to_xml()
+    dest = ResourceTracker(LibvirtDriver(), make_host())
+    first = Instance(uuid="first", flavor=Flavor(vcpus=1, memory_mb=256, extra_specs=DED))
+    with dest.instance_claim(first):
+        pass
+    return xml, dest.move_claim(vm).placement
+
+
 def test_isolated_io_threads_each_move_to_their_own_pcpu(define_validated):
     """hw:iothreads=2 with hw:iothreads_policy=isolate: one reserved pCPU per I/O thread."""
     flavor = Flavor(
@@ -255,22 +270,12 @@ def test_isolated_io_threads_each_move_to_their_own_pcpu(define_validated):
         extra_specs={**DED, "hw:iothreads": "2", "hw:iothreads_policy": "isolate"},
     )
     host = ft.a1_host()
-    source = ResourceTracker(LibvirtDriver(), host)
-    vm = Instance(uuid="vm", flavor=flavor)
-    with source.instance_claim(vm):
-        pass
-    xml = driver.build_guest(vm.numa_topology, flavor, None, host, name="io").to_xml()
-    dest = ResourceTracker(LibvirtDriver(), ft.a1_host())
-    with dest.instance_claim(
-        Instance(uuid="first", flavor=Flavor(vcpus=1, memory_mb=256, extra_specs=DED))
-    ):
-        pass
-    new = dest.move_claim(vm).placement
+    xml, new = _booted_and_moved(flavor, ft.a1_host)
 
     out = migration.update_numa_xml(xml, new, flavor, None, host)
 
     define_validated(out)
-    expected = driver.build_guest(new, flavor, None, host, name="io").cputune
+    expected = driver.build_guest(new, flavor, None, host, name="moved").cputune
     written = config.LibvirtConfigGuest.parse_str(out).cputune
     pins = {p.iothread: p.cpuset for p in written.iothreadpin}
     assert pins == {p.iothread: p.cpuset for p in expected.iothreadpin}
@@ -280,3 +285,30 @@ def test_isolated_io_threads_each_move_to_their_own_pcpu(define_validated):
     }
     assert pins != before
     assert migration.update_numa_xml(xml, new, None, None, host) == out
+
+
+@pytest.mark.parametrize("policy", ["preferred", "interleave", "restrictive"])
+def test_memory_policies_keep_their_mode_and_move_their_nodes(policy, define_validated):
+    """hw:numa_memory_policy: the <numatune> modes stay, read back from the domain
+    when no flavor is given; a resize to another policy changes them."""
+    host = ft.host(2, 4, dedicated=range(8), memory=4096)
+    flavor = Flavor(
+        vcpus=4,
+        memory_mb=2048,
+        extra_specs={**DED, "hw:numa_nodes": "2", "hw:numa_memory_policy": policy},
+    )
+    xml, new = _booted_and_moved(flavor, lambda: ft.host(2, 4, dedicated=range(8), memory=4096))
+
+    out = migration.update_numa_xml(xml, new, flavor, None, host)
+
+    define_validated(out)
+    expected = driver.build_guest(new, flavor, None, host, name="moved")
+    assert _numa_view(config.LibvirtConfigGuest.parse_str(out)) == _numa_view(expected)
+    written = config.LibvirtConfigGuest.parse_str(out).numatune
+    assert {written.memory.mode} | {m.mode for m in written.memnodes} == {policy}
+    assert migration.update_numa_xml(xml, new, None, None, host) == out
+    strict = Flavor(vcpus=4, memory_mb=2048, extra_specs={**DED, "hw:numa_nodes": "2"})
+    back = config.LibvirtConfigGuest.parse_str(
+        migration.update_numa_xml(out, new, strict, None, host)
+    ).numatune
+    assert {back.memory.mode} | {m.mode for m in back.memnodes} == {"strict"}

@@ -94,6 +94,7 @@ def flavor_for_placement(
     memory_mb: int,
     realtime_priority: int | None = None,
     locked: bool = False,
+    memory_policy: str | None = None,
 ) -> objects.Flavor:
     """A flavor that makes the driver write ``placement`` as its own guest would be written.
 
@@ -102,9 +103,13 @@ def flavor_for_placement(
     priority, the emulator policy, count and mask, and locked memory. They are
     rebuilt here from the placement (``realtime_vcpus``, the cells' policies and
     page sizes, the emulator fields) and, for what a placement does not carry,
-    from the arguments (read from the domain by :func:`update_numa_xml`).
+    from the arguments (read from the domain by :func:`update_numa_xml`):
+    the realtime priority, locked memory and the ``<numatune>`` mode
+    (``hw:numa_memory_policy``).
     """
     specs: dict[str, str] = {}
+    if memory_policy and memory_policy != "strict" and placement is not None:
+        specs["hw:numa_memory_policy"] = memory_policy
     if placement is not None and placement.cells:
         policy = placement.cpu_policy
         if policy in (_POLICY.DEDICATED, _POLICY.MIXED):
@@ -148,8 +153,14 @@ def flavor_from_domain(
     priorities = [s.priority for s in guest.cputune.vcpusched] if guest.cputune else []
     priority = next((p for p in priorities if p is not None), None)
     locked = guest.membacking is not None and guest.membacking.locked
+    memory = guest.numatune.memory if guest.numatune is not None else None
     return flavor_for_placement(
-        placement, guest.vcpus, max(1, -(-guest.memory // 1024)), priority, locked
+        placement,
+        guest.vcpus,
+        max(1, -(-guest.memory // 1024)),
+        priority,
+        locked,
+        None if memory is None else memory.mode,
     )
 
 
@@ -256,7 +267,11 @@ def _keyed_update(
 def _cpuset_changes(attr: str):
     def compare(el: etree._Element, want) -> dict[str, str]:
         value = getattr(want, attr)
-        return {} if _cpus(el, attr) == set(value) else {attr: _spec(value)}
+        changes = {} if _cpus(el, attr) == set(value) else {attr: _spec(value)}
+        mode = getattr(want, "mode", None)
+        if mode is not None and (el.get("mode") or "strict") != mode:
+            changes["mode"] = mode
+        return changes
 
     return compare
 
@@ -382,8 +397,9 @@ def _update_numatune(doc: xmledit.Document, desired: config.LibvirtConfigGuestNU
         return
     memory = _child(numatune, "memory")
     if memory is not None and desired.memory is not None:
-        if _cpus(memory, "nodeset") != set(desired.memory.nodeset):
-            doc.set_attributes(memory, {"nodeset": _spec(desired.memory.nodeset)})
+        changes = _cpuset_changes("nodeset")(memory, desired.memory)
+        if changes:
+            doc.set_attributes(memory, changes)
     elif desired.memory is not None:
         doc.append_children(numatune, [desired.memory.format_dom()])
     _keyed_update(
