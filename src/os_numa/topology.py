@@ -8,12 +8,12 @@ come out as 6, 2, 5, 4; see ``doc/source/fitting.rst``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 Core = tuple[int, ...]
 
 
-def cores_of(siblings: Iterable[Iterable[int]], cpus: Iterable[int]) -> tuple[Core, ...]:
+def cores_of(siblings: Iterable[Collection[int]], cpus: Iterable[int]) -> tuple[Core, ...]:
     """The cores made of ``cpus``: each sibling group intersected with ``cpus``.
 
     CPUs that no sibling group mentions become one-thread cores, so a host that
@@ -24,7 +24,7 @@ def cores_of(siblings: Iterable[Iterable[int]], cpus: Iterable[int]) -> tuple[Co
 
 
 def split_cores_of(
-    siblings: Iterable[Iterable[int]], cpus: Iterable[int]
+    siblings: Iterable[Collection[int]], cpus: Iterable[int]
 ) -> tuple[tuple[Core, ...], frozenset[Core], int]:
     """:func:`cores_of`, which of those cores are split, and the threads per real core.
 
@@ -36,7 +36,7 @@ def split_cores_of(
     """
     wanted = cpus if isinstance(cpus, (set, frozenset)) else frozenset(cpus)
     covered: set[int] = set()
-    cores = []
+    cores: list[Core] = []
     split = []
     most = 1
     for group in siblings:

@@ -30,7 +30,7 @@ MAX_CAPABILITIES_BYTES = 32 * 1024 * 1024
 
 def default_capabilities() -> str:
     """The built-in host: 2 sockets x 8 cores x 2 threads, one cell per socket."""
-    return resources.files("os_numa").joinpath("data", DEFAULT_HOST).read_text("utf-8")
+    return resources.files("os_numa").joinpath("data").joinpath(DEFAULT_HOST).read_text("utf-8")
 
 
 def read_capabilities(path: str) -> str:

@@ -49,7 +49,7 @@ def file_name(name: str) -> str:
 
 
 def _directory():
-    return resources.files("os_numa").joinpath("data", "schemas")
+    return resources.files("os_numa").joinpath("data").joinpath("schemas")
 
 
 def shipped() -> list[str]:

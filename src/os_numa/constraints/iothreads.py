@@ -30,7 +30,7 @@ class IOThreads(NamedTuple):
     """The I/O threads a flavor asks for: ``count`` None means Nova's one, ``policy``
     None means ``share``."""
 
-    count: int | None
+    count: int | None  # type: ignore[assignment]  # shadows tuple.count; the field wins at run time
     policy: str | None
 
     @property

@@ -40,7 +40,7 @@ def get_numa_memory_policy_constraint(flavor: Any, image_meta: Any) -> str | Non
     flavor_v = source.flavor_view(flavor)
     props = source.image_properties(image_meta)
     raw_flavor, raw_image = source.flavor_image_values("numa_memory_policy", flavor_v, props)
-    values = []
+    values: list[str | None] = []
     for raw, where in ((raw_flavor, "hw:numa_memory_policy"), (raw_image, "hw_numa_memory_policy")):
         if raw in (None, ""):
             values.append(None)

@@ -88,7 +88,7 @@ def emulator_pool(host_topology) -> EmulatorPool:
 
     Cells from before the pool existed (no ``emulator_pool_cpus`` field) hold none.
     """
-    cpus = []
+    cpus: list[PoolCPU] = []
     for cell in read_fields(host_topology, "cells")[0]:
         if "emulator_pool_cpus" not in cell.fields:
             continue

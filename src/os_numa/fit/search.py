@@ -145,7 +145,11 @@ def _matrix(k: int, n: int, test: Callable[[int, int], bool]) -> list[list[int]]
 
 
 def _augment(
-    g: int, adj: list[list[int]], match_pos: dict[int, int], seen: set[int], blocked
+    g: int,
+    adj: Sequence[Sequence[int]] | Mapping[int, Sequence[int]],
+    match_pos: dict[int, int],
+    seen: set[int],
+    blocked,
 ) -> bool:
     """Kuhn's augmenting path from guest ``g``; updates ``match_pos`` only on success."""
     for p in adj[g]:

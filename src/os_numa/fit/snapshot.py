@@ -171,15 +171,18 @@ class HostCell:
     @property
     def cores(self) -> tuple[topology.Core, ...]:
         """Sibling groups within ``pcpuset``, sorted by lowest pCPU."""
-        if self._cores is None:
-            self._read_cores()
-        return self._cores
+        cores = self._cores
+        if cores is None:
+            cores = self._read_cores()
+        return cores
 
-    def _read_cores(self) -> None:
+    def _read_cores(self) -> tuple[topology.Core, ...]:
         (siblings,) = _SIBLINGS(self._cell)
         # Threads of the real cores, shared CPUs included (as Nova counts them):
         # a pCPU whose sibling is a shared CPU is on a two-thread core.
-        self._cores, self._split, self._threads = topology.split_cores_of(siblings, self.pcpuset)
+        cores, self._split, self._threads = topology.split_cores_of(siblings, self.pcpuset)
+        self._cores = cores
+        return cores
 
     @property
     def split_cores(self) -> frozenset[topology.Core]:
@@ -238,7 +241,7 @@ class HostCell:
 class GuestCell(NamedTuple):
     """A requested guest cell: ``pinned`` are the vCPU ids to pin, sorted."""
 
-    index: int
+    index: int  # type: ignore[assignment]  # shadows tuple.index; the field wins at run time
     policy: str | None
     thread_policy: str | None
     pinned: tuple[int, ...]
@@ -303,7 +306,7 @@ class EmulatorRequest(NamedTuple):
     """What the request asks for its emulator threads (and its isolated I/O threads)."""
 
     policy: str | None
-    count: int | None
+    count: int | None  # type: ignore[assignment]  # shadows tuple.count; the field wins at run time
     realtime: frozenset[int]
     #: pCPUs of ``hw:iothreads_policy=isolate`` I/O threads, reserved like emulator pCPUs.
     iothread_pcpus: int = 0

@@ -9,7 +9,7 @@ from nova import exception as nova_exception
 from os_numa import exception
 
 
-def nova_class(error: exception.OsNumaError) -> type[Exception]:
+def nova_class(error: exception.OsNumaError) -> type[nova_exception.NovaException]:
     """The Nova exception class for ``error``: the first class in its MRO whose name
     Nova's ``nova.exception`` defines (os-numa keeps Nova's names; its own refinements
     subclass them), else ``NovaException``."""

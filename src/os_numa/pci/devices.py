@@ -164,7 +164,8 @@ def _device_from_element(device) -> PciDevice | None:
     iommu_group = None if group is None else _int(group.get("number"), "iommuGroup number", where)
     if iommu_group is not None and iommu_group < 0:
         raise exception.InvalidXML(reason=f"{where}: IOMMU group {iommu_group} is negative")
-    dev_type, parent, vfs = TYPE_PCI, None, ()
+    vfs: tuple[PciAddress, ...] = ()
+    dev_type, parent = TYPE_PCI, None
     phys = cap.find("capability[@type='phys_function']/address")
     virt = cap.find("capability[@type='virt_functions']")
     if phys is not None:

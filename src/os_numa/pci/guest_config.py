@@ -30,6 +30,7 @@ from os_numa.pci.devices import PciAddress
 from os_numa.virt.libvirt.config_devices import (
     LibvirtConfigGuestHostdevPCI,
     LibvirtConfigGuestPCIAddress,
+    LibvirtConfigGuestPCIController,
     LibvirtConfigGuestPCIeExpanderBus,
     LibvirtConfigGuestPCIeRootPort,
 )
@@ -91,7 +92,8 @@ def get_guest_pci_config(
         for cell, devs in sorted(local.items())
         for start in range(0, len(devs), PORTS_PER_EXPANDER)
     ]
-    bus_nrs, top = [], 256
+    bus_nrs: list[int] = []
+    top = 256
     for _cell, devs in reversed(chunks):
         top -= 1 + len(devs)
         bus_nrs.insert(0, top)
@@ -101,7 +103,8 @@ def get_guest_pci_config(
             reason=f"{sum(len(d) for d in local.values())} NUMA-local PCI devices need PCI "
             f"controllers up to index {last_index}; the limit is 255"
         )
-    controllers, guest_address = [], {}
+    controllers: list[LibvirtConfigGuestPCIController] = []
+    guest_address: dict[str, LibvirtConfigGuestPCIAddress] = {}
     index = first_index
     for (cell, devs), bus_nr in zip(chunks, bus_nrs, strict=True):
         expander = index

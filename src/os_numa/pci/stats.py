@@ -102,7 +102,7 @@ class PciDeviceStats:
 
     def pools(self) -> list[PciPool]:
         """Pools of available devices, by NUMA node (None last) then (vendor, product, type)."""
-        grouped: dict[tuple, list[PciDevice]] = {}
+        grouped: dict[tuple[int | None, str, str, str], list[PciDevice]] = {}
         for device in self.available():
             grouped.setdefault((device.numa_node, *device.spec), []).append(device)
         keys = sorted(grouped, key=lambda k: (_node_key(k[0]), k[1:]))

@@ -88,6 +88,8 @@ def _sync_provider(client: PlacementClient, provider: Provider, fresh: bool) -> 
     and no writes for what it should not have.
     """
     wanted = {rc: inv.as_dict() for rc, inv in provider.inventories.items()}
+    current: dict[str, dict]
+    current_traits: frozenset[str] | None
     if fresh:
         generation, current, current_traits = 0, {}, frozenset()
     else:

@@ -178,16 +178,16 @@ def host_tree(
     cells = []
     for index, cell in enumerate(topology.cells):
         name = f"{host}_NUMA{cell.id}"
-        traits = {HW_NUMA_ROOT}
+        cell_traits = {HW_NUMA_ROOT}
         if cell.has_threads:
-            traits.add(HW_CPU_HYPERTHREADING)
+            cell_traits.add(HW_CPU_HYPERTHREADING)
         cells.append(
             Provider(
                 name,
                 provider_uuid(f"{root_id}/NUMA{cell.id}"),
                 root_id,
                 _cell_inventories(cell, options, first=index == 0),
-                frozenset(traits),
+                frozenset(cell_traits),
                 cell.id,
             )
         )

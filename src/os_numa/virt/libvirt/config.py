@@ -431,8 +431,8 @@ class LibvirtConfigGuestCPUTune(LibvirtConfigObject):
             el.append(pin.format_dom())
         if self.emulatorpin is not None:
             el.append(self.emulatorpin.format_dom())
-        for pin in self.iothreadpin:
-            el.append(pin.format_dom())
+        for iopin in self.iothreadpin:
+            el.append(iopin.format_dom())
         for sched in self.vcpusched:
             el.append(sched.format_dom())
         return el
@@ -441,8 +441,9 @@ class LibvirtConfigGuestCPUTune(LibvirtConfigObject):
     def _parse(cls, el):
         emulatorpin = _child(el, "emulatorpin")
         values = {n: _child(el, n) for n in ("shares", "period", "quota")}
+        ints: dict[str, Any] = {n: None if c is None else _text_int(c) for n, c in values.items()}
         return cls(
-            **{n: None if c is None else _text_int(c) for n, c in values.items()},
+            **ints,
             vcpupin=[
                 LibvirtConfigGuestCPUTuneVCPUPin.parse_dom(c) for c in _children(el, "vcpupin")
             ],
@@ -606,15 +607,16 @@ class LibvirtConfigGuestCPU(LibvirtConfigObject):
         model = _child(el, "model")
         topology = _child(el, "topology")
         numa = _child(el, "numa")
+        sizes: dict[str, Any] = {
+            n: None if topology is None else _opt_int(topology, n)
+            for n in ("sockets", "dies", "cores", "threads")
+        }
         return cls(
             mode=el.get("mode"),
             match=el.get("match"),
             check=el.get("check"),
             model=None if model is None else (model.text or "").strip() or None,
-            **{
-                n: None if topology is None else _opt_int(topology, n)
-                for n in ("sockets", "dies", "cores", "threads")
-            },
+            **sizes,
             numa=None if numa is None else LibvirtConfigGuestCPUNUMA.parse_dom(numa),
         )
 
@@ -1013,14 +1015,15 @@ class LibvirtConfigCapsHostCPU(LibvirtConfigObject):
             return None if child is None else (child.text or "").strip()
 
         topology = _child(el, "topology")
+        sizes: dict[str, Any] = {
+            n: None if topology is None else _opt_int(topology, n)
+            for n in ("sockets", "dies", "cores", "threads")
+        }
         return cls(
             arch=text("arch"),
             model=text("model"),
             vendor=text("vendor"),
-            **{
-                n: None if topology is None else _opt_int(topology, n)
-                for n in ("sockets", "dies", "cores", "threads")
-            },
+            **sizes,
         )
 
 

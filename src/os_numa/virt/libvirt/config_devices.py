@@ -20,7 +20,7 @@ read in hexadecimal (``0x`` prefix) or decimal.
 from __future__ import annotations
 
 import dataclasses
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from lxml import etree
 
@@ -99,7 +99,8 @@ class LibvirtConfigGuestPCIAddress(LibvirtConfigObject):
     @classmethod
     def _parse(cls, el):
         _require_pci_type(el)
-        return cls(**{name: _pci_number(el, name) for name in _PCI_LIMITS})
+        numbers: dict[str, Any] = {name: _pci_number(el, name) for name in _PCI_LIMITS}
+        return cls(**numbers)
 
 
 @dataclasses.dataclass
@@ -153,8 +154,9 @@ class LibvirtConfigGuestHostdevPCI(LibvirtConfigObject):
             raise exception.InvalidXML(reason="<hostdev> lacks <source><address .../></source>")
         guest = el.find("address")
         driver = el.find("driver")
+        numbers: dict[str, Any] = {name: _pci_number(source, name) for name in _PCI_LIMITS}
         return cls(
-            **{name: _pci_number(source, name) for name in _PCI_LIMITS},
+            **numbers,
             managed=managed == "yes",
             guest_address=None if guest is None else LibvirtConfigGuestPCIAddress.parse_dom(guest),
             driver_name=None if driver is None else driver.get("name"),

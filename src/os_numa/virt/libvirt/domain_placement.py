@@ -324,7 +324,7 @@ def _pins_cells(vcpu_pins: dict[int, frozenset[int]], host: _Host) -> list[int]:
     floating vCPU's pin that is exactly one cell's shared CPUs."""
     cells = {host.cell_of_pcpu(next(iter(p))) for p in vcpu_pins.values() if len(p) == 1}
     cells |= {c for c, shared in host.shared.items() if shared and shared in vcpu_pins.values()}
-    return sorted(cells - {None})
+    return sorted(cell for cell in cells if cell is not None)
 
 
 def _host_cell_of(
@@ -470,7 +470,7 @@ def _numa_cells(
                 ),
             )
         )
-    by_host = {}
+    by_host: dict[int, int] = {}
     for cell_index, cell in enumerate(cells):
         if cell.id in by_host:
             reading.add(
@@ -667,7 +667,7 @@ def _iothreads(
         and not own & (emulator.cpus or frozenset())
         and not (own <= host.all_shared and host.all_shared != host.all_pcpus)
     )
-    if not isolated:
+    if not isolated or cells is None:
         return frozenset(), cpus
     _reserve(frozenset(own), cells, host, reading, "the I/O threads")
     return frozenset(own), frozenset()

@@ -651,7 +651,7 @@ def build_guest(
     flavor_v = source.flavor_view(flavor)
     pci_devices = list(getattr(instance_numa_topology, "pci_devices", None) or [])
     pci = None
-    if pci_devices:
+    if pci_devices and instance_numa_topology is not None:
         cells = len(instance_numa_topology.cells)
         pci = get_guest_pci_config(pci_devices, guest_cells=cells, first_index=pci_first_index)
     return config.LibvirtConfigGuest(
@@ -676,7 +676,7 @@ def _guest_cpu(
 ) -> config.LibvirtConfigGuestCPU | None:
     if numaconfig is None and topology is None:
         return None
-    sizes = (
+    sizes: dict[str, Any] = (
         {}
         if topology is None
         else {"sockets": topology.sockets, "cores": topology.cores, "threads": topology.threads}

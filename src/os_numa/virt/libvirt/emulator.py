@@ -17,7 +17,7 @@ Every function is pure and reads only its arguments.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
 from os_numa import cpuset as cpuset_mod
@@ -32,10 +32,13 @@ LOCALITY_HOST = "host"
 
 
 class Placed(Protocol):
-    """What these rules read of a placed guest cell (``driver.PlacedCell``)."""
+    """What these rules read of a placed guest cell (``driver.PlacedCell``), read-only."""
 
-    host_cell: int
-    pins: Mapping[int, frozenset[int]]
+    @property
+    def host_cell(self) -> int: ...
+
+    @property
+    def pins(self) -> Mapping[int, frozenset[int]]: ...
 
 
 def _spec(cpus: Iterable[int]) -> str:
@@ -112,7 +115,7 @@ def pool_cpus(
 
 
 def emulator_override(
-    placed: list[Placed],
+    placed: Sequence[Placed],
     topology: objects.InstanceNUMATopology,
     realtime: set[int],
     host_topology: objects.NUMATopology | None,
