@@ -98,6 +98,7 @@ def test_a_resize_fits_the_new_flavor(in_process, source_domain):
     assert [len(c["vcpus"]) for c in document["cells"]] == [4, 4]
     guest = config.LibvirtConfigGuest.parse_str(document["domain_xml"])
     assert len(guest.cpu.numa.cells) == 2 and len(guest.cputune.vcpupin) == 8
+    assert (guest.vcpus, guest.memory) == (8, 8192 * 1024)
 
 
 def test_no_room_exits_1_with_the_reason_per_host_cell(in_process, tmp_path):

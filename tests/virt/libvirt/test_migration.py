@@ -128,9 +128,14 @@ def test_resize_changes_the_guest_cells_and_huge_pages(define_validated):
     host, flavor, conf, placement = place(EXAMPLES["B1"])  # one cell, realtime
     source = driver.build_guest(placement, flavor, None, host, conf, name="resize").to_xml()
     bigger = Flavor(
-        vcpus=4,
-        memory_mb=2048,
-        extra_specs={**DED, "hw:numa_nodes": "2", "hw:mem_page_size": "2MB"},
+        vcpus=6,
+        memory_mb=3072,
+        extra_specs={
+            **DED,
+            "hw:numa_nodes": "2",
+            "hw:mem_page_size": "2MB",
+            "hw:cpu_sockets": "2",
+        },
     )
     dest_host = ft.host(2, 4, dedicated=range(8), memory=4096, huge_2m=1024)
     tracker = ResourceTracker(LibvirtDriver(), dest_host)
@@ -141,7 +146,18 @@ def test_resize_changes_the_guest_cells_and_huge_pages(define_validated):
 
     define_validated(out)
     expected = driver.build_guest(new, bigger, None, dest_host, conf, name="resize")
-    assert _numa_view(config.LibvirtConfigGuest.parse_str(out)) == _numa_view(expected)
+    written = config.LibvirtConfigGuest.parse_str(out)
+    assert _numa_view(written) == _numa_view(expected)
+    assert (written.vcpus, written.memory) == (6, 3072 * 1024)
+    assert (
+        (written.cpu.sockets, written.cpu.cores, written.cpu.threads)
+        == (
+            expected.cpu.sockets,
+            expected.cpu.cores,
+            expected.cpu.threads,
+        )
+        == (2, 3, 1)
+    )
     assert "vcpusched" not in out and "<locked/>" not in out  # no longer realtime
 
 

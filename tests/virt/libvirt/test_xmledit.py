@@ -84,3 +84,14 @@ def test_overlapping_edits_are_refused():
 def test_malformed_or_unsafe_documents_are_refused(text):
     with pytest.raises(exception.InvalidXML):
         Document(text)
+
+
+def test_text_is_replaced_in_place_even_in_an_empty_element():
+    doc = Document("<domain type='kvm'>\n  <vcpu placement='static'>4</vcpu>\n  <x/>\n</domain>")
+    doc.set_text(doc.root.find("vcpu"), "6")
+    doc.set_text(doc.root.find("x"), "a<b")
+    assert doc.text() == (
+        "<domain type='kvm'>\n  <vcpu placement='static'>6</vcpu>\n  <x>a&lt;b</x>\n</domain>"
+    )
+    with pytest.raises(exception.InternalError):
+        doc.set_text(doc.root, "no")

@@ -35,6 +35,7 @@ from oslo_config import cfg
 
 from os_numa import cpuset as cpuset_mod
 from os_numa import exception, objects
+from os_numa.constraints import source
 from os_numa.objects import fields
 from os_numa.pci.devices import PciAddress
 from os_numa.virt.libvirt import config, driver, xmledit
@@ -424,17 +425,13 @@ def _cell_changes(el: etree._Element, want: config.LibvirtConfigGuestCPUNUMACell
     return changes
 
 
-def _update_cpu_numa(doc: xmledit.Document, desired: config.LibvirtConfigGuestCPUNUMA | None):
-    cpu = _child(doc.root, "cpu")
+def _update_cpu_numa(
+    doc: xmledit.Document, cpu: etree._Element, desired: config.LibvirtConfigGuestCPUNUMA | None
+):
     numa = _child(cpu, "numa")
     if desired is None:
         if numa is not None:
             doc.remove(numa)
-        return
-    if cpu is None:
-        new = etree.Element("cpu")
-        new.append(desired.format_dom())
-        _insert_top(doc, new, _AFTER_OS)
         return
     if numa is None:
         doc.append_children(cpu, [desired.format_dom()])
@@ -492,6 +489,48 @@ def _update_memory_backing(
         doc.remove(backing)
 
 
+def _update_size(doc: xmledit.Document, flavor: Any) -> None:
+    """``<vcpu>``, ``<memory>`` and ``<currentMemory>`` to the flavor's (a resize)."""
+    view = source.flavor_view(flavor)
+    vcpu = _child(doc.root, "vcpu")
+    if vcpu is not None and (vcpu.text or "").strip() != str(view.vcpus):
+        doc.set_text(vcpu, str(view.vcpus))
+    want = view.memory_mb * 1024
+    if config.LibvirtConfigGuest.parse_dom(doc.root).memory == want:
+        return
+    for tag in ("memory", "currentMemory"):
+        el = _child(doc.root, tag)
+        if el is not None:
+            doc.set_text(el, str(want))
+            doc.set_attributes(el, {"unit": "KiB"})
+
+
+def _update_topology(
+    doc: xmledit.Document,
+    cpu: etree._Element,
+    topology: objects.VirtCPUTopology | None,
+    vcpus: int,
+) -> None:
+    """``<cpu><topology>`` to the driver's for the destination; a topology that no longer
+    adds up to the vCPU count (and that the driver would not write) goes."""
+    current = _child(cpu, "topology")
+    if topology is None:
+        if current is not None:
+            sizes = [_int(current, n) or 1 for n in ("sockets", "dies", "cores", "threads")]
+            if sizes[0] * sizes[1] * sizes[2] * sizes[3] != vcpus:
+                doc.remove(current)
+        return
+    want = {n: str(getattr(topology, n)) for n in ("sockets", "cores", "threads")}
+    if current is None:
+        doc.append_children(cpu, [etree.Element("topology", **want)])
+        return
+    changes: dict[str, str | None] = {n: v for n, v in want.items() if current.get(n) != v}
+    if current.get("dies") not in (None, "1"):
+        changes["dies"] = None
+    if changes:
+        doc.set_attributes(current, changes)
+
+
 def _update_vcpu_cpuset(doc: xmledit.Document, cpuset: set[int] | None) -> None:
     vcpu = _child(doc.root, "vcpu")
     if vcpu is None:
@@ -543,10 +582,22 @@ def update_numa_xml(
     )
     if pci_map is None and old_placement is not None and new_placement is not None:
         pci_map = pci_address_map(old_placement.pci_devices, new_placement.pci_devices)
+    topology = driver.get_guest_cpu_topology(new_placement, flavor, image_meta, host_topology, conf)
+    _update_size(doc, flavor)
     _update_vcpu_cpuset(doc, numa.cpuset)
     _update_cputune(doc, numa.cputune)
     _update_numatune(doc, numa.numatune)
-    _update_cpu_numa(doc, numa.numaconfig)
+    cpu = _child(doc.root, "cpu")
+    if cpu is None:
+        if numa.numaconfig is not None or topology is not None:
+            sizes = {}
+            if topology is not None:
+                sizes = {n: getattr(topology, n) for n in ("sockets", "cores", "threads")}
+            new_cpu = config.LibvirtConfigGuestCPU(numa=numa.numaconfig, **sizes)
+            _insert_top(doc, new_cpu.format_dom(), _AFTER_OS)
+    else:
+        _update_cpu_numa(doc, cpu, numa.numaconfig)
+        _update_topology(doc, cpu, topology, source.flavor_view(flavor).vcpus)
     _update_memory_backing(doc, backing)
     _update_hostdevs(doc, pci_map or {})
     return doc.text()

@@ -199,6 +199,19 @@ class Document:
         if new != tag:
             self._edit(span.start, span.open_end, new)
 
+    def set_text(self, el: etree._Element, text: str) -> None:
+        """Replace the text of ``el``, an element without child elements."""
+        if any(isinstance(c.tag, str) for c in el):
+            raise exception.InternalError(err=f"<{el.tag}> has child elements, not just text")
+        span = self._spans[el]
+        q = self.quote
+        if span.empty:
+            head = self.source[span.start : span.open_end]
+            new = f"{head[:-2].rstrip()}>{_escape(text, q)}</{el.tag}>"
+            self._edit(span.start, span.end, new)
+        else:
+            self._edit(span.open_end, span.close_start, _escape(text, q))
+
     def remove(self, el: etree._Element) -> None:
         """Remove ``el`` and the indentation (and line break) before it."""
         span = self._spans[el]
