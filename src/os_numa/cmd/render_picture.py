@@ -167,7 +167,7 @@ def taken_siblings(
 def _iothread_cpus(placement: InstanceNUMATopology | None) -> set[int]:
     """The reserved pCPUs of ``hw:iothreads_policy=isolate`` I/O threads: the highest ones."""
     count = getattr(placement, "iothread_pcpus", 0) if placement is not None else 0
-    if not count:
+    if not count or placement is None:
         return set()
     return set(sorted(placement.cpuset_reserved)[-count:])
 
@@ -438,7 +438,7 @@ def render_host(
     known = {cell.id for cell in host.cells}
     for key in sorted((k for k in notes or {} if k not in known), key=lambda k: (k is None, k)):
         title = "no NUMA node" if key is None else f"NUMA node {key} (not a host cell)"
-        lines += ["", title] + ["  " + note for note in notes[key]]
+        lines += ["", title] + ["  " + note for note in (notes or {})[key]]
     lines.append("")
     lines += legend(
         paint,

@@ -18,7 +18,7 @@ ordinary first fit is kept (and said so in the docs).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from itertools import combinations
 from math import comb
 from typing import Any, NamedTuple
@@ -55,7 +55,7 @@ def network_request(network_metadata: Any) -> NetworkRequest | None:
 
 def network_coverage(
     request: NetworkRequest | None, physnets: Sequence[Sequence[str]], tunneled: Sequence[bool]
-) -> tuple[search.Coverage, ...]:
+) -> tuple[search.Coverage[int], ...]:
     """One coverage rule per requested network local to some host cell (by host index)."""
     if request is None:
         return ()
@@ -78,11 +78,11 @@ def set_distance(hosts: Sequence[int], distances: Sequence[Sequence[int]]) -> in
 
 def closest_assignment(
     k: int,
-    order: Sequence[Hashable],
-    feasible: Callable[[int, Hashable], bool],
-    rules: Sequence[search.Coverage],
+    order: Sequence[int],
+    feasible: Callable[[int, int], bool],
+    rules: Sequence[search.Coverage[int]],
     distances: Sequence[Sequence[int]],
-) -> tuple[Hashable, ...] | None:
+) -> tuple[int, ...] | None:
     """The search's assignment on the closest set of k hosts that admits one, or None.
 
     ``distances[a][b]`` is indexed by the hosts named in ``order`` (host indices).
@@ -106,10 +106,10 @@ def closest_assignment(
 
 
 def coverage_reason(
-    rules: Sequence[search.Coverage],
+    rules: Sequence[search.Coverage[int]],
     host_ids: Sequence[int],
     order: Sequence[int],
-    feasible: Callable[[int, Hashable], bool],
+    feasible: Callable[[int, int], bool],
     k: int,
 ) -> str:
     """Why the guest's networks rule out every set of host cells that fits: each network

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from oslo_config import cfg
 
@@ -54,7 +54,7 @@ class Problem:
     #: Per guest cell, the host cell ids it may take (None: any); see :mod:`os_numa.fit.restrict`.
     allowed: restrict.Allowed | None = None
     #: Network affinity rules on the chosen set of host cells (:mod:`os_numa.fit.affinity`).
-    coverage: tuple[search.Coverage, ...] = ()
+    coverage: tuple[search.Coverage[int], ...] = ()
     #: Distance matrix by host index, with ``[os_numa] prefer_closest_numa_cells`` only.
     distances: tuple[tuple[int, ...], ...] | None = None
     #: ``[os_numa] align_cpus_by_cache``: pins in as few cache banks as possible.
@@ -197,7 +197,7 @@ def _distance_matrix(host_topology) -> tuple[tuple[int, ...], ...] | None:
         row = tuple(known.get(str(other.id)) for other in cells)
         if None in row:
             return None
-        rows.append(row)
+        rows.append(cast(tuple[int, ...], row))  # no None left in it
     return tuple(rows)
 
 

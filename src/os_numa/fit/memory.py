@@ -33,7 +33,7 @@ def fit_memory(host: HostCell, guest: GuestCell) -> int | None | Shortfall:
     """
     memory_kb = guest.memory * 1024
     if guest.pagesize is not None:
-        return _requested_pagesize(host, guest, memory_kb)
+        return _requested_pagesize(host, guest.pagesize, memory_kb)
     if host.pages:
         smallest = host.pages[0]
         if _fits(smallest, memory_kb, guest.pinning):
@@ -50,29 +50,29 @@ def fit_memory(host: HostCell, guest: GuestCell) -> int | None | Shortfall:
     )
 
 
-def _requested_pagesize(host: HostCell, guest: GuestCell, memory_kb: int) -> int | Shortfall:
+def _requested_pagesize(host: HostCell, pagesize: int, memory_kb: int) -> int | Shortfall:
     descending = host.pages[::-1]
-    if guest.pagesize == MEMPAGES_SMALL:
+    if pagesize == MEMPAGES_SMALL:
         candidates = descending[-1:]
-    elif guest.pagesize == MEMPAGES_LARGE:
+    elif pagesize == MEMPAGES_LARGE:
         candidates = descending[:-1]
-    elif guest.pagesize == MEMPAGES_ANY:
+    elif pagesize == MEMPAGES_ANY:
         candidates = descending
     else:
-        candidates = tuple(p for p in descending if p.size_kb == guest.pagesize)
+        candidates = tuple(p for p in descending if p.size_kb == pagesize)
         if not candidates:
             offered = ", ".join(str(p.size_kb) for p in host.pages) or "none"
             return Shortfall(
                 "pagesize",
-                guest.pagesize,
+                pagesize,
                 0,
-                f"page size {guest.pagesize} KiB is not offered (offered KiB sizes: {offered})",
+                f"page size {pagesize} KiB is not offered (offered KiB sizes: {offered})",
             )
     for pool in candidates:
         if _fits(pool, memory_kb, True):
             return pool.size_kb
     if not candidates:
-        name = _NAMES[guest.pagesize]
+        name = _NAMES[pagesize]
         return Shortfall("pagesize", 0, 0, f"page size {name!r}: the cell offers no such pages")
     if len(candidates) == 1:
         pool = candidates[0]
@@ -84,5 +84,5 @@ def _requested_pagesize(host: HostCell, guest: GuestCell, memory_kb: int) -> int
         "pages",
         memory_kb // candidates[-1].size_kb,
         candidates[-1].free,
-        f"page size {_NAMES[guest.pagesize]!r}: no size fits ({detail})",
+        f"page size {_NAMES[pagesize]!r}: no size fits ({detail})",
     )

@@ -24,12 +24,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
-Feasible = Callable[[int, Hashable], bool]
+#: A host as ``host_order`` names it (a host cell index, or any hashable name).
+H = TypeVar("H", bound=Hashable)
+
+Feasible = Callable[[int, H], bool]
 
 
 @dataclass(frozen=True)
-class Coverage:
+class Coverage(Generic[H]):
     """A coupling rule: the chosen host cells must together carry ``minimum`` units.
 
     ``weights`` maps a host (as named in ``host_order``) to the units it carries,
@@ -37,17 +41,17 @@ class Coverage:
     must be touched. Missing hosts carry 0.
     """
 
-    weights: Mapping[Hashable, int]
+    weights: Mapping[H, int]
     minimum: int
     label: str = field(default="", compare=False)
 
 
 def find_assignment(
     k: int,
-    host_order: Sequence[Hashable],
-    feasible: Feasible,
-    must_cover: Sequence[Coverage] | None = None,
-) -> tuple[Hashable, ...] | None:
+    host_order: Sequence[H],
+    feasible: Feasible[H],
+    must_cover: Sequence[Coverage[H]] | None = None,
+) -> tuple[H, ...] | None:
     """The first assignment of guest cells ``0..k-1`` to distinct hosts, or None.
 
     "First" is Nova's order: guest 0 gets the earliest host of ``host_order``
@@ -81,15 +85,15 @@ def find_assignment(
 
 
 def feasibility(
-    k: int, host_order: Sequence[Hashable], feasible: Feasible
-) -> tuple[tuple[Hashable, ...], ...]:
+    k: int, host_order: Sequence[H], feasible: Feasible[H]
+) -> tuple[tuple[H, ...], ...]:
     """For each guest cell, the hosts it fits, in ``host_order``."""
     return tuple(tuple(h for h in host_order if feasible(g, h)) for g in range(k))
 
 
 def matching_obstacle(
-    k: int, host_order: Sequence[Hashable], feasible: Feasible
-) -> tuple[tuple[int, ...], tuple[Hashable, ...]] | None:
+    k: int, host_order: Sequence[H], feasible: Feasible[H]
+) -> tuple[tuple[int, ...], tuple[H, ...]] | None:
     """Guest cells that together fit fewer hosts than they are (Hall's condition), or None.
 
     Returns ``(guests, hosts)`` with ``len(hosts) < len(guests)``, where ``hosts``
@@ -106,7 +110,7 @@ def matching_obstacle(
     return None
 
 
-def _memo(host_order: Sequence[Hashable], feasible: Feasible) -> Callable[[int, int], bool]:
+def _memo(host_order: Sequence[H], feasible: Feasible[H]) -> Callable[[int, int], bool]:
     seen: dict[tuple[int, int], bool] = {}
 
     def test(g: int, p: int) -> bool:
@@ -211,8 +215,8 @@ def _covering(
     k: int,
     n: int,
     adj: list[list[int]],
-    host_order: Sequence[Hashable],
-    must_cover: Sequence[Coverage],
+    host_order: Sequence[H],
+    must_cover: Sequence[Coverage[H]],
 ) -> list[int] | None:
     weights = [[rule.weights.get(host_order[p], 0) for p in range(n)] for rule in must_cover]
     minimums = [rule.minimum for rule in must_cover]

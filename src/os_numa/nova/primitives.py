@@ -414,7 +414,7 @@ def round_trip_problems(primitive: Mapping[str, Any]) -> list[str]:
 
 def _compare(original: Any, back: Any, where: str, problems: list[str]) -> None:
     if isinstance(original, Mapping) and DATA in original:
-        current = NOVA_VERSIONS.get(original.get(NAME))
+        current = NOVA_VERSIONS.get(original.get(NAME, ""))
         if current and _version(original) < tuple(int(x) for x in current.split(".")):
             return
         for field, value in original[DATA].items():

@@ -62,7 +62,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Sequence
 
 from os_numa.pci import request as pci_request
 from os_numa.pci.devices import TYPE_PF, PciDevice
@@ -87,7 +87,7 @@ _PREFERRED_ALLOWED = {
     ANYWHERE: (LOCAL, SAME_SOCKET, NO_NUMA_INFO, REMOTE),
 }
 
-FindAssignment = Callable[..., "tuple[Hashable, ...] | None"]
+FindAssignment = Callable[..., "tuple[int, ...] | None"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -238,9 +238,10 @@ def _min_cost_transport(
             return None
         path, v = [], sink
         while v != source:
-            u = prev[v]
-            path.append((u, v))
-            v = u
+            back = prev[v]
+            assert back is not None  # the sink was reached: each node on its path has one
+            path.append((back, v))
+            v = back
         push = min(cap[e] for e in path)
         for u, v in path:
             cap[(u, v)] -= push
@@ -252,11 +253,11 @@ def _min_cost_transport(
 def _relevant_hosts(model: _Model, relaxed: int) -> list[int]:
     """Host cells whose presence in S can make a device usable."""
     holders = {
-        model.pool_host[p]
+        host
         for r, pools in enumerate(model.matches)
         if not (relaxed == ANYWHERE and model.requests[r].policy == pci_request.PREFERRED)
         for p in pools
-        if model.pool_host[p] is not None
+        if (host := model.pool_host[p]) is not None
     }
     if any(req.policy == pci_request.SOCKET for req in model.requests):
         holders = set(model.socket_mates(frozenset(holders)))
@@ -314,7 +315,7 @@ def _constant_pools(model: _Model, r: int, relaxed: int, sockets: frozenset) -> 
         return {
             p
             for p in pools
-            if model.pool_host[p] is not None and model.hosts[model.pool_host[p]].socket in sockets
+            if (host := model.pool_host[p]) is not None and model.hosts[host].socket in sockets
         }
     return set()
 
@@ -361,13 +362,13 @@ def _hall_rule_sets(model: _Model, relaxed: int) -> list[list] | None:
         return None
     sockets = sorted(
         {
-            model.hosts[model.pool_host[p]].socket
+            socket
             for r, req in enumerate(model.requests)
             if req.policy == pci_request.SOCKET
             for p in model.matches[r]
-            if model.pool_host[p] is not None
+            if (host := model.pool_host[p]) is not None
+            and (socket := model.hosts[host].socket) is not None
         }
-        - {None}
     )
     result = []
     for size in range(len(sockets) + 1):
@@ -425,9 +426,10 @@ def _pick(
         units.items(), key=lambda item: (model.pools[item[0][1]].dev_type != TYPE_PF, item[0])
     ):
         rank = model.rank(r, pool, chosen, mates, relaxed)
+        assert rank is not None  # flow() routes units over allowed (ranked) edges only
         host = model.pool_host[pool]
-        guest = guest_on.get(host)
-        if guest is None and rank == SAME_SOCKET:
+        guest = None if host is None else guest_on.get(host)
+        if guest is None and rank == SAME_SOCKET and host is not None:
             socket = model.hosts[host].socket
             guest = min(g for g, h in enumerate(assignment) if model.hosts[h].socket == socket)
         free = sorted(
@@ -466,7 +468,9 @@ def place(
     Nothing is mutated.
     """
     if find_assignment is None:
-        from os_numa.fit.search import find_assignment
+        from os_numa.fit.search import find_assignment as default_search
+
+        find_assignment = default_search
 
     stats = stats if stats is not None else PciDeviceStats(())
     model = _model(requests, stats, hosts)

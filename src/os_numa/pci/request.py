@@ -142,7 +142,8 @@ def parse_alias(text: str) -> PciAlias:
         raise exception.PciInvalidAlias(
             reason=f"alias {name}: numa_policy {policy!r} is not one of {POLICIES}"
         )
-    return PciAlias(name, (tuple(ids),), device_type, policy)
+    vendor_id, product_id = ids
+    return PciAlias(name, ((vendor_id, product_id),), device_type, policy)
 
 
 def parse_aliases(values: Iterable[str]) -> dict[str, PciAlias]:

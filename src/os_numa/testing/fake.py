@@ -23,6 +23,7 @@ from oslo_config import cfg
 from os_numa import conf as os_numa_conf
 from os_numa import cpuset, exception, objects
 from os_numa.virt.libvirt import config, host
+from os_numa.virt.libvirt.host import CPUSetLike
 
 #: Default memory, in KiB, of the whole fake host (16 GiB).
 DEFAULT_KB_MEM = 16 * 1024 * 1024
@@ -108,7 +109,7 @@ class HostInfo:
         return self.kB_mem // self.cpu_nodes
 
     def _cell(self, node: int) -> config.LibvirtConfigCapsNUMACell:
-        cpus = []
+        cpus: list[config.LibvirtConfigCapsNUMACPU] = []
         first = node * self.cpus_per_node
         for socket in range(self.cpu_sockets):
             for core in range(self.cpu_cores):
@@ -248,8 +249,8 @@ class FakeHost:
 
     def topology(
         self,
-        cpu_dedicated_set: host.CPUSetLike | None = None,
-        cpu_shared_set: host.CPUSetLike | None = None,
+        cpu_dedicated_set: CPUSetLike | None = None,
+        cpu_shared_set: CPUSetLike | None = None,
         conf: cfg.ConfigOpts | None = None,
     ) -> objects.NUMATopology:
         """The host NUMA topology for these ``[compute]`` sets.
