@@ -25,6 +25,7 @@ matter for the XML from the placement and the domain itself.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -496,7 +497,13 @@ def _update_size(doc: xmledit.Document, flavor: Any) -> None:
     if vcpu is not None and (vcpu.text or "").strip() != str(view.vcpus):
         doc.set_text(vcpu, str(view.vcpus))
     want = view.memory_mb * 1024
-    if config.LibvirtConfigGuest.parse_dom(doc.root).memory == want:
+    memory = _child(doc.root, "memory")
+    if memory is None:
+        return
+    # Read with the config class's units, from a domain holding only <memory>.
+    alone = etree.Element("domain", type="kvm")
+    alone.append(copy.deepcopy(memory))
+    if config.LibvirtConfigGuest.parse_dom(alone).memory == want:
         return
     for tag in ("memory", "currentMemory"):
         el = _child(doc.root, tag)
