@@ -4,6 +4,7 @@ import pytest
 
 from os_numa import exception, objects
 from os_numa.fit import numa_fit_instance_to_host as fit
+from os_numa.hardware import numa_get_constraints
 from os_numa.usage import numa_usage_from_instance_numa as usage
 from tests import fixtures_topology as ft
 
@@ -134,3 +135,29 @@ def test_result_shares_nothing_mutable_with_the_input():
     copy.cells[0].mempages[0].used = 7
     copy.cells[0].siblings[0].add(99)
     assert ft.host_state(host) == ft.host_state(ft.a1_host())
+
+
+def test_mixed_guest_cell_zero_with_only_floating_vcpus_claims_its_emulator_pcpu():
+    """Found by benchmarks/fuzz_fit.py: mixed, hw:cpu_dedicated_mask=^0, two guest
+    nodes and emulator isolate. Guest cell 0 holds floating vCPU 0 alone, so it has
+    no pinning, yet it carries the emulator pCPU; the claim pins that pCPU (it used to
+    raise InternalError) and the release frees it."""
+    flavor = objects.Flavor(
+        vcpus=2,
+        memory_mb=512,
+        extra_specs={
+            "hw:cpu_policy": "mixed",
+            "hw:cpu_dedicated_mask": "^0",
+            "hw:numa_nodes": "2",
+            "hw:emulator_threads_policy": "isolate",
+        },
+    )
+    host = ft.host(2, 4)
+    placement = fit(host, numa_get_constraints(flavor, None))
+    first = placement.cells[0]
+    assert first.cpu_pinning is None and first.cpuset_reserved
+    claimed = usage(host, placement)
+    assert claimed.cells[0].pinned_cpus == set(first.cpuset_reserved)
+    assert claimed.cells[1].pinned_cpus == set(placement.cells[1].cpu_pinning.values())
+    freed = usage(claimed, placement, free=True)
+    assert [c.pinned_cpus for c in freed.cells] == [set(), set()]

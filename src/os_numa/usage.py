@@ -137,6 +137,8 @@ def _account(values: dict, guest_cell, sign: int) -> None:
     )
     # A mixed guest's cell may hold only floating vCPUs: nothing to pin there (as in Nova).
     if policy in _PINNED and (pinned or pinning or reserved):
+        if pinning is None and not pinned:
+            pinning = {}  # only the emulator pCPUs of guest cell 0 (isolate) to pin
         _account_pins(values, pinning, reserved, thread_policy, sign)
     values["memory_usage"] = _moved(
         exception.MemoryUsageInvalid,
