@@ -186,3 +186,45 @@ def test_the_source_host_reads_the_pins_of_another_shape(in_process, source_doma
     (cell,) = document["cells"]
     assert len(cell["cpu_pinning"]) == 4 and len(cell["cpuset_reserved"]) == 1
     assert "warning" not in result.stderr
+
+
+VF_ALIAS = '{"name": "vf", "vendor_id": "8086", "product_id": "154c", "device_type": "type-VF"}'
+VF_GUEST = "vcpus=2,memory_mb=2048,hw:cpu_policy=dedicated,pci_passthrough:alias=vf:2"
+
+
+def test_a_resize_with_pci_devices_moves_the_hostdev_addresses(in_process, tmp_path):
+    devices = sorted(str(p) for p in (DATA.parent / "nodedev").glob("*.xml"))
+    pci = ["--pci-devices", *devices, "--pci-alias", VF_ALIAS]
+    placed = in_process(
+        ["place", "--capabilities", CAPS, *pci, "--flavor", VF_GUEST, "--format", "xml"]
+    )
+    assert placed.returncode == 0, placed.stderr
+    domain = tmp_path / "dom.xml"
+    domain.write_text(placed.stdout)
+    taken = in_process(
+        ["place", "--capabilities", CAPS, *pci, "--flavor", VF_GUEST, "--format", "json"]
+    )
+    busy = tmp_path / "busy.json"
+    busy.write_text(taken.stdout)
+    result = _migrate(
+        in_process,
+        "--source-xml", str(domain),
+        "--capabilities", CAPS,
+        "--existing", str(busy),
+        *pci,
+        "--flavor", VF_GUEST,
+        "--format", "json",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    new = [d["address"] for d in document["pci_devices"]]
+    old = [d["address"] for d in json.loads(taken.stdout)["pci_devices"]]
+    assert len(new) == 2 and not set(new) & set(old)
+    root = config.LibvirtConfigGuest.parse_str(document["domain_xml"])
+    hostdevs = [d for d in root.devices if d.startswith("<hostdev")]
+    assert len(hostdevs) == 2
+    for address, hostdev in zip(new, hostdevs, strict=True):
+        domain_, bus, rest = address.split(":")
+        slot, function = rest.split(".")
+        assert f'bus="0x{bus}"' in hostdev and f'slot="0x{slot}"' in hostdev, hostdev
+        assert f'function="0x{function}"' in hostdev

@@ -83,12 +83,17 @@ def compute_migration(options: argparse.Namespace) -> tuple[commands.Outcome, st
         request = None if read.placement is None else shape_request(read.placement)
         flavor = migration.flavor_from_domain(xml, read.placement)
     outcome = commands.Outcome(flavor=flavor, image_meta=image_meta, host=view, request=request)
+    # The flavor's PCI aliases (a resize); the domain alone does not say which alias
+    # each of its devices answered.
+    pci = commands._pci_arguments(options, flavor, image_meta, view, conf) if options.flavor else {}
+    drift = list(read.drift)
     if request is not None:
-        problem = fit.make_problem(host, request, conf=conf)
-        outcome.placement = fit.solve(problem, host, request)
+        network = {"physnets": options.physnet or [], "tunneled": bool(options.tunneled)}
+        problem = fit.make_problem(host, request, conf=conf, network_metadata=network)
+        outcome.placement = fit.solve(problem, host, request, **pci)
         if outcome.placement is None:
-            outcome.explanation = str(explain.explain_problem(problem, host, request))
-            return outcome, None, list(read.drift)
+            outcome.explanation = str(explain.explain_problem(problem, host, request, **pci))
+            return outcome, None, drift
     numa = driver.get_guest_numa_config(outcome.placement, flavor, image_meta, host, conf)
     outcome.numa_config = numa
     outcome.memory_backing = driver.get_guest_memory_backing_config(
@@ -101,8 +106,19 @@ def compute_migration(options: argparse.Namespace) -> tuple[commands.Outcome, st
             render_json.vcpusched_to_dict(s.vcpus, s.scheduler, s.priority)
             for s in numa.cputune.vcpusched
         ]
-    new_xml = migration.update_numa_xml(xml, outcome.placement, flavor, image_meta, host, conf)
-    return outcome, new_xml, list(read.drift)
+    new_devices = [d.address for d in getattr(outcome.placement, "pci_devices", None) or ()]
+    pci_map = None
+    if read.pci_addresses and len(new_devices) == len(read.pci_addresses):
+        pci_map = dict(zip(read.pci_addresses, new_devices, strict=True))
+    elif read.pci_addresses:
+        drift.append(
+            f"its PCI devices {', '.join(read.pci_addresses)} keep their host addresses: "
+            "give --flavor with its pci_passthrough:alias and --pci-devices to move them"
+        )
+    new_xml = migration.update_numa_xml(
+        xml, outcome.placement, flavor, image_meta, host, conf, pci_map=pci_map
+    )
+    return outcome, new_xml, drift
 
 
 def cmd_migrate(options: argparse.Namespace, out: TextIO) -> int:
