@@ -121,6 +121,8 @@ class PlacementService:
         if not line.startswith("listening "):
             process.kill()
             process.wait()
+            process.stdin.close()
+            process.stdout.close()
             tail = (state / "server.log").read_text(errors="replace")[-3000:]
             if owned:
                 shutil.rmtree(state, ignore_errors=True)
