@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 from oslo_config import cfg
 
@@ -351,4 +351,6 @@ COMMANDS = {
 def run(options: argparse.Namespace, out: TextIO | None = None) -> int:
     """Run the parsed command; returns the exit status (errors are raised)."""
     # Names and keys from the input never reach the terminal as control sequences.
-    return COMMANDS[options.command](options, terminal.SafeWriter(out or sys.stdout))
+    # (SafeWriter delegates everything else to the stream: a TextIO to the commands.)
+    writer = cast(TextIO, terminal.SafeWriter(out or sys.stdout))
+    return COMMANDS[options.command](options, writer)

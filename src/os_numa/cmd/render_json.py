@@ -37,7 +37,10 @@ def cell_to_dict(guest_cell: int, cell: InstanceNUMACell) -> dict[str, Any]:
     }
 
 
-def vcpusched_to_dict(vcpus: Iterable[int], scheduler: str, priority: int) -> dict[str, Any]:
+def vcpusched_to_dict(
+    vcpus: Iterable[int], scheduler: str | None, priority: int | None
+) -> dict[str, Any]:
+    # (None only for an element parsed without the attribute; the driver sets both.)
     return {"vcpus": sorted(vcpus), "scheduler": scheduler, "priority": priority}
 
 

@@ -133,6 +133,7 @@ def numa_fit_instance_to_host(
         return None
     host = bridge.host_topology_from_nova(host_topology)
     request = bridge.instance_topology_from_nova(instance_topology)
+    assert host is not None and request is not None  # neither was None above
     network_metadata = None
     if limits is not None and "network_metadata" in limits:
         network_metadata = limits.network_metadata
@@ -231,6 +232,7 @@ def numa_usage_from_instance_numa(host_topology, instance_topology, free=False):
         return host_topology
     host = bridge.host_topology_from_nova(host_topology)
     instance = bridge.instance_topology_from_nova(instance_topology)
+    assert host is not None and instance is not None  # neither was None above
     if free:
         _raise_usage_to_release(host, instance)
     with as_nova():

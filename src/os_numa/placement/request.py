@@ -44,7 +44,7 @@ from os_numa.scheduler.request import (
 #: A flavor's request-group keys: ``resources<suffix>:<CLASS>`` and ``trait<suffix>:<NAME>``.
 _GROUP_KEY = re.compile(r"(resources|trait)([1-9][0-9]*|_[A-Za-z0-9_-]{1,64})?:([A-Z0-9_]+)")
 _CPU_MEMORY = frozenset({tree.PCPU, tree.VCPU, tree.MEMORY_MB})
-_THREAD_TRAIT = {
+_THREAD_TRAIT: dict[str | None, bool] = {
     fields.CPUThreadAllocationPolicy.REQUIRE: True,
     fields.CPUThreadAllocationPolicy.ISOLATE: False,
 }

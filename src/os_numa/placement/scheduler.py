@@ -337,8 +337,7 @@ def _cells_of(
             mapping.append(cell)
         else:
             return mapping, None
-    named = {host_tree.cell_of(p) for p in candidate["allocations"]}
-    named.discard(None)
+    named = {cell for p in candidate["allocations"] if (cell := host_tree.cell_of(p)) is not None}
     return None, (named or None)
 
 

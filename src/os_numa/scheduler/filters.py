@@ -120,8 +120,8 @@ def host_passes(
             return HostPassResult(passed=True)
         reason = pci_fit.explain_without_numa(pci, pci_stats, host_topology)
         return HostPassResult(passed=False, explanation=reason)
-    extra = {"pci_requests": pci or None, "pci_stats": pci_stats}
-    cells = {"host_cells": host_cells, "cell_mapping": cell_mapping}
+    extra: dict[str, Any] = {"pci_requests": pci or None, "pci_stats": pci_stats}
+    cells: dict[str, Any] = {"host_cells": host_cells, "cell_mapping": cell_mapping}
     if host_topology is None or not host_topology.cells:
         report = hardware.explain_fit(
             host_topology, wanted, limits=limits, conf=conf, **extra, **cells

@@ -22,7 +22,7 @@ from os_numa.objects import InstanceNUMATopology, fields
 HW_CPU_HYPERTHREADING = "HW_CPU_HYPERTHREADING"
 
 _PINNED = (fields.CPUAllocationPolicy.DEDICATED, fields.CPUAllocationPolicy.MIXED)
-_THREAD_TRAIT = {
+_THREAD_TRAIT: dict[str | None, str] = {
     fields.CPUThreadAllocationPolicy.REQUIRE: "required",
     fields.CPUThreadAllocationPolicy.ISOLATE: "forbidden",
 }

@@ -101,7 +101,9 @@ class PlacementService:
             )
         owned = state_dir is None
         state = Path(
-            tempfile.mkdtemp(prefix="os-numa-placement-", dir=_memory_dir()) if owned else state_dir
+            tempfile.mkdtemp(prefix="os-numa-placement-", dir=_memory_dir())
+            if state_dir is None
+            else state_dir
         )
         state.mkdir(parents=True, exist_ok=True)
         command = [python, str(SERVER_SCRIPT), "--state-dir", str(state)]
@@ -155,7 +157,8 @@ class PlacementService:
         """Stop the server (closing its standard input, then SIGTERM, then SIGKILL)."""
         if self.process.poll() is None:
             try:
-                self.process.stdin.close()
+                if self.process.stdin is not None:
+                    self.process.stdin.close()
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.process.terminate()
@@ -185,7 +188,10 @@ def _memory_dir() -> str | None:
 def _read_line(process: subprocess.Popen, timeout: float) -> str:
     """The child's first line of output, or '' when it exits or ``timeout`` passes."""
     result: list[bytes] = []
-    reader = threading.Thread(target=lambda: result.append(process.stdout.readline()), daemon=True)
+    stdout = process.stdout
+    if stdout is None:  # started without a pipe for its output: nothing to read
+        return ""
+    reader = threading.Thread(target=lambda: result.append(stdout.readline()), daemon=True)
     reader.start()
     deadline = time.monotonic() + timeout
     while reader.is_alive() and time.monotonic() < deadline:

@@ -205,10 +205,12 @@ def _update_hostdevs(doc: xmledit.Document, mapping: Mapping[str, str]) -> None:
         address = _child(_child(hostdev, "source"), "address")
         if address is None:
             continue
-        parts = [_int(address, name) for name in ("domain", "bus", "slot", "function")]
-        if None in parts[1:]:
+        domain, bus, slot, function = (
+            _int(address, name) for name in ("domain", "bus", "slot", "function")
+        )
+        if bus is None or slot is None or function is None:
             continue
-        source = str(PciAddress(parts[0] or 0, parts[1], parts[2], parts[3]))
+        source = str(PciAddress(domain or 0, bus, slot, function))
         if source not in mapping:
             continue
         new = PciAddress.parse(mapping[source])
@@ -248,7 +250,7 @@ def _keyed_update(
     seen = set()
     for el in existing:
         ident = _int(el, key)
-        want = desired.get(ident)
+        want = None if ident is None else desired.get(ident)
         if want is None or ident in seen:
             doc.remove(el)
             continue
@@ -310,7 +312,8 @@ def _update_iothreadpins(doc, cputune_el, desired: config.LibvirtConfigGuestCPUT
     pins, other = iothread_cpus(desired)
     existing = _children(cputune_el, "iothreadpin")
     for el in existing:
-        want = pins.get(_int(el, "iothread"), other)
+        ident = _int(el, "iothread")
+        want = other if ident is None else pins.get(ident, other)
         if not want:
             doc.remove(el)
         elif _cpus(el, "cpuset") != want:
@@ -659,7 +662,7 @@ def repin_domain(
     if flavor is None:
         flavor = flavor_from_domain(xml, new_placement)
     numa = driver.get_guest_numa_config(new_placement, flavor, image_meta, host_topology, conf)
-    if numa.cputune is None:
+    if numa.cputune is None or numa.cputune.emulatorpin is None:
         raise exception.InvalidGuestPlacement(reason="the placement pins nothing")
     host_cpus = dom.connect().getInfo()[2]
     flags = libvirt.VIR_DOMAIN_AFFECT_LIVE
