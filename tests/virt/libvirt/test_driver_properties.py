@@ -89,7 +89,9 @@ def test_driver_xml_invariants(schema, host_name, flavor):
     emulator = guest.cputune.emulatorpin.cpuset
     assert emulator and emulator <= host_cpus
     assert [(p.iothread, p.cpuset) for p in guest.cputune.iothreadpin] == [(1, emulator)]
-    pinned = {vcpu: pin.cpu_pinning[vcpu] for pin in placement.cells for vcpu in pin.cpu_pinning}
+    pinned = {
+        vcpu: pin.cpu_pinning[vcpu] for pin in placement.cells for vcpu in pin.cpu_pinning or {}
+    }
     if policy == "isolate":
         assert len(emulator) == 1 and emulator.isdisjoint(pinned.values())
     assert emulator.isdisjoint(pinned[v] for v in realtime)
