@@ -86,7 +86,8 @@ def compute_migration(options: argparse.Namespace) -> tuple[commands.Outcome, st
     # The flavor's PCI aliases (a resize); the domain alone does not say which alias
     # each of its devices answered.
     pci = commands._pci_arguments(options, flavor, image_meta, view, conf) if options.flavor else {}
-    drift = list(read.drift)
+    # The source domain's drift, then what the migration itself leaves undone (text).
+    drift: list[domain_placement.Drift | str] = list(read.drift)
     if request is not None:
         network = {"physnets": options.physnet or [], "tunneled": bool(options.tunneled)}
         problem = fit.make_problem(host, request, conf=conf, network_metadata=network)

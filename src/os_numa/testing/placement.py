@@ -123,8 +123,9 @@ class PlacementService:
         if not line.startswith("listening "):
             process.kill()
             process.wait()
-            process.stdin.close()
-            process.stdout.close()
+            for pipe in (process.stdin, process.stdout):
+                if pipe is not None:
+                    pipe.close()
             tail = (state / "server.log").read_text(errors="replace")[-3000:]
             if owned:
                 shutil.rmtree(state, ignore_errors=True)
