@@ -111,7 +111,8 @@ def numa_get_constraints(flavor, image_meta):
         topology = hardware.numa_get_constraints(
             _flavor(flavor), bridge.image_meta_from_nova(image_meta)
         )
-    return bridge.instance_topology_to_nova(topology)
+        # A request Nova's objects cannot hold (policy 'pool') raises here, by name.
+        return bridge.instance_topology_to_nova(topology)
 
 
 def numa_fit_instance_to_host(
