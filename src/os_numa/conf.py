@@ -437,12 +437,6 @@ placement_opts: list[cfg.Opt] = [
         help="VCPUs reserved for the host, taken from NUMA cell 0's VCPU inventory.",
     ),
     cfg.IntOpt(
-        "reserved_host_memory_mb",
-        default=512,
-        min=0,
-        help="MiB reserved for the host, taken from NUMA cell 0's MEMORY_MB inventory.",
-    ),
-    cfg.IntOpt(
         "max_candidates",
         default=1000,
         min=1,

@@ -8,7 +8,9 @@ from tests import fixtures_topology as ft
 
 
 def make_conf(**overrides):
-    return conf.make_conf(**{f"placement.{k}": v for k, v in overrides.items()})
+    return conf.make_conf(
+        **{(k if "." in k else f"placement.{k}"): v for k, v in overrides.items()}
+    )
 
 
 def inventory(provider, rc):
@@ -50,11 +52,13 @@ def test_amd_nps4_and_sixteen_cells():
 
 
 def test_configured_ratios_and_reservations():
-    options = make_conf(
-        cpu_allocation_ratio=2.0,
-        ram_allocation_ratio=1.5,
-        reserved_host_cpus=2,
-        reserved_host_memory_mb=4096,
+    options = conf.make_conf(
+        reserved_host_memory_mb=4096,  # [DEFAULT], Nova's option
+        **{
+            "placement.cpu_allocation_ratio": 2.0,
+            "placement.ram_allocation_ratio": 1.5,
+            "placement.reserved_host_cpus": 2,
+        },
     )
     host_tree = tree.host_tree("h", ft.host(2, 4, memory=8192), options)
     cell0 = host_tree.cells[0]
@@ -126,3 +130,11 @@ def test_page_class_round_trip():
     assert tree.page_size_of("CUSTOM_MEMORY_PAGE_1048576") == 1048576
     assert tree.page_size_of("CUSTOM_MEMORY_PAGE_X") is None
     assert tree.page_size_of("MEMORY_MB") is None
+
+
+def test_host_memory_already_taken_out_per_cell_is_not_reserved_twice():
+    options = make_conf(**{"os_numa.reserved_host_memory_spread": True})
+    host = ft.host(2, 4, memory=8192)
+    host.cells[0].mempages[0].reserved = 256 * 256  # what the spread leaves: 256 MiB per cell
+    cell0 = tree.host_tree("h", host, options).cells[0]
+    assert cell0.inventories["MEMORY_MB"].reserved == 256

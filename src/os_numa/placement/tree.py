@@ -7,8 +7,11 @@ host NUMA cell a child provider with the trait ``HW_NUMA_ROOT``, holding
   allocation ratio 1;
 - ``VCPU``: the cell's shared CPUs (``[compute] cpu_shared_set``), ratio
   ``[placement] cpu_allocation_ratio``; ``reserved_host_cpus`` on cell 0;
-- ``MEMORY_MB``: the cell's small-page memory, ratio ``ram_allocation_ratio``;
-  ``reserved_host_memory_mb`` on cell 0, plus reserved small pages;
+- ``MEMORY_MB``: the cell's small-page memory, ratio ``ram_allocation_ratio``,
+  its reserved small pages as ``reserved``. Where the host topology already
+  holds the host's memory (``[os_numa] reserved_host_memory_per_cell`` or
+  ``reserved_host_memory_spread``) those pages say it all; otherwise
+  ``[DEFAULT] reserved_host_memory_mb`` (Nova's) is reserved on cell 0;
 - ``CUSTOM_MEMORY_PAGE_<KiB>``: one class per huge page size, counted in
   pages, with the cell's reserved pages as ``reserved``;
 - ``CUSTOM_EMULATOR_POOL``: the cell's pCPUs of ``[os_numa] emulator_pin_set``,
@@ -166,10 +169,11 @@ def host_tree(
         raise exception.InvalidConfiguration(reason="a host needs a non-empty name")
     conf = os_numa_conf.CONF if conf is None else conf
     options = conf.placement
+    host_memory = _host_memory_mb(conf)
     root_id = root_uuid or provider_uuid(host)
     extra = dict(root_inventories or {})
     if model == FLAT:
-        inventories = _flat_inventories(topology, options)
+        inventories = _flat_inventories(topology, options, host_memory)
         inventories.update(extra)
         traits = frozenset({HW_CPU_HYPERTHREADING}) if topology.has_threads else frozenset()
         root = Provider(host, root_id, None, inventories, traits)
@@ -186,7 +190,7 @@ def host_tree(
                 name,
                 provider_uuid(f"{root_id}/NUMA{cell.id}"),
                 root_id,
-                _cell_inventories(cell, options, first=index == 0),
+                _cell_inventories(cell, options, index == 0, host_memory),
                 frozenset(cell_traits),
                 cell.id,
             )
@@ -194,7 +198,18 @@ def host_tree(
     return HostTree(host, model, root, tuple(cells))
 
 
-def _cell_inventories(cell: NUMACell, options: Any, first: bool) -> dict[str, Inventory]:
+def _host_memory_mb(conf: Any) -> int:
+    """Host memory to reserve on cell 0: none when the topology already took it out per cell."""
+    per_cell = conf.os_numa.reserved_host_memory_per_cell
+    if per_cell or conf.os_numa.reserved_host_memory_spread:
+        return 0
+    return conf.reserved_host_memory_mb
+
+
+def _cell_inventories(
+    cell: NUMACell, options: Any, first: bool, host_memory: int
+) -> dict[str, Inventory]:
+    """One cell's inventories; the first cell carries the host's reservations."""
     inventories: dict[str, Inventory] = {}
     if cell.pcpuset:
         inventories[PCPU] = Inventory(total=len(cell.pcpuset))
@@ -207,7 +222,7 @@ def _cell_inventories(cell: NUMACell, options: Any, first: bool) -> dict[str, In
         )
     small_total, small_reserved = _small_page_memory(cell)
     if small_total:
-        reserved = small_reserved + (options.reserved_host_memory_mb if first else 0)
+        reserved = small_reserved + (host_memory if first else 0)
         inventories[MEMORY_MB] = Inventory(
             total=small_total,
             reserved=min(reserved, small_total),
@@ -236,7 +251,9 @@ def _small_page_memory(cell: NUMACell) -> tuple[int, int]:
     return cell.memory, 0
 
 
-def _flat_inventories(topology: NUMATopology, options: Any) -> dict[str, Inventory]:
+def _flat_inventories(
+    topology: NUMATopology, options: Any, host_memory: int
+) -> dict[str, Inventory]:
     """Nova's report: host-wide PCPU, VCPU and MEMORY_MB on the compute node."""
     pcpus = sum(len(c.pcpuset) for c in topology.cells)
     vcpus = sum(len(c.cpuset) for c in topology.cells)
@@ -253,7 +270,7 @@ def _flat_inventories(topology: NUMATopology, options: Any) -> dict[str, Invento
     if memory:
         inventories[MEMORY_MB] = Inventory(
             total=memory,
-            reserved=min(options.reserved_host_memory_mb, memory),
+            reserved=min(host_memory, memory),
             allocation_ratio=options.ram_allocation_ratio,
         )
     return inventories
