@@ -57,9 +57,20 @@ class Problem:
     coverage: tuple[search.Coverage[int], ...] = ()
     #: Distance matrix by host index, with ``[os_numa] prefer_closest_numa_cells`` only.
     distances: tuple[tuple[int, ...], ...] | None = None
-    #: ``[os_numa] align_cpus_by_cache``: pins in as few cache banks as possible.
-    cache_aware: bool = False
+    #: ``[os_numa] align_cpus_by_cache`` of this ConfigOpts (pins in as few cache banks
+    #: as possible), read only when a host cell has two banks or more (None: never).
+    cache_conf: Any = None
+    _cache_aware: bool | None = None
     _outcomes: dict[tuple[int, int], CellFit | Shortfall] = field(default_factory=dict)
+
+    def cache_aware(self, host: int) -> bool:
+        """Whether host cell index ``host`` is packed by cache bank (it has several and
+        the option is on; the option is read once, and only for such a cell)."""
+        if self.cache_conf is None or len(self.hosts[host].cache_banks) < 2:
+            return False
+        if self._cache_aware is None:
+            self._cache_aware = bool(self.cache_conf["os_numa"]["align_cpus_by_cache"])
+        return self._cache_aware
 
     def outcome(self, guest: int, host: int) -> CellFit | Shortfall:
         """Guest cell ``guest`` on host cell index ``host``; the emulator reserve is guest 0's."""
@@ -81,7 +92,7 @@ class Problem:
                     self.limits,
                     self.realtime,
                     self.smt_aware,
-                    self.cache_aware,
+                    self.cache_aware(host),
                 )
             else:
                 result = cell_fit(
@@ -89,7 +100,7 @@ class Problem:
                     self.guests[guest],
                     0,
                     self.limits,
-                    cache_aware=self.cache_aware,
+                    cache_aware=self.cache_aware(host),
                 )
             self._outcomes[key] = result
         return result
@@ -170,7 +181,7 @@ def make_problem(
         allowed=restrict.allowed_cells(len(guests), host_cells, cell_mapping),
         coverage=_network_rules(host_topology, network) if network is not None else (),
         distances=_distance_matrix(host_topology) if closest else None,
-        cache_aware=pinning and bool(conf["os_numa"]["align_cpus_by_cache"]),
+        cache_conf=conf if pinning else None,
         pool=(
             emulator_pool(host_topology)
             if emulator.policy == fields.CPUEmulatorThreadsPolicy.POOL

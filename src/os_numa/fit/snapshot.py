@@ -125,6 +125,7 @@ class HostCell:
         "_split",
         "_threads",
         "_pages",
+        "_banks",
     )
 
     def __init__(self, index: int, cell) -> None:
@@ -147,6 +148,7 @@ class HostCell:
         self._split: frozenset[topology.Core] = frozenset()
         self._threads = 0
         self._pages: tuple[Pages, ...] | None = None
+        self._banks: tuple[frozenset[int], ...] | None = None
 
     @property
     def avail_memory(self) -> int:
@@ -155,8 +157,10 @@ class HostCell:
     @property
     def cache_banks(self) -> tuple[frozenset[int], ...]:
         """The cell's last-level cache banks (CPU sets), read on demand; () when unknown."""
-        (banks,) = _BANKS(self._cell)
-        return tuple(frozenset(bank) for bank in banks or ())
+        if self._banks is None:
+            (banks,) = _BANKS(self._cell)
+            self._banks = tuple(frozenset(bank) for bank in banks or ())
+        return self._banks
 
     def restricted(self, cpus: frozenset[int]) -> HostCell:
         """This cell with only ``cpus`` free (the rest as if pinned), for a search that
