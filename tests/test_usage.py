@@ -161,3 +161,14 @@ def test_mixed_guest_cell_zero_with_only_floating_vcpus_claims_its_emulator_pcpu
     assert claimed.cells[1].pinned_cpus == set(placement.cells[1].cpu_pinning.values())
     freed = usage(claimed, placement, free=True)
     assert [c.pinned_cpus for c in freed.cells] == [set(), set()]
+
+
+def test_a_host_without_numa_topology_accounts_nothing():
+    # Nova's resource tracker calls it for hosts without NUMA topology too.
+    from os_numa import hardware as hw
+
+    request = objects.InstanceNUMATopology(
+        cells=[objects.InstanceNUMACell(id=0, cpuset={0}, pcpuset=set(), memory=64)]
+    )
+    assert hw.numa_usage_from_instance_numa(None, request) is None
+    assert hw.numa_usage_from_instance_numa(None, None, free=True) is None

@@ -10,6 +10,8 @@ new topology, so an error leaves the caller's host exactly as it was.
 
 from __future__ import annotations
 
+from typing import overload
+
 from os_numa import cpuset, exception, objects
 from os_numa.fit.snapshot import FieldReader
 from os_numa.objects import fields
@@ -19,12 +21,31 @@ from os_numa.objects.numa import pinned_after, siblings_of
 _PINNED = (fields.CPUAllocationPolicy.DEDICATED, fields.CPUAllocationPolicy.MIXED)
 
 
+@overload
 def numa_usage_from_instance_numa(
     host_topology: objects.NUMATopology,
     instance_topology: objects.InstanceNUMATopology | None,
     free: bool = False,
-) -> objects.NUMATopology:
+) -> objects.NUMATopology: ...
+
+
+@overload
+def numa_usage_from_instance_numa(
+    host_topology: None,
+    instance_topology: objects.InstanceNUMATopology | None,
+    free: bool = False,
+) -> None: ...
+
+
+def numa_usage_from_instance_numa(
+    host_topology: objects.NUMATopology | None,
+    instance_topology: objects.InstanceNUMATopology | None,
+    free: bool = False,
+) -> objects.NUMATopology | None:
     """A new host topology with ``instance_topology`` claimed (or released with ``free``).
+
+    A host without NUMA topology (None) has nothing to account: None comes back, as
+    from Nova (whose resource tracker calls this for every instance on such hosts too).
 
     Guest cells are matched to host cells by their post-fit ``id``. Per guest
     cell: ``memory_usage`` moves by its memory, ``cpu_usage`` by its floating
@@ -47,6 +68,8 @@ def numa_usage_from_instance_numa(
     :raises EmulatorPoolCPUInvalid: that pool pCPU is full (claim) or holds no
         guest (release).
     """
+    if host_topology is None:
+        return None
     guests: dict[int, list] = {}
     if instance_topology is not None:
         known = {cell.id for cell in host_topology.cells}

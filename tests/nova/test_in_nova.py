@@ -184,3 +184,40 @@ def test_launcher_installs_os_numa_before_the_service_runs(nova_python):
         0,
         {"argv": ["nova-compute", "--config-file", "/dev/null"], "fit": "os_numa.nova.hardware"},
     ]
+
+
+def test_nova_loads_what_the_bridge_writes(nova_python):
+    got = nova_python(
+        """
+        import json
+        from nova import objects
+        objects.register_all()
+        from os_numa import objects as ours
+        from os_numa.nova import primitives as p
+        flavor = objects.Flavor.obj_from_primitive(p.flavor_to_nova(
+            ours.Flavor(vcpus=2, memory_mb=512, extra_specs={'hw:cpu_policy': 'dedicated'})))
+        image = objects.ImageMeta.obj_from_primitive(p.image_meta_to_nova(
+            ours.ImageMeta.from_dict({'properties': {'hw_numa_nodes': 2,
+                'hw_numa_cpus.0': '0', 'hw_numa_cpus.1': '1', 'hw_mem_page_size': 'large',
+                'hw_locked_memory': 'true'}})))
+        dev = objects.PciDevice.obj_from_primitive(p.pci_device_to_nova(p.pci_device_from_nova(
+            {'nova_object.name': 'PciDevice', 'nova_object.namespace': 'nova',
+             'nova_object.version': '1.7', 'nova_object.data': {
+                 'address': '0000:81:00.1', 'vendor_id': '8086', 'product_id': '154c',
+                 'dev_type': 'type-VF', 'numa_node': 1, 'parent_addr': '0000:81:00.0'}})))
+        print(json.dumps([flavor.vcpus, flavor.extra_specs,
+                          [sorted(c) for c in image.properties.hw_numa_cpus],
+                          image.properties.hw_mem_page_size, image.properties.hw_locked_memory,
+                          dev.address, dev.numa_node, dev.parent_addr]))
+        """
+    )
+    assert got == [
+        2,
+        {"hw:cpu_policy": "dedicated"},
+        [[0], [1]],
+        "large",
+        True,
+        "0000:81:00.1",
+        1,
+        "0000:81:00.0",
+    ]

@@ -257,3 +257,56 @@ def test_primitives_module_does_not_import_nova():
     code = "import sys, os_numa.nova, os_numa.nova.primitives; print('nova' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_flavor_image_and_pci_device_go_back_to_nova():
+    flavor = objects.Flavor(vcpus=4, memory_mb=2048, extra_specs={"hw:numa_nodes": "2"}, name="f")
+    base = nova("Flavor", "1.2", flavorid="42", root_gb=10, vcpus=1, memory_mb=1, name="old")
+    back = p.flavor_to_nova(flavor, base=base)
+    assert back["nova_object.version"] == "1.2"
+    assert back["nova_object.data"]["flavorid"] == "42"
+    again = p.flavor_from_nova(back)
+    assert (again.vcpus, again.memory_mb, again.extra_specs, again.name) == (
+        4,
+        2048,
+        {"hw:numa_nodes": "2"},
+        "f",
+    )
+    image = objects.ImageMeta.from_dict(
+        {
+            "properties": {
+                "hw_numa_nodes": 2,
+                "hw_numa_cpus.0": "0-1",
+                "hw_numa_cpus.1": "2-3",
+                "hw_emulator_threads_mask": "0",
+            }
+        }  # fmt: skip
+    )
+    nova_image = p.image_meta_to_nova(image)
+    props = nova_image["nova_object.data"]["properties"]["nova_object.data"]
+    assert props == {"hw_numa_cpus": [[0, 1], [2, 3]], "hw_numa_nodes": 2}
+    assert p.image_meta_from_nova(nova_image).properties.get("hw_numa_cpus") == [{0, 1}, {2, 3}]
+    device = p.pci_device_from_nova(
+        nova(
+            "PciDevice",
+            "1.7",
+            address="0000:81:00.1",
+            vendor_id="8086",
+            product_id="154c",
+            dev_type="type-VF",
+            numa_node=None,
+            parent_addr="0000:81:00.0",
+            status="available",
+        )  # noqa: E501
+    )
+    pci = p.pci_device_to_nova(device, base=nova("PciDevice", "1.7", status="allocated"))
+    assert pci["nova_object.data"] == {
+        "address": "0000:81:00.1",
+        "vendor_id": "8086",
+        "product_id": "154c",
+        "dev_type": "type-VF",
+        "numa_node": None,
+        "parent_addr": "0000:81:00.0",
+        "status": "allocated",
+    }
+    assert p.pci_device_from_nova(pci) == device

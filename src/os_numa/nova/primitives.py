@@ -35,7 +35,34 @@ NOVA_VERSIONS = {
     "NUMACell": "1.5",
     "NUMAPagesTopology": "1.1",
     "NUMATopologyLimits": "1.1",
+    "Flavor": "1.2",
+    "ImageMeta": "1.8",
+    "ImageMetaProps": "1.44",
+    "PciDevice": "1.7",
 }
+
+#: os-numa's image properties that Nova's ImageMetaProps 1.44 also has (the others are
+#: os-numa's own and have no Nova field).
+NOVA_IMAGE_PROPERTIES = frozenset(
+    (
+        "hw_cpu_policy",
+        "hw_cpu_thread_policy",
+        "hw_cpu_realtime_mask",
+        "hw_numa_nodes",
+        "hw_numa_cpus",
+        "hw_numa_mem",
+        "hw_mem_page_size",
+        "hw_locked_memory",
+        "traits_required",
+        "hw_pci_numa_affinity_policy",
+        "hw_cpu_sockets",
+        "hw_cpu_cores",
+        "hw_cpu_threads",
+        "hw_cpu_max_sockets",
+        "hw_cpu_max_cores",
+        "hw_cpu_max_threads",
+    )
+)
 
 _DEDICATED = fields.CPUAllocationPolicy.DEDICATED
 #: The emulator-threads policies Nova's ``CPUEmulatorThreadsPolicy`` knows.
@@ -348,6 +375,49 @@ def request_spec_from_nova(
     )
 
 
+def flavor_to_nova(flavor: objects.Flavor, base: Mapping[str, Any] | None = None) -> dict:
+    """Nova's ``Flavor`` 1.2 primitive for os-numa's (``base`` lends Nova's other fields:
+    ``flavorid``, ``root_gb``...)."""
+    data = dict(copy.deepcopy(base[DATA])) if base else {}
+    data.update(
+        vcpus=flavor.vcpus,
+        memory_mb=flavor.memory_mb,
+        extra_specs=dict(flavor.extra_specs),
+        name=flavor.name,
+    )
+    return _nova("Flavor", data)
+
+
+def image_meta_to_nova(image_meta: objects.ImageMeta) -> dict:
+    """Nova's ``ImageMeta`` 1.8 primitive holding the image properties Nova knows
+    (:data:`NOVA_IMAGE_PROPERTIES`); os-numa's own properties have no Nova field."""
+    props = image_meta.properties
+    data: dict[str, Any] = {}
+    for name in sorted(NOVA_IMAGE_PROPERTIES & set(props.fields)):
+        if not props.obj_attr_is_set(name):
+            continue
+        value = getattr(props, name)
+        if name == "hw_numa_cpus":
+            value = [sorted(cpus) for cpus in value]
+        data[name] = value
+    return _nova("ImageMeta", {"properties": _nova("ImageMetaProps", data)})
+
+
+def pci_device_to_nova(device: devices.PciDevice, base: Mapping[str, Any] | None = None) -> dict:
+    """Nova's ``PciDevice`` 1.7 primitive for os-numa's device (``base`` lends Nova's
+    accounting fields: ``status``, ``instance_uuid``, ``compute_node_id``...)."""
+    data = dict(copy.deepcopy(base[DATA])) if base else {}
+    data.update(
+        address=str(device.address),
+        vendor_id=device.vendor_id,
+        product_id=device.product_id,
+        dev_type=device.dev_type,
+        numa_node=device.numa_node,
+        parent_addr=None if device.parent is None else str(device.parent),
+    )
+    return _nova("PciDevice", data)
+
+
 def pci_device_from_nova(primitive: Mapping[str, Any]) -> devices.PciDevice:
     """os-numa's :class:`~os_numa.pci.devices.PciDevice` for Nova's ``PciDevice`` primitive.
 
@@ -432,7 +502,11 @@ def _compare(original: Any, back: Any, where: str, problems: list[str]) -> None:
 
 
 __all__ = [
+    "NOVA_IMAGE_PROPERTIES",
     "NOVA_VERSIONS",
+    "flavor_to_nova",
+    "image_meta_to_nova",
+    "pci_device_to_nova",
     "normalized",
     "round_trip_problems",
     "flavor_from_nova",
