@@ -290,3 +290,26 @@ def test_client_from_conf(os_numa_placement_service, os_numa_placement):
         PlacementClient.from_conf(options(auth_strategy="noauth2"))
     with pytest.raises(exception.PlacementNotConfigured, match="auth_type"):
         PlacementClient.from_conf(options())
+
+
+def test_mixed_guest_takes_pcpu_and_vcpu_from_one_cell(os_numa_placement):
+    client = os_numa_placement
+    cfg = options()
+    topology = ft.host(2, 4, shared={0, 4}, dedicated={1, 2, 3, 5, 6, 7})
+    host, _ = register_host(client, "h", topology, cfg)
+    scheduler = Scheduler(client, [host], cfg)
+    flavor = Flavor(
+        vcpus=3,
+        memory_mb=1024,
+        extra_specs={"hw:cpu_policy": "mixed", "hw:cpu_dedicated_mask": "^0"},
+    )
+    placed = [scheduler.schedule(flavor) for _ in range(3)]
+    assert [d.placed for d in placed] == [True, True, False]  # 3 pCPUs per cell, 2 each
+    for decision in placed[:2]:
+        (cell,) = decision.host_cells
+        provider = host.tree.cell_provider(cell).uuid
+        assert decision.allocations == {provider: {"PCPU": 2, "VCPU": 1, "MEMORY_MB": 1024}}
+        placement = decision.placement.cells[0]
+        assert placement.cpuset == {0}
+        assert set(placement.cpu_pinning.values()) <= topology.cells[cell].pcpuset
+    assert {d.host_cells[0] for d in placed[:2]} == {0, 1}
