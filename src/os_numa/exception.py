@@ -6,6 +6,14 @@ input (extra specs, image properties, CPU specs, configuration, XML) also
 derive from :class:`ValueError`, so generic callers can catch them without
 importing this module. Class names match Nova's where Nova has the same error,
 so a driver that catches ``nova.exception.X`` can catch ``os_numa.exception.X``.
+
+Every class here is raised by some os-numa feature (tests/test_exception.py checks).
+Nova errors that have no os-numa counterpart are not defined: ``MemoryPagesUnsupported``
+(Nova: huge pages with ``[libvirt] file_backed_memory``, or a host without NUMA
+support; os-numa has no file-backed memory and reads page sizes from the placement)
+and ``MigrationPreCheckError`` (Nova's compute manager wraps a failed live-migration
+claim in it; os-numa's ``move_claim`` raises ``ComputeResourcesUnavailable``, as
+Nova's resource tracker does, and the caller's manager wraps it).
 """
 
 from __future__ import annotations
@@ -326,10 +334,6 @@ class MemoryPageSizeNotSupported(Invalid):
     msg_fmt = "Page size %(pagesize)s is not supported by the host."
 
 
-class MemoryPagesUnsupported(Invalid):
-    msg_fmt = "Host does not support guests with custom memory page sizes: %(reason)s"
-
-
 class LockMemoryForbidden(Forbidden):
     msg_fmt = "Memory locking needs a page size (hw:mem_page_size)."
 
@@ -497,10 +501,6 @@ class InstanceMoveInProgress(Invalid):
 
 class MoveClaimNotFound(NotFound):
     msg_fmt = "Instance %(instance)s holds no move claim on this host."
-
-
-class MigrationPreCheckError(Invalid):
-    msg_fmt = "Migration pre-check error: %(reason)s"
 
 
 # --- Placement (os_numa.placement) ------------------------------------------------------
