@@ -341,7 +341,7 @@ class Host:
         self.uri = uri
         self.conf = conf
         self.read_only = read_only
-        self._conn = None
+        self._conn: libvirt.virConnect | None = None
 
     @classmethod
     def from_connection(cls, conn, conf: cfg.ConfigOpts | None = None) -> Host:

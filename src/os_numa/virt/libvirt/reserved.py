@@ -36,7 +36,7 @@ def _invalid_pages(conf_value: Any, reason: str) -> exception.InvalidReservedMem
     return exception.InvalidReservedMemoryPagesOption(conf=conf_value, reason=reason)
 
 
-def _int_item(item: Mapping[str, str], key: str, what: str, error) -> int:
+def _int_item(item: Mapping[str, Any], key: str, what: str, error) -> int:
     raw = item.get(key)
     text = raw.strip() if isinstance(raw, str) else raw
     if isinstance(text, int) and not isinstance(text, bool):
