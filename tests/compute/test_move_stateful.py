@@ -3,7 +3,9 @@
 After every step, each host's usage must equal a from-scratch rebuild from the
 guests on it and the guests moving to it, no pCPU is held twice on a host,
 a guest that is not moving has exactly the placement its host holds for it,
-and a revert gives a guest back exactly the placement it had.
+and a revert gives a guest back exactly the placement it had. A second machine
+runs the same moves with PCI devices tracked (VFs, with and without a NUMA
+request, one policy ``required``): the devices in use equal a rebuild's too.
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from os_numa import exception
 from os_numa.compute import Instance, ResourceTracker
+from os_numa.conf import make_conf
 from os_numa.objects import Flavor
 from os_numa.virt.libvirt.driver import LibvirtDriver
 from tests import fixtures_topology as ft
 from tests.compute.test_resource_tracker_stateful import CATALOGUE
+from tests.pci.builders import sample_devices
 
 HOSTS = ("h0", "h1", "h2")
 FLAVOR = st.integers(min_value=0, max_value=len(CATALOGUE) - 1)
@@ -42,20 +46,24 @@ def make_host():
     )
 
 
-def _flavor(index: int) -> Flavor:
-    vcpus, specs = CATALOGUE[index]
-    return Flavor(vcpus=vcpus, memory_mb=512, extra_specs=specs)
-
-
 def _primitive(obj):
     return None if obj is None else obj.obj_to_primitive()
 
 
 class MovesMachine(RuleBasedStateMachine):
+    catalogue = CATALOGUE
+
+    def new_tracker(self) -> ResourceTracker:
+        return ResourceTracker(self.driver, make_host())
+
+    def _flavor(self, index: int) -> Flavor:
+        vcpus, specs = self.catalogue[index % len(self.catalogue)]
+        return Flavor(vcpus=vcpus, memory_mb=512, extra_specs=specs)
+
     @initialize()
     def start(self):
         self.driver = LibvirtDriver()
-        self.trackers = {name: ResourceTracker(self.driver, make_host()) for name in HOSTS}
+        self.trackers = {name: self.new_tracker() for name in HOSTS}
         self.host_of: dict[str, str] = {}  # uuid -> the host it runs on
         self.vms: dict[str, Instance] = {}
         self.moving: dict[str, tuple[str, dict]] = {}  # uuid -> (destination, old primitive)
@@ -91,7 +99,7 @@ class MovesMachine(RuleBasedStateMachine):
     @rule(index=FLAVOR, host=st.sampled_from(HOSTS))
     def boot(self, index, host):
         self.serial += 1
-        vm = Instance(uuid=f"vm-{self.serial}", flavor=_flavor(index))
+        vm = Instance(uuid=f"vm-{self.serial}", flavor=self._flavor(index))
         try:
             with self.trackers[host].instance_claim(vm):
                 pass
@@ -113,7 +121,7 @@ class MovesMachine(RuleBasedStateMachine):
     def resize(self, data, index):
         uuid = data.draw(st.sampled_from(self._settled()))
         dest = data.draw(st.sampled_from(HOSTS))
-        if self._move(uuid, dest, _flavor(index)):
+        if self._move(uuid, dest, self._flavor(index)):
             event("resize claimed" + (" on the same host" if dest == self.host_of[uuid] else ""))
 
     @precondition(lambda self: self.moving)
@@ -169,8 +177,10 @@ class MovesMachine(RuleBasedStateMachine):
         for name, tracker in self.trackers.items():
             on = [vm for uuid, vm in self.vms.items() if self.host_of[uuid] == name]
             incoming = [self.vms[uuid] for uuid, (dest, _) in self.moving.items() if dest == name]
-            rebuilt = ResourceTracker(self.driver, make_host())
+            rebuilt = self.new_tracker()
             assert rebuilt.update_available_resource(on, incoming=incoming) == tracker.usage
+            if tracker.pci_stats is not None:
+                assert rebuilt.pci_stats.used == tracker.pci_stats.used
             assert tracker.moves == {vm.uuid for vm in incoming}
 
     @invariant()
@@ -182,3 +192,41 @@ class MovesMachine(RuleBasedStateMachine):
 
 MovesMachine.TestCase.settings = settings(max_examples=25, stateful_step_count=25, deadline=None)
 test_moves_state_machine = MovesMachine.TestCase
+
+VF = '{"name": "vf", "vendor_id": "8086", "product_id": "154c", "device_type": "type-VF"}'
+PCI_CATALOGUE = [
+    (2, {"hw:cpu_policy": "dedicated", "pci_passthrough:alias": "vf:1"}),
+    (1, {"hw:cpu_policy": "dedicated"}),
+    (2, {"hw:cpu_policy": "dedicated", "pci_passthrough:alias": "vf:2"}),
+    (1, {"pci_passthrough:alias": "vf:1"}),  # no NUMA request: devices on the instance
+    (
+        4,
+        {
+            "hw:cpu_policy": "dedicated",
+            "hw:numa_nodes": "2",
+            "pci_passthrough:alias": "vf:2",
+            "hw:pci_numa_affinity_policy": "required",
+        },
+    ),
+]
+
+
+class MovesWithPciMachine(MovesMachine):
+    """The same moves on the sample Intel host with its VFs tracked: the devices a
+    rebuild marks used are exactly those the trackers hold, move claims included."""
+
+    catalogue = PCI_CATALOGUE
+
+    def new_tracker(self) -> ResourceTracker:
+        return ResourceTracker(
+            self.driver,
+            ft.sample_host(),
+            conf=make_conf(**{"pci.alias": [VF]}),
+            pci_devices=sample_devices(),
+        )
+
+
+MovesWithPciMachine.TestCase.settings = settings(
+    max_examples=15, stateful_step_count=20, deadline=None
+)
+test_moves_with_pci_state_machine = MovesWithPciMachine.TestCase
