@@ -175,8 +175,8 @@ class _Checker:
         if set(pinning) != pinned:
             raise self.fail(
                 "cpu-policy",
-                f"guest cell {index} pins vCPU(s) {_spec(pinning)} but its pinned vCPUs are "
-                f"{_spec(pinned)}",
+                f"guest cell {index} pins vCPU(s) {_spec(pinning) or 'none'} but its pinned "
+                f"vCPUs are {_spec(pinned) or 'none'}",
             )
 
     def _check_pcpus(self, index: int, cell: Any, host: Any, owner: dict[int, str]) -> None:
