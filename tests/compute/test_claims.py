@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from os_numa import exception
-from os_numa.compute.claims import Claim, apply_placement, check_placement, fit_instance
+from os_numa.compute.claims import (
+    Claim,
+    apply_placement,
+    check_placement,
+    fit_instance,
+    rebuild_orders,
+)
 from os_numa.compute.instance import Resources
 from tests import fixtures_topology as ft
 
@@ -53,3 +59,17 @@ def test_apply_without_placement_is_the_same_host():
 def test_claim_total():
     claim = Claim("vm", None, Resources(2, 1024, 10), Resources(1, 0, 0))
     assert claim.total == Resources(3, 1024, 10)
+
+
+def test_rebuild_orders_try_guests_that_need_free_pages_first_after_the_given_order():
+    pinned = ft.guest([1])
+    shared = ft.guest([1], policy=ft.SHARED)
+    huge = ft.guest([1], policy=ft.SHARED, pagesize=2048)
+    items = [("s", shared), ("p", pinned), ("n", None), ("h", huge)]
+    orders = rebuild_orders(items, lambda item: item[1])
+    assert [[name for name, _ in order] for order in orders] == [
+        ["s", "p", "n", "h"],
+        ["p", "h", "s", "n"],
+    ]
+    already = [("p", pinned), ("s", shared)]
+    assert rebuild_orders(already, lambda item: item[1]) == [already]

@@ -667,3 +667,37 @@ def test_rebuild_refuses_non_ascii_pinning_keys(driver):
     with pytest.raises(exception.PlacementInvalid) as info:
         tracker.update_available_resource([restored])
     assert info.value.rule == "vcpus" and "arabic" in str(info.value)
+
+
+def _pinned_then_shared(driver):
+    """A 4-pCPU cell with 1536 MiB of small pages: three pinned guests take every small
+    page, then a shared guest (held only to the cell's total, as in Nova) takes 512 MiB
+    more of them. Claimed in that order, every claim passes a fresh claim's rules."""
+    host = ft.host(1, 4, memory=2048, huge_2m=256)
+    tracker = ResourceTracker(driver, host)
+    pinned = [
+        instance(f"pinned-{i}", vcpus=1, memory_mb=512, **{"hw:cpu_policy": "dedicated"})
+        for i in range(3)
+    ]
+    shared = [instance("shared", vcpus=1, memory_mb=512, **{"hw:numa_nodes": "1"})]
+    claims = []
+    for vm in pinned + shared:
+        with tracker.instance_claim(vm) as claim:
+            claims.append(claim)
+    return host, tracker, pinned + shared, claims
+
+
+def test_rebuild_accepts_claims_listed_in_another_order_than_they_were_made(driver):
+    host, tracker, guests, _ = _pinned_then_shared(driver)
+    assert tracker.usage.cells[0].pages_used[0] == (4, 2048 * 256)  # 1536 MiB exist
+    rebuilt = ResourceTracker(driver, host)
+    # Listed shared first, the pinned guests would see no free small page.
+    usage = rebuilt.update_available_resource(list(reversed(guests)))
+    assert usage == tracker.usage
+
+
+def test_restore_accepts_claims_listed_in_another_order_than_they_were_made(driver):
+    host, tracker, _, claims = _pinned_then_shared(driver)
+    saved = list(reversed(claims))
+    restored = ResourceTracker(driver, host)
+    assert restored.restore(saved) == tracker.usage

@@ -7,9 +7,9 @@ the lock.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from os_numa import exception, explain, hardware
 from os_numa.compute.instance import Resources
@@ -17,6 +17,8 @@ from os_numa.fit import fit
 from os_numa.objects import InstanceNUMATopology, NUMATopology, NUMATopologyLimits, fields
 
 _PINNED = (fields.CPUAllocationPolicy.DEDICATED, fields.CPUAllocationPolicy.MIXED)
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -180,3 +182,30 @@ def apply_placement(
     if placement is None:
         return host
     return hardware.numa_usage_from_instance_numa(host, placement, free=free)
+
+
+def rebuild_orders(items: Sequence[T], placement_of: Callable[[T], Any]) -> list[list[T]]:
+    """The orders in which a rebuild tries to account ``items`` (instances or claims).
+
+    A fresh claim's memory rules depend on what was claimed before it: a pinned
+    cell, or one with an explicit page size, needs *free* pages, while a shared
+    cell without a page size is held only to the cell's total, so shared guests
+    may use small pages that pinned guests later cannot have (as in Nova). A
+    rebuild does not know the order the claims were made in, so it tries the
+    order given and then, if that differs, the guests that need free pages
+    first, each group in the given order. The first order whose every claim
+    passes is the one accounted.
+    """
+    given = list(items)
+    needs_free = [item for item in given if _needs_free_pages(placement_of(item))]
+    reordered = needs_free + [item for item in given if not _needs_free_pages(placement_of(item))]
+    return [given] if reordered == given else [given, reordered]
+
+
+def _needs_free_pages(placement: Any) -> bool:
+    if placement is None:
+        return False
+    return any(
+        cell.cpu_policy in _PINNED or (cell.pagesize is not None and cell.pagesize > 0)
+        for cell in placement.cells
+    )

@@ -203,17 +203,29 @@ class ResourceTracker(MoveClaimsMixin):
             exceeded; the message names it and the tracker keeps its previous
             usage.
         """
+        instances = list(instances)
         with self._lock:
-            host = self._baseline
-            pci = None if self._pci_baseline is None else self._pci_baseline.copy()
-            rebuilt: dict[str, Claim] = {}
             building = self._building()
-            for instance in instances:
-                if instance_uuid(instance) in building:
-                    continue  # accounted below, by the claim its block holds
-                claim, host = self._account(instance, host, rebuilt, pci)
-                rebuilt[claim.instance_uuid] = claim
-            return self._finish_rebuild(host, pci, rebuilt, incoming)
+            failure: exception.PlacementInvalid | None = None
+            # The memory rules depend on the claims' order: see claims.rebuild_orders.
+            for order in claims_mod.rebuild_orders(
+                instances, lambda instance: getattr(instance, "numa_topology", None)
+            ):
+                host = self._baseline
+                pci = None if self._pci_baseline is None else self._pci_baseline.copy()
+                rebuilt: dict[str, Claim] = {}
+                try:
+                    for instance in order:
+                        if instance_uuid(instance) in building:
+                            continue  # accounted below, by the claim its block holds
+                        claim, host = self._account(instance, host, rebuilt, pci)
+                        rebuilt[claim.instance_uuid] = claim
+                except exception.PlacementInvalid as exc:
+                    failure = failure or exc
+                    continue
+                return self._finish_rebuild(host, pci, _in_order(rebuilt, instances), incoming)
+            assert failure is not None
+            raise failure
 
     def restore(self, claims: Iterable[Claim], moves: Iterable[Claim] = ()) -> Usage:
         """Rebuild the usage from scratch from ``claims`` (a checkpoint's, say).
@@ -246,38 +258,55 @@ class ResourceTracker(MoveClaimsMixin):
                 )
             claims.append(move)
         with self._lock:
-            host = self._baseline
-            pci = None if self._pci_baseline is None else self._pci_baseline.copy()
-            rebuilt: dict[str, Claim] = {}
             building = self._building()
-            for claim in claims:
-                uuid = claim.instance_uuid
-                if uuid in building:
-                    continue
-                if uuid in rebuilt:
-                    raise exception.InstanceUsageConflict(
-                        instance=uuid, reason="it holds more than one claim"
-                    )
+            failure: exception.PlacementInvalid | None = None
+            # The memory rules depend on the claims' order: see claims.rebuild_orders.
+            for order in claims_mod.rebuild_orders(claims, lambda claim: claim.placement):
+                host = self._baseline
+                pci = None if self._pci_baseline is None else self._pci_baseline.copy()
+                rebuilt: dict[str, Claim] = {}
                 try:
-                    if claim.placement is not None:
-                        claims_mod.check_placement(claim.placement)
-                        # The rules a fresh claim obeys, with the flavor's share it recorded.
-                        verify.check_placement(
-                            host,
-                            claim.placement,
-                            instance=uuid,
-                            flavor=claim.resources,
-                            limits=self.limits,
+                    for claim in order:
+                        uuid = claim.instance_uuid
+                        if uuid in building:
+                            continue
+                        if uuid in rebuilt:
+                            raise exception.InstanceUsageConflict(
+                                instance=uuid, reason="it holds more than one claim"
+                            )
+                        try:
+                            if claim.placement is not None:
+                                claims_mod.check_placement(claim.placement)
+                                # A fresh claim's rules, with the flavor's share it recorded.
+                                verify.check_placement(
+                                    host,
+                                    claim.placement,
+                                    instance=uuid,
+                                    flavor=claim.resources,
+                                    limits=self.limits,
+                                )
+                        except exception.PlacementInvalid:
+                            raise  # already names the instance and the rule
+                        except exception.OsNumaError as exc:
+                            raise exception.InstanceUsageConflict(
+                                instance=uuid, reason=str(exc)
+                            ) from exc
+                        host = self._reapply(
+                            claim, host, pci, "its recorded claim cannot be restored: "
                         )
-                except exception.PlacementInvalid:
-                    raise  # already names the instance and the rule
-                except exception.OsNumaError as exc:
-                    raise exception.InstanceUsageConflict(instance=uuid, reason=str(exc)) from exc
-                host = self._reapply(claim, host, pci, "its recorded claim cannot be restored: ")
-                rebuilt[uuid] = claims_mod.make_claim(
-                    uuid, claim.placement, claim.resources, claim.overhead, claim.pci_devices
-                )
-            return self._finish_rebuild(host, pci, rebuilt)
+                        rebuilt[uuid] = claims_mod.make_claim(
+                            uuid,
+                            claim.placement,
+                            claim.resources,
+                            claim.overhead,
+                            claim.pci_devices,
+                        )
+                except exception.PlacementInvalid as exc:
+                    failure = failure or exc
+                    continue
+                return self._finish_rebuild(host, pci, _in_order(rebuilt, claims))
+            assert failure is not None
+            raise failure
 
     def load_checkpoint(self) -> Usage:
         """Restore the claims saved at ``checkpoint_path`` (see :meth:`restore`).
@@ -497,3 +526,13 @@ class ResourceTracker(MoveClaimsMixin):
             raise exception.InstanceUsageConflict(instance=uuid, reason=str(exc)) from exc
         claim = claims_mod.make_claim(uuid, placement, resources, overhead, devices)
         return claim, host
+
+
+def _in_order(rebuilt: dict[str, Claim], given: Sequence[Any]) -> dict[str, Claim]:
+    """``rebuilt`` keyed in the order ``given`` lists the instances or claims."""
+    order = {}
+    for item in given:
+        uuid = item.instance_uuid if isinstance(item, Claim) else instance_uuid(item)
+        if uuid in rebuilt:
+            order[uuid] = rebuilt[uuid]
+    return order
