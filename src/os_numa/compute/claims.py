@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from os_numa import exception, explain, hardware
 from os_numa.compute.instance import Resources
@@ -17,8 +17,6 @@ from os_numa.fit import fit
 from os_numa.objects import InstanceNUMATopology, NUMATopology, NUMATopologyLimits, fields
 
 _PINNED = (fields.CPUAllocationPolicy.DEDICATED, fields.CPUAllocationPolicy.MIXED)
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -184,7 +182,7 @@ def apply_placement(
     return hardware.numa_usage_from_instance_numa(host, placement, free=free)
 
 
-def rebuild_orders(items: Sequence[T], placement_of: Callable[[T], Any]) -> list[list[T]]:
+def rebuild_orders(items: Sequence[Any], placement_of: Callable[[Any], Any]) -> list[list[Any]]:
     """The orders in which a rebuild tries to account ``items`` (instances or claims).
 
     A fresh claim's memory rules depend on what was claimed before it: a pinned
