@@ -18,6 +18,9 @@ Nova's resource tracker does, and the caller's manager wraps it).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 
 class OsNumaError(Exception):
     """Base class: formats ``msg_fmt`` with the keyword arguments given."""
@@ -25,7 +28,7 @@ class OsNumaError(Exception):
     msg_fmt = "An unknown os-numa error occurred."
     code = 500
 
-    def __init__(self, message: str | None = None, **kwargs):
+    def __init__(self, message: str | None = None, **kwargs: Any) -> None:
         self.kwargs = kwargs
         if message is None:
             try:
@@ -215,7 +218,7 @@ class RealtimeMaskNotFoundOrInvalid(Invalid):
         "or offloaded emulator threads. %(reason)s"
     )
 
-    def __init__(self, message: str | None = None, **kwargs):
+    def __init__(self, message: str | None = None, **kwargs: Any) -> None:
         kwargs.setdefault("reason", "")
         super().__init__(message, **kwargs)
 
@@ -408,7 +411,9 @@ class HostDrift(OsNumaError):
 
     msg_fmt = "The host's domains drifted from what os-numa places: %(reason)s"
 
-    def __init__(self, message: str | None = None, drift=(), **kwargs):
+    def __init__(
+        self, message: str | None = None, drift: Iterable[Any] = (), **kwargs: Any
+    ) -> None:
         self.drift = tuple(drift)
         super().__init__(message, **kwargs)
 

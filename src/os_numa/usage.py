@@ -92,7 +92,9 @@ def numa_usage_from_instance_numa(
     return new_object(objects.NUMATopology, {"cells": cells})
 
 
-def _account_emulator_pool(cells: list[objects.NUMACell], instance_topology, free: bool) -> None:
+def _account_emulator_pool(
+    cells: list[objects.NUMACell], instance_topology: objects.InstanceNUMATopology, free: bool
+) -> None:
     cpu = getattr(instance_topology, "emulator_pool_cpu", None)
     if cpu is None:
         return
@@ -153,7 +155,7 @@ _GUEST_CELL = FieldReader(
 )
 
 
-def _account(values: dict, guest_cell, sign: int) -> None:
+def _account(values: dict, guest_cell: objects.InstanceNUMACell, sign: int) -> None:
     """Move the host cell ``values`` by one guest cell (claim ``sign`` 1, release -1)."""
     policy, thread_policy, pinning, reserved, floating, memory, pagesize, pinned = _GUEST_CELL(
         guest_cell
@@ -182,7 +184,13 @@ def _account(values: dict, guest_cell, sign: int) -> None:
     _account_pages(values, memory, pagesize, sign)
 
 
-def _account_pins(values: dict, pinning, reserved, thread_policy, sign: int) -> None:
+def _account_pins(
+    values: dict,
+    pinning: dict[int, int] | None,
+    reserved: set[int] | None,
+    thread_policy: str | None,
+    sign: int,
+) -> None:
     if pinning is None:
         raise exception.InternalError(
             err=f"guest cell on host cell {values['id']} asks for pinning but has no "
@@ -223,7 +231,9 @@ def _account_pages(values: dict, memory: int, pagesize: int | None, sign: int) -
     )
 
 
-def _moved(error, cell_id: int, what: str, current: int, delta: int, unit: str) -> int:
+def _moved(
+    error: type[exception.OsNumaError], cell_id: int, what: str, current: int, delta: int, unit: str
+) -> int:
     after = current + delta
     if after < 0:
         raise error(

@@ -116,7 +116,7 @@ class MoveClaim:
     def __enter__(self) -> MoveClaim:
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         if exc_type is not None:
             self._tracker._abort_move(self._instance, self._move)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 #: Warnings that oslo.versionedobjects' own imports raise (oslo.messaging ->
 #: oslo.service -> eventlet: "Eventlet is deprecated"). They concern our
@@ -24,7 +25,7 @@ with warnings.catch_warnings():
 class OsNumaObjectRegistry(ovo_base.VersionedObjectRegistry):
     """Registers os-numa objects as attributes of :mod:`os_numa.objects`."""
 
-    def registration_hook(self, cls, index):
+    def registration_hook(self, cls: type[ovo_base.VersionedObject], index: int) -> None:
         from os_numa import objects
 
         version = tuple(int(x) for x in cls.VERSION.split("."))
@@ -49,7 +50,7 @@ class OsNumaObject(ovo_base.VersionedObject, ovo_base.ComparableVersionedObject)
     def obj_name(cls) -> str:
         return "OsNuma" + cls.__name__
 
-    def obj_load_attr(self, attrname):
+    def obj_load_attr(self, attrname: str) -> None:
         # Unset fields with a default read as the default instead of raising.
         # A default of None counts (e.g. cpuset_reserved); only "no default" does not.
         if (
@@ -60,7 +61,9 @@ class OsNumaObject(ovo_base.VersionedObject, ovo_base.ComparableVersionedObject)
             return
         super().obj_load_attr(attrname)
 
-    def obj_to_primitive(self, target_version=None, version_manifest=None):
+    def obj_to_primitive(
+        self, target_version: str | None = None, version_manifest: dict[str, str] | None = None
+    ) -> dict[str, Any]:
         primitive = super().obj_to_primitive(target_version, version_manifest)
         # oslo lists the changed fields in set order, which varies with the hash
         # seed; sorted, equal objects have equal primitives (and __eq__ holds).
@@ -80,7 +83,7 @@ class OsNumaObject(ovo_base.VersionedObject, ovo_base.ComparableVersionedObject)
         return f"{type(self).__name__}({shown})"
 
 
-def _prune_changes(primitive, namespace: str) -> None:
+def _prune_changes(primitive: Any, namespace: str) -> None:
     """Drop field names a downgrade removed from nested objects' change lists.
 
     oslo.versionedobjects filters the top object's ``changes`` after a

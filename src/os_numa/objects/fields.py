@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from oslo_utils import strutils
 from oslo_versionedobjects import fields as ovo_fields
@@ -78,7 +78,7 @@ class FlexibleBoolean(FieldType):
     """
 
     @staticmethod
-    def coerce(obj, attr, value):
+    def coerce(obj: Any, attr: str, value: Any) -> bool:
         return strutils.bool_from_string(value, strict=True)
 
 
@@ -95,7 +95,7 @@ class CPUAllocationPolicy(Enum):
 
     ALL = (DEDICATED, SHARED, MIXED)
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__(valid_values=CPUAllocationPolicy.ALL)
 
 
@@ -108,7 +108,7 @@ class CPUThreadAllocationPolicy(Enum):
 
     ALL = (PREFER, ISOLATE, REQUIRE)
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__(valid_values=CPUThreadAllocationPolicy.ALL)
 
 
@@ -126,7 +126,7 @@ class CPUEmulatorThreadsPolicy(Enum):
 
     ALL = (SHARE, ISOLATE, POOL)
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__(valid_values=CPUEmulatorThreadsPolicy.ALL)
 
 

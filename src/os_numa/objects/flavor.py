@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from os_numa.objects import base, fields
 
 
@@ -28,6 +30,6 @@ class Flavor(base.OsNumaObject):
     extra_specs: dict[str, str]
     name: str | None
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.obj_set_defaults()

@@ -89,7 +89,7 @@ class ImageMetaProps(base.OsNumaObject):
         "hw_numa_memory_policy",
     )
 
-    def obj_make_compatible(self, primitive, target_version):
+    def obj_make_compatible(self, primitive: dict[str, Any], target_version: str) -> None:
         super().obj_make_compatible(primitive, target_version)
         if versionutils.convert_version_to_tuple(target_version) < (1, 3):
             for name in self._ADDED_1_3:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from oslo_utils import versionutils
 
@@ -63,13 +63,13 @@ class InstanceNUMACell(base.OsNumaObject):
     cpu_policy: str | None
     cpu_thread_policy: str | None
 
-    def __init__(self, cpu_pinning: dict[int, int] | None = None, **kwargs):
+    def __init__(self, cpu_pinning: dict[int, int] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.obj_set_defaults()
         if cpu_pinning is not None:
             self.cpu_pinning = cpu_pinning
 
-    def obj_make_compatible(self, primitive, target_version):
+    def obj_make_compatible(self, primitive: dict[str, Any], target_version: str) -> None:
         super().obj_make_compatible(primitive, target_version)
         target = versionutils.convert_version_to_tuple(target_version)
         if target < (1, 3) and primitive.get("cpu_policy") == _POLICY.MIXED:
@@ -178,11 +178,11 @@ class InstanceNUMATopology(base.OsNumaObject):
         "pci_devices": [("1.4", "1.0")],
     }
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.obj_set_defaults()
 
-    def obj_make_compatible(self, primitive, target_version):
+    def obj_make_compatible(self, primitive: dict[str, Any], target_version: str) -> None:
         super().obj_make_compatible(primitive, target_version)
         target = versionutils.convert_version_to_tuple(target_version)
         if target < (1, 8):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from os_numa.objects import base, fields
 
@@ -60,6 +60,6 @@ class MigrationContext(base.OsNumaObject):
         "new_pci_devices": [("1.0", "1.0")],
     }
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.obj_set_defaults()

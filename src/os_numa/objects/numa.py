@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from oslo_utils import versionutils
 
 from os_numa import cpuset, exception
@@ -34,11 +36,11 @@ class NUMAPagesTopology(base.OsNumaObject):
     used: int
     reserved: int
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.obj_set_defaults()
 
-    def obj_make_compatible(self, primitive, target_version):
+    def obj_make_compatible(self, primitive: dict[str, Any], target_version: str) -> None:
         super().obj_make_compatible(primitive, target_version)
         if versionutils.convert_version_to_tuple(target_version) < (1, 1):
             primitive.pop("reserved", None)
@@ -161,11 +163,11 @@ class NUMACell(base.OsNumaObject):
 
     obj_relationships = {"mempages": [("1.0", "1.0"), ("1.1", "1.1")]}
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.obj_set_defaults()
 
-    def obj_make_compatible(self, primitive, target_version):
+    def obj_make_compatible(self, primitive: dict[str, Any], target_version: str) -> None:
         super().obj_make_compatible(primitive, target_version)
         target = versionutils.convert_version_to_tuple(target_version)
         if target < (1, 5):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from os_numa.objects import base, fields
 
 
@@ -42,6 +44,6 @@ class InstancePCIDevice(base.OsNumaObject):
     host_numa_node: int | None
     guest_cell: int | None
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.obj_set_defaults()

@@ -40,7 +40,7 @@ a vCPU the flavor does not have or a pCPU outside the guest cell's host cell
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -101,7 +101,7 @@ class PlacedCell:
         return frozenset(self.pins)
 
 
-def _spec(cpus) -> str:
+def _spec(cpus: Iterable[int]) -> str:
     return cpuset_mod.format_cpu_spec(cpus) or "(none)"
 
 

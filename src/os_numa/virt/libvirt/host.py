@@ -344,7 +344,7 @@ class Host:
         self._conn: libvirt.virConnect | None = None
 
     @classmethod
-    def from_connection(cls, conn, conf: cfg.ConfigOpts | None = None) -> Host:
+    def from_connection(cls, conn: libvirt.virConnect, conf: cfg.ConfigOpts | None = None) -> Host:
         """A Host on an already open connection (a real ``virConnect`` or
         :class:`os_numa.testing.fake.FakeConnection`)."""
         uri = conn.getURI() if hasattr(conn, "getURI") else "<connection>"
@@ -352,7 +352,7 @@ class Host:
         instance._conn = conn
         return instance
 
-    def get_connection(self):
+    def get_connection(self) -> libvirt.virConnect:
         """The open ``virConnect``, opening it now if needed."""
         if self._conn is None:
             opener = libvirt.openReadOnly if self.read_only else libvirt.open
@@ -389,5 +389,5 @@ class Host:
     def __enter__(self) -> Host:
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
