@@ -19,8 +19,9 @@ import warnings
 os.environ.setdefault("OS_NOVA_DISABLE_EVENTLET_PATCHING", "1")
 warnings.simplefilter("ignore")
 
-from nova import objects  # noqa: E402
 from nova.virt import hardware  # noqa: E402
+
+from nova import objects  # noqa: E402
 
 objects.register_all()
 logging.disable(logging.CRITICAL)  # Nova warns per fit on SMT hosts (bug 1889633)

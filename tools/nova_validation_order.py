@@ -213,8 +213,9 @@ def generate(seed: int = SEED, count: int = RANDOM_CASES, rules: bool = True) ->
 
 def nova_outcome(case: dict) -> dict:
     """What Nova's numa_get_constraints does with one case."""
-    from nova import objects
     from nova.virt import hardware
+
+    from nova import objects
 
     flavor = objects.Flavor(
         vcpus=case["vcpus"], memory_mb=case["memory_mb"], extra_specs=dict(case["extra_specs"])
