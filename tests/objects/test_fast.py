@@ -3,7 +3,7 @@
 import pytest
 
 from os_numa import exception, objects
-from os_numa.objects.fast import new_object
+from os_numa.objects.fast import clone, new_object
 from os_numa.objects.numa import pinned_after, siblings_of
 
 CELL = {
@@ -64,3 +64,37 @@ def test_pinned_after_errors(pinned, cpus, claim, error):
 
 def test_siblings_of_adds_only_pinnable_threads():
     assert siblings_of([{0, 4}, {1, 5}], {0, 1, 5}, {0, 1}) == {0, 1, 5}
+
+
+def _placements():
+    """Placements as the fit builds them, with and without optional parts."""
+    from os_numa.fit import numa_fit_instance_to_host as fit
+    from tests import fixtures_topology as ft
+
+    isolate = fit(ft.a1_host(), ft.guest([2, 2], emulator="isolate"))
+    shared = fit(ft.host(2, 4), ft.guest([1], policy=ft.SHARED))
+    with_device = objects.InstanceNUMATopology(
+        cells=[objects.InstanceNUMACell(id=0, cpuset=set(), pcpuset={0}, memory=512)],
+        pci_devices=[objects.InstancePCIDevice(address="0000:81:00.1", alias="nic")],
+    )
+    assert isolate is not None and shared is not None
+    return [isolate, shared, with_device, objects.InstanceNUMATopology(cells=[])]
+
+
+@pytest.mark.parametrize("placement", _placements(), ids=["isolate", "shared", "pci", "empty"])
+def test_clone_equals_obj_clone(placement):
+    fast_copy, slow_copy = clone(placement), placement.obj_clone()
+    assert fast_copy.obj_to_primitive() == slow_copy.obj_to_primitive()
+    assert fast_copy.obj_what_changed() == slow_copy.obj_what_changed()
+    for mine, theirs in zip(fast_copy.cells, slow_copy.cells, strict=True):
+        assert mine.obj_what_changed() == theirs.obj_what_changed()
+
+
+def test_clone_shares_nothing_mutable():
+    placement = _placements()[0]
+    before = placement.obj_to_primitive()
+    copy = clone(placement)
+    copy.cells[0].pcpuset.add(99)
+    copy.cells[0].cpu_pinning_raw["0"] = 99
+    copy.cells.append(copy.cells[0])
+    assert placement.obj_to_primitive() == before

@@ -14,7 +14,7 @@ from typing import Any
 from os_numa import exception, explain, hardware
 from os_numa.compute.instance import Resources
 from os_numa.fit import fit
-from os_numa.objects import InstanceNUMATopology, NUMATopology, NUMATopologyLimits, fields
+from os_numa.objects import InstanceNUMATopology, NUMATopology, NUMATopologyLimits, fast, fields
 
 _PINNED = (fields.CPUAllocationPolicy.DEDICATED, fields.CPUAllocationPolicy.MIXED)
 
@@ -52,7 +52,7 @@ def make_claim(
     """A :class:`Claim` holding its own copies of the placement and the PCI devices."""
     return Claim(
         instance_uuid=uuid,
-        placement=None if placement is None else placement.obj_clone(),
+        placement=None if placement is None else fast.clone(placement),
         resources=resources,
         overhead=overhead,
         pci_devices=copied(devices),

@@ -61,3 +61,52 @@ def new_object(cls: type[_O], values: dict[str, Any]) -> _O:
         changed.append(name)
     obj._changed_fields.update(changed)
     return obj
+
+
+@functools.cache
+def _constructed(cls: type) -> tuple[tuple[str, Any], ...] | None:
+    """(attribute, value) of each field ``cls()`` sets by itself (its defaults), or None
+    when ``cls()`` cannot be built without arguments."""
+    try:
+        probe = cls()
+    except Exception:  # noqa: BLE001 - any constructor that needs arguments
+        return None
+    raw = vars(probe)
+    return tuple((attr, raw[attr]) for _name, attr, _default in layout(cls) if attr in raw)
+
+
+def clone(obj: Any) -> Any:
+    """``obj.obj_clone()`` without the constructor and the setters' coercion.
+
+    oslo's deep copy builds ``cls()`` (every default deep-copied), then sets each
+    field through its setter; this gives the same object (the fields ``cls()``
+    sets, then the fields ``obj`` has, containers copied, nested objects cloned
+    alike, the same changed fields and context) at a fraction of the cost.
+    """
+    cls = type(obj)
+    constructed = _constructed(cls)
+    if constructed is None:
+        return obj.obj_clone()
+    new = cls.__new__(cls)
+    ovo_base.VersionedObject.__init__(new)
+    stored, source = vars(new), vars(obj)
+    for attr, default in constructed:
+        stored[attr] = _copy(default)
+    for _name, attr, _default in layout(cls):
+        if attr in source:
+            stored[attr] = _copy(source[attr])
+    new._context = obj._context
+    new._changed_fields = set(obj._changed_fields)
+    return new
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, ovo_base.VersionedObject):
+        return clone(value)
+    if isinstance(value, list):
+        return [_copy(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _copy(item) for key, item in value.items()}
+    if isinstance(value, (set, frozenset)):
+        return type(value)(value)  # of ints or strings, which are immutable
+    return value
