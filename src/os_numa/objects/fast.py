@@ -64,7 +64,7 @@ def new_object(cls: type[_O], values: dict[str, Any]) -> _O:
 
 
 @functools.cache
-def _constructed(cls: type) -> tuple[tuple[str, Any], ...] | None:
+def _constructed(cls: Any) -> tuple[tuple[str, Any], ...] | None:
     """(attribute, value) of each field ``cls()`` sets by itself (its defaults), or None
     when ``cls()`` cannot be built without arguments."""
     try:
@@ -83,7 +83,7 @@ def clone(obj: Any) -> Any:
     sets, then the fields ``obj`` has, containers copied, nested objects cloned
     alike, the same changed fields and context) at a fraction of the cost.
     """
-    cls = type(obj)
+    cls: Any = type(obj)
     constructed = _constructed(cls)
     if constructed is None:
         return obj.obj_clone()
