@@ -63,8 +63,8 @@ def new_object(cls: type[_O], values: dict[str, Any]) -> _O:
     return obj
 
 
-@functools.cache
-def _constructed(cls: Any) -> tuple[tuple[str, Any], ...] | None:
+@cache_by_class
+def _constructed(cls: type[ovo_base.VersionedObject]) -> tuple[tuple[str, Any], ...] | None:
     """(attribute, value) of each field ``cls()`` sets by itself (its defaults), or None
     when ``cls()`` cannot be built without arguments."""
     try:
@@ -75,7 +75,7 @@ def _constructed(cls: Any) -> tuple[tuple[str, Any], ...] | None:
     return tuple((attr, raw[attr]) for _name, attr, _default in layout(cls) if attr in raw)
 
 
-def clone(obj: Any) -> Any:
+def clone(obj: _O) -> _O:
     """``obj.obj_clone()`` without the constructor and the setters' coercion.
 
     oslo's deep copy builds ``cls()`` (every default deep-copied), then sets each
@@ -83,7 +83,7 @@ def clone(obj: Any) -> Any:
     sets, then the fields ``obj`` has, containers copied, nested objects cloned
     alike, the same changed fields and context) at a fraction of the cost.
     """
-    cls: Any = type(obj)
+    cls = type(obj)
     constructed = _constructed(cls)
     if constructed is None:
         return obj.obj_clone()
