@@ -936,3 +936,79 @@ def test_persistent_memory_asks_for_numa_placement_as_in_nova(pmem, asks):
         assert [(c.cpuset, c.pcpuset, c.memory) for c in got.cells] == [({0, 1}, set(), 2048)]
     else:
         assert got is None
+
+
+CONSTRUCTOR_CASES = {
+    "dedicated isolate": (
+        4,
+        {"hw:cpu_policy": "dedicated", "hw:emulator_threads_policy": "isolate"},
+    ),
+    "realtime": (
+        4,
+        {"hw:cpu_policy": "dedicated", "hw:cpu_realtime": "yes", "hw:cpu_realtime_mask": "^0"},
+    ),
+    "mixed two nodes": (
+        4,
+        {"hw:cpu_policy": "mixed", "hw:cpu_dedicated_mask": "^0", "hw:numa_nodes": "2"},
+    ),
+    "shared pages": (2, {"hw:mem_page_size": "large"}),
+    "manual split": (
+        3,
+        {
+            "hw:numa_nodes": "2",
+            "hw:numa_cpus.0": "0",
+            "hw:numa_cpus.1": "1,2",
+            "hw:numa_mem.0": "512",
+            "hw:numa_mem.1": "1536",
+        },
+    ),
+    "emulator count and iothreads": (
+        2,
+        {
+            "hw:cpu_policy": "dedicated",
+            "hw:emulator_threads_policy": "isolate",
+            "hw:emulator_threads_count": "2",
+            "hw:iothreads": "2",
+        },
+    ),
+}
+
+
+def _kind(value):
+    """The value's type, oslo's coercing containers (CoercedSet...) as their base type:
+    the fast path stores plain containers, as the fit does (tests/objects/test_fast.py)."""
+    for base in (set, dict, list):
+        if isinstance(value, base):
+            return base
+    return type(value)
+
+
+def _stored(obj):
+    """Every stored field value with its type, nested objects alike."""
+    result = {}
+    for name in obj.fields:
+        if not obj.obj_attr_is_set(name):
+            continue
+        value = getattr(obj, name)
+        if isinstance(value, list):
+            value = [_stored(v) if hasattr(v, "fields") else (_kind(v), v) for v in value]
+        else:
+            value = (_kind(value), value)
+        result[name] = value
+    return result
+
+
+@pytest.mark.parametrize(("vcpus", "specs"), CONSTRUCTOR_CASES.values(), ids=CONSTRUCTOR_CASES)
+def test_requested_topology_equals_one_built_through_the_constructors(vcpus, specs):
+    # numa_get_constraints builds its answer without the setters (objects.fast); the
+    # result must be what the constructors, which coerce every value, would give.
+    flavor = objects.Flavor(vcpus=vcpus, memory_mb=2048, extra_specs=specs)
+    fast = hardware.numa_get_constraints(flavor, None)
+    cells = [
+        objects.InstanceNUMACell(**{n: getattr(c, n) for n in c.fields if c.obj_attr_is_set(n)})
+        for c in fast.cells
+    ]
+    values = {n: getattr(fast, n) for n in fast.fields if fast.obj_attr_is_set(n)}
+    slow = objects.InstanceNUMATopology(**dict(values, cells=cells))
+    assert _stored(fast) == _stored(slow)
+    assert fast.obj_to_primitive() == slow.obj_to_primitive()

@@ -26,9 +26,7 @@ from typing import Any
 
 from os_numa import exception
 from os_numa.compute.claims import Claim
-from os_numa.objects import NUMATopology, NUMATopologyLimits, fields
-
-_PINNED = (fields.CPUAllocationPolicy.DEDICATED, fields.CPUAllocationPolicy.MIXED)
+from os_numa.objects import NUMATopology, NUMATopologyLimits
 
 
 @dataclass(frozen=True)
@@ -59,14 +57,12 @@ class Capacity:
 
 
 def _pins(claim: Claim) -> bool:
-    placement = claim.placement
-    return placement is not None and any(c.cpu_policy in _PINNED for c in placement.cells)
+    return claim.pins
 
 
 def unbacked_overhead_vcpus(claim: Claim) -> int:
     """The claim's overhead vCPUs that no reserved emulator pCPU of its placement stands for."""
-    reserved = 0 if claim.placement is None else len(claim.placement.cpuset_reserved or ())
-    return max(0, claim.overhead.vcpus - reserved)
+    return claim.unbacked_overhead_vcpus
 
 
 def _floating_vcpus(claim: Claim) -> int:

@@ -7,6 +7,7 @@ the lock.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -37,9 +38,25 @@ class Claim:
     overhead: Resources
     pci_devices: tuple = ()
 
-    @property
+    # What the host-wide capacity check sums over every claim, worked out once per
+    # claim (the placement is read-only once claimed).
+
+    @functools.cached_property
     def total(self) -> Resources:
         return self.resources + self.overhead
+
+    @functools.cached_property
+    def pins(self) -> bool:
+        """True when the placement pins vCPUs (a dedicated or mixed cell)."""
+        placement = self.placement
+        return placement is not None and any(c.cpu_policy in _PINNED for c in placement.cells)
+
+    @functools.cached_property
+    def unbacked_overhead_vcpus(self) -> int:
+        """Overhead vCPUs that no reserved emulator pCPU of the placement stands for."""
+        placement = self.placement
+        reserved = 0 if placement is None else len(placement.cpuset_reserved or ())
+        return max(0, self.overhead.vcpus - reserved)
 
 
 def make_claim(

@@ -17,6 +17,7 @@ from os_numa.constraints import (
     source,
 )
 from os_numa.objects import fields
+from os_numa.objects.fast import new_object
 
 _POLICY = fields.CPUAllocationPolicy
 
@@ -130,26 +131,34 @@ def numa_get_constraints(flavor: Any, image_meta: Any) -> objects.InstanceNUMATo
             cpu_topology.desirable_cpu_topologies(flavor_v, image_v)
         return None
 
+    # Built without the setters' coercion (objects.fast): every value here is already
+    # what the field holds (sets of ints, ints, validated policy strings).
     cells = [
-        objects.InstanceNUMACell(
-            id=index,
-            cpuset=set(split.vcpus - pinned),
-            pcpuset=set(split.vcpus & pinned),
-            memory=split.memory_mb,
-            pagesize=pagesize,
-            cpu_policy=policies.cpu_policy,
-            cpu_thread_policy=policies.cpu_thread_policy,
+        new_object(
+            objects.InstanceNUMACell,
+            {
+                "id": index,
+                "cpuset": set(split.vcpus - pinned),
+                "pcpuset": set(split.vcpus & pinned),
+                "memory": split.memory_mb,
+                "pagesize": pagesize,
+                "cpu_policy": policies.cpu_policy,
+                "cpu_thread_policy": policies.cpu_thread_policy,
+            },
         )
         for index, split in enumerate(numa.split_nodes(flavor_v, image_v, nodes or 1))
     ]
-    requested = objects.InstanceNUMATopology(
-        cells=cells,
-        emulator_threads_policy=policies.emulator_threads_policy,
-        emulator_threads_count=policies.emulator_threads_count,
-        emulator_threads_mask=emulator_mask,
-        realtime_vcpus=set(realtime_cpus) if realtime_cpus is not None else None,
-        iothreads=io.count,
-        iothreads_policy=io.policy,
+    requested = new_object(
+        objects.InstanceNUMATopology,
+        {
+            "cells": cells,
+            "emulator_threads_policy": policies.emulator_threads_policy,
+            "emulator_threads_count": policies.emulator_threads_count,
+            "emulator_threads_mask": emulator_mask,
+            "realtime_vcpus": set(realtime_cpus) if realtime_cpus is not None else None,
+            "iothreads": io.count,
+            "iothreads_policy": io.policy,
+        },
     )
     if topology_keys:
         # Refuse now, not when the XML is built, a topology the limits cannot give.
