@@ -13,9 +13,8 @@ from __future__ import annotations
 from typing import overload
 
 from os_numa import cpuset, exception, objects
-from os_numa.fit.snapshot import FieldReader
 from os_numa.objects import fields
-from os_numa.objects.fast import layout, new_object
+from os_numa.objects.fast import FieldReader, layout, new_object
 from os_numa.objects.numa import pinned_after, siblings_of
 
 _PINNED = (fields.CPUAllocationPolicy.DEDICATED, fields.CPUAllocationPolicy.MIXED)

@@ -5,7 +5,7 @@ import pytest
 from os_numa import conf as os_numa_conf
 from os_numa import exception, objects
 from os_numa.fit import numa_fit_instance_to_host as fit
-from os_numa.fit.fit import _new
+from os_numa.objects.fast import new_object
 from os_numa.virt.libvirt.host import host_topology_from_capabilities
 from tests import fixtures_topology as ft
 
@@ -590,12 +590,12 @@ def test_realtime_vcpus_come_from_the_flavor():
 def test_result_default_containers_are_never_shared():
     # A field the fit leaves to its default (pci_devices: []) gets a container of its
     # own in every result, never the class's default object nor another result's.
-    first = _new(objects.InstanceNUMATopology, {"cells": []})
-    second = _new(objects.InstanceNUMATopology, {"cells": []})
+    first = new_object(objects.InstanceNUMATopology, {"cells": []})
+    second = new_object(objects.InstanceNUMATopology, {"cells": []})
     assert first.pci_devices == [] and first.pci_devices is not second.pci_devices
     first.pci_devices.append(objects.InstancePCIDevice(address="0000:81:00.1", alias="a"))
     assert second.pci_devices == []
-    assert _new(objects.InstanceNUMATopology, {"cells": []}).pci_devices == []
+    assert new_object(objects.InstanceNUMATopology, {"cells": []}).pci_devices == []
     twin = objects.InstanceNUMATopology(cells=[])
     assert second.obj_to_primitive() == twin.obj_to_primitive()
 

@@ -2,28 +2,9 @@
 
 import pytest
 
-from os_numa import objects
-from os_numa.fit.snapshot import FieldReader, emulator_request, host_cells, read_fields
+from os_numa.fit.snapshot import emulator_request, host_cells
+from os_numa.objects.fast import FieldReader
 from tests import fixtures_topology as ft
-
-
-def test_read_fields_agrees_with_attribute_access():
-    cell = ft.a3_host().cells[0]
-    names = ("id", "cpuset", "pcpuset", "pinned_cpus", "memory", "siblings", "socket")
-    assert read_fields(cell, *names) == tuple(getattr(cell, name) for name in names)
-
-
-def test_read_fields_returns_a_tuple_for_one_name_and_for_none():
-    cell = ft.a3_host().cells[0]
-    assert read_fields(cell, "siblings") == (cell.siblings,)
-    assert read_fields(cell) == ()
-
-
-def test_unset_fields_read_as_their_default():
-    topology = objects.InstanceNUMATopology(cells=[])
-    del topology.emulator_threads_count  # leave it unset
-    assert not topology.obj_attr_is_set("emulator_threads_count")
-    assert read_fields(topology, "emulator_threads_count") == (None,)
 
 
 def test_missing_fields_raise_unless_optional():

@@ -3,8 +3,9 @@
 import pytest
 
 from os_numa import exception, objects
-from os_numa.objects.fast import clone, new_object
+from os_numa.objects.fast import clone, new_object, read_fields
 from os_numa.objects.numa import pinned_after, siblings_of
+from tests import fixtures_topology as ft
 
 CELL = {
     "id": 1,
@@ -98,3 +99,22 @@ def test_clone_shares_nothing_mutable():
     copy.cells[0].cpu_pinning_raw["0"] = 99
     copy.cells.append(copy.cells[0])
     assert placement.obj_to_primitive() == before
+
+
+def test_read_fields_agrees_with_attribute_access():
+    cell = ft.a3_host().cells[0]
+    names = ("id", "cpuset", "pcpuset", "pinned_cpus", "memory", "siblings", "socket")
+    assert read_fields(cell, *names) == tuple(getattr(cell, name) for name in names)
+
+
+def test_read_fields_returns_a_tuple_for_one_name_and_for_none():
+    cell = ft.a3_host().cells[0]
+    assert read_fields(cell, "siblings") == (cell.siblings,)
+    assert read_fields(cell) == ()
+
+
+def test_unset_fields_read_as_their_default():
+    topology = objects.InstanceNUMATopology(cells=[])
+    del topology.emulator_threads_count  # leave it unset
+    assert not topology.obj_attr_is_set("emulator_threads_count")
+    assert read_fields(topology, "emulator_threads_count") == (None,)

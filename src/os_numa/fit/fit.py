@@ -16,7 +16,6 @@ from os_numa.fit.order import host_order
 from os_numa.fit.outcome import CellFit, Shortfall
 from os_numa.fit.pool import EmulatorPool, emulator_pool
 from os_numa.fit.snapshot import (
-    ATTR_PREFIX,
     GuestCell,
     HostCell,
     Limits,
@@ -28,8 +27,7 @@ from os_numa.fit.snapshot import (
 from os_numa.fit.snapshot import host_cells as snapshot_host_cells
 from os_numa.objects import fields
 from os_numa.objects.base import OsNumaObject
-from os_numa.objects.fast import cache_by_class
-from os_numa.objects.fast import new_object as _new
+from os_numa.objects.fast import ATTR_PREFIX, cache_by_class, new_object
 from os_numa.pci.request import PciRequest
 from os_numa.pci.stats import PciDeviceStats
 
@@ -345,14 +343,14 @@ def build_placement(
             cpu_policy=guest.policy,
             cpu_thread_policy=guest.thread_policy,
         )
-        cells.append(_new(objects.InstanceNUMACell, values))
+        cells.append(new_object(objects.InstanceNUMACell, values))
     values = _other_fields(instance_topology, _TOPOLOGY_FIELDS)
     values["cells"] = cells
     if problem.pool is not None:
         values["emulator_pool_cpu"] = problem.pool.choose(
             [problem.hosts[host].id for host in assignment]
         )
-    return _new(objects.InstanceNUMATopology, values)
+    return new_object(objects.InstanceNUMATopology, values)
 
 
 def _other_fields(obj, known: frozenset[str]) -> dict:

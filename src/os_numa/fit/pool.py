@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from os_numa.fit.snapshot import read_fields
+from os_numa.objects.fast import read_fields
 
 
 class PoolCPU(NamedTuple):

@@ -6,67 +6,13 @@ instead and builds objects only for its final answer.
 
 from __future__ import annotations
 
-from operator import itemgetter
 from typing import NamedTuple
-
-from oslo_versionedobjects.base import _get_attrname as _attrname
 
 from os_numa import exception, topology
 from os_numa.objects import fields
+from os_numa.objects.fast import FieldReader
 
 _PINNED_POLICIES = (fields.CPUAllocationPolicy.DEDICATED, fields.CPUAllocationPolicy.MIXED)
-
-
-#: The prefix of the instance attribute holding a set field's value ("_obj_").
-ATTR_PREFIX = _attrname("")
-
-
-def read_fields(obj, *names: str) -> tuple:
-    """The values of fields ``names`` of a versioned object, read in one go.
-
-    oslo.versionedobjects keeps a set field's value in the instance attribute
-    ``_obj_<name>`` behind a property that checks and loads it; reading the
-    attributes directly costs a tenth, which matters on a path run per host per
-    boot. A field not set yet goes through the property (and its default).
-    """
-    return FieldReader(*names)(obj)
-
-
-class FieldReader:
-    """:func:`read_fields` for a fixed list of fields, attribute names worked out once.
-
-    With ``optional``, a field the object does not have at all (an older
-    object class) reads as None instead of raising AttributeError.
-    """
-
-    __slots__ = ("names", "attrs", "optional", "_get", "_single")
-
-    def __init__(self, *names: str, optional: bool = False) -> None:
-        self.names = names
-        self.attrs = tuple(_attrname(name) for name in names)
-        self.optional = optional
-        # itemgetter reads every attribute in one C call (a tuple, or the bare
-        # value for one name).
-        self._get = itemgetter(*self.attrs) if names else _no_fields
-        self._single = len(names) == 1
-
-    def __call__(self, obj) -> tuple:
-        raw = vars(obj)
-        try:
-            values = self._get(raw)
-        except KeyError:  # a field left unset: its property supplies the default
-            return tuple(
-                raw[attr] if attr in raw else self._missing(obj, name)
-                for attr, name in zip(self.attrs, self.names, strict=True)
-            )
-        return (values,) if self._single else values
-
-    def _missing(self, obj, name: str):
-        return getattr(obj, name, None) if self.optional else getattr(obj, name)
-
-
-def _no_fields(raw: dict) -> tuple:
-    return ()
 
 
 _HOST_CELL = FieldReader(
