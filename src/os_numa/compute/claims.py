@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from os_numa import exception, explain, hardware
+from os_numa import exception, explain, usage
 from os_numa.compute.instance import Resources
 from os_numa.fit import fit
 from os_numa.objects import InstanceNUMATopology, NUMATopology, NUMATopologyLimits, fast, fields
@@ -196,7 +196,7 @@ def apply_placement(
     """
     if placement is None:
         return host
-    return hardware.numa_usage_from_instance_numa(host, placement, free=free)
+    return usage.numa_usage_from_instance_numa(host, placement, free=free)
 
 
 def rebuild_orders(items: Sequence[Any], placement_of: Callable[[Any], Any]) -> list[list[Any]]:

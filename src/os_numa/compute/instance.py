@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from os_numa import exception, hardware
+from os_numa import constraints, exception
 from os_numa.objects import ImageMeta, InstanceNUMATopology
 
 
@@ -154,4 +154,4 @@ def requested_topology(instance: Any) -> InstanceNUMATopology | None:
     topology = getattr(instance, "numa_topology", None)
     if topology is not None:
         return topology
-    return hardware.numa_get_constraints(instance.flavor, instance_image_meta(instance))
+    return constraints.numa_get_constraints(instance.flavor, instance_image_meta(instance))

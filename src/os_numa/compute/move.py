@@ -36,7 +36,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from os_numa import exception, hardware
+from os_numa import constraints, exception
 from os_numa.compute import capacity
 from os_numa.compute import claims as claims_mod
 from os_numa.compute.claims import Claim
@@ -255,7 +255,7 @@ class MoveClaimsMixin:
             claims_mod.check_placement(old)
             request = shape_request(old)
         else:
-            request = hardware.numa_get_constraints(flavor, image)
+            request = constraints.numa_get_constraints(flavor, image)
         target = Instance(uuid=uuid, flavor=flavor, image_meta=image)
         pci_requests = self._pci_requests(target)
         with self._lock:

@@ -30,7 +30,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from os_numa import exception, hardware
+from os_numa import constraints, exception
 from os_numa.constraints import source
 from os_numa.objects import InstanceNUMATopology, fields
 from os_numa.placement import tree
@@ -148,7 +148,7 @@ def placement_requests(
             reason=f"provider model {model!r}: choose one of {', '.join(tree.MODELS)}"
         )
     merged = resources_from_request(flavor, image_meta)
-    topology = hardware.numa_get_constraints(flavor, image_meta)
+    topology = constraints.numa_get_constraints(flavor, image_meta)
     if model == tree.FLAT:
         group = RequestGroup("", merged.resources, merged.required_traits, merged.forbidden_traits)
         return (PlacementRequest((group,), topology, model=model),)
@@ -263,15 +263,15 @@ def _page_alternatives(
         return [None]
     (size,) = wanted  # numa_get_constraints gives every cell the same page size
     large = sorted((s for s in page_sizes if s > tree.SMALL_PAGE_KB), reverse=True)
-    if size == hardware.MEMPAGES_SMALL or size == tree.SMALL_PAGE_KB:
+    if size == constraints.MEMPAGES_SMALL or size == tree.SMALL_PAGE_KB:
         return [None]
-    if size == hardware.MEMPAGES_LARGE:
+    if size == constraints.MEMPAGES_LARGE:
         if not large:
             raise exception.InvalidRequest(
                 reason="hw:mem_page_size=large, but no host reports huge pages to Placement"
             )
         return list(large)
-    if size == hardware.MEMPAGES_ANY:
+    if size == constraints.MEMPAGES_ANY:
         return [*large, None]
     return [size]
 

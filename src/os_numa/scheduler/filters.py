@@ -11,7 +11,8 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from os_numa import explain, hardware
+from os_numa import constraints, explain
+from os_numa.compute.instance import instance_image_meta
 from os_numa.compute.instance import requested_topology as instance_requested_topology
 from os_numa.fit import fit
 from os_numa.objects import InstanceNUMATopology, NUMATopology, NUMATopologyLimits
@@ -47,10 +48,10 @@ def requested_topology(request: Any) -> InstanceNUMATopology | None:
         return request
     if isinstance(request, tuple):
         flavor, image_meta = request
-        return hardware.numa_get_constraints(flavor, image_meta)
+        return constraints.numa_get_constraints(flavor, image_meta)
     if hasattr(request, "flavor"):
         return instance_requested_topology(request)
-    return hardware.numa_get_constraints(request, None)
+    return constraints.numa_get_constraints(request, None)
 
 
 def requested_pci(request: Any, conf: Any = None) -> list:
@@ -59,7 +60,6 @@ def requested_pci(request: Any, conf: Any = None) -> list:
     Aliases come from ``[pci] alias`` of ``conf`` (None: the global ``CONF``).
     A bare :class:`InstanceNUMATopology` carries no flavor, hence no requests.
     """
-    from os_numa.compute.instance import instance_image_meta
     from os_numa.pci import request as pci_request
 
     if request is None or isinstance(request, InstanceNUMATopology):
@@ -123,7 +123,7 @@ def host_passes(
     extra: dict[str, Any] = {"pci_requests": pci or None, "pci_stats": pci_stats}
     cells: dict[str, Any] = {"host_cells": host_cells, "cell_mapping": cell_mapping}
     if host_topology is None or not host_topology.cells:
-        report = hardware.explain_fit(
+        report = explain.explain_fit(
             host_topology, wanted, limits=limits, conf=conf, **extra, **cells
         )
         return HostPassResult(passed=False, explanation=report)

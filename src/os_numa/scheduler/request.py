@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from os_numa import exception, hardware
+from os_numa import constraints, exception
 from os_numa.compute.instance import flavor_resources
 from os_numa.constraints import source
 from os_numa.objects import InstanceNUMATopology, fields
@@ -84,7 +84,7 @@ def resources_from_request(flavor: Any, image_meta: Any = None) -> ResourceReque
         or it is combined with ``hw:cpu_policy``).
     :raises InvalidExtraSpecValue: a resource amount or trait value is malformed.
     """
-    topology = hardware.numa_get_constraints(flavor, image_meta)
+    topology = constraints.numa_get_constraints(flavor, image_meta)
     flavor_v = source.flavor_view(flavor)
     explicit = source.explicit_resources(flavor_v)
     required, forbidden = _explicit_traits(flavor_v)

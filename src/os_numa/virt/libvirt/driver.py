@@ -47,8 +47,8 @@ from typing import Any, NamedTuple
 from oslo_config import cfg
 
 from os_numa import conf as os_numa_conf
+from os_numa import constraints, exception, objects
 from os_numa import cpuset as cpuset_mod
-from os_numa import exception, hardware, objects
 from os_numa.constraints import cpu_topology, memory_policy, source
 from os_numa.objects import fields
 from os_numa.pci.guest_config import get_guest_pci_config
@@ -439,7 +439,7 @@ def get_guest_numa_config(
         return GuestNumaConfig(_floating_cpuset(conf, online), None, None, None)
 
     placed = place_cells(instance_numa_topology, _flavor_vcpus(flavor), host_topology)
-    realtime = hardware.get_realtime_cpu_constraint(flavor, image_meta) or set()
+    realtime = constraints.get_realtime_cpu_constraint(flavor, image_meta) or set()
     _check_realtime_pinned(realtime, instance_numa_topology)
     policy = instance_numa_topology.emulator_threads_policy
     emulator_cpus = emulator.emulator_override(
@@ -453,7 +453,7 @@ def get_guest_numa_config(
             )
         emulator_cpus = emulatorpin_cpuset(placed, policy, realtime, shared)
     emulator_cpus, iothread_cpus = iothread_pins(placed, instance_numa_topology, emulator_cpus)
-    priority = hardware.get_realtime_priority_constraint(flavor)
+    priority = constraints.get_realtime_priority_constraint(flavor)
 
     cputune = config.LibvirtConfigGuestCPUTune(
         vcpupin=[
@@ -492,7 +492,7 @@ def get_guest_numa_config(
         ]
     )
     numatune = guest_numatune(
-        placed, hardware.get_numa_memory_policy_constraint(flavor, image_meta)
+        placed, constraints.get_numa_memory_policy_constraint(flavor, image_meta)
     )
     return GuestNumaConfig(None, cputune, numaconfig, numatune)
 
@@ -547,10 +547,10 @@ def get_guest_memory_backing_config(
     :raises InvalidGuestPlacement: see :func:`place_cells`.
     """
     conf = _conf(conf)
-    realtime = hardware.is_realtime_enabled(flavor)
+    realtime = constraints.is_realtime_enabled(flavor)
     if (
         realtime
-        and hardware.get_emulator_thread_policy_constraint(flavor) == _EMULATOR.SHARE
+        and constraints.get_emulator_thread_policy_constraint(flavor) == _EMULATOR.SHARE
         and os_numa_conf.parse_cpu_set_option(conf, "compute", "cpu_shared_set") is None
     ):
         raise exception.RealtimeMaskNotFoundOrInvalid(
@@ -558,7 +558,7 @@ def get_guest_memory_backing_config(
             "[compute] cpu_shared_set for the emulator threads; set it, or use "
             "hw:emulator_threads_policy=isolate."
         )
-    locked = bool(hardware.get_locked_memory_constraint(flavor, image_meta))
+    locked = bool(constraints.get_locked_memory_constraint(flavor, image_meta))
     pages: list[config.LibvirtConfigGuestMemoryBackingPage] = []
     if instance_numa_topology is not None and instance_numa_topology.cells:
         placed = place_cells(instance_numa_topology, _flavor_vcpus(flavor), host_topology)
@@ -609,7 +609,7 @@ def get_guest_cpu_topology(
         or cpu_topology.topology_requested(flavor, image_meta)
     ):
         return None
-    return hardware.get_best_cpu_topology(
+    return constraints.get_best_cpu_topology(
         flavor,
         image_meta,
         numa_topology=instance_numa_topology if cells else None,

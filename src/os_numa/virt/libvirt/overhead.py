@@ -13,7 +13,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from os_numa import exception, hardware
+from os_numa import constraints, exception
 from os_numa.constraints import iothreads
 from os_numa.objects import fields
 
@@ -74,9 +74,9 @@ def _topology_emulator_pcpus(topology: Any) -> int:
 
 
 def _flavor_emulator_pcpus(flavor: Any) -> int:
-    count = hardware.get_emulator_threads_count_constraint(flavor)  # validates it, too
+    count = constraints.get_emulator_threads_count_constraint(flavor)  # validates it, too
     io = iothreads.get_iothreads_constraint(flavor).dedicated_pcpus
-    if hardware.get_emulator_thread_policy_constraint(flavor) != _EMULATOR.ISOLATE:
+    if constraints.get_emulator_thread_policy_constraint(flavor) != _EMULATOR.ISOLATE:
         return io
     return (count or 1) + io
 
