@@ -25,6 +25,7 @@ from os_numa.cmd import (
     hostsource,
     inputfile,
     render_json,
+    render_pci,
     render_picture,
     render_xml,
     specs,
@@ -36,7 +37,6 @@ from os_numa.objects.flavor import Flavor
 from os_numa.objects.image_meta import ImageMeta
 from os_numa.objects.instance_numa import InstanceNUMATopology
 from os_numa.pci import fit as pci_fit
-from os_numa.pci import render as pci_render
 from os_numa.pci import request as pci_request
 from os_numa.virt.libvirt import driver, power
 
@@ -217,7 +217,7 @@ def _pci_notes(view: hostsource.HostView, placement) -> dict[int | None, list[st
     if view.pci_stats is None:
         return None
     cells = [cell.id for cell in view.topology.cells]
-    return pci_render.cell_device_lines(view.pci_stats, placement, cells)
+    return render_pci.cell_device_lines(view.pci_stats, placement, cells)
 
 
 def placement_json(outcome: Outcome) -> dict[str, Any]:
@@ -232,7 +232,7 @@ def placement_json(outcome: Outcome) -> dict[str, Any]:
         explanation=outcome.explanation,
         fits=outcome.fits,
     )
-    document["pci_devices"] = pci_render.placement_devices_json(outcome.pci_holder)
+    document["pci_devices"] = render_pci.placement_devices_json(outcome.pci_holder)
     return document
 
 

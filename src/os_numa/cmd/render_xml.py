@@ -13,8 +13,8 @@ import re
 from typing import Any
 
 from os_numa.objects.flavor import Flavor
-from os_numa.pci.guest_config import get_guest_pci_config
 from os_numa.virt.libvirt import config
+from os_numa.virt.libvirt.guest_pci import get_guest_pci_config
 
 #: Domain name used when the flavor has none.
 DEFAULT_NAME = "os-numa-guest"
@@ -65,7 +65,7 @@ def build_domain(
     """A :class:`LibvirtConfigGuest` carrying the guest NUMA configuration.
 
     PCI devices the placement holds become ``<hostdev>`` elements behind a
-    ``pcie-expander-bus`` per guest cell (see :mod:`os_numa.pci.guest_config`),
+    ``pcie-expander-bus`` per guest cell (see :mod:`os_numa.virt.libvirt.guest_pci`),
     which needs the q35 machine type.
     """
     devices = list(getattr(placement, "pci_devices", None) or [])

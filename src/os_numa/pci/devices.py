@@ -17,6 +17,8 @@ import re
 import reprlib
 from collections.abc import Iterable, Sequence
 
+import libvirt
+
 from os_numa import exception, xmlutil
 
 #: Largest node-device document accepted, in bytes. One device is a few KiB;
@@ -255,8 +257,6 @@ def devices_from_connection(conn) -> list[PciDevice]:
 
     :raises LibvirtConnectionError: libvirt refused the listing.
     """
-    import libvirt
-
     try:
         nodedevs = conn.listAllDevices(libvirt.VIR_CONNECT_LIST_NODE_DEVICES_CAP_PCI_DEV)
         documents = [dev.XMLDesc(0) for dev in nodedevs]

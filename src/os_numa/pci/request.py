@@ -15,7 +15,9 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from os_numa import conf as conf_mod
 from os_numa import exception, jsonutil
+from os_numa.constraints import source
 from os_numa.pci.devices import DEVICE_TYPES, TYPE_PF, PciDevice
 
 #: NUMA affinity policies (Nova's values).
@@ -172,8 +174,6 @@ def parse_aliases(values: Iterable[str]) -> dict[str, PciAlias]:
 
 def aliases_from_conf(conf=None) -> dict[str, PciAlias]:
     """The aliases of ``conf`` (default: the global ``CONF``) ``[pci] alias``."""
-    from os_numa import conf as conf_mod
-
     return parse_aliases((conf or conf_mod.CONF).pci.alias)
 
 
@@ -183,8 +183,6 @@ def get_pci_numa_policy_constraint(flavor: Any, image_meta: Any) -> str | None:
     :raises InvalidPCINUMAAffinity: a value outside :data:`POLICIES`.
     :raises ImagePCINUMAPolicyForbidden: the flavor and image disagree.
     """
-    from os_numa.constraints import source
-
     flavor_value, image_value = source.flavor_image_values(
         "pci_numa_affinity_policy",
         source.flavor_view(flavor),
@@ -272,8 +270,6 @@ def get_pci_requests(
         ImagePCINUMAPolicyForbidden: see :func:`parse_alias_spec` and
         :func:`get_pci_numa_policy_constraint`.
     """
-    from os_numa.constraints import source
-
     policy = get_pci_numa_policy_constraint(flavor, image_meta)
     spec = source.flavor_view(flavor).spec(ALIAS_SPEC)
     if spec is None:

@@ -51,9 +51,9 @@ from os_numa import constraints, exception, objects
 from os_numa import cpuset as cpuset_mod
 from os_numa.constraints import cpu_topology, memory_policy, source
 from os_numa.objects import fields
-from os_numa.pci.guest_config import get_guest_pci_config
 from os_numa.virt import driver as base_driver
 from os_numa.virt.libvirt import config, emulator
+from os_numa.virt.libvirt.guest_pci import get_guest_pci_config
 from os_numa.virt.libvirt.overhead import emulator_overhead_vcpus
 
 #: The id of the one I/O thread pinned with the emulator threads.
@@ -635,7 +635,7 @@ def build_guest(
     is declared for the N ``<iothreadpin>`` elements. The PCI devices the placement
     holds (``pci_devices``) become ``<hostdev>`` elements behind a
     ``pcie-expander-bus`` per guest NUMA cell (see
-    :mod:`os_numa.pci.guest_config`; controller indexes count up from
+    :mod:`os_numa.virt.libvirt.guest_pci`; controller indexes count up from
     ``pci_first_index``, the domain's first free PCI controller index), and
     the machine type is then ``q35``, which the expander needs. Callers add
     what their guests need (``os_arch``, a CPU model, disks...) to the

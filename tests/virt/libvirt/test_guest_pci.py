@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from os_numa import exception, objects
-from os_numa.pci.guest_config import PORTS_PER_EXPANDER, get_guest_pci_config
 from os_numa.virt.libvirt.config_devices import (
     LibvirtConfigGuestHostdevPCI,
     LibvirtConfigGuestPCIController,
 )
+from os_numa.virt.libvirt.guest_pci import PORTS_PER_EXPANDER, get_guest_pci_config
 from tests.virt.libvirt.conftest import (  # noqa: F401 (fixtures)
     define_validated,
     domain_schema,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from os_numa.pci import render
+from os_numa.cmd import render_pci as render
 from os_numa.pci.stats import PciDeviceStats
 from tests.pci.builders import sample_stats, vf_placement
 
