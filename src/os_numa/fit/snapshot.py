@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from os_numa import exception, topology
+from os_numa.fit.layout import layout_of
 from os_numa.objects import fields
 from os_numa.objects.fast import FieldReader
 
@@ -130,7 +131,8 @@ class HostCell:
         (siblings,) = _SIBLINGS(self._cell)
         # Threads of the real cores, shared CPUs included (as Nova counts them):
         # a pCPU whose sibling is a shared CPU is on a two-thread core.
-        cores, self._split, self._threads = topology.split_cores_of(siblings, self.pcpuset)
+        # (Derived once per distinct siblings and pcpuset: see os_numa.fit.layout.)
+        cores, self._split, self._threads = layout_of(siblings, self.pcpuset)
         self._cores = cores
         return cores
 

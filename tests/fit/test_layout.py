@@ -1,0 +1,60 @@
+"""fit.layout: a cell's core layout, remembered by value and never stale."""
+
+import pytest
+
+from os_numa import topology
+from os_numa.fit import layout
+from os_numa.fit.layout import Layout, layout_of
+
+
+@pytest.fixture(autouse=True)
+def _fresh():
+    layout.clear()
+    yield
+    layout.clear()
+
+
+def test_equals_split_cores_of():
+    siblings = [{0, 4}, {1, 5}, {2, 6}, {3, 7}]
+    pcpus = frozenset({0, 1, 2, 4, 5, 6, 3})
+    assert layout_of(siblings, pcpus) == Layout(*topology.split_cores_of(siblings, pcpus))
+    assert layout_of(siblings, pcpus) == (((0, 4), (1, 5), (2, 6), (3,)), {(3,)}, 2)
+
+
+def test_same_values_share_one_answer():
+    first = layout_of([{0, 2}, {1, 3}], frozenset(range(4)))
+    # Other objects with equal values (another host of the same model) hit.
+    assert layout_of([{2, 0}, {3, 1}], frozenset(range(4))) is first
+
+
+def test_changed_siblings_are_a_miss_not_a_stale_answer():
+    siblings = [{0, 2}, {1, 3}]
+    pcpus = frozenset(range(4))
+    assert layout_of(siblings, pcpus).cores == ((0, 2), (1, 3))
+    siblings[0].discard(2)  # the caller's mutable input changes in place
+    siblings.append({2})
+    assert layout_of(siblings, pcpus).cores == ((0,), (1, 3), (2,))
+    assert layout_of([{0, 1}, {2, 3}], pcpus).cores == ((0, 1), (2, 3))
+    # The cached copy is the caller's old value, not an alias of it.
+    assert layout_of([{0, 2}, {1, 3}], pcpus).cores == ((0, 2), (1, 3))
+
+
+def test_other_pcpus_are_another_key():
+    siblings = [{0, 2}, {1, 3}]
+    assert layout_of(siblings, frozenset({0, 1})) == (((0,), (1,)), {(0,), (1,)}, 2)
+    assert layout_of(siblings, frozenset({0, 2})) == (((0, 2),), frozenset(), 2)
+
+
+def test_any_iterable_of_groups():
+    assert layout_of(iter([(0, 1)]), frozenset({0, 1})).cores == ((0, 1),)
+    assert layout_of(((0, 1),), frozenset({0, 1})).cores == ((0, 1),)
+
+
+def test_bounded():
+    pcpus = frozenset(range(2))
+    for shift in range(layout.LAYOUTS_PER_CELL * 3):
+        layout_of([{0, 1}, {100 + shift}], pcpus)
+    assert len(layout._known(pcpus)) == layout.LAYOUTS_PER_CELL
+    for n in range(layout.CELLS + 10):
+        layout_of([], frozenset({n}))
+    assert layout._known.cache_info().currsize == layout.CELLS
