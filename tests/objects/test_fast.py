@@ -3,7 +3,7 @@
 import pytest
 
 from os_numa import exception, objects
-from os_numa.objects.fast import clone, new_object, read_fields
+from os_numa.objects.fast import clone, copy_fields, new_object, read_fields
 from os_numa.objects.numa import pinned_after, siblings_of
 from tests import fixtures_topology as ft
 
@@ -32,6 +32,26 @@ def test_equals_the_constructor_field_for_field(cls, values):
     fast, slow = new_object(cls, dict(values)), cls(**values)
     assert fast.obj_to_primitive() == slow.obj_to_primitive()
     assert fast.obj_what_changed() == slow.obj_what_changed()
+
+
+def test_unknown_names_are_refused():
+    with pytest.raises(KeyError):
+        new_object(objects.NUMAPagesTopology, {"size_kb": 4, "total": 1, "colour": "red"})
+
+
+def test_copy_fields_copies_the_set_fields_outside_skip():
+    request = objects.InstanceNUMATopology(
+        cells=[], realtime_vcpus={1}, emulator_threads_policy="isolate"
+    )
+    del request.iothreads  # unset: not copied, the new object gets the default
+    values = copy_fields(request, frozenset(("cells", "emulator_pool_cpu")))
+    assert "cells" not in values and "iothreads" not in values
+    assert values["realtime_vcpus"] == {1} and values["emulator_threads_policy"] == "isolate"
+    values["realtime_vcpus"].add(2)  # containers are copies
+    values["pci_devices"].append(None)
+    assert request.realtime_vcpus == {1} and request.pci_devices == []
+    rebuilt = new_object(objects.InstanceNUMATopology, dict(values, cells=[]))
+    assert rebuilt.emulator_threads_policy == "isolate" and rebuilt.iothreads is None
 
 
 def test_defaults_are_fresh_containers():

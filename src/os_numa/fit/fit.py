@@ -26,8 +26,7 @@ from os_numa.fit.snapshot import (
 )
 from os_numa.fit.snapshot import host_cells as snapshot_host_cells
 from os_numa.objects import fields
-from os_numa.objects.base import OsNumaObject
-from os_numa.objects.fast import ATTR_PREFIX, cache_by_class, new_object
+from os_numa.objects.fast import copy_fields, new_object
 from os_numa.pci.request import PciRequest
 from os_numa.pci.stats import PciDeviceStats
 
@@ -328,7 +327,7 @@ def build_placement(
         fit = problem.outcome(index, host)
         assert isinstance(fit, CellFit)
         guest = problem.guests[index]
-        values = _other_fields(cell, _CELL_FIELDS)
+        values = copy_fields(cell, _CELL_FIELDS)
         values.update(
             id=problem.hosts[host].id,
             cpuset=set(guest.floating_vcpus),
@@ -344,30 +343,10 @@ def build_placement(
             cpu_thread_policy=guest.thread_policy,
         )
         cells.append(new_object(objects.InstanceNUMACell, values))
-    values = _other_fields(instance_topology, _TOPOLOGY_FIELDS)
+    values = copy_fields(instance_topology, _TOPOLOGY_FIELDS)
     values["cells"] = cells
     if problem.pool is not None:
         values["emulator_pool_cpu"] = problem.pool.choose(
             [problem.hosts[host].id for host in assignment]
         )
     return new_object(objects.InstanceNUMATopology, values)
-
-
-def _other_fields(obj, known: frozenset[str]) -> dict:
-    """The set fields of ``obj`` outside ``known``, containers copied one level deep."""
-    raw = vars(obj)
-    values = {}
-    for name, attr in _others(type(obj), known):
-        if attr not in raw:  # not set: the new object gets the default
-            continue
-        value = raw[attr]
-        if isinstance(value, (set, frozenset, dict, list)):
-            value = type(value)(value)
-        values[name] = value
-    return values
-
-
-@cache_by_class
-def _others(cls: type[OsNumaObject], known: frozenset[str]) -> tuple[tuple[str, str], ...]:
-    """(name, attribute) of the fields of ``cls`` outside ``known``, in field order."""
-    return tuple((name, ATTR_PREFIX + name) for name in cls.fields if name not in known)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from operator import itemgetter
-from typing import Any, TypeVar, cast
+from typing import Any, NamedTuple, TypeVar, cast
 
 from oslo_versionedobjects import base as ovo_base
 from oslo_versionedobjects import fields as ovo_fields
@@ -43,28 +43,83 @@ def layout(cls: type[ovo_base.VersionedObject]) -> tuple[tuple[str, str, Any], .
     return tuple((name, ATTR_PREFIX + name, field_.default) for name, field_ in cls.fields.items())
 
 
+class _Plan(NamedTuple):
+    """How :func:`new_object` fills a class's fields, worked out once per class."""
+
+    #: Field name -> instance attribute.
+    attrs: dict[str, str]
+    #: Attribute -> default, for the fields whose default is an immutable value.
+    constants: dict[str, Any]
+    #: (name, attribute, default) of the fields whose default is a container (copied).
+    containers: tuple[tuple[str, str, Any], ...]
+    #: The fields with a default, which the constructor marks changed.
+    defaulted: frozenset[str]
+
+
+@cache_by_class
+def _plan(cls: type[ovo_base.VersionedObject]) -> _Plan:
+    attrs, constants, containers, defaulted = {}, {}, [], set()
+    for name, attr, default in layout(cls):
+        attrs[name] = attr
+        if default is ovo_fields.UnspecifiedDefault:
+            continue
+        defaulted.add(name)
+        if isinstance(default, (set, dict, list)):
+            containers.append((name, attr, default))
+        else:
+            constants[attr] = default
+    return _Plan(attrs, constants, tuple(containers), frozenset(defaulted))
+
+
 def new_object(cls: type[_O], values: dict[str, Any]) -> _O:
     """A ``cls`` holding ``values`` as they are, every other field at its default.
 
     The values must already be what the fields' coercion would give (the caller
     owns that); they are marked changed as the setters would mark them.
+
+    :raises KeyError: a name in ``values`` is not a field of ``cls``.
     """
+    plan = _plan(cls)
     obj = cls.__new__(cls)
-    ovo_base.VersionedObject.__init__(obj)
+    # What VersionedObject.__init__ sets, then the defaults, then the values.
     stored = vars(obj)
-    changed = []
-    for name, attr, default in layout(cls):
-        if name in values:
-            stored[attr] = values[name]
-        elif default is ovo_fields.UnspecifiedDefault:
-            continue
-        elif isinstance(default, (set, dict, list)):
+    stored["_context"] = None
+    stored.update(plan.constants)
+    for name, attr, default in plan.containers:
+        if name not in values:
             stored[attr] = type(default)(default)
-        else:
-            stored[attr] = default
-        changed.append(name)
-    obj._changed_fields.update(changed)
+    attrs = plan.attrs
+    for name, value in values.items():
+        stored[attrs[name]] = value
+    changed = set(plan.defaulted)
+    changed.update(values)
+    stored["_changed_fields"] = changed
     return obj
+
+
+def copy_fields(obj: ovo_base.VersionedObject, skip: frozenset[str]) -> dict[str, Any]:
+    """The set fields of ``obj`` outside ``skip``, by name, containers copied one level deep.
+
+    For building a new object like ``obj`` with :func:`new_object`, some fields changed.
+    """
+    raw = vars(obj)
+    values = {}
+    for name, attr in _kept(type(obj), skip):
+        if attr in raw:  # not set: the new object gets the default
+            value = raw[attr]
+            if isinstance(value, _CONTAINERS):
+                value = type(value)(value)
+            values[name] = value
+    return values
+
+
+_CONTAINERS = (set, frozenset, dict, list)
+
+
+@cache_by_class
+def _kept(cls: type[ovo_base.VersionedObject], skip: frozenset[str]) -> tuple[tuple[str, str], ...]:
+    """(name, attribute) of the fields of ``cls`` outside ``skip``, in field order."""
+    return tuple((name, attr) for name, attr, _default in layout(cls) if name not in skip)
 
 
 @cache_by_class
