@@ -22,6 +22,7 @@ from os_numa.cmd import (
     audit,
     completion,
     flavorcheck,
+    fleet,
     hostsource,
     inputfile,
     render_json,
@@ -31,7 +32,7 @@ from os_numa.cmd import (
     specs,
     terminal,
 )
-from os_numa.cmd.main import EXIT_FITS, EXIT_NO_FIT
+from os_numa.cmd.status import EXIT_FITS, EXIT_NO_FIT
 from os_numa.fit import fit
 from os_numa.objects.flavor import Flavor
 from os_numa.objects.image_meta import ImageMeta
@@ -325,11 +326,7 @@ def cmd_audit(options: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_fleet(options: argparse.Namespace, out: TextIO) -> int:
-    """``os-numa fleet`` (the extra ``os-numa[placement]``: imported only when used)."""
-    try:
-        from os_numa.cmd import fleet
-    except ImportError as exc:
-        raise exception.InvalidRequest(reason=str(exc)) from exc
+    """``os-numa fleet`` (needs the extra ``os-numa[placement]``; exit 2 without it)."""
     return fleet.cmd_fleet(options, out, _conf(options))
 
 

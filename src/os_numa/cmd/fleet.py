@@ -15,9 +15,10 @@ from oslo_config import cfg
 
 from os_numa import exception
 from os_numa.cmd import hostsource, render_json, schema, specs
-from os_numa.cmd.main import EXIT_FITS, EXIT_NO_FIT
+from os_numa.cmd.status import EXIT_FITS, EXIT_NO_FIT
 from os_numa.objects import Flavor
 from os_numa.placement import PlacementClient, Scheduler, fleet
+from os_numa.placement import client as placement_client
 from os_numa.testing.placement import PlacementService
 
 #: Most hosts and boots one command accepts (bounds the memory it allocates).
@@ -26,7 +27,12 @@ MAX_BOOTS = 100_000
 
 
 def cmd_fleet(options: argparse.Namespace, out: TextIO, conf: cfg.ConfigOpts) -> int:
-    """Run the command; 0 when every guest was placed, 1 when some were not."""
+    """Run the command; 0 when every guest was placed, 1 when some were not.
+
+    :raises InvalidRequest: the extra ``os-numa[placement]`` is not installed.
+    """
+    if placement_client.MISSING_EXTRA is not None:
+        raise exception.InvalidRequest(reason=placement_client.MISSING_EXTRA)
     flavors = _flavors(options.flavor)
     boots = _bounded(
         options.boots if options.boots is not None else len(flavors) * 4, "--boots", MAX_BOOTS

@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from importlib import resources
 
+import libvirt
 from oslo_config import cfg
 
 from os_numa import conf as conf_mod
 from os_numa import exception
 from os_numa.cmd import existing, inputfile
 from os_numa.fit import verify
+from os_numa.hardware import numa_usage_from_instance_numa
 from os_numa.objects.numa import NUMATopology
 from os_numa.pci.devices import (
     MAX_DOCUMENT_BYTES,
@@ -21,6 +23,7 @@ from os_numa.pci.devices import (
 from os_numa.pci.stats import PciDeviceStats
 from os_numa.topology import cores_of
 from os_numa.virt.libvirt import config
+from os_numa.virt.libvirt import host as libvirt_host
 
 #: The package data file describing the built-in host.
 DEFAULT_HOST = "default-host.xml"
@@ -95,8 +98,6 @@ def cores_from_capabilities(caps: config.LibvirtConfigCaps) -> dict[int, list[li
 
 def silence_libvirt() -> None:
     """libvirt prints every error to stderr itself; the command reports it once, typed."""
-    import libvirt
-
     libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
 
 
@@ -119,9 +120,6 @@ def load_host(
         existing placement that cannot be claimed (e.g. a pCPU or a PCI device
         used twice).
     """
-    from os_numa.hardware import numa_usage_from_instance_numa
-    from os_numa.virt.libvirt import host as libvirt_host
-
     inputfile.check_one_stdin(
         {
             "--capabilities": [capabilities] if capabilities is not None else [],

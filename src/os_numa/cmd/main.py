@@ -11,10 +11,12 @@ import sys
 import traceback
 import warnings
 
-EXIT_FITS = 0
-EXIT_NO_FIT = 1
-EXIT_INVALID = 2
-EXIT_INTERNAL = 3
+from os_numa import exception
+from os_numa.cmd import args as cli_args
+from os_numa.cmd import commands, migrate
+from os_numa.cmd.message import one_line
+from os_numa.cmd.status import EXIT_FITS, EXIT_INTERNAL, EXIT_INVALID
+from os_numa.cmd.terminal import safe_line
 
 
 def _quiet_import_chain() -> None:
@@ -34,16 +36,8 @@ def _quiet_import_chain() -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``os-numa`` console script and of ``python -m os_numa``."""
     _quiet_import_chain()
-    from os_numa import exception
-    from os_numa.cmd import args as cli_args
-    from os_numa.cmd.message import one_line
-    from os_numa.cmd.terminal import safe_line
-
     options = cli_args.build_parser().parse_args(argv)
     try:
-        # Imported after parsing, so --help and usage errors answer at once.
-        from os_numa.cmd import commands, migrate
-
         status = (migrate.run if options.command == "migrate" else commands.run)(options)
         # Output to a pipe is buffered: write it now, so a closed pipe raises here
         # rather than in the interpreter's final flush (exit status 120).

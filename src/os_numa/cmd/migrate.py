@@ -18,7 +18,7 @@ from typing import TextIO
 from os_numa import exception, explain, hardware
 from os_numa.cmd import args as cli_args
 from os_numa.cmd import commands, hostsource, inputfile, render_json
-from os_numa.cmd.main import EXIT_FITS, EXIT_NO_FIT
+from os_numa.cmd.status import EXIT_FITS, EXIT_NO_FIT
 from os_numa.compute.move import shape_request
 from os_numa.fit import fit
 from os_numa.virt.libvirt import domain_placement, driver, migration

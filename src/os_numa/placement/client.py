@@ -30,14 +30,27 @@ from oslo_config import cfg
 from os_numa import conf as os_numa_conf
 from os_numa import exception
 
+# The optional extra os-numa[placement]. Without it this module still imports (the command
+# line and the test fixtures name it), and only reaching a service raises ImportError.
 try:
     import requests
     from keystoneauth1 import adapter as ks_adapter
     from keystoneauth1 import loading as ks_loading
-except ImportError as exc:  # pragma: no cover - depends on the installation
-    raise ImportError(
-        "os_numa.placement needs keystoneauth1 and requests: pip install 'os-numa[placement]'"
-    ) from exc
+except ImportError as _exc:  # pragma: no cover - depends on the installation
+    #: Why this installation cannot reach a Placement service, or None when it can.
+    MISSING_EXTRA: str | None = (
+        f"os_numa.placement needs keystoneauth1 and requests: "
+        f"pip install 'os-numa[placement]' ({_exc})"
+    )
+else:
+    MISSING_EXTRA = None
+
+
+def require_extra() -> None:
+    """Raise ImportError (:data:`MISSING_EXTRA`) when keystoneauth1 or requests is missing."""
+    if MISSING_EXTRA is not None:
+        raise ImportError(MISSING_EXTRA)
+
 
 MICROVERSION = "1.39"
 #: Requests a single call may take before it is abandoned (seconds).
@@ -55,6 +68,7 @@ class Transport(Protocol):
 
 class _RequestsTransport:
     def __init__(self, endpoint: str, token: str, timeout: float) -> None:
+        require_extra()
         self.endpoint = endpoint.rstrip("/")
         self.session = requests.Session()
         self.session.headers["X-Auth-Token"] = token
@@ -76,6 +90,7 @@ class _RequestsTransport:
 
 class _KeystoneTransport:
     def __init__(self, session: Any, endpoint: str | None, timeout: float) -> None:
+        require_extra()
         if isinstance(session, ks_adapter.Adapter):
             self.adapter = session
         else:
@@ -304,6 +319,7 @@ class PlacementClient:
 
 def register_keystone_opts(conf: Any) -> None:
     """Register keystoneauth1's auth and session options in ``[placement]`` (idempotent)."""
+    require_extra()
     os_numa_conf.register_opts(conf)
     try:
         ks_loading.register_session_conf_options(conf, "placement")

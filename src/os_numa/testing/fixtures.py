@@ -13,13 +13,18 @@ conftest.py:
   loopback, emptied before each test; ``os_numa_placement_service`` is the
   service itself (one per session; it needs ``OS_NUMA_OPENSTACK_PYTHON``).
 
-os-numa itself is imported only when a fixture is used, so the plugin costs
-nothing to test suites that do not use it.
+The plugin imports os-numa's fake host and Placement helpers when pytest loads
+it, once per session (oslo.versionedobjects and libvirt: about 2 s on a small
+machine); a suite that uses none of the fixtures can leave it out with
+``pytest -p no:os_numa``. The Placement fixtures need the extra
+``os-numa[placement]`` only when a test uses them.
 """
 
 from __future__ import annotations
 
 import pytest
+
+from os_numa.testing import fake, placement
 
 MARKER = "os_numa_host"
 
@@ -34,8 +39,6 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture
 def os_numa_host_factory():
     """``os_numa_host_factory(cpu_nodes=2, cpu_cores=4, cpu_threads=2) -> FakeHost``."""
-    from os_numa.testing import fake
-
     made: list[fake.FakeHost] = []
 
     def make(**host_info) -> fake.FakeHost:
@@ -62,8 +65,6 @@ def os_numa_fake_host(request: pytest.FixtureRequest, os_numa_host_factory):
 def os_numa_placement_service():
     """A real Placement service (:class:`os_numa.testing.placement.PlacementService`) on
     127.0.0.1 for the whole session; skips when ``OS_NUMA_OPENSTACK_PYTHON`` is unset."""
-    from os_numa.testing import placement
-
     if placement.openstack_python() is None:
         pytest.skip(
             f"{placement.ENV} is not set: it names a Python with openstack-placement "

@@ -45,6 +45,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import libvirt
+import libvirt_qemu
 
 from os_numa import cpuset as cpuset_mod
 from os_numa import xmlutil
@@ -273,8 +274,6 @@ def read_tasks(pid: int) -> list[TaskInfo]:
 
 def vcpu_thread_ids(dom: libvirt.virDomain) -> dict[int, int]:
     """``{vcpu index: host thread id}`` of a running QEMU domain, asked of QEMU itself."""
-    import libvirt_qemu
-
     reply = json.loads(
         libvirt_qemu.qemuMonitorCommand(dom, json.dumps({"execute": "query-cpus-fast"}), 0)
     )

@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 
 from os_numa import exception
+from os_numa.placement import PlacementClient
 
 #: The environment variable naming the Python that has openstack-placement installed.
 ENV = "OS_NUMA_OPENSTACK_PYTHON"
@@ -136,8 +137,6 @@ class PlacementService:
 
     def client(self):
         """A :class:`~os_numa.placement.client.PlacementClient` of this service (noauth2)."""
-        from os_numa.placement import PlacementClient  # the optional extra, needed only here
-
         return PlacementClient.noauth(self.url)
 
     @property
