@@ -288,6 +288,68 @@ def test_move_claims_with_pci_devices_take_devices_on_the_destination():
     assert set(new_devices) <= {str(a) for a in dest.pci_stats.used}
 
 
+VF_ALIAS = '{"name": "vf", "vendor_id": "8086", "product_id": "154c", "device_type": "type-VF"}'
+
+
+def _pci_tracker():
+    return ResourceTracker(
+        LibvirtDriver(),
+        ft.sample_host(),
+        conf=make_conf(**{"pci.alias": [VF_ALIAS]}),
+        pci_devices=sample_devices(),
+    )
+
+
+def _held_by_a_rebuild(instances, incoming=()):
+    rebuilt = _pci_tracker()
+    usage = rebuilt.update_available_resource(instances, incoming=incoming)
+    return usage, rebuilt.pci_stats.used
+
+
+def test_two_confirmed_same_host_resizes_leave_no_pci_device_behind():
+    # The trace issue 14's state machine found: a guest resized on its host to a flavor
+    # with a VF and no NUMA request (the device is recorded on the instance), confirmed,
+    # then resized on the same host to a dedicated flavor without devices, confirmed.
+    # The second confirm must take the VF off the instance, or a rebuild claims it again.
+    host = _pci_tracker()
+    vm = _boot(host, _vm("vm-1", 1, **DED))
+    host.move_claim(
+        vm, new_flavor=Flavor(vcpus=1, memory_mb=512, extra_specs={"pci_passthrough:alias": "vf:1"})
+    )
+    host.confirm(vm, host)
+    assert vm.numa_topology is None and len(vm.pci_devices) == 1
+    vf = vm.pci_devices[0].address
+    assert {str(a) for a in host.pci_stats.used} == {vf}
+    assert _held_by_a_rebuild([vm]) == (host.usage, host.pci_stats.used)
+    host.move_claim(vm, new_flavor=Flavor(vcpus=1, memory_mb=512, extra_specs=DED))
+    assert {str(a) for a in host.pci_stats.used} == {vf}  # the old claim holds it until confirm
+    host.confirm(vm, host)
+    assert vm.numa_topology is not None and vm.pci_devices == []
+    assert host.pci_stats.used == frozenset()
+    assert _held_by_a_rebuild([vm]) == (host.usage, frozenset())
+
+
+def test_a_confirmed_resize_to_another_host_moves_the_devices_of_a_guest_without_numa():
+    # The same on two hosts: the destination must not inherit the source's device
+    # addresses (identical hosts have identical addresses) from the instance.
+    source, dest = _pci_tracker(), _pci_tracker()
+    vm = _boot(source, _vm("vm", 1, **{"pci_passthrough:alias": "vf:1"}))
+    assert vm.numa_topology is None and len(vm.pci_devices) == 1
+    dest.move_claim(vm, new_flavor=Flavor(vcpus=2, memory_mb=512, extra_specs=DED))
+    dest.confirm(vm, source)
+    assert vm.pci_devices == [] and source.pci_stats.used == frozenset()
+    assert _held_by_a_rebuild([vm]) == (dest.usage, dest.pci_stats.used)
+    # And back, to a flavor with a device and no NUMA request: it is on the instance.
+    source.move_claim(
+        vm, new_flavor=Flavor(vcpus=1, memory_mb=512, extra_specs={"pci_passthrough:alias": "vf:1"})
+    )
+    source.confirm(vm, dest)
+    assert vm.numa_topology is None
+    assert {d.address for d in vm.pci_devices} == {str(a) for a in source.pci_stats.used}
+    assert len(vm.pci_devices) == 1 and dest.pci_stats.used == frozenset()
+    assert _held_by_a_rebuild([vm]) == (source.usage, source.pci_stats.used)
+
+
 def test_concurrent_move_claims_never_share_a_pcpu():
     dest = _tracker(ft.host(2, 8, dedicated=range(16)))
     sources = [_tracker(ft.host(2, 8, dedicated=range(16))) for _ in range(6)]

@@ -356,8 +356,16 @@ class MoveClaimsMixin:
                             self._save()
                     raise
         values: dict[str, Any] = {"numa_topology": _cloned(move.claim.placement)}
-        if self._pci is not None and move.claim.placement is None:
-            values["pci_devices"] = [d.obj_clone() for d in move.claim.pci_devices]
+        if self._pci is not None:
+            # The devices go where a claim records them: in the placement of a NUMA
+            # guest, else on the instance. A NUMA guest's instance list is emptied, or
+            # the devices of an earlier placement without NUMA would stay there, and a
+            # rebuild (which reads them when the placement holds none) would claim them.
+            values["pci_devices"] = (
+                []
+                if move.claim.placement is not None
+                else [d.obj_clone() for d in move.claim.pci_devices]
+            )
         if move.new_flavor is not None:
             values.update(flavor=move.new_flavor, old_flavor=None, new_flavor=None)
         values["migration_context"] = None
