@@ -30,7 +30,7 @@ SUBSET = (
     "tests/test_cpuset.py",
     "tests/test_exception.py",
     "tests/test_conf.py",
-    "tests/test_topology.py",
+    "tests/test_smt.py",
     "tests/test_usage.py",
     "tests/test_hardware.py",
     "tests/cmd/test_schema.py",

@@ -130,3 +130,8 @@ def format_cpu_spec(cpus: Iterable[int], allow_ranges: bool = True) -> str:
         parts.append(str(ordered[i]) if j == i else f"{ordered[i]}-{ordered[j]}")
         i = j + 1
     return ",".join(parts)
+
+
+def describe_cpus(cpus: Iterable[int]) -> str:
+    """CPU ids for a message: :func:`format_cpu_spec`, or ``"(none)"`` when there are none."""
+    return format_cpu_spec(cpus) or "(none)"

@@ -10,6 +10,7 @@ from os_numa import exception
 from os_numa.compute.instance import (
     Instance,
     Resources,
+    flavor_and_image,
     flavor_resources,
     instance_image_meta,
     instance_uuid,
@@ -136,3 +137,26 @@ def test_requested_topology_from_flavor_and_image(extra_specs, image, cells):
     vm = Instance("vm", Flavor(vcpus=4, memory_mb=1024, extra_specs=extra_specs), image)
     topology = requested_topology(vm)
     assert (None if topology is None else len(topology.cells)) == cells
+
+
+def test_flavor_and_image_of_every_request_form():
+    flavor = Flavor(vcpus=2, memory_mb=512)
+    image = ImageMeta.from_dict({"properties": {"hw_cpu_policy": "dedicated"}})
+    assert flavor_and_image((flavor, image)) == (flavor, image)
+    assert flavor_and_image(flavor) == (flavor, None)
+    assert flavor_and_image(Instance("vm", flavor, image)) == (flavor, image)
+    assert flavor_and_image(SimpleNamespace(flavor=flavor, image=image)) == (flavor, image)
+
+
+def test_requested_topology_of_every_request_form():
+    # The scheduler filter and the tracker read requests through this one function.
+    preset = ft.guest([1])
+    flavor = Flavor(vcpus=4, memory_mb=1024, extra_specs={"hw:numa_nodes": "2"})
+    assert requested_topology(None) is None
+    assert requested_topology(preset) is preset
+    assert len(requested_topology(flavor).cells) == 2
+    assert len(requested_topology((flavor, None)).cells) == 2
+    image = {"properties": {"hw_numa_nodes": 1}}
+    spec = SimpleNamespace(flavor=Flavor(vcpus=4, memory_mb=1024), image=image, numa_topology=None)
+    assert len(requested_topology(spec).cells) == 1
+    assert requested_topology(Flavor(vcpus=4, memory_mb=1024)) is None

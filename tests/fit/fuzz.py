@@ -3,7 +3,7 @@
 Shared by the property test (tests/fit/test_fuzz.py, a few hundred cases) and
 ``benchmarks/fuzz_fit.py`` (100,000 cases). The checker is deliberately
 independent of the code under test: it never imports ``os_numa.fit``,
-``os_numa.topology`` or ``os_numa.usage``, and never reads the host's
+``os_numa.smt`` or ``os_numa.usage``, and never reads the host's
 ``siblings`` field that ``host_topology_from_capabilities`` computes. It
 judges a placement against the ground truth the generator built: which CPUs
 exist and are online, which threads share a core, what ``cpu_dedicated_set`` /

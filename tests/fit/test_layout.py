@@ -2,7 +2,7 @@
 
 import pytest
 
-from os_numa import topology
+from os_numa import smt
 from os_numa.fit import layout
 from os_numa.fit.layout import Layout, layout_of
 
@@ -17,7 +17,7 @@ def _fresh():
 def test_equals_split_cores_of():
     siblings = [{0, 4}, {1, 5}, {2, 6}, {3, 7}]
     pcpus = frozenset({0, 1, 2, 4, 5, 6, 3})
-    assert layout_of(siblings, pcpus) == Layout(*topology.split_cores_of(siblings, pcpus))
+    assert layout_of(siblings, pcpus) == Layout(*smt.split_cores_of(siblings, pcpus))
     assert layout_of(siblings, pcpus) == (((0, 4), (1, 5), (2, 6), (3,)), {(3,)}, 2)
 
 

@@ -21,7 +21,7 @@ from os_numa.pci.devices import (
     devices_from_documents,
 )
 from os_numa.pci.stats import PciDeviceStats
-from os_numa.topology import cores_of
+from os_numa.smt import cores_of
 from os_numa.virt.libvirt import config
 from os_numa.virt.libvirt import host as libvirt_host
 

@@ -26,8 +26,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from os_numa import topology
-from os_numa.cpuset import format_cpu_spec
+from os_numa import smt
+from os_numa.cpuset import describe_cpus, format_cpu_spec
 from os_numa.objects.instance_numa import InstanceNUMACell, InstanceNUMATopology
 from os_numa.objects.numa import NUMACell, NUMATopology
 from os_numa.usage import numa_usage_from_instance_numa
@@ -80,7 +80,7 @@ def cores_of(cell: NUMACell) -> list[list[int]]:
     reported without SMT data still shows every CPU.
     """
     cpus = set(cell.cpuset) | set(cell.pcpuset) | _pool_cpus(cell)
-    return [list(core) for core in topology.cores_of(cell.siblings, cpus)]
+    return [list(core) for core in smt.cores_of(cell.siblings, cpus)]
 
 
 def mark_cpus(
@@ -281,7 +281,7 @@ def render_cell(
         if guest_cell.cpuset:
             lines.append(
                 f"  floating vCPUs {format_cpu_spec(guest_cell.cpuset)} run on shared CPUs "
-                f"{format_cpu_spec(cell.cpuset) or '(none)'}"
+                f"{describe_cpus(cell.cpuset)}"
             )
     return lines
 

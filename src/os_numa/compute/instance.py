@@ -143,15 +143,36 @@ def overhead_resources(estimate: Any, driver: Any) -> Resources:
     return Resources(*values)
 
 
-def requested_topology(instance: Any) -> InstanceNUMATopology | None:
-    """The topology to fit for ``instance`` (or a RequestSpec-like object).
+def flavor_and_image(request: Any) -> tuple[Any, Any]:
+    """The ``(flavor, image_meta)`` of ``request``.
 
-    An already set ``numa_topology`` is the request (Nova's API sets it at
-    boot); otherwise it comes from the flavor and image through
-    :func:`os_numa.hardware.numa_get_constraints`, which raises the typed
-    error of any invalid extra spec or image property. None: no NUMA request.
+    ``request`` is a ``(flavor, image_meta)`` pair, an instance or Nova
+    RequestSpec (its ``flavor`` and :func:`instance_image_meta`), or a flavor
+    alone (no image properties).
     """
-    topology = getattr(instance, "numa_topology", None)
-    if topology is not None:
-        return topology
-    return constraints.numa_get_constraints(instance.flavor, instance_image_meta(instance))
+    if isinstance(request, tuple):
+        flavor, image_meta = request
+        return flavor, image_meta
+    if hasattr(request, "flavor"):
+        return request.flavor, instance_image_meta(request)
+    return request, None
+
+
+def requested_topology(request: Any) -> InstanceNUMATopology | None:
+    """The topology to fit for ``request``, or None when it asks for no NUMA placement.
+
+    ``request`` is an instance or Nova RequestSpec, an
+    :class:`InstanceNUMATopology` (the request itself), a ``(flavor,
+    image_meta)`` pair or a flavor alone. An instance's already set
+    ``numa_topology`` is the request (Nova's API sets it at boot); otherwise
+    it comes from the flavor and image through
+    :func:`~os_numa.constraints.topology.numa_get_constraints`, which raises the typed
+    error of any invalid extra spec or image property.
+    """
+    if request is None or isinstance(request, InstanceNUMATopology):
+        return request
+    if not isinstance(request, tuple) and hasattr(request, "flavor"):
+        topology = getattr(request, "numa_topology", None)
+        if topology is not None:
+            return topology
+    return constraints.numa_get_constraints(*flavor_and_image(request))

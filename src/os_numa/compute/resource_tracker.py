@@ -29,7 +29,7 @@ from os_numa.compute.instance import (
     requested_topology,
 )
 from os_numa.compute.move import MoveClaimsMixin
-from os_numa.compute.usage import Usage, summarize
+from os_numa.compute.summary import Usage, summarize
 from os_numa.fit import verify
 from os_numa.objects import NUMATopology, NUMATopologyLimits
 from os_numa.pci import request as pci_request

@@ -21,7 +21,7 @@ import functools
 from collections.abc import Collection, Iterable
 from typing import NamedTuple
 
-from os_numa import topology
+from os_numa import smt
 
 #: Distinct pCPU sets remembered (a host has a few; a fleet of many models a few hundred).
 CELLS = 1024
@@ -30,12 +30,12 @@ LAYOUTS_PER_CELL = 4
 
 
 class Layout(NamedTuple):
-    """What :func:`os_numa.topology.split_cores_of` says of a cell's pCPUs."""
+    """What :func:`os_numa.smt.split_cores_of` says of a cell's pCPUs."""
 
     #: Sibling groups within the pCPUs, each sorted, listed by lowest pCPU.
-    cores: tuple[topology.Core, ...]
+    cores: tuple[smt.Core, ...]
     #: Cores with a thread outside the pCPUs (a shared CPU): never whole.
-    split: frozenset[topology.Core]
+    split: frozenset[smt.Core]
     #: Threads of the largest real core (1 without SMT), shared CPUs included.
     threads: int
 
@@ -49,7 +49,7 @@ def _known(pcpuset: frozenset[int]) -> list[tuple[list[frozenset[int]], Layout]]
 def layout_of(siblings: Iterable[Collection[int]], pcpuset: frozenset[int]) -> Layout:
     """The :class:`Layout` of a cell with these sibling groups and pinnable pCPUs.
 
-    Equal to ``Layout(*topology.split_cores_of(siblings, pcpuset))``, computed once
+    Equal to ``Layout(*smt.split_cores_of(siblings, pcpuset))``, computed once
     per distinct value; the answer is immutable and shared.
     """
     if not isinstance(siblings, list):
@@ -60,7 +60,7 @@ def layout_of(siblings: Iterable[Collection[int]], pcpuset: frozenset[int]) -> L
         if groups == siblings:
             return layout
     groups = [frozenset(group) for group in siblings]
-    layout = Layout(*topology.split_cores_of(groups, pcpuset))
+    layout = Layout(*smt.split_cores_of(groups, pcpuset))
     # Concurrent fits may both insert: harmless, the list stays bounded.
     known.insert(0, (groups, layout))
     del known[LAYOUTS_PER_CELL:]

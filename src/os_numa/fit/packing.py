@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from itertools import chain, islice
 
-from os_numa import topology
+from os_numa import smt
 from os_numa.fit.outcome import Shortfall, pcpus_needed
 from os_numa.fit.snapshot import HostCell
 from os_numa.objects import fields
@@ -143,7 +143,7 @@ def _beside_housekeeping(
     return tuple(sorted(pairs)), tuple(reserved)
 
 
-def _take(cores: list[topology.Core], per_core: int, count: int) -> tuple[int, ...] | None:
+def _take(cores: list[smt.Core], per_core: int, count: int) -> tuple[int, ...] | None:
     """The first ``per_core`` threads of each core, the first ``count`` of them, or None."""
     if per_core * len(cores) < count:
         return None
@@ -151,7 +151,7 @@ def _take(cores: list[topology.Core], per_core: int, count: int) -> tuple[int, .
     return tuple(chain.from_iterable(core[:per_core] for core in cores[:needed]))[:count]
 
 
-def _prefer_threads(free_cores: tuple[topology.Core, ...], count: int) -> tuple[int, ...]:
+def _prefer_threads(free_cores: tuple[smt.Core, ...], count: int) -> tuple[int, ...]:
     """Siblings first: the most threads per core that still fit, then any free pCPUs."""
     most = max(map(len, free_cores), default=1)
     for per_core in range(most, 0, -1):
@@ -163,7 +163,7 @@ def _prefer_threads(free_cores: tuple[topology.Core, ...], count: int) -> tuple[
 
 
 def _sibling_threads(
-    host: HostCell, free_cores: tuple[topology.Core, ...], count: int
+    host: HostCell, free_cores: tuple[smt.Core, ...], count: int
 ) -> tuple[int, ...] | Shortfall:
     """``require``: only cores with at least two free threads, most threads per core first."""
     if host.threads <= 1:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from os_numa import exception, topology
+from os_numa import exception, smt
 from os_numa.fit.layout import layout_of
 from os_numa.objects import fields
 from os_numa.objects.fast import FieldReader
@@ -88,11 +88,11 @@ class HostCell:
         self.memory: int = memory
         self.memory_usage: int = memory_usage
         self._cell = cell
-        self._cores: tuple[topology.Core, ...] | None = None
-        self._free_parts: tuple[tuple[topology.Core, bool], ...] | None = None
-        self._free_cores: tuple[topology.Core, ...] | None = None
-        self._whole_cores: tuple[topology.Core, ...] | None = None
-        self._split: frozenset[topology.Core] = frozenset()
+        self._cores: tuple[smt.Core, ...] | None = None
+        self._free_parts: tuple[tuple[smt.Core, bool], ...] | None = None
+        self._free_cores: tuple[smt.Core, ...] | None = None
+        self._whole_cores: tuple[smt.Core, ...] | None = None
+        self._split: frozenset[smt.Core] = frozenset()
         self._threads = 0
         self._pages: tuple[Pages, ...] | None = None
         self._banks: tuple[frozenset[int], ...] | None = None
@@ -120,14 +120,14 @@ class HostCell:
         return copy
 
     @property
-    def cores(self) -> tuple[topology.Core, ...]:
+    def cores(self) -> tuple[smt.Core, ...]:
         """Sibling groups within ``pcpuset``, sorted by lowest pCPU."""
         cores = self._cores
         if cores is None:
             cores = self._read_cores()
         return cores
 
-    def _read_cores(self) -> tuple[topology.Core, ...]:
+    def _read_cores(self) -> tuple[smt.Core, ...]:
         (siblings,) = _SIBLINGS(self._cell)
         # Threads of the real cores, shared CPUs included (as Nova counts them):
         # a pCPU whose sibling is a shared CPU is on a two-thread core.
@@ -137,32 +137,32 @@ class HostCell:
         return cores
 
     @property
-    def split_cores(self) -> frozenset[topology.Core]:
+    def split_cores(self) -> frozenset[smt.Core]:
         """Cores (their pCPUs) with a thread outside ``pcpuset``: never whole."""
         if self._cores is None:
             self._read_cores()
         return self._split
 
     @property
-    def free_parts(self) -> tuple[tuple[topology.Core, bool], ...]:
+    def free_parts(self) -> tuple[tuple[smt.Core, bool], ...]:
         """Each core's free pCPUs and whether the whole core is free, in core order.
 
         A core with a thread outside ``pcpuset`` (a shared CPU) is never whole.
         """
         if self._free_parts is None:
             cores = self.cores
-            self._free_parts = topology.free_parts(cores, self.free, self._split)
+            self._free_parts = smt.free_parts(cores, self.free, self._split)
         return self._free_parts
 
     @property
-    def free_cores(self) -> tuple[topology.Core, ...]:
+    def free_cores(self) -> tuple[smt.Core, ...]:
         """Each core's free pCPUs, for cores with any, in core order."""
         if self._free_cores is None:
             self._free_cores = tuple(part for part, _ in self.free_parts)
         return self._free_cores
 
     @property
-    def whole_cores(self) -> tuple[topology.Core, ...]:
+    def whole_cores(self) -> tuple[smt.Core, ...]:
         """Cores every thread of which is free, in core order."""
         if self._whole_cores is None:
             self._whole_cores = tuple(part for part, whole in self.free_parts if whole)

@@ -20,10 +20,11 @@ Pure: it reads its arguments and changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from os_numa import cpuset, exception
+from os_numa import exception
+from os_numa.cpuset import format_cpu_spec
 from os_numa.objects import fields
 
 _POLICY = fields.CPUAllocationPolicy
@@ -122,7 +123,8 @@ class _Checker:
             )
         if set(seen) != set(range(count)):
             raise self.fail(
-                "vcpus", f"vCPU ids {_spec(seen)} are not 0..{count - 1} (each exactly once)"
+                "vcpus",
+                f"vCPU ids {format_cpu_spec(seen)} are not 0..{count - 1} (each exactly once)",
             )
         if flavor is not None:
             memory = sum(cell.memory for cell in self.cells)
@@ -170,13 +172,14 @@ class _Checker:
         if cell.cpu_policy == _POLICY.DEDICATED and cell.cpuset:
             raise self.fail(
                 "cpu-policy",
-                f"guest cell {index} is 'dedicated' but vCPU(s) {_spec(cell.cpuset)} float",
+                f"guest cell {index} is 'dedicated' but vCPU(s) "
+                f"{format_cpu_spec(cell.cpuset)} float",
             )
         if set(pinning) != pinned:
             raise self.fail(
                 "cpu-policy",
-                f"guest cell {index} pins vCPU(s) {_spec(pinning) or 'none'} but its pinned "
-                f"vCPUs are {_spec(pinned) or 'none'}",
+                f"guest cell {index} pins vCPU(s) {format_cpu_spec(pinning) or 'none'} "
+                f"but its pinned vCPUs are {format_cpu_spec(pinned) or 'none'}",
             )
 
     def _check_pcpus(self, index: int, cell: Any, host: Any, owner: dict[int, str]) -> None:
@@ -195,7 +198,7 @@ class _Checker:
                 raise self.fail(
                     "pinnable",
                     f"{user} of guest cell {index} is on pCPU {pcpu}, which is not a pCPU of "
-                    f"host cell {host.id} (pCPUs: {_spec(pcpuset) or 'none'})",
+                    f"host cell {host.id} (pCPUs: {format_cpu_spec(pcpuset) or 'none'})",
                 )
             if pcpu in pinned_before:
                 raise self.fail(
@@ -233,7 +236,8 @@ class _Checker:
             if core in core_user:
                 raise self.fail(
                     "thread-isolate",
-                    f"{core_user[core]} and {user} of guest cell {index} share core {_spec(core)}",
+                    f"{core_user[core]} and {user} of guest cell {index} share core "
+                    f"{format_cpu_spec(core)}",
                 )
             core_user[core] = user
             others = core - {pcpu}
@@ -241,13 +245,14 @@ class _Checker:
                 raise self.fail(
                     "thread-isolate",
                     f"{user} of guest cell {index} is on pCPU {pcpu}, whose sibling(s) "
-                    f"{_spec(others - pcpuset)} are not pCPUs (shared or emulator pool CPUs)",
+                    f"{format_cpu_spec(others - pcpuset)} are not pCPUs "
+                    "(shared or emulator pool CPUs)",
                 )
             if others & pinned_before:
                 raise self.fail(
                     "thread-isolate",
                     f"{user} of guest cell {index} is on pCPU {pcpu}, whose sibling(s) "
-                    f"{_spec(others & pinned_before)} another guest has pinned",
+                    f"{format_cpu_spec(others & pinned_before)} another guest has pinned",
                 )
 
     def _check_floating(self, index: int, cell: Any, host: Any) -> None:
@@ -337,7 +342,7 @@ class _Checker:
                 raise self.fail(
                     "emulator",
                     f"emulator policy {policy!r} reserves no pCPU, yet pCPU(s) "
-                    f"{_spec(p for r in reserved for p in r)} are reserved",
+                    f"{format_cpu_spec(p for r in reserved for p in r)} are reserved",
                 )
             return
         count = getattr(self.placement, "emulator_threads_count", None) or 1
@@ -356,7 +361,3 @@ def _core(host: Any, pcpu: int) -> set[int]:
         if pcpu in group:
             return set(group)
     return {pcpu}
-
-
-def _spec(cpus: Iterable[int]) -> str:
-    return cpuset.format_cpu_spec(set(cpus))

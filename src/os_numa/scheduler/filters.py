@@ -11,9 +11,8 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from os_numa import constraints, explain
-from os_numa.compute.instance import instance_image_meta
-from os_numa.compute.instance import requested_topology as instance_requested_topology
+from os_numa import explain
+from os_numa.compute.instance import flavor_and_image, requested_topology
 from os_numa.fit import fit
 from os_numa.objects import InstanceNUMATopology, NUMATopology, NUMATopologyLimits
 
@@ -37,23 +36,6 @@ class HostPassResult:
         return self.passed
 
 
-def requested_topology(request: Any) -> InstanceNUMATopology | None:
-    """The NUMA request in ``request``, or None when it asks for no NUMA placement.
-
-    ``request`` is an :class:`InstanceNUMATopology`, a ``(flavor, image_meta)``
-    pair, a flavor alone, or an instance or Nova RequestSpec (its
-    ``numa_topology`` if set, else its ``flavor`` and ``image_meta``/``image``).
-    """
-    if request is None or isinstance(request, InstanceNUMATopology):
-        return request
-    if isinstance(request, tuple):
-        flavor, image_meta = request
-        return constraints.numa_get_constraints(flavor, image_meta)
-    if hasattr(request, "flavor"):
-        return instance_requested_topology(request)
-    return constraints.numa_get_constraints(request, None)
-
-
 def requested_pci(request: Any, conf: Any = None) -> list:
     """The PCI requests of ``request``'s flavor (and image policy); [] without a flavor.
 
@@ -64,12 +46,7 @@ def requested_pci(request: Any, conf: Any = None) -> list:
 
     if request is None or isinstance(request, InstanceNUMATopology):
         return []
-    if isinstance(request, tuple):
-        flavor, image_meta = request
-    elif hasattr(request, "flavor"):
-        flavor, image_meta = request.flavor, instance_image_meta(request)
-    else:
-        flavor, image_meta = request, None
+    flavor, image_meta = flavor_and_image(request)
     aliases = pci_request.aliases_from_conf(conf)
     return pci_request.get_pci_requests(flavor, image_meta, aliases)
 

@@ -36,6 +36,7 @@ from lxml import etree
 
 from os_numa import cpuset as cpuset_mod
 from os_numa import exception, objects, xmlutil
+from os_numa.cpuset import describe_cpus
 from os_numa.objects import fields
 from os_numa.pci.devices import PciAddress
 from os_numa.virt.libvirt import config, config_devices
@@ -175,10 +176,6 @@ class _Host:
 
     def cell_of_pcpu(self, cpu: int) -> int | None:
         return next((cell for cell, cpus in self.pcpus.items() if cpu in cpus), None)
-
-
-def _spec(cpus: Iterable[int]) -> str:
-    return cpuset_mod.format_cpu_spec(cpus) or "(none)"
 
 
 @dataclass
@@ -358,8 +355,8 @@ def _host_cell_of(
     if unknown:
         reading.add(
             UNKNOWN_HOST_CELL,
-            f"guest cell {index}'s memory is bound to host node(s) {_spec(unknown)}, which "
-            f"the host does not have (its cells: {_spec(host.pcpus)})",
+            f"guest cell {index}'s memory is bound to host node(s) {describe_cpus(unknown)}, which "
+            f"the host does not have (its cells: {describe_cpus(host.pcpus)})",
         )
         return None
     if memnode.mode == INTERLEAVE:
@@ -368,14 +365,14 @@ def _host_cell_of(
             reading.add(
                 MEMORY_ELSEWHERE,
                 f"guest cell {index}'s memory is interleaved over host nodes "
-                f"{_spec(memnode.nodeset)}, but its vCPUs are on host cell(s) "
-                f"{_spec(pinned_cells)}",
+                f"{describe_cpus(memnode.nodeset)}, but its vCPUs are on host cell(s) "
+                f"{describe_cpus(pinned_cells)}",
             )
         return inside[0] if inside else (pinned_cells[0] if pinned_cells else None)
     if len(memnode.nodeset) != 1:
         reading.add(
             MEMORY_NOT_BOUND,
-            f"guest cell {index}'s memory spans host nodes {_spec(memnode.nodeset)}; "
+            f"guest cell {index}'s memory spans host nodes {describe_cpus(memnode.nodeset)}; "
             f"os-numa binds each guest cell to one host cell (mode {memnode.mode!r})",
         )
         return pinned_cells[0] if pinned_cells else None
@@ -385,7 +382,7 @@ def _host_cell_of(
         reading.add(
             MEMORY_ELSEWHERE,
             f"guest cell {index}'s memory is on host cell {node} but its vCPUs run on host "
-            f"cell(s) {_spec(others)}",
+            f"cell(s) {describe_cpus(others)}",
         )
     return node
 
@@ -452,7 +449,8 @@ def _numa_cells(
             reading.add(
                 PAGE_SIZE,
                 f"guest cell {index} is backed by {pagesize} KiB pages, which host cell "
-                f"{host_cell} does not have (it has {_spec(host.pages.get(host_cell, ()))})",
+                f"{host_cell} does not have "
+                f"(it has {describe_cpus(host.pages.get(host_cell, ()))})",
             )
             pagesize = None
         policy = _POLICY.DEDICATED if pinning and not floats else _POLICY.MIXED if pinning else None
@@ -484,7 +482,7 @@ def _numa_cells(
     if declared != set(range(guest.vcpus)):
         reading.add(
             VCPU_COUNT,
-            f"the guest cells hold vCPUs {_spec(declared)}, the domain has {guest.vcpus}",
+            f"the guest cells hold vCPUs {describe_cpus(declared)}, the domain has {guest.vcpus}",
         )
     return (cells if placeable else None), exclusive, floating
 
@@ -506,7 +504,7 @@ def _classify_vcpu(
             reading.add(
                 OUTSIDE_DEDICATED_SET,
                 f"vCPU {vcpu} is pinned to host CPU {pcpu}, which is not in "
-                f"cpu_dedicated_set ({_spec(host.all_pcpus)})",
+                f"cpu_dedicated_set ({describe_cpus(host.all_pcpus)})",
             )
             return "floating"
         if host_cell is not None and owner != host_cell:
@@ -522,14 +520,15 @@ def _classify_vcpu(
     if outside:
         reading.add(
             OUTSIDE_SHARED_SET,
-            f"vCPU {vcpu} floats over host CPUs {_spec(cpus)}, of which {_spec(outside)} are "
-            f"not in cpu_shared_set ({_spec(host.all_shared)})",
+            f"vCPU {vcpu} floats over host CPUs {describe_cpus(cpus)}, "
+            f"of which {describe_cpus(outside)} are not in cpu_shared_set "
+            f"({describe_cpus(host.all_shared)})",
         )
     elif host_cell is not None:
         reading.add(
             CELL_SPANS_HOST_CELLS,
-            f"vCPU {vcpu} of guest cell {index} floats over {_spec(cpus)}, not over its host "
-            f"cell {host_cell}'s shared CPUs ({_spec(shared)})",
+            f"vCPU {vcpu} of guest cell {index} floats over {describe_cpus(cpus)}, "
+            f"not over its host cell {host_cell}'s shared CPUs ({describe_cpus(shared)})",
         )
     return "floating"
 
@@ -591,8 +590,8 @@ def _emulator(
     if cpus & exclusive:
         reading.add(
             EMULATOR_PIN,
-            f"<emulatorpin> {_spec(cpus)} mixes the vCPUs' CPUs ({_spec(cpus & exclusive)}) "
-            f"with others ({_spec(cpus - vcpu_cpus)})",
+            f"<emulatorpin> {describe_cpus(cpus)} mixes the vCPUs' CPUs "
+            f"({describe_cpus(cpus & exclusive)}) with others ({describe_cpus(cpus - vcpu_cpus)})",
         )
         return _Emulator(cpus=cpus)
     pool = frozenset().union(*host.pool.values())
@@ -607,7 +606,7 @@ def _emulator(
         return _Emulator(_EMULATOR.ISOLATE, cpus, reserved=cpus)
     reading.add(
         EMULATOR_PIN,
-        f"<emulatorpin> {_spec(cpus)} is neither the vCPUs' CPUs, nor pCPUs of "
+        f"<emulatorpin> {describe_cpus(cpus)} is neither the vCPUs' CPUs, nor pCPUs of "
         f"cpu_dedicated_set, nor the emulator pool, nor cpu_shared_set",
     )
     return _Emulator(cpus=cpus)
@@ -628,8 +627,8 @@ def _reserve(
         if mine and cell.cpu_policy is None:
             reading.add(
                 EMULATOR_PIN,
-                f"{what} are isolated on pCPU(s) {_spec(mine)}, but no vCPU of the guest is "
-                "pinned; os-numa isolates them only for pinned guests",
+                f"{what} are isolated on pCPU(s) {describe_cpus(mine)}, "
+                "but no vCPU of the guest is pinned; os-numa isolates them only for pinned guests",
             )
         elif mine:
             cell.cpuset_reserved = set(cell.cpuset_reserved or ()) | mine
@@ -637,7 +636,7 @@ def _reserve(
     if remaining:
         reading.add(
             EMULATOR_PIN,
-            f"the pCPU(s) {_spec(remaining)} of {what} are on a host cell none of the "
+            f"the pCPU(s) {describe_cpus(remaining)} of {what} are on a host cell none of the "
             "guest's cells is on",
         )
 
@@ -686,7 +685,7 @@ def _check_runs_on_dedicated(
             reading.add(
                 RUNS_ON_DEDICATED,
                 "some of its vCPU or emulator threads are confined to no CPU set, so they "
-                f"may run on the dedicated pCPUs {_spec(host.dedicated_only)}",
+                f"may run on the dedicated pCPUs {describe_cpus(host.dedicated_only)}",
             )
         return
     on_dedicated = (shared & host.dedicated_only) - exclusive
@@ -694,15 +693,15 @@ def _check_runs_on_dedicated(
         what = "threads" if numa else "vCPUs and emulator threads (no guest NUMA cells)"
         reading.add(
             RUNS_ON_DEDICATED,
-            f"its {what} may run on pCPU(s) {_spec(on_dedicated)} of cpu_dedicated_set, "
+            f"its {what} may run on pCPU(s) {describe_cpus(on_dedicated)} of cpu_dedicated_set, "
             "which os-numa does not account to it",
         )
     unknown = shared - host.all_shared - host.all_pcpus
     if unknown and not numa:
         reading.add(
             OUTSIDE_SHARED_SET,
-            f"its vCPUs may run on host CPU(s) {_spec(unknown)}, outside cpu_shared_set "
-            f"({_spec(host.all_shared)})",
+            f"its vCPUs may run on host CPU(s) {describe_cpus(unknown)}, outside cpu_shared_set "
+            f"({describe_cpus(host.all_shared)})",
         )
 
 
@@ -782,7 +781,7 @@ def differences(
                 shown = (
                     (dict(a), dict(b))
                     if name == "pinning"
-                    else (_spec(a), _spec(b))
+                    else (describe_cpus(a), describe_cpus(b))
                     if isinstance(a, frozenset)
                     else (a, b)
                 )

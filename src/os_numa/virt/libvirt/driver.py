@@ -40,7 +40,7 @@ a vCPU the flavor does not have or a pCPU outside the guest cell's host cell
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -48,8 +48,8 @@ from oslo_config import cfg
 
 from os_numa import conf as os_numa_conf
 from os_numa import constraints, exception, objects
-from os_numa import cpuset as cpuset_mod
 from os_numa.constraints import cpu_topology, memory_policy, source
+from os_numa.cpuset import describe_cpus
 from os_numa.objects import fields
 from os_numa.virt import driver as base_driver
 from os_numa.virt.libvirt import config, emulator
@@ -101,10 +101,6 @@ class PlacedCell:
         return frozenset(self.pins)
 
 
-def _spec(cpus: Iterable[int]) -> str:
-    return cpuset_mod.format_cpu_spec(cpus) or "(none)"
-
-
 def _invalid(reason: str) -> exception.InvalidGuestPlacement:
     return exception.InvalidGuestPlacement(reason=reason)
 
@@ -140,7 +136,7 @@ def _host_cell(host_cells: dict[int, _HostCell] | None, cell_id: int) -> _HostCe
     if cell_id not in host_cells:
         raise _invalid(
             f"a guest cell is placed on host cell {cell_id}, but the host's cells are "
-            f"{_spec(host_cells)}"
+            f"{describe_cpus(host_cells)}"
         )
     return host_cells[cell_id]
 
@@ -161,7 +157,7 @@ def _cell_pins(
                 raise _invalid(
                     f"vCPU {vcpu} of guest cell {index} is pinned to host CPU {pcpu}, which "
                     f"is not a pinnable CPU of host cell {host_cell.id} (its pCPUs are "
-                    f"{_spec(host_cell.pcpuset)})"
+                    f"{describe_cpus(host_cell.pcpuset)})"
                 )
             pins[vcpu] = frozenset({pcpu})
         elif vcpu in requested_pinned:
@@ -187,9 +183,10 @@ def _cell_pins(
 def _check_reserved(index: int, reserved: frozenset[int], host_cell: _HostCell | None) -> None:
     if host_cell is not None and reserved - host_cell.pcpuset:
         raise _invalid(
-            f"guest cell {index} reserves host CPU(s) {_spec(reserved - host_cell.pcpuset)} "
-            f"for emulator threads, outside host cell {host_cell.id}'s pCPUs "
-            f"{_spec(host_cell.pcpuset)}"
+            f"guest cell {index} reserves host CPU(s) "
+            f"{describe_cpus(reserved - host_cell.pcpuset)} for emulator threads, "
+            f"outside host cell {host_cell.id}'s pCPUs "
+            f"{describe_cpus(host_cell.pcpuset)}"
         )
 
 
@@ -218,15 +215,17 @@ def place_cells(
         outside = {v for v in cpus if v >= vcpus or v < 0}
         if outside:
             raise _invalid(
-                f"guest cell {index} has vCPU(s) {_spec(outside)}, but the flavor has "
+                f"guest cell {index} has vCPU(s) {describe_cpus(outside)}, but the flavor has "
                 f"{vcpus} vCPU(s) (0-{vcpus - 1}); libvirt would silently drop their pins"
             )
         if cpus & seen:
-            raise _invalid(f"vCPU(s) {_spec(cpus & seen)} are in more than one guest cell")
+            raise _invalid(f"vCPU(s) {describe_cpus(cpus & seen)} are in more than one guest cell")
         seen |= cpus
         strays = set(pinning) - cpus
         if strays:
-            raise _invalid(f"guest cell {index} pins vCPU(s) {_spec(strays)} it does not have")
+            raise _invalid(
+                f"guest cell {index} pins vCPU(s) {describe_cpus(strays)} it does not have"
+            )
         pins = _cell_pins(cpus, set(cell.pcpuset), pinning, index, host_cell)
         for vcpu, pcpu in sorted(pinning.items()):
             if pcpu in owners:
@@ -245,11 +244,14 @@ def place_cells(
         placed.append(PlacedCell(index, cell.id, pins, cell.memory, pagesize, reserved))
     missing = set(range(vcpus)) - seen
     if missing:
-        raise _invalid(f"vCPU(s) {_spec(missing)} of the flavor's {vcpus} are in no guest cell")
+        raise _invalid(
+            f"vCPU(s) {describe_cpus(missing)} of the flavor's {vcpus} are in no guest cell"
+        )
     both = set(owners) & set().union(*(cell.reserved for cell in placed))
     if both:
         raise _invalid(
-            f"host CPU(s) {_spec(both)} are both a vCPU's pCPU and reserved for emulator threads"
+            f"host CPU(s) {describe_cpus(both)} are both a vCPU's pCPU "
+            "and reserved for emulator threads"
         )
     return placed
 
@@ -283,7 +285,7 @@ def _online_shared_set(
     if not usable:
         raise refuse(
             f"[compute] cpu_shared_set={conf.compute.cpu_shared_set!r} names no online "
-            f"host CPU (online: {_spec(online)})"
+            f"host CPU (online: {describe_cpus(online)})"
         )
     return usable
 
@@ -363,7 +365,7 @@ def _check_realtime_pinned(realtime: set[int], topology: objects.InstanceNUMATop
     floating = realtime - pinned
     if floating:
         raise _invalid(
-            f"realtime vCPU(s) {_spec(floating)} float over shared CPUs; a SCHED_FIFO vCPU "
+            f"realtime vCPU(s) {describe_cpus(floating)} float over shared CPUs; a SCHED_FIFO vCPU "
             "must be pinned to a pCPU of its own"
         )
 

@@ -20,8 +20,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
-from os_numa import cpuset as cpuset_mod
 from os_numa import exception, objects
+from os_numa.cpuset import describe_cpus
 from os_numa.objects import fields
 
 _EMULATOR = fields.CPUEmulatorThreadsPolicy
@@ -41,10 +41,6 @@ class Placed(Protocol):
     def pins(self) -> Mapping[int, frozenset[int]]: ...
 
 
-def _spec(cpus: Iterable[int]) -> str:
-    return cpuset_mod.format_cpu_spec(cpus) or "(none)"
-
-
 def mask_cpus(placed: Iterable[Placed], mask: Iterable[int], realtime: Iterable[int]) -> set[int]:
     """The host CPUs of the vCPUs in ``mask``: a pinned vCPU's pCPU, or a floating
     vCPU's shared CPUs.
@@ -57,13 +53,13 @@ def mask_cpus(placed: Iterable[Placed], mask: Iterable[int], realtime: Iterable[
     missing = mask - set(pins)
     if missing:
         raise exception.InvalidGuestPlacement(
-            reason=f"emulator_threads_mask names vCPU(s) {_spec(missing)}, which the placement "
-            f"does not have (its vCPUs are {_spec(pins)})"
+            reason=f"emulator_threads_mask names vCPU(s) {describe_cpus(missing)}, "
+            f"which the placement does not have (its vCPUs are {describe_cpus(pins)})"
         )
     realtime_named = mask & set(realtime)
     if realtime_named:
         raise exception.InvalidGuestPlacement(
-            reason=f"emulator_threads_mask names realtime vCPU(s) {_spec(realtime_named)}; "
+            reason=f"emulator_threads_mask names realtime vCPU(s) {describe_cpus(realtime_named)}; "
             "the emulator threads must stay off realtime vCPUs"
         )
     return set().union(*(pins[vcpu] for vcpu in mask))
@@ -109,7 +105,7 @@ def pool_cpus(
         if cpu not in pool:
             raise exception.InvalidGuestPlacement(
                 reason=f"emulator pool pCPU {cpu} is not in the host's emulator pool "
-                f"([os_numa] emulator_pin_set: {_spec(pool)})"
+                f"([os_numa] emulator_pin_set: {describe_cpus(pool)})"
             )
     return {cpu}
 
@@ -131,7 +127,7 @@ def emulator_override(
     if mask:
         if policy:
             raise exception.InvalidGuestPlacement(
-                reason=f"emulator_threads_mask {_spec(mask)} and emulator_threads_policy "
+                reason=f"emulator_threads_mask {describe_cpus(mask)} and emulator_threads_policy "
                 f"{policy!r} both say where the emulator threads go; keep one"
             )
         return mask_cpus(placed, mask, realtime)

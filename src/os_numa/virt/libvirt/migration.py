@@ -83,10 +83,6 @@ def _int(el: etree._Element, attr: str) -> int | None:
         raise exception.InvalidXML(reason=f"<{el.tag}> {attr}={value!r} is not a number") from exc
 
 
-def _spec(cpus) -> str:
-    return cpuset_mod.format_cpu_spec(sorted(cpus))
-
-
 # --- a flavor for the XML, from the placement and the domain ----------------------------
 
 
@@ -118,19 +114,23 @@ def flavor_for_placement(
             specs["hw:cpu_policy"] = policy
         if policy == _POLICY.MIXED:
             pinned = {vcpu for cell in placement.cells for vcpu in cell.pcpuset}
-            specs["hw:cpu_dedicated_mask"] = _spec(pinned)
+            specs["hw:cpu_dedicated_mask"] = cpuset_mod.format_cpu_spec(pinned)
         if placement.emulator_threads_policy:
             specs["hw:emulator_threads_policy"] = placement.emulator_threads_policy
         if placement.emulator_threads_count is not None:
             specs["hw:emulator_threads_count"] = str(placement.emulator_threads_count)
         if placement.emulator_threads_mask:
-            specs["hw:emulator_threads_mask"] = _spec(placement.emulator_threads_mask)
+            specs["hw:emulator_threads_mask"] = cpuset_mod.format_cpu_spec(
+                placement.emulator_threads_mask
+            )
         realtime = set(placement.realtime_vcpus or ())
         if realtime:
             specs["hw:cpu_realtime"] = "yes"
             housekeeping = set(range(vcpus)) - realtime
             if housekeeping:
-                specs["hw:cpu_realtime_mask"] = "^" + _spec(housekeeping).replace(",", ",^")
+                specs["hw:cpu_realtime_mask"] = "^" + cpuset_mod.format_cpu_spec(
+                    housekeeping
+                ).replace(",", ",^")
             if realtime_priority is not None:
                 specs["hw:cpu_realtime_priority"] = str(realtime_priority)
         elif locked:
@@ -271,7 +271,7 @@ def _keyed_update(
 def _cpuset_changes(attr: str):
     def compare(el: etree._Element, want) -> dict[str, str]:
         value = getattr(want, attr)
-        changes = {} if _cpus(el, attr) == set(value) else {attr: _spec(value)}
+        changes = {} if _cpus(el, attr) == set(value) else {attr: cpuset_mod.format_cpu_spec(value)}
         mode = getattr(want, "mode", None)
         if mode is not None and (el.get("mode") or "strict") != mode:
             changes["mode"] = mode
@@ -317,7 +317,7 @@ def _update_iothreadpins(doc, cputune_el, desired: config.LibvirtConfigGuestCPUT
         if not want:
             doc.remove(el)
         elif _cpus(el, "cpuset") != want:
-            doc.set_attributes(el, {"cpuset": _spec(want)})
+            doc.set_attributes(el, {"cpuset": cpuset_mod.format_cpu_spec(want)})
     seen = {_int(el, "iothread") for el in existing}
     declared = _declared_iothreads(doc.root)
     missing = [
@@ -421,7 +421,7 @@ def _cell_changes(el: etree._Element, want: config.LibvirtConfigGuestCPUNUMACell
     have = config.LibvirtConfigGuestCPUNUMACell.parse_dom(el)
     changes: dict[str, str | None] = {}
     if have.cpus != want.cpus:
-        changes["cpus"] = _spec(want.cpus)
+        changes["cpus"] = cpuset_mod.format_cpu_spec(want.cpus)
     if have.memory != want.memory:
         changes.update(memory=str(want.memory), unit="KiB")
     if have.memAccess != want.memAccess:
@@ -547,7 +547,7 @@ def _update_vcpu_cpuset(doc: xmledit.Document, cpuset: set[int] | None) -> None:
         return
     have = _cpus(vcpu, "cpuset")
     if have != (set(cpuset) if cpuset else None):
-        doc.set_attributes(vcpu, {"cpuset": _spec(cpuset) if cpuset else None})
+        doc.set_attributes(vcpu, {"cpuset": cpuset_mod.format_cpu_spec(cpuset) if cpuset else None})
 
 
 def update_numa_xml(

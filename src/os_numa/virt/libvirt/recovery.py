@@ -34,9 +34,9 @@ from typing import Any
 
 import libvirt
 
-from os_numa import cpuset as cpuset_mod
 from os_numa import exception, objects
 from os_numa.compute import Claim, Instance, ResourceTracker, Usage, checkpoint
+from os_numa.cpuset import describe_cpus
 from os_numa.objects.pci import InstancePCIDevice
 from os_numa.virt.libvirt import domain_placement as dp
 
@@ -66,10 +66,6 @@ class Recovery:
     usage: Usage
     source: str  # "checkpoint" or "libvirt"
     domains: HostDomains
-
-
-def _spec(cpus: Iterable[int]) -> str:
-    return cpuset_mod.format_cpu_spec(cpus) or "(none)"
 
 
 def _libvirt_error(conn: Any, exc: Exception) -> exception.LibvirtConnectionError:
@@ -158,7 +154,7 @@ def between_domains(domains: Sequence[dp.DomainPlacement]) -> list[dp.Drift]:
             _finding(
                 domains[index],
                 dp.PCPU_OVERLAP,
-                f"pCPU(s) {_spec(cpus)} pinned to it are pinned to domain "
+                f"pCPU(s) {describe_cpus(cpus)} pinned to it are pinned to domain "
                 f"{domains[other].name} too",
             )
         )
@@ -167,7 +163,7 @@ def between_domains(domains: Sequence[dp.DomainPlacement]) -> list[dp.Drift]:
             _finding(
                 domains[index],
                 dp.PCPU_OVERLAP,
-                f"its floating or emulator threads may run on pCPU(s) {_spec(cpus)}, "
+                f"its floating or emulator threads may run on pCPU(s) {describe_cpus(cpus)}, "
                 f"which domain {domains[other].name} has pinned",
             )
         )
@@ -175,7 +171,7 @@ def between_domains(domains: Sequence[dp.DomainPlacement]) -> list[dp.Drift]:
             _finding(
                 domains[other],
                 dp.PCPU_OVERLAP,
-                f"pCPU(s) {_spec(cpus)} pinned to it may also run the floating or "
+                f"pCPU(s) {describe_cpus(cpus)} pinned to it may also run the floating or "
                 f"emulator threads of domain {domains[index].name}",
             )
         )

@@ -1,6 +1,6 @@
 import pytest
 
-from os_numa import topology
+from os_numa import smt
 
 CORES_CASES = {
     "hash ordered groups are sorted": (
@@ -18,40 +18,40 @@ CORES_CASES = {
 
 @pytest.mark.parametrize("siblings,cpus,expected", CORES_CASES.values(), ids=CORES_CASES)
 def test_cores_of(siblings, cpus, expected):
-    assert topology.cores_of(siblings, cpus) == expected
+    assert smt.cores_of(siblings, cpus) == expected
 
 
 def test_split_cores_are_those_with_threads_outside_the_cpus():
     # pCPUs 0-2; 8 and 9 are shared CPUs beside 0 and 1; 2-10 a whole pinnable core.
     siblings = [{0, 8}, {1, 9}, {2, 10}]
-    cores, split, threads = topology.split_cores_of(siblings, {0, 1, 2, 10})
+    cores, split, threads = smt.split_cores_of(siblings, {0, 1, 2, 10})
     assert threads == 2
     assert cores == ((0,), (1,), (2, 10))
     assert split == {(0,), (1,)}
-    assert topology.free_parts(cores, {0, 1, 2, 10}, split) == (
+    assert smt.free_parts(cores, {0, 1, 2, 10}, split) == (
         ((0,), False),
         ((1,), False),
         ((2, 10), True),
     )
-    assert topology.split_cores_of([], {3}) == (((3,),), frozenset(), 1)
+    assert smt.split_cores_of([], {3}) == (((3,),), frozenset(), 1)
     # A shared-only core still counts in the threads per core.
-    assert topology.split_cores_of([{0}, {4, 5}], {0}) == (((0,),), frozenset(), 2)
+    assert smt.split_cores_of([{0}, {4, 5}], {0}) == (((0,),), frozenset(), 2)
 
 
 def test_threads_per_core():
-    assert topology.threads_per_core(((0, 1), (2,))) == 2
-    assert topology.threads_per_core(()) == 1
+    assert smt.threads_per_core(((0, 1), (2,))) == 2
+    assert smt.threads_per_core(()) == 1
 
 
 def test_free_threads_and_whole_cores():
     cores = ((0, 1), (2, 3), (4, 5))
     free = {1, 2, 3}
-    assert topology.free_parts(cores, free) == (((1,), False), ((2, 3), True))
-    assert topology.free_threads(cores, free) == ((1,), (2, 3))
-    assert topology.whole_free_cores(cores, free) == ((2, 3),)
+    assert smt.free_parts(cores, free) == (((1,), False), ((2, 3), True))
+    assert smt.free_threads(cores, free) == ((1,), (2, 3))
+    assert smt.whole_free_cores(cores, free) == ((2, 3),)
 
 
 def test_core_of():
     cores = ((0, 8), (1, 9))
-    assert topology.core_of(cores, 9) == (1, 9)
-    assert topology.core_of(cores, 5) is None
+    assert smt.core_of(cores, 9) == (1, 9)
+    assert smt.core_of(cores, 5) is None

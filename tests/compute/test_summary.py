@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from os_numa.compute.claims import Claim, apply_placement, fit_instance
 from os_numa.compute.instance import Resources
-from os_numa.compute.usage import summarize
+from os_numa.compute.summary import summarize
 from tests import fixtures_topology as ft
 
 

@@ -1,4 +1,5 @@
-"""Small pure queries over a host cell's CPUs, on plain sets, ints and tuples.
+"""SMT cores: small pure queries over a host cell's CPUs and their sibling groups,
+on plain sets, ints and tuples.
 
 A *core* here is one SMT sibling group restricted to the CPUs that may be
 pinned, as a sorted tuple; cores are listed by their lowest CPU. Sorting is what
