@@ -20,8 +20,8 @@ warnings.simplefilter("ignore")  # eventlet's deprecation noise on import
 from measure import timings  # noqa: E402
 from tests import fixtures_topology as ft  # noqa: E402
 
+from os_numa.fit import devices as pci_fit  # noqa: E402
 from os_numa.fit import numa_fit_instance_to_host  # noqa: E402
-from os_numa.pci import fit as pci_fit  # noqa: E402
 from os_numa.pci.devices import PciAddress, PciDevice  # noqa: E402
 from os_numa.pci.request import PciRequest  # noqa: E402
 from os_numa.pci.stats import PciDeviceStats  # noqa: E402

@@ -15,8 +15,8 @@ from typing import Any
 from oslo_config import cfg
 
 from os_numa import cpuset, objects
-from os_numa.fit import affinity, search
-from os_numa.fit.fit import Problem, build_placement, make_problem, pool_shortfall
+from os_numa.fit import affinity, device_reasons, devices, search
+from os_numa.fit.fit import Problem, build_placement, fit_devices, make_problem, pool_shortfall
 from os_numa.fit.outcome import Shortfall
 from os_numa.pci.request import PciRequest
 from os_numa.pci.stats import PciDeviceStats
@@ -185,21 +185,21 @@ def explain_problem(
             verdicts.append(CellVerdict(guest, problem.hosts[host].id, shortfall))
     pci_placement = None
     if pci_requests and assignment is not None:
-        # PCI devices couple the guest cells (os_numa.pci.fit); explain them when they fail,
-        # with the per-cell verdicts that show where the guest cells could go instead.
-        from os_numa.pci import fit as pci_fit
-
-        pci_placement = pci_fit.fit_instance(
-            instance_topology, problem, host_topology, pci_requests, pci_stats
-        )
-        if pci_placement is None:
+        # PCI devices couple the guest cells (os_numa.fit.devices); explain them when they
+        # fail, with the per-cell verdicts that show where the guest cells could go instead.
+        found = fit_devices(problem, host_topology, pci_requests, pci_stats)
+        if found is None:
             return FitReport(
                 fits=False,
                 placement=None,
                 host_order=host_ids,
                 verdicts=tuple(verdicts),
-                reason=pci_fit.explain_problem(problem, host_topology, pci_requests, pci_stats),
+                reason=device_reasons.devices_reason(
+                    devices.host_infos(host_topology), assignment, pci_requests, pci_stats
+                ),
             )
+        pci_placement = build_placement(instance_topology, problem, found.assignment)
+        pci_placement.pci_devices = devices.device_objects(found, host_topology)
     if assignment is not None:
         return FitReport(
             fits=True,

@@ -33,11 +33,11 @@ from os_numa.cmd import (
     terminal,
 )
 from os_numa.cmd.status import EXIT_FITS, EXIT_NO_FIT
-from os_numa.fit import fit
+from os_numa.fit import device_reasons, fit
+from os_numa.fit import devices as fit_devices
 from os_numa.objects.flavor import Flavor
 from os_numa.objects.image_meta import ImageMeta
 from os_numa.objects.instance_numa import InstanceNUMATopology
-from os_numa.pci import fit as pci_fit
 from os_numa.pci import request as pci_request
 from os_numa.virt.libvirt import driver, power
 
@@ -160,9 +160,9 @@ def compute_placement(options: argparse.Namespace) -> Outcome:
     pci = _pci_arguments(options, flavor, image_meta, view, conf)
     if request is None and pci:
         # No guest cells to be local to: NUMA policies cannot apply (as in Nova).
-        devices = pci_fit.assign_without_numa(pci["pci_requests"], pci["pci_stats"], host)
+        devices = fit_devices.assign_without_numa(pci["pci_requests"], pci["pci_stats"], host)
         if devices is None:
-            outcome.explanation = pci_fit.explain_without_numa(
+            outcome.explanation = device_reasons.without_numa_reason(
                 pci["pci_requests"], pci["pci_stats"], host
             )
             return outcome

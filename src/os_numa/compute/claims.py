@@ -14,8 +14,10 @@ from typing import Any
 
 from os_numa import exception, explain, usage
 from os_numa.compute.instance import Resources
-from os_numa.fit import fit
+from os_numa.fit import device_reasons, fit
+from os_numa.fit import devices as fit_devices
 from os_numa.objects import InstanceNUMATopology, NUMATopology, NUMATopologyLimits, fast, fields
+from os_numa.pci.devices import PciAddress
 
 _PINNED = (fields.CPUAllocationPolicy.DEDICATED, fields.CPUAllocationPolicy.MIXED)
 
@@ -142,11 +144,9 @@ def assign_pci_without_numa(pci_requests: Any, pci_stats: Any, host: NUMATopolog
     :raises ComputeResourcesUnavailable: too few free matching devices; the
         message names each alias short of devices.
     """
-    from os_numa.pci import fit as pci_fit
-
-    devices = pci_fit.assign_without_numa(pci_requests, pci_stats, host)
+    devices = fit_devices.assign_without_numa(pci_requests, pci_stats, host)
     if devices is None:
-        reason = pci_fit.explain_without_numa(pci_requests, pci_stats, host)
+        reason = device_reasons.without_numa_reason(pci_requests, pci_stats, host)
         raise exception.ComputeResourcesUnavailable(reason=reason)
     return devices
 
@@ -162,8 +162,6 @@ def pci_addresses(devices: Any) -> list:
 
     :raises Invalid: an address is not of the form DDDD:BB:SS.F.
     """
-    from os_numa.pci.devices import PciAddress
-
     return [PciAddress.parse(device.address) for device in devices or ()]
 
 

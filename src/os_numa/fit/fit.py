@@ -10,7 +10,7 @@ from oslo_config import cfg
 
 from os_numa import conf as os_numa_conf
 from os_numa import objects
-from os_numa.fit import affinity, restrict, search
+from os_numa.fit import affinity, devices, restrict, search
 from os_numa.fit.cellfit import cell_fit
 from os_numa.fit.order import host_order
 from os_numa.fit.outcome import CellFit, Shortfall
@@ -240,7 +240,7 @@ def numa_fit_instance_to_host(
     Neither argument is mutated. ``pci_requests`` (:class:`os_numa.pci.request.PciRequest` list)
     are served from ``pci_stats`` (:class:`os_numa.pci.stats.PciDeviceStats`;
     None: no devices) under their NUMA policies as part of the search, and the
-    placement's ``pci_devices`` records the devices chosen (see :mod:`os_numa.pci.fit`).
+    placement's ``pci_devices`` records the devices chosen (see :mod:`os_numa.fit.devices`).
 
     ``host_cells`` (host cell ids) keeps every guest cell on those cells;
     ``cell_mapping`` (one host cell id per guest cell, in guest cell order)
@@ -289,16 +289,36 @@ def solve(
     if pool_shortfall(problem) is not None:
         return None
     if pci_requests:
-        # PCI devices couple the guest cells: os_numa.pci.fit searches with coverage rules.
-        from os_numa.pci import fit as pci_fit
-
-        return pci_fit.fit_instance(
-            instance_topology, problem, host_topology, pci_requests, pci_stats
-        )
+        # PCI devices couple the guest cells: os_numa.fit.devices searches with coverage rules.
+        found = fit_devices(problem, host_topology, pci_requests, pci_stats)
+        if found is None:
+            return None
+        placement = build_placement(instance_topology, problem, found.assignment)
+        placement.pci_devices = devices.device_objects(found, host_topology)
+        return placement
     assignment = problem.assignment()
     if assignment is None:
         return None
     return build_placement(instance_topology, problem, assignment)
+
+
+def fit_devices(
+    problem: Problem,
+    host_topology: objects.NUMATopology,
+    pci_requests: Sequence[PciRequest],
+    pci_stats: PciDeviceStats | None,
+) -> devices.PciFit | None:
+    """:func:`os_numa.fit.devices.place` on the problem (its order, cache and rules):
+    the first assignment whose host cells serve ``pci_requests``, with its devices."""
+    return devices.place(
+        len(problem.guests),
+        devices.host_infos(host_topology),
+        problem.order,
+        problem.feasible,
+        pci_requests,
+        pci_stats,
+        search=problem.find,
+    )
 
 
 #: Fields a fit writes or reads into its snapshot; any other field is copied as it is.

@@ -13,8 +13,9 @@ from typing import Any
 
 from os_numa import explain
 from os_numa.compute.instance import flavor_and_image, requested_topology
-from os_numa.fit import fit
+from os_numa.fit import device_reasons, devices, fit
 from os_numa.objects import InstanceNUMATopology, NUMATopology, NUMATopologyLimits
+from os_numa.pci import request as pci_request
 
 
 @dataclass(frozen=True)
@@ -42,8 +43,6 @@ def requested_pci(request: Any, conf: Any = None) -> list:
     Aliases come from ``[pci] alias`` of ``conf`` (None: the global ``CONF``).
     A bare :class:`InstanceNUMATopology` carries no flavor, hence no requests.
     """
-    from os_numa.pci import request as pci_request
-
     if request is None or isinstance(request, InstanceNUMATopology):
         return []
     flavor, image_meta = flavor_and_image(request)
@@ -91,11 +90,9 @@ def host_passes(
     if wanted is None:
         if not pci:
             return HostPassResult(passed=True)
-        from os_numa.pci import fit as pci_fit
-
-        if pci_fit.assign_without_numa(pci, pci_stats, host_topology) is not None:
+        if devices.assign_without_numa(pci, pci_stats, host_topology) is not None:
             return HostPassResult(passed=True)
-        reason = pci_fit.explain_without_numa(pci, pci_stats, host_topology)
+        reason = device_reasons.without_numa_reason(pci, pci_stats, host_topology)
         return HostPassResult(passed=False, explanation=reason)
     extra: dict[str, Any] = {"pci_requests": pci or None, "pci_stats": pci_stats}
     cells: dict[str, Any] = {"host_cells": host_cells, "cell_mapping": cell_mapping}

@@ -1,5 +1,9 @@
 """The device part of the placement search: which host cells can serve the PCI requests.
 
+The PCI device *model* (devices, pools, requests) lives in :mod:`os_numa.pci`;
+this module is the search over it, run by :mod:`os_numa.fit.fit` as part of
+the fit. Why a search failed is worded by :mod:`os_numa.fit.device_reasons`.
+
 Devices are part of the fit, not a filter after it. Given the guest-cell x
 host-cell feasibility of the CPU/memory fit (``feasible(g, h)``) and the
 preference order of host cells, this module finds Nova's first assignment
@@ -64,6 +68,9 @@ import itertools
 import math
 from collections.abc import Callable, Sequence
 
+from os_numa import objects
+from os_numa.fit.search import Coverage, find_assignment
+from os_numa.fit.transport import min_cost_transport
 from os_numa.pci import request as pci_request
 from os_numa.pci.devices import TYPE_PF, PciDevice
 from os_numa.pci.request import PciRequest
@@ -128,7 +135,7 @@ class PciFit:
 
 
 @dataclasses.dataclass(frozen=True)
-class _Model:
+class Model:
     """The requests against the host's pools, with each pool's host cell index."""
 
     requests: tuple[PciRequest, ...]
@@ -174,83 +181,22 @@ class _Model:
                     edges[(r, pool)] = rank
         demand = [req.count for req in self.requests]
         supply = [pool.count for pool in self.pools]
-        return _min_cost_transport(demand, supply, edges)
+        return min_cost_transport(demand, supply, edges)
 
 
-def _model(
+def build_model(
     requests: Sequence[PciRequest], stats: PciDeviceStats, hosts: Sequence[HostCellInfo]
-) -> _Model:
+) -> Model:
     pools = tuple(stats.pools())
     index_of = {cell.id: i for i, cell in enumerate(hosts)}
     pool_host = tuple(index_of.get(p.numa_node) if p.numa_node is not None else None for p in pools)
     matches = tuple(
         tuple(i for i, pool in enumerate(pools) if req.matches(pool.devices[0])) for req in requests
     )
-    return _Model(tuple(requests), pools, pool_host, tuple(hosts), matches)
+    return Model(tuple(requests), pools, pool_host, tuple(hosts), matches)
 
 
-def _min_cost_transport(
-    demand: Sequence[int], supply: Sequence[int], edges: dict[tuple[int, int], int]
-) -> dict[tuple[int, int], int] | None:
-    """Send every request's demand to pools within supply at least total rank.
-
-    Successive shortest paths (Bellman-Ford, ties broken by node order) on a
-    graph of a few dozen nodes: deterministic. None when demand cannot be met.
-    """
-    nr, npools = len(demand), len(supply)
-    source, sink = nr + npools, nr + npools + 1
-    size = sink + 1
-    cap: dict[tuple[int, int], int] = {}
-    cost: dict[tuple[int, int], int] = {}
-    adj: list[list[int]] = [[] for _ in range(size)]
-
-    def add(u: int, v: int, c: int, w: int) -> None:
-        cap[(u, v)] = c
-        cap.setdefault((v, u), 0)
-        cost[(u, v)], cost[(v, u)] = w, -w
-        adj[u].append(v)
-        adj[v].append(u)
-
-    for r, units in enumerate(demand):
-        add(source, r, units, 0)
-    for (r, pool), rank in sorted(edges.items()):
-        add(r, nr + pool, demand[r], rank)
-    for pool, units in enumerate(supply):
-        add(nr + pool, sink, units, 0)
-    needed = sum(demand)
-    sent = 0
-    while sent < needed:
-        dist: list[float] = [float("inf")] * size
-        prev: list[int | None] = [None] * size
-        dist[source] = 0
-        for _ in range(size):
-            changed = False
-            for u in range(size):
-                if dist[u] == float("inf"):
-                    continue
-                for v in adj[u]:
-                    if cap[(u, v)] > 0 and dist[u] + cost[(u, v)] < dist[v]:
-                        dist[v], prev[v] = dist[u] + cost[(u, v)], u
-                        changed = True
-            if not changed:
-                break
-        if prev[sink] is None:
-            return None
-        path, v = [], sink
-        while v != source:
-            back = prev[v]
-            assert back is not None  # the sink was reached: each node on its path has one
-            path.append((back, v))
-            v = back
-        push = min(cap[e] for e in path)
-        for u, v in path:
-            cap[(u, v)] -= push
-            cap[(v, u)] += push
-        sent += push
-    return {(r, pool): cap[(nr + pool, r)] for (r, pool) in edges if cap[(nr + pool, r)] > 0}
-
-
-def _relevant_hosts(model: _Model, relaxed: int) -> list[int]:
+def _relevant_hosts(model: Model, relaxed: int) -> list[int]:
     """Host cells whose presence in S can make a device usable."""
     holders = {
         host
@@ -264,7 +210,7 @@ def _relevant_hosts(model: _Model, relaxed: int) -> list[int]:
     return sorted(holders)
 
 
-def _witnesses(model: _Model, k: int, order_rank: dict[int, int], relaxed: int):
+def _witnesses(model: Model, k: int, order_rank: dict[int, int], relaxed: int):
     """Minimal host-cell sets that can serve every request alone, smallest first."""
     every = frozenset(range(len(model.hosts)))
     if model.flow(every, relaxed) is None:
@@ -284,14 +230,14 @@ def _witnesses(model: _Model, k: int, order_rank: dict[int, int], relaxed: int):
     return found
 
 
-def _witness_bound(model: _Model, k: int, relaxed: int) -> int:
+def _witness_bound(model: Model, k: int, relaxed: int) -> int:
     """How many host-cell sets the witness enumeration may test: sum of binom(m, i), i <= b."""
     m = len(_relevant_hosts(model, relaxed))
     b = min(sum(req.count for req in model.requests), k, m)
     return sum(math.comb(m, i) for i in range(1, b + 1))
 
 
-def _components(model: _Model) -> list[list[int]]:
+def _components(model: Model) -> list[list[int]]:
     """Requests grouped by shared pools (two requests that can use the same device)."""
     groups: list[tuple[set[int], list[int]]] = []
     for r, pools in enumerate(model.matches):
@@ -304,7 +250,7 @@ def _components(model: _Model) -> list[list[int]]:
     return sorted((members for _pools, members in groups), key=min)
 
 
-def _constant_pools(model: _Model, r: int, relaxed: int, sockets: frozenset) -> set[int]:
+def _constant_pools(model: Model, r: int, relaxed: int, sockets: frozenset) -> set[int]:
     """Pools request r may use whatever host cells the guest takes (given touched sockets)."""
     policy, pools = model.requests[r].policy, model.matches[r]
     if policy == pci_request.PREFERRED and relaxed == ANYWHERE:
@@ -320,12 +266,10 @@ def _constant_pools(model: _Model, r: int, relaxed: int, sockets: frozenset) -> 
     return set()
 
 
-def _hall_rules(model: _Model, relaxed: int, sockets: frozenset, groups) -> list | None:
+def _hall_rules(model: Model, relaxed: int, sockets: frozenset, groups) -> list | None:
     """Hall's condition as coverage rules: for every set R' of requests sharing devices,
     the devices R' may use (on the chosen cells, or usable anyway) must number at least
     R''s total count. None when some R' cannot be served even on every cell."""
-    from os_numa.fit.search import Coverage
-
     rules: dict[tuple, int] = {}
     for group in groups:
         for size in range(1, len(group) + 1):
@@ -348,15 +292,13 @@ def _hall_rules(model: _Model, relaxed: int, sockets: frozenset, groups) -> list
     return [Coverage(dict(key), need, label="pci") for key, need in sorted(rules.items())]
 
 
-def _hall_rule_sets(model: _Model, relaxed: int) -> list[list] | None:
+def _hall_rule_sets(model: Model, relaxed: int) -> list[list] | None:
     """One rule list per set Q of sockets the guest must touch (for ``socket`` requests).
 
     S serves the requests iff, for Q = the sockets S touches, S satisfies the Hall
     rules with Q's devices usable anyway; so the union over every Q is exact. None
     when a group of requests sharing devices is too large to enumerate its subsets.
     """
-    from os_numa.fit.search import Coverage
-
     groups = _components(model)
     if any(len(group) > MAX_HALL_GROUP for group in groups):
         return None
@@ -388,15 +330,13 @@ def _hall_rule_sets(model: _Model, relaxed: int) -> list[list] | None:
     return result
 
 
-def _coverage_rules(model: _Model, k: int, rank: dict[int, int], relaxed: int):
+def _coverage_rules(model: Model, k: int, rank: dict[int, int], relaxed: int):
     """Coverage rule lists for the search; the answer is the earliest of their assignments.
 
     Minimal witnesses when their proven bound is small (at most
     :data:`WITNESS_BUDGET` sets to test); otherwise Hall's condition as weighted
     rules, which the search handles exactly but without a polynomial bound.
     """
-    from os_numa.fit.search import Coverage
-
     if _witness_bound(model, k, relaxed) > WITNESS_BUDGET:
         hall = _hall_rule_sets(model, relaxed)
         if hall is not None:
@@ -408,7 +348,7 @@ def _coverage_rules(model: _Model, k: int, rank: dict[int, int], relaxed: int):
 
 
 def _pick(
-    model: _Model, units: dict[tuple[int, int], int], assignment: tuple[int, ...], relaxed: int
+    model: Model, units: dict[tuple[int, int], int], assignment: tuple[int, ...], relaxed: int
 ) -> tuple[AssignedDevice, ...] | None:
     chosen = frozenset(assignment)
     mates = model.socket_mates(chosen)
@@ -458,22 +398,20 @@ def place(
     feasible: Callable[[int, int], bool],
     requests: Sequence[PciRequest],
     stats: PciDeviceStats | None,
-    find_assignment: FindAssignment | None = None,
+    search: FindAssignment | None = None,
 ) -> PciFit | None:
     """Nova's first assignment of ``k`` guest cells whose host cells serve ``requests``.
 
     ``hosts`` lists the host cells by index, ``order`` is the search's
     preference order of host indices, ``feasible(g, h)`` the CPU/memory fit of
     guest cell g on host index h. ``stats`` None means the host has no devices.
-    Nothing is mutated.
+    ``search`` finds an assignment under coverage rules (default:
+    :func:`os_numa.fit.search.find_assignment`; the fit passes its
+    :meth:`~os_numa.fit.fit.Problem.find`). Nothing is mutated.
     """
-    if find_assignment is None:
-        from os_numa.fit.search import find_assignment as default_search
-
-        find_assignment = default_search
-
+    search = find_assignment if search is None else search
     stats = stats if stats is not None else PciDeviceStats(())
-    model = _model(requests, stats, hosts)
+    model = build_model(requests, stats, hosts)
     rank = {h: i for i, h in enumerate(order)}
     phases = [STRICT]
     preferred = [r for r, req in enumerate(model.requests) if req.policy == pci_request.PREFERRED]
@@ -484,7 +422,7 @@ def place(
     for relaxed in phases:
         best: tuple[int, ...] | None = None
         for rules in _coverage_rules(model, k, rank, relaxed):
-            found = find_assignment(k, tuple(order), feasible, rules)
+            found = search(k, tuple(order), feasible, rules)
             if found is None:
                 continue
             candidate = tuple(int(h) for h in found)
@@ -499,87 +437,6 @@ def place(
     return None
 
 
-def explain(
-    hosts: Sequence[HostCellInfo],
-    cpu_assignment: tuple[int, ...] | None,
-    requests: Sequence[PciRequest],
-    stats: PciDeviceStats | None,
-) -> list[str]:
-    """Why the devices cannot be served, one line per failing request.
-
-    ``cpu_assignment`` is the assignment the fit would choose without devices
-    (host indices), or None when the guest does not fit even without them.
-    Lines read like "alias nic1: 2 devices requested on the guest's cells {0},
-    1 free there, 3 free on cell 1; policy required".
-    """
-    stats = stats if stats is not None else PciDeviceStats(())
-    model = _model(requests, stats, hosts)
-    chosen = frozenset(cpu_assignment or ())
-    mates = model.socket_mates(chosen)
-    lines = []
-    for r, req in enumerate(model.requests):
-        single = dataclasses.replace(model, requests=(req,), matches=(model.matches[r],))
-        wanted = f"alias {req.alias}: {req.count} device{'s' if req.count != 1 else ''} requested"
-        everywhere = frozenset(range(len(hosts)))
-        if single.flow(everywhere, relaxed=ANYWHERE) is None:
-            total = sum(model.pools[p].count for p in model.matches[r])
-            usable = sum(
-                model.pools[p].count
-                for p in model.matches[r]
-                if model.rank(r, p, everywhere, everywhere, relaxed=ANYWHERE) is not None
-            )
-            where = _free_by_cell(model, r, frozenset())
-            amount = (
-                f"{total} free on the whole host"
-                if usable == total
-                else f"{usable} of {total} free usable anywhere under policy {req.policy}"
-            )
-            lines.append(
-                f"{wanted}, {amount}" + (f" ({where})" if where else "") + f"; policy {req.policy}"
-            )
-            continue
-        if cpu_assignment is None or single.flow(chosen, relaxed=STRICT) is not None:
-            continue
-        usable = sum(
-            model.pools[p].count
-            for p in model.matches[r]
-            if model.rank(r, p, chosen, mates, relaxed=STRICT) is not None
-        )
-        cells = "{" + ", ".join(str(hosts[h].id) for h in sorted(chosen)) + "}"
-        where = (
-            "there"
-            if req.policy in (pci_request.REQUIRED, pci_request.PREFERRED)
-            else ("under that policy")
-        )
-        elsewhere = _free_by_cell(model, r, chosen)
-        lines.append(
-            f"{wanted} on the guest's cells {cells}, {usable} free {where}"
-            + (f", {elsewhere}" if elsewhere else "")
-            + f"; policy {req.policy}"
-        )
-    if not lines and requests:
-        lines.append(
-            f"PCI requests {pci_request.describe(requests)}: each can be served, but no set "
-            "of host cells the guest fits serves them all together"
-        )
-    return lines
-
-
-def _free_by_cell(model: _Model, r: int, skip: frozenset[int]) -> str:
-    """ "3 free on cell 1, 1 free with no NUMA node" for request r, cells of ``skip`` left out."""
-    counts: dict[int | None, int] = {}
-    for p in model.matches[r]:
-        host = model.pool_host[p]
-        if host is not None and host in skip:
-            continue
-        node = model.pools[p].numa_node
-        counts[node] = counts.get(node, 0) + model.pools[p].count
-    return ", ".join(
-        f"{n} free " + ("with no NUMA node" if node is None else f"on cell {node}")
-        for node, n in sorted(counts.items(), key=lambda kv: (kv[0] is None, kv[0] or 0))
-    )
-
-
 def host_infos(host_topology) -> tuple[HostCellInfo, ...]:
     """(id, socket) of every cell of a host ``NUMATopology``, by index."""
     return tuple(
@@ -588,23 +445,8 @@ def host_infos(host_topology) -> tuple[HostCellInfo, ...]:
     )
 
 
-def fit_problem(problem, host_topology, pci_requests, pci_stats) -> PciFit | None:
-    """:func:`place` on the fit's own :class:`~os_numa.fit.fit.Problem` (its order and cache)."""
-    return place(
-        len(problem.guests),
-        host_infos(host_topology),
-        problem.order,
-        problem.feasible,
-        pci_requests,
-        pci_stats,
-        find_assignment=problem.find,
-    )
-
-
 def device_objects(result: PciFit, host_topology) -> list:
     """The placement's ``pci_devices``: one InstancePCIDevice per assigned device."""
-    from os_numa import objects
-
     return [
         objects.InstancePCIDevice(
             address=str(a.device.address),
@@ -619,7 +461,7 @@ def device_objects(result: PciFit, host_topology) -> list:
     ]
 
 
-def _anywhere(requests: Sequence[PciRequest]) -> list[PciRequest]:
+def anywhere(requests: Sequence[PciRequest]) -> list[PciRequest]:
     """The requests of a guest with no NUMA cells: its policies cannot apply."""
     return [dataclasses.replace(r, policy=pci_request.PREFERRED) for r in requests]
 
@@ -635,7 +477,7 @@ def assign_without_numa(
     """
     stats = stats if stats is not None else PciDeviceStats(())
     hosts = host_infos(host_topology) if host_topology is not None else ()
-    model = _model(_anywhere(requests), stats, hosts)
+    model = build_model(anywhere(requests), stats, hosts)
     units = model.flow(frozenset(), relaxed=ANYWHERE)
     picked = None if units is None else _pick(model, units, (), relaxed=ANYWHERE)
     if picked is None:
@@ -643,54 +485,22 @@ def assign_without_numa(
     return device_objects(PciFit((), picked, relaxed=ANYWHERE), host_topology)
 
 
-def explain_without_numa(
-    requests: Sequence[PciRequest], stats: PciDeviceStats | None, host_topology=None
-) -> str:
-    """Why :func:`assign_without_numa` found too few devices, as one sentence."""
-    stats = stats if stats is not None else PciDeviceStats(())
-    hosts = host_infos(host_topology) if host_topology is not None else ()
-    lines = [
-        line.rsplit("; policy ", 1)[0] for line in explain(hosts, None, _anywhere(requests), stats)
-    ]
-    return "the PCI devices cannot be served: " + ". ".join(lines)
-
-
-def fit_instance(instance_topology, problem, host_topology, pci_requests, pci_stats):
-    """The placement with devices, or None: the PCI branch of ``numa_fit_instance_to_host``."""
-    from os_numa.fit.fit import build_placement
-
-    result = fit_problem(problem, host_topology, pci_requests, pci_stats)
-    if result is None:
-        return None
-    placement = build_placement(instance_topology, problem, result.assignment)
-    placement.pci_devices = device_objects(result, host_topology)
-    return placement
-
-
-def explain_problem(problem, host_topology, pci_requests, pci_stats) -> str:
-    """Why the devices rule the fit out, as one sentence for ``FitReport.reason``."""
-    lines = explain(host_infos(host_topology), problem.assignment(), pci_requests, pci_stats)
-    return "the PCI devices cannot be served: " + ". ".join(lines)
-
-
 __all__ = [
     "ANYWHERE",
     "AssignedDevice",
-    "assign_without_numa",
-    "explain_without_numa",
     "HostCellInfo",
     "LOCAL",
+    "Model",
     "NO_NUMA_INFO",
     "NO_NUMA_OK",
     "PciFit",
     "REMOTE",
     "SAME_SOCKET",
     "STRICT",
+    "anywhere",
+    "assign_without_numa",
+    "build_model",
     "device_objects",
-    "explain",
-    "explain_problem",
-    "fit_instance",
-    "fit_problem",
     "host_infos",
     "place",
 ]

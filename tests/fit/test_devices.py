@@ -9,9 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from os_numa import hardware, objects
-from os_numa.pci import fit as pci_fit
+from os_numa.fit import device_reasons
+from os_numa.fit import devices as pci_fit
+from os_numa.fit.devices import HostCellInfo
 from os_numa.pci.devices import PciAddress, PciDevice
-from os_numa.pci.fit import HostCellInfo
 from os_numa.pci.request import PciRequest, parse_alias_spec, parse_aliases
 from os_numa.pci.stats import PciDeviceStats
 from tests.fixtures_topology import sample_host
@@ -316,12 +317,14 @@ def test_explain_names_the_failing_alias():
     hosts = (HostCellInfo(0, 0), HostCellInfo(1, 1))
     devices = _devices([(0, "A"), (1, "A"), (1, "A"), (1, "A")])
     requests = [_request("nic1", 2, "required")]
-    lines = pci_fit.explain(hosts, (0,), requests, PciDeviceStats(devices))
+    lines = device_reasons.request_lines(hosts, (0,), requests, PciDeviceStats(devices))
     assert lines == [
         "alias nic1: 2 devices requested on the guest's cells {0}, 1 free there, "
         "3 free on cell 1; policy required"
     ]
-    lines = pci_fit.explain(hosts, (0,), [_request("nic1", 5, "legacy")], PciDeviceStats(devices))
+    lines = device_reasons.request_lines(
+        hosts, (0,), [_request("nic1", 5, "legacy")], PciDeviceStats(devices)
+    )
     assert lines == [
         "alias nic1: 5 devices requested, 4 free on the whole host "
         "(1 free on cell 0, 3 free on cell 1); policy legacy"
@@ -474,13 +477,13 @@ def test_explain_fit_names_the_alias_and_counts():
 def test_explain_device_without_numa_node_under_required():
     hosts = (HostCellInfo(0, 0), HostCellInfo(1, 1))
     stats = PciDeviceStats(_devices([(None, "B"), (1, "A")]))
-    lines = pci_fit.explain(hosts, (0,), [_request("t4", 1, "required", "B")], stats)
+    lines = device_reasons.request_lines(hosts, (0,), [_request("t4", 1, "required", "B")], stats)
     assert lines == [
         "alias t4: 1 device requested, 0 of 1 free usable anywhere under policy required "
         "(1 free with no NUMA node); policy required"
     ]
     both = [_request("a", 1, "required", "A"), _request("b", 1, "legacy", "B")]
-    assert pci_fit.explain(hosts, (0,), both, stats) == [
+    assert device_reasons.request_lines(hosts, (0,), both, stats) == [
         "alias a: 1 device requested on the guest's cells {0}, 0 free there, "
         "1 free on cell 1; policy required"
     ]
@@ -494,7 +497,7 @@ def test_guest_without_numa_topology_gets_any_devices():
     assert pci_fit.assign_without_numa(parse_alias_spec("vf:9", ALIASES), sample_stats()) is None
     assert pci_fit.assign_without_numa(requests, None) is None
     short = parse_alias_spec("vf:9", ALIASES, "required")
-    assert pci_fit.explain_without_numa(short, sample_stats(), sample_host()) == (
+    assert device_reasons.without_numa_reason(short, sample_stats(), sample_host()) == (
         "the PCI devices cannot be served: alias vf: 9 devices requested, 8 free on the whole "
         "host (4 free on cell 0, 4 free on cell 1)"
     )
