@@ -1,6 +1,6 @@
 """The device part of the placement search: which host cells can serve the PCI requests.
 
-The PCI device *model* (devices, pools, requests) lives in :mod:`os_numa.pci`;
+The PCI device *model* (devices, pools, requests) lives in ``os_numa.pci``;
 this module is the search over it, run by :mod:`os_numa.fit.fit` as part of
 the fit. Why a search failed is worded by :mod:`os_numa.fit.device_reasons`.
 
