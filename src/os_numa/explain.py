@@ -187,8 +187,8 @@ def explain_problem(
     if pci_requests and assignment is not None:
         # PCI devices couple the guest cells (os_numa.fit.devices); explain them when they
         # fail, with the per-cell verdicts that show where the guest cells could go instead.
-        found = fit_devices(problem, host_topology, pci_requests, pci_stats)
-        if found is None:
+        served = fit_devices(problem, host_topology, pci_requests, pci_stats)
+        if served is None:
             return FitReport(
                 fits=False,
                 placement=None,
@@ -198,8 +198,8 @@ def explain_problem(
                     devices.host_infos(host_topology), assignment, pci_requests, pci_stats
                 ),
             )
-        pci_placement = build_placement(instance_topology, problem, found.assignment)
-        pci_placement.pci_devices = devices.device_objects(found, host_topology)
+        pci_placement = build_placement(instance_topology, problem, served.assignment)
+        pci_placement.pci_devices = devices.device_objects(served, host_topology)
     if assignment is not None:
         return FitReport(
             fits=True,
