@@ -33,11 +33,10 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from os_numa import constraints, exception
-from os_numa.compute import capacity
 from os_numa.compute import claims as claims_mod
 from os_numa.compute.claims import Claim
 from os_numa.compute.instance import (
@@ -45,13 +44,11 @@ from os_numa.compute.instance import (
     flavor_resources,
     instance_image_meta,
     instance_uuid,
-    overhead_resources,
 )
 from os_numa.objects import (
     InstanceNUMATopology,
     MigrationContext,
     NUMATopology,
-    NUMATopologyLimits,
 )
 from os_numa.pci.stats import PciDeviceStats
 
@@ -168,8 +165,8 @@ class MoveClaimsMixin:
     """Move claims for :class:`~os_numa.compute.resource_tracker.ResourceTracker`.
 
     The tracker provides ``_lock``, ``_host``, ``_pci``, ``_claims``,
-    ``_capacity``, ``driver``, ``conf``, ``limits``, ``_pci_requests``,
-    ``_pci_changed``, ``_reapply`` and ``_account``; this class keeps the
+    ``_pci_requests``, ``_pci_changed``, ``_fit_claim`` (the claim step that an
+    instance claim takes too), ``_reapply`` and ``_account``; this class keeps the
     destination side of each move in ``_moves`` (instance uuid -> :class:`Move`).
     """
 
@@ -181,14 +178,16 @@ class MoveClaimsMixin:
         _host: NUMATopology
         _pci: PciDeviceStats | None
         _claims: dict[str, Claim]
-        _capacity: capacity.Capacity
-        driver: Any
-        conf: Any
-        limits: NUMATopologyLimits | None
 
         def _pci_requests(self, instance: Any) -> list: ...
 
         def _pci_changed(self, devices: Any, free: bool = False) -> PciDeviceStats | None: ...
+
+        # (uuid, subject, request, resources, pci_requests, cell_mapping) ->
+        # (claim, placement, host, pci): see ResourceTracker._fit_claim.
+        _fit_claim: Callable[
+            ..., tuple[Claim, InstanceNUMATopology | None, NUMATopology, PciDeviceStats | None]
+        ]
 
         def _reapply(
             self, claim: Claim, host: NUMATopology, pci: PciDeviceStats | None, why: str = ""
@@ -261,24 +260,9 @@ class MoveClaimsMixin:
         with self._lock:
             if uuid in self._moves:
                 raise exception.InstanceMoveInProgress(instance=uuid)
-            placement, host, devices = claims_mod.place(
-                self._host,
-                request,
-                self.limits,
-                self.conf,
-                pci_requests,
-                self._pci,
-                cell_mapping=cell_mapping,
+            claim, placement, host, pci = self._fit_claim(
+                uuid, target, request, resources, pci_requests, cell_mapping
             )
-            pci = self._pci_changed(devices)
-            target.numa_topology = placement
-            target.pci_devices = [] if placement is not None else list(devices)
-            overhead = overhead_resources(
-                self.driver.estimate_instance_overhead(target), self.driver
-            )
-            claim = claims_mod.make_claim(uuid, placement, resources, overhead, devices)
-            others = [*self._claims.values(), *self._move_claims(), claim]
-            capacity.check(host, others, self._capacity, claim, self.driver)
             old_devices = _old_pci_devices(instance)
             move = Move(claim, _cloned(old), tuple(old_devices), new_flavor, migration_id)
             # The fit's placement is new and nobody else's: the instance's context takes
@@ -289,7 +273,7 @@ class MoveClaimsMixin:
                 old_numa_topology=_cloned(old),
                 new_numa_topology=placement,
                 old_pci_devices=[d.obj_clone() for d in old_devices],
-                new_pci_devices=[d.obj_clone() for d in devices],
+                new_pci_devices=[d.obj_clone() for d in claim.pci_devices],
             )
             values: dict[str, Any] = {}
             if new_flavor is not None:

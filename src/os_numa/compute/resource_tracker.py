@@ -22,6 +22,7 @@ from os_numa.compute import capacity, checkpoint
 from os_numa.compute import claims as claims_mod
 from os_numa.compute.claims import Claim
 from os_numa.compute.instance import (
+    Resources,
     flavor_resources,
     instance_image_meta,
     instance_uuid,
@@ -31,7 +32,7 @@ from os_numa.compute.instance import (
 from os_numa.compute.move import MoveClaimsMixin
 from os_numa.compute.summary import Usage, summarize
 from os_numa.fit import verify
-from os_numa.objects import NUMATopology, NUMATopologyLimits
+from os_numa.objects import InstanceNUMATopology, NUMATopology, NUMATopologyLimits
 from os_numa.pci import request as pci_request
 from os_numa.pci.devices import PciDevice
 from os_numa.pci.stats import PciDeviceStats
@@ -405,40 +406,71 @@ class ResourceTracker(MoveClaimsMixin):
         with self._lock:
             if uuid in self._claims:
                 raise exception.InstanceAlreadyClaimed(instance=uuid)
-            placement, host, devices = claims_mod.place(
-                self._host,
-                request,
-                self.limits,
-                self.conf,
-                pci_requests,
-                self._pci,
-                cell_mapping=cell_mapping,
+            claim, _, host, pci = self._fit_claim(
+                uuid, instance, request, resources, pci_requests, cell_mapping
             )
-            pci = self._pci_changed(devices)
-            if placement is not None:
-                instance.numa_topology = placement
-            elif devices:
-                instance.pci_devices = devices
             try:
-                overhead = overhead_resources(
-                    self.driver.estimate_instance_overhead(instance), self.driver
-                )
-                claim = claims_mod.make_claim(uuid, placement, resources, overhead, devices)
-                capacity.check(
-                    host,
-                    [*self._claims.values(), *self._move_claims(), claim],
-                    self._capacity,
-                    claim,
-                    self.driver,
-                )
                 self._commit(host, pci, {**self._claims, uuid: claim})
             except BaseException:
-                instance.numa_topology = previous
-                if placement is None and devices:
-                    instance.pci_devices = []
+                _unrecord(instance, previous, claim.placement, claim.pci_devices)
                 raise
             self._in_flight.add(uuid)
         return claim, previous
+
+    def _fit_claim(
+        self,
+        uuid: str,
+        subject: Any,
+        request: InstanceNUMATopology | None,
+        resources: Resources,
+        pci_requests: list,
+        cell_mapping: Sequence[int] | None = None,
+    ) -> tuple[Claim, InstanceNUMATopology | None, NUMATopology, PciDeviceStats | None]:
+        """Fit ``request`` on the host as used now and make the claim ``uuid`` would hold.
+
+        The one claim step of an instance claim and a move claim: the caller holds
+        the lock and records the result, (the claim, the fit's own placement, the
+        host with it applied, the PCI stats with its devices used); nothing of the
+        tracker changes here. ``subject`` (the instance, or a stand-in for it) gets
+        the placement (or, without a NUMA request, the devices) first, since the
+        driver's overhead estimate reads them; when the estimate or the host-wide
+        capacity check fails, it gets its values back.
+
+        :raises ComputeResourcesUnavailable: nothing fits.
+        :raises InsufficientHostCapacity: it fits, but not with the driver's overhead.
+        :raises Invalid: the overhead estimate is not valid.
+        """
+        placement, host, devices = claims_mod.place(
+            self._host,
+            request,
+            self.limits,
+            self.conf,
+            pci_requests,
+            self._pci,
+            cell_mapping=cell_mapping,
+        )
+        pci = self._pci_changed(devices)
+        previous = getattr(subject, "numa_topology", None)
+        if placement is not None:
+            subject.numa_topology = placement
+        elif devices:
+            subject.pci_devices = devices
+        try:
+            overhead = overhead_resources(
+                self.driver.estimate_instance_overhead(subject), self.driver
+            )
+            claim = claims_mod.make_claim(uuid, placement, resources, overhead, devices)
+            capacity.check(
+                host,
+                [*self._claims.values(), *self._move_claims(), claim],
+                self._capacity,
+                claim,
+                self.driver,
+            )
+        except BaseException:
+            _unrecord(subject, previous, placement, devices)
+            raise
+        return claim, placement, host, pci
 
     def _abort(self, instance: Any, claim: Claim, previous: Any) -> None:
         with self._lock:
@@ -453,9 +485,7 @@ class ResourceTracker(MoveClaimsMixin):
                 # The guest failed: it holds nothing, even if the checkpoint could not be
                 # rewritten (a restart then refuses the stale checkpoint, naming the claim).
                 self._host, self._pci, self._claims = host, pci, remaining
-            instance.numa_topology = previous
-            if claim.placement is None and claim.pci_devices:
-                instance.pci_devices = []
+            _unrecord(instance, previous, claim.placement, claim.pci_devices)
 
     def _reapply(
         self, claim: Claim, host: NUMATopology, pci: PciDeviceStats | None, why: str = ""
@@ -526,6 +556,14 @@ class ResourceTracker(MoveClaimsMixin):
             raise exception.InstanceUsageConflict(instance=uuid, reason=str(exc)) from exc
         claim = claims_mod.make_claim(uuid, placement, resources, overhead, devices)
         return claim, host
+
+
+def _unrecord(instance: Any, previous: Any, placement: Any, devices: Any) -> None:
+    """Give ``instance`` back what it had before a claim's ``placement`` (or, without
+    one, its ``devices``) was recorded on it."""
+    instance.numa_topology = previous
+    if placement is None and devices:
+        instance.pci_devices = []
 
 
 def _in_order(rebuilt: dict[str, Claim], given: Sequence[Any]) -> dict[str, Claim]:
