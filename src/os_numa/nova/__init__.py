@@ -13,8 +13,6 @@ doc/source/nova.rst.
 
 from __future__ import annotations
 
-import importlib
-
 
 def install() -> list[str]:
     """Make Nova use os-numa for constraints, fitting and usage; see :mod:`os_numa.nova.patch`."""
@@ -27,8 +25,11 @@ def uninstall() -> None:
 
 
 def _patch():
-    # Imported on use: the package must stay importable without Nova (primitives).
-    return importlib.import_module("os_numa.nova.patch")
+    # Nova (the extra os-numa[nova]): os_numa.nova.patch imports it, and this package
+    # must import without it (os_numa.nova.primitives needs no Nova).
+    from os_numa.nova import patch
+
+    return patch
 
 
 __all__ = ["install", "uninstall"]

@@ -23,6 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] not in SERVICES:
         print(f"usage: os-numa-nova {{{','.join(SERVICES)}}} [nova options]", file=sys.stderr)
         return 2
+    # Nova (the extra os-numa[nova]): the service module is named on the command line.
     service = importlib.import_module(f"nova.cmd.{argv[0]}")
     nova.install()
     sys.argv = [f"nova-{argv[0]}", *argv[1:]]
