@@ -62,16 +62,7 @@ def _add_host_options(parser: argparse.ArgumentParser) -> None:
         metavar="URI",
         help="read the capabilities from a libvirt connection, e.g. qemu:///system",
     )
-    source.add_argument(
-        "--cpu-dedicated-set",
-        metavar="SPEC",
-        help="[compute] cpu_dedicated_set: host CPUs that may be pinned, e.g. 2-15,18-31",
-    )
-    source.add_argument(
-        "--cpu-shared-set",
-        metavar="SPEC",
-        help="[compute] cpu_shared_set: host CPUs for floating vCPUs and shared emulator threads",
-    )
+    _add_cpu_set_options(source)
     source.add_argument(
         "--pci-devices",
         metavar="FILE",
@@ -95,17 +86,15 @@ def _add_host_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_config_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--config-file",
-        metavar="FILE",
-        action="append",
-        default=[],
-        help=(
-            "an oslo.config file with [compute], [libvirt], [os_numa] and [pci] options "
-            "(e.g. a compute node's nova.conf); command-line CPU sets override it; repeatable"
-        ),
-    )
+def _add_config_option(
+    parser: argparse.ArgumentParser,
+    text: str = (
+        "an oslo.config file with [compute], [libvirt], [os_numa] and [pci] options "
+        "(e.g. a compute node's nova.conf); command-line CPU sets override it; repeatable"
+    ),
+) -> None:
+    """``--config-file``, repeatable; ``text`` is its help."""
+    parser.add_argument("--config-file", metavar="FILE", action="append", default=[], help=text)
 
 
 def _add_flavor_options(parser: argparse.ArgumentParser, required: bool = True) -> None:
@@ -161,6 +150,40 @@ def _add_flavor_options(parser: argparse.ArgumentParser, required: bool = True) 
     )
 
 
+def _add_command(
+    commands: Any, name: str, summary: str, description: str, epilog: str | None = None
+) -> argparse.ArgumentParser:
+    """A subcommand; its ``epilog``, when it has one, is printed as written."""
+    if epilog is None:
+        return commands.add_parser(name, help=summary, description=description)
+    return commands.add_parser(
+        name,
+        help=summary,
+        description=description,
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def _add_format_option(parser: Any, choices: tuple[str, ...], text: str | None = None) -> None:
+    """``--format``, one of ``choices``, the first by default; ``text`` is its help."""
+    parser.add_argument("--format", choices=choices, default=choices[0], help=text)
+
+
+def _add_cpu_set_options(group: Any) -> None:
+    """``--cpu-dedicated-set`` and ``--cpu-shared-set``, the host's [compute] CPU sets."""
+    group.add_argument(
+        "--cpu-dedicated-set",
+        metavar="SPEC",
+        help="[compute] cpu_dedicated_set: host CPUs that may be pinned, e.g. 2-15,18-31",
+    )
+    group.add_argument(
+        "--cpu-shared-set",
+        metavar="SPEC",
+        help="[compute] cpu_shared_set: host CPUs for floating vCPUs and shared emulator threads",
+    )
+
+
 def _add_color_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--color",
@@ -172,16 +195,14 @@ def _add_color_option(parser: argparse.ArgumentParser) -> None:
 
 def _add_fleet_parser(commands: Any, epilog: str) -> argparse.ArgumentParser:
     """``fleet``: hosts, a Placement service and a sequence of guests (:mod:`os_numa.cmd.fleet`)."""
-    parser = commands.add_parser(
+    parser = _add_command(
+        commands,
         "fleet",
-        help="place a sequence of flavors on many hosts through OpenStack Placement",
-        description=(
-            "Register hosts in a Placement service (one child provider per NUMA cell), "
-            "then place a sequence of flavors through allocation candidates, the NUMA "
-            "fit and allocations, and print what happened."
-        ),
-        epilog=epilog,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "place a sequence of flavors on many hosts through OpenStack Placement",
+        "Register hosts in a Placement service (one child provider per NUMA cell), "
+        "then place a sequence of flavors through allocation candidates, the NUMA "
+        "fit and allocations, and print what happened.",
+        epilog,
     )
     hosts = parser.add_argument_group("hosts")
     hosts.add_argument(
@@ -199,8 +220,7 @@ def _add_fleet_parser(commands: Any, epilog: str) -> argparse.ArgumentParser:
         help="copies of the built-in host (default: 10 when no --capabilities is given)",
     )
     hosts.add_argument("--host-prefix", default="host", help="name prefix of the copies")
-    hosts.add_argument("--cpu-dedicated-set", metavar="SPEC", help="[compute] cpu_dedicated_set")
-    hosts.add_argument("--cpu-shared-set", metavar="SPEC", help="[compute] cpu_shared_set")
+    _add_cpu_set_options(hosts)
     service = parser.add_argument_group("Placement")
     where = service.add_mutually_exclusive_group()
     where.add_argument(
@@ -225,12 +245,8 @@ def _add_fleet_parser(commands: Any, epilog: str) -> argparse.ArgumentParser:
         action="store_true",
         help="delete the run's allocations and providers at the end",
     )
-    parser.add_argument(
-        "--config-file",
-        metavar="FILE",
-        action="append",
-        default=[],
-        help="oslo.config file: [compute] CPU sets, [placement] ratios and Keystone auth",
+    _add_config_option(
+        parser, "oslo.config file: [compute] CPU sets, [placement] ratios and Keystone auth"
     )
     guests = parser.add_argument_group("guests")
     guests.add_argument(
@@ -241,7 +257,7 @@ def _add_fleet_parser(commands: Any, epilog: str) -> argparse.ArgumentParser:
         help="one flavor per option; the sequence cycles through them (default: a mix)",
     )
     guests.add_argument("--boots", metavar="N", type=int, default=None, help="guests to place")
-    parser.add_argument("--format", choices=("text", "json"), default="text")
+    _add_format_option(parser, ("text", "json"))
     return parser
 
 
@@ -258,85 +274,77 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"os-numa {os_numa.__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    place = commands.add_parser(
+    place = _add_command(
+        commands,
         "place",
-        help="fit a flavor onto a host and print the placement",
-        description="Fit a flavor (and image properties) onto a host and print the placement.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "fit a flavor onto a host and print the placement",
+        "Fit a flavor (and image properties) onto a host and print the placement.",
+        EPILOG,
     )
     _add_host_options(place)
     _add_config_option(place)
     _add_flavor_options(place)
-    place.add_argument(
-        "--format",
-        choices=("picture", "json", "xml"),
-        default="picture",
-        help=(
-            "picture of the host (default), the placement as JSON (schema "
-            "os-numa/placement/v1), or the domain XML"
-        ),
+    _add_format_option(
+        place,
+        ("picture", "json", "xml"),
+        "picture of the host (default), the placement as JSON (schema "
+        "os-numa/placement/v1), or the domain XML",
     )
     _add_color_option(place)
 
-    host = commands.add_parser(
+    host = _add_command(
+        commands,
         "host",
-        help="print the picture of a host alone",
-        description="Print the host's NUMA cells, cores and threads, and what is in use.",
+        "print the picture of a host alone",
+        "Print the host's NUMA cells, cores and threads, and what is in use.",
     )
     _add_host_options(host)
     _add_config_option(host)
-    host.add_argument(
-        "--format",
-        choices=("picture", "json"),
-        default="picture",
-        help="picture of the host (default), or the host as JSON (schema os-numa/host/v1)",
+    _add_format_option(
+        host,
+        ("picture", "json"),
+        "picture of the host (default), or the host as JSON (schema os-numa/host/v1)",
     )
     _add_color_option(host)
 
-    validate = commands.add_parser(
+    validate = _add_command(
+        commands,
         "validate-flavor",
-        help="check a flavor's extra specs without a host",
-        description=(
-            "Check a flavor's extra specs and image properties and summarise the "
-            "requested topology."
-        ),
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "check a flavor's extra specs without a host",
+        "Check a flavor's extra specs and image properties and summarise the requested topology.",
+        EPILOG,
     )
     _add_config_option(validate)
     _add_flavor_options(validate)
-    validate.add_argument(
-        "--format",
-        choices=("text", "json"),
-        default="text",
-        help="a summary (default), or the request as JSON (schema os-numa/flavor/v1)",
+    _add_format_option(
+        validate,
+        ("text", "json"),
+        "a summary (default), or the request as JSON (schema os-numa/flavor/v1)",
     )
     _add_audit_parser(commands)
     _add_fleet_parser(commands, EPILOG)
     _add_migrate_parser(commands)
 
-    completion = commands.add_parser(
+    completion = _add_command(
+        commands,
         "completion",
-        help="print the bash or zsh completion script",
-        description="Print a completion script for os-numa's subcommands, options and values.",
-        epilog=COMPLETION_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "print the bash or zsh completion script",
+        "Print a completion script for os-numa's subcommands, options and values.",
+        COMPLETION_EPILOG,
     )
     completion.add_argument("shell", choices=("bash", "zsh"), help="the shell to complete in")
     return parser
 
 
 def _add_audit_parser(commands) -> None:
-    audit = commands.add_parser(
+    audit = _add_command(
+        commands,
         "audit",
-        help="compare what libvirt enforces with what os-numa would account",
-        description=(
-            "Read every running and defined domain of a libvirt connection back into "
-            "its placement and report, per domain, whatever os-numa would not have "
-            "placed (overlapping pins, pins outside cpu_dedicated_set, memory not bound "
-            "to the vCPUs' cell...). Exit 0 when clean, 1 on drift, 2 for invalid input."
-        ),
+        "compare what libvirt enforces with what os-numa would account",
+        "Read every running and defined domain of a libvirt connection back into "
+        "its placement and report, per domain, whatever os-numa would not have "
+        "placed (overlapping pins, pins outside cpu_dedicated_set, memory not bound "
+        "to the vCPUs' cell...). Exit 0 when clean, 1 on drift, 2 for invalid input.",
     )
     audit.add_argument(
         "--connect",
@@ -349,33 +357,29 @@ def _add_audit_parser(commands) -> None:
         metavar="FILE",
         help="the host's capabilities XML (default: the connection's own)",
     )
-    audit.add_argument("--cpu-dedicated-set", metavar="SPEC", help="[compute] cpu_dedicated_set")
-    audit.add_argument("--cpu-shared-set", metavar="SPEC", help="[compute] cpu_shared_set")
+    _add_cpu_set_options(audit)
     _add_config_option(audit)
     audit.add_argument(
         "--checkpoint",
         metavar="FILE",
         help="a resource tracker checkpoint to compare with the host and its domains",
     )
-    audit.add_argument(
-        "--format",
-        choices=("text", "json"),
-        default="text",
-        help="a report per domain (default), or JSON (schema os-numa/audit/v1)",
+    _add_format_option(
+        audit,
+        ("text", "json"),
+        "a report per domain (default), or JSON (schema os-numa/audit/v1)",
     )
 
 
 def _add_migrate_parser(commands) -> None:
-    migrate = commands.add_parser(
+    migrate = _add_command(
+        commands,
         "migrate",
-        help="fit a running guest's domain onto another host and rewrite its XML",
-        description=(
-            "Read a guest's placement from its domain XML, fit it on the destination host "
-            "(keeping its shape, as a live migration does; or fitting --flavor, as a resize "
-            "does) and print the destination placement and the domain XML rewritten for it."
-        ),
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "fit a running guest's domain onto another host and rewrite its XML",
+        "Read a guest's placement from its domain XML, fit it on the destination host "
+        "(keeping its shape, as a live migration does; or fitting --flavor, as a resize "
+        "does) and print the destination placement and the domain XML rewritten for it.",
+        EPILOG,
     )
     migrate.add_argument(
         "--source-xml",
@@ -394,14 +398,11 @@ def _add_migrate_parser(commands) -> None:
     _add_host_options(migrate)
     _add_config_option(migrate)
     _add_flavor_options(migrate, required=False)
-    migrate.add_argument(
-        "--format",
-        choices=("picture", "json", "xml"),
-        default="picture",
-        help=(
-            "picture of the destination and the domain XML (default), the placement as "
-            "JSON (schema os-numa/placement/v1, with the XML in domain_xml), or the XML alone"
-        ),
+    _add_format_option(
+        migrate,
+        ("picture", "json", "xml"),
+        "picture of the destination and the domain XML (default), the placement as "
+        "JSON (schema os-numa/placement/v1, with the XML in domain_xml), or the XML alone",
     )
     _add_color_option(migrate)
 

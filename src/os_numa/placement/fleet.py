@@ -21,39 +21,34 @@ from os_numa.placement import tree as tree_mod
 from os_numa.placement.client import PlacementClient
 from os_numa.placement.scheduler import Decision, FleetHost, Scheduler, Stats, register_host
 
+_ISOLATE = {"hw:emulator_threads_policy": "isolate"}
+
 #: The benchmark's flavors, cycled: dedicated, isolate, realtime, multi-cell, huge pages.
-MIXED_FLAVORS: tuple[Flavor, ...] = (
-    Flavor(vcpus=4, memory_mb=4096, name="dedicated-4", extra_specs={"hw:cpu_policy": "dedicated"}),
+#: Every one pins its vCPUs (``hw:cpu_policy=dedicated``).
+MIXED_FLAVORS: tuple[Flavor, ...] = tuple(
     Flavor(
-        vcpus=2,
-        memory_mb=2048,
-        name="isolate-2",
-        extra_specs={"hw:cpu_policy": "dedicated", "hw:emulator_threads_policy": "isolate"},
-    ),
-    Flavor(
-        vcpus=4,
-        memory_mb=2048,
-        name="realtime-4",
-        extra_specs={
-            "hw:cpu_policy": "dedicated",
-            "hw:cpu_realtime": "yes",
-            "hw:cpu_realtime_mask": "^0",
-            "hw:emulator_threads_policy": "isolate",
-            "hw:mem_page_size": "2048",
-        },
-    ),
-    Flavor(
-        vcpus=8,
-        memory_mb=8192,
-        name="multicell-8",
-        extra_specs={"hw:cpu_policy": "dedicated", "hw:numa_nodes": "2"},
-    ),
-    Flavor(
-        vcpus=6,
-        memory_mb=6144,
-        name="isolate-6",
-        extra_specs={"hw:cpu_policy": "dedicated", "hw:emulator_threads_policy": "isolate"},
-    ),
+        vcpus=vcpus,
+        memory_mb=memory_mb,
+        name=name,
+        extra_specs={"hw:cpu_policy": "dedicated", **specs},
+    )
+    for name, vcpus, memory_mb, specs in (
+        ("dedicated-4", 4, 4096, {}),
+        ("isolate-2", 2, 2048, _ISOLATE),
+        (
+            "realtime-4",
+            4,
+            2048,
+            {
+                "hw:cpu_realtime": "yes",
+                "hw:cpu_realtime_mask": "^0",
+                **_ISOLATE,
+                "hw:mem_page_size": "2048",
+            },
+        ),
+        ("multicell-8", 8, 8192, {"hw:numa_nodes": "2"}),
+        ("isolate-6", 6, 6144, _ISOLATE),
+    )
 )
 
 
