@@ -51,6 +51,18 @@ def test_free_threads_and_whole_cores():
     assert smt.whole_free_cores(cores, free) == ((2, 3),)
 
 
+def test_free_by_core_is_the_three_queries_in_one_pass():
+    cores = ((0, 8), (1, 9), (2, 10), (3, 11))
+    split = frozenset({(1, 9)})
+    free = {0, 1, 9, 2, 10}
+    found = smt.free_by_core(cores, free, split)
+    assert found.parts == (((0,), False), ((1, 9), False), ((2, 10), True))
+    assert found.cores == ((0,), (1, 9), (2, 10))
+    assert found.whole == ((2, 10),)  # a split core is never whole, even when all free
+    assert found.parts == smt.free_parts(cores, free, split)
+    assert smt.free_by_core(cores, set()) == ((), (), ())
+
+
 def test_core_of():
     cores = ((0, 8), (1, 9))
     assert smt.core_of(cores, 9) == (1, 9)

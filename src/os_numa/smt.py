@@ -10,6 +10,7 @@ come out as 6, 2, 5, 4; see ``doc/source/fitting.rst``).
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
+from typing import NamedTuple
 
 Core = tuple[int, ...]
 
@@ -70,6 +71,44 @@ def threads_per_core(cores: Iterable[Core]) -> int:
     return max(map(len, cores), default=1)
 
 
+class FreeCores(NamedTuple):
+    """A cell's free CPUs by core, in core order (see :func:`free_by_core`)."""
+
+    #: Each core's free CPUs with whether that is the whole core, for cores with any.
+    parts: tuple[tuple[Core, bool], ...]
+    #: Each core's free CPUs, for cores with any (the parts alone).
+    cores: tuple[Core, ...]
+    #: The cores every thread of which is free (and not split).
+    whole: tuple[Core, ...]
+
+
+def free_by_core(
+    cores: Iterable[Core],
+    free: set[int] | frozenset[int],
+    split: frozenset[Core] = frozenset(),
+) -> FreeCores:
+    """:func:`free_parts`, :func:`free_threads` and :func:`whole_free_cores` in one pass.
+
+    A core in ``split`` (see :func:`split_cores_of`) is never whole.
+    """
+    parts = []
+    free_cores = []
+    whole = []
+    for core in cores:
+        if free.issuperset(core):
+            if split and core in split:
+                parts.append((core, False))
+            else:
+                parts.append((core, True))
+                whole.append(core)
+            free_cores.append(core)
+        elif not free.isdisjoint(core):
+            part = tuple([cpu for cpu in core if cpu in free])
+            parts.append((part, False))
+            free_cores.append(part)
+    return FreeCores(tuple(parts), tuple(free_cores), tuple(whole))
+
+
 def free_parts(
     cores: Iterable[Core],
     free: set[int] | frozenset[int],
@@ -79,28 +118,12 @@ def free_parts(
 
     A core in ``split`` (see :func:`split_cores_of`) is never whole.
     """
-    parts = _free_parts(cores, free)
-    if split:  # rare: only cells whose sets split cores pay for the lookups
-        # A whole free core's part is the core itself.
-        return tuple((part, whole and part not in split) for part, whole in parts)
-    return parts
-
-
-def _free_parts(
-    cores: Iterable[Core], free: set[int] | frozenset[int]
-) -> tuple[tuple[Core, bool], ...]:
-    result = []
-    for core in cores:
-        if free.issuperset(core):
-            result.append((core, True))
-        elif not free.isdisjoint(core):
-            result.append((tuple(cpu for cpu in core if cpu in free), False))
-    return tuple(result)
+    return free_by_core(cores, free, split).parts
 
 
 def free_threads(cores: Iterable[Core], free: set[int] | frozenset[int]) -> tuple[Core, ...]:
     """Each core's free CPUs, for cores with at least one, in core order."""
-    return tuple(part for part, _ in free_parts(cores, free))
+    return free_by_core(cores, free).cores
 
 
 def whole_free_cores(cores: Iterable[Core], free: set[int] | frozenset[int]) -> tuple[Core, ...]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any, cast
 
 from oslo_config import cfg
@@ -74,39 +75,39 @@ class Problem:
         key = (guest, host)
         result = self._outcomes.get(key)
         if result is None:
-            barred = (
-                None
-                if self.allowed is None
-                else restrict.outside(self.allowed[guest], self.hosts[host].id)
-            )
-            if barred is not None:
-                result = barred
-            elif guest == 0 and self.reserve:
-                result = cell_fit(
-                    self.hosts[host],
-                    self.guests[0],
-                    self.reserve,
-                    self.limits,
-                    self.realtime,
-                    self.smt_aware,
-                    self.cache_aware(host),
-                )
-            else:
-                result = cell_fit(
-                    self.hosts[host],
-                    self.guests[guest],
-                    0,
-                    self.limits,
-                    cache_aware=self.cache_aware(host),
-                )
-            self._outcomes[key] = result
+            result = self._outcomes[key] = self._cell_fit(guest, host)
         return result
+
+    def _cell_fit(self, guest: int, host: int) -> CellFit | Shortfall:
+        cell = self.hosts[host]
+        if self.allowed is not None:
+            barred = restrict.outside(self.allowed[guest], cell.id)
+            if barred is not None:
+                return barred
+        if guest == 0 and self.reserve:
+            return cell_fit(
+                cell,
+                self.guests[0],
+                self.reserve,
+                self.limits,
+                self.realtime,
+                self.smt_aware,
+                self.cache_aware(host),
+            )
+        return cell_fit(
+            cell, self.guests[guest], 0, self.limits, cache_aware=self.cache_aware(host)
+        )
 
     def feasible(self, guest: int, host: int) -> bool:
         return isinstance(self.outcome(guest, host), CellFit)
 
     def assignment(self) -> tuple[int, ...] | None:
         """Host cell index per guest cell, Nova's first choice, or None."""
+        if not self.coverage and self.distances is None:
+            # The common answer, without the matching's set-up (pairs tested are cached).
+            found = search.greedy(len(self.guests), self.order, self.feasible)
+            if found is not None:
+                return found
         found = self.find(len(self.guests), self.order, self.feasible)
         return None if found is None else tuple(map(int, found))
 
@@ -117,6 +118,9 @@ class Problem:
         if self.distances is None:
             return search.find_assignment(k, order, feasible, rules or None)
         return affinity.closest_assignment(k, order, feasible, rules, self.distances)
+
+
+_PINNING = attrgetter("pinning")
 
 
 def make_problem(
@@ -155,7 +159,7 @@ def make_problem(
     pack = len(hosts) > len(guests) and bool(
         conf["compute"]["packing_host_numa_cells_allocation_strategy"]
     )
-    pinning = any(g.pinning for g in guests)
+    pinning = any(map(_PINNING, guests))
     emulator = emulator_request(instance_topology)
     reserve = emulator_reserve(emulator, guests)
     smt_aware = bool(reserve) and bool(conf["os_numa"]["emulator_threads_smt_aware"])

@@ -79,7 +79,7 @@ def _smt_aware_reserve(
         if used.isdisjoint(part):
             (whole if whole_core else partly).extend(part)
         else:
-            partly.extend(cpu for cpu in part if cpu not in used)
+            partly += [cpu for cpu in part if cpu not in used]
         if len(partly) >= reserve:  # partly used cores come first: no need to look further
             break
     candidates = partly + whole
@@ -147,8 +147,12 @@ def _take(cores: list[smt.Core], per_core: int, count: int) -> tuple[int, ...] |
     """The first ``per_core`` threads of each core, the first ``count`` of them, or None."""
     if per_core * len(cores) < count:
         return None
-    needed = -(-count // per_core)
-    return tuple(chain.from_iterable(core[:per_core] for core in cores[:needed]))[:count]
+    taken: list[int] = []
+    for core in cores:
+        taken += core[:per_core]
+        if len(taken) >= count:
+            break
+    return tuple(taken[:count])
 
 
 def _prefer_threads(free_cores: tuple[smt.Core, ...], count: int) -> tuple[int, ...]:

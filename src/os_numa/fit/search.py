@@ -84,6 +84,23 @@ def find_assignment(
     return tuple(host_order[p] for p in positions)
 
 
+def greedy(k: int, host_order: Sequence[H], feasible: Feasible[H]) -> tuple[H, ...] | None:
+    """Step 1 alone: each guest cell takes the first free host it fits, or None when one
+    fits none left. An answer is :func:`find_assignment`'s (without coverage rules);
+    None means only that the matching steps must decide. ``feasible`` is called at
+    most once per pair, so a caller that caches its answers can go on to
+    :func:`find_assignment` without testing a pair twice."""
+    taken: list[H] = []
+    for g in range(k):
+        for host in host_order:
+            if host not in taken and feasible(g, host):
+                taken.append(host)
+                break
+        else:
+            return None
+    return tuple(taken)
+
+
 def feasibility(
     k: int, host_order: Sequence[H], feasible: Feasible[H]
 ) -> tuple[tuple[H, ...], ...]:

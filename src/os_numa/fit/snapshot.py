@@ -13,7 +13,9 @@ from os_numa.fit.layout import layout_of
 from os_numa.objects import fields
 from os_numa.objects.fast import FieldReader
 
-_PINNED_POLICIES = (fields.CPUAllocationPolicy.DEDICATED, fields.CPUAllocationPolicy.MIXED)
+_PINNED_POLICIES = frozenset(
+    (fields.CPUAllocationPolicy.DEDICATED, fields.CPUAllocationPolicy.MIXED)
+)
 
 
 _HOST_CELL = FieldReader(
@@ -66,9 +68,7 @@ class HostCell:
         "memory_usage",
         "_cell",
         "_cores",
-        "_free_parts",
-        "_free_cores",
-        "_whole_cores",
+        "_free",
         "_split",
         "_threads",
         "_pages",
@@ -89,9 +89,7 @@ class HostCell:
         self.memory_usage: int = memory_usage
         self._cell = cell
         self._cores: tuple[smt.Core, ...] | None = None
-        self._free_parts: tuple[tuple[smt.Core, bool], ...] | None = None
-        self._free_cores: tuple[smt.Core, ...] | None = None
-        self._whole_cores: tuple[smt.Core, ...] | None = None
+        self._free: smt.FreeCores | None = None
         self._split: frozenset[smt.Core] = frozenset()
         self._threads = 0
         self._pages: tuple[Pages, ...] | None = None
@@ -104,10 +102,11 @@ class HostCell:
     @property
     def cache_banks(self) -> tuple[frozenset[int], ...]:
         """The cell's last-level cache banks (CPU sets), read on demand; () when unknown."""
-        if self._banks is None:
-            (banks,) = _BANKS(self._cell)
-            self._banks = tuple(frozenset(bank) for bank in banks or ())
-        return self._banks
+        banks = self._banks
+        if banks is None:
+            (read,) = _BANKS(self._cell)
+            banks = self._banks = tuple(map(frozenset, read)) if read else ()
+        return banks
 
     def restricted(self, cpus: frozenset[int]) -> HostCell:
         """This cell with only ``cpus`` free (the rest as if pinned), for a search that
@@ -116,7 +115,7 @@ class HostCell:
         for name in HostCell.__slots__:
             setattr(copy, name, getattr(self, name))
         copy.free = self.free & cpus
-        copy._free_parts = copy._free_cores = copy._whole_cores = None
+        copy._free = None
         return copy
 
     @property
@@ -149,24 +148,21 @@ class HostCell:
 
         A core with a thread outside ``pcpuset`` (a shared CPU) is never whole.
         """
-        if self._free_parts is None:
-            cores = self.cores
-            self._free_parts = smt.free_parts(cores, self.free, self._split)
-        return self._free_parts
+        return (self._free or self._read_free()).parts
 
     @property
     def free_cores(self) -> tuple[smt.Core, ...]:
         """Each core's free pCPUs, for cores with any, in core order."""
-        if self._free_cores is None:
-            self._free_cores = tuple(part for part, _ in self.free_parts)
-        return self._free_cores
+        return (self._free or self._read_free()).cores
 
     @property
     def whole_cores(self) -> tuple[smt.Core, ...]:
         """Cores every thread of which is free, in core order."""
-        if self._whole_cores is None:
-            self._whole_cores = tuple(part for part, whole in self.free_parts if whole)
-        return self._whole_cores
+        return (self._free or self._read_free()).whole
+
+    def _read_free(self) -> smt.FreeCores:
+        result = self._free = smt.free_by_core(self.cores, self.free, self.split_cores)
+        return result
 
     @property
     def threads(self) -> int:
@@ -178,16 +174,16 @@ class HostCell:
     @property
     def pages(self) -> tuple[Pages, ...]:
         """Page pools, smallest size first."""
-        if self._pages is None:
-            self._pages = tuple(
-                sorted(
-                    Pages(size_kb, total, total - used - reserved, total - reserved)
-                    for size_kb, total, used, reserved in (
-                        _PAGES(p) for p in _MEMPAGES(self._cell)[0]
-                    )
-                )
-            )
-        return self._pages
+        pages = self._pages
+        if pages is None:
+            pools = []
+            for pool in _MEMPAGES(self._cell)[0]:
+                size_kb, total, used, reserved = _PAGES(pool)
+                pools.append(Pages(size_kb, total, total - used - reserved, total - reserved))
+            if len(pools) > 1:
+                pools.sort()
+            pages = self._pages = tuple(pools)
+        return pages
 
 
 class GuestCell(NamedTuple):
@@ -200,14 +196,10 @@ class GuestCell(NamedTuple):
     floating_vcpus: frozenset[int]
     memory: int
     pagesize: int | None
-
-    @property
-    def floating(self) -> int:
-        return len(self.floating_vcpus)
-
-    @property
-    def pinning(self) -> bool:
-        return self.policy in _PINNED_POLICIES
+    #: How many floating vCPUs (``len(floating_vcpus)``).
+    floating: int
+    #: Whether the cell pins vCPUs (policy ``dedicated`` or ``mixed``).
+    pinning: bool
 
 
 class Limits(NamedTuple):
@@ -217,7 +209,8 @@ class Limits(NamedTuple):
 
 def host_cells(host_topology) -> tuple[HostCell, ...]:
     """Snapshot every cell of a ``NUMATopology``."""
-    return tuple(HostCell(index, cell) for index, cell in enumerate(host_topology.cells))
+    (cells,) = _CELLS(host_topology)
+    return tuple(map(HostCell, range(len(cells)), cells))
 
 
 def guest_cells(instance_topology) -> tuple[GuestCell, ...]:
@@ -242,13 +235,15 @@ def guest_cells(instance_topology) -> tuple[GuestCell, ...]:
             )
         cells.append(
             GuestCell(
-                index=index,
-                policy=policy,
-                thread_policy=thread_policy,
-                pinned=pinned,
-                floating_vcpus=floating,
-                memory=memory,
-                pagesize=pagesize,
+                index,
+                policy,
+                thread_policy,
+                pinned,
+                floating,
+                memory,
+                pagesize,
+                len(floating),
+                policy in _PINNED_POLICIES,
             )
         )
     return tuple(cells)
