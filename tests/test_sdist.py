@@ -22,8 +22,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 #: Run inside the unpacked sdist: objects, constraints, CPU specs, errors, options, usage,
-#: the fitting facade, the JSON schemas (package data), the XML config classes and mypy
-#: with the shipped pyproject settings; about 40 s.
+#: the fitting facade, the JSON schemas (package data), the XML config classes, mypy
+#: with the shipped pyproject settings and the import graph's rules; about 40 s.
 SUBSET = (
     "tests/objects",
     "tests/constraints",
@@ -36,6 +36,7 @@ SUBSET = (
     "tests/cmd/test_schema.py",
     "tests/virt/libvirt/test_config.py",
     "tests/test_typing.py",
+    "tests/test_imports.py",
 )
 
 #: Top-level files the sdist must hold besides the package and the grafted directories.
