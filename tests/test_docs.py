@@ -61,12 +61,16 @@ def test_sphinx_builds_with_warnings_as_errors(tmp_path):
 
 
 def test_api_reference_documents_every_module():
-    """Every module of the package has an automodule in api/index.rst."""
+    """Every module and package of the package has an automodule in api/index.rst."""
     package = SOURCE.parent.parent / "src" / "os_numa"
     modules = {
         ".".join(("os_numa", *path.relative_to(package).with_suffix("").parts))
         for path in package.rglob("*.py")
         if not path.name.startswith("_")
+    }
+    modules |= {
+        ".".join(("os_numa", *path.parent.relative_to(package).parts))
+        for path in package.rglob("__init__.py")
     }
     api = (SOURCE / "api" / "index.rst").read_text()
     documented = set(re.findall(r"^\.\. automodule:: (\S+)$", api, re.MULTILINE))
