@@ -172,3 +172,61 @@ def test_a_host_without_numa_topology_accounts_nothing():
     )
     assert hw.numa_usage_from_instance_numa(None, request) is None
     assert hw.numa_usage_from_instance_numa(None, None, free=True) is None
+
+
+# share=True: the same claim for callers that never change a topology in place (the
+# resource tracker), sharing what the claim does not change.
+
+
+def usage_after(host, placement, free=False):
+    return usage(host, placement, free=free, share=True)
+
+
+def _usage_after_cases():
+    huge = ft.host(2, 4, memory=4096, huge_2m=512)
+    pool_host = ft.host(2, 4, dedicated={1, 2, 3, 4, 5, 6, 7}, pool={0}, pool_overcommit=2)
+    return [
+        ("isolate", ft.a1_host(), ft.guest([2, 2], emulator="isolate")),
+        ("thread isolate", ft.a3_host(), ft.guest([2], thread="isolate", emulator="isolate")),
+        ("shared", ft.host(2, 4), ft.guest([2], 512, policy=ft.SHARED)),
+        ("huge pages", huge, ft.guest([1], 512, pagesize=2048)),
+        # The pool pCPU is on cell 0; a 4-vCPU guest goes to cell 1 (3 pCPUs left on 0),
+        # so the pool's cell changes though the guest does not use it.
+        ("pool", pool_host, ft.guest([3, 3], 256, emulator="pool")),
+        ("pool on another cell", pool_host, ft.guest([4], 256, emulator="pool")),
+    ]
+
+
+@pytest.mark.parametrize("case", _usage_after_cases(), ids=lambda case: case[0])
+def test_a_shared_claim_gives_what_the_copying_claim_gives(case):
+    _, host, request = case
+    before = ft.host_state(host)
+    placement = fit(host, request)
+    assert placement is not None
+    claimed = usage_after(host, placement)
+    assert claimed.obj_to_primitive() == usage(host, placement).obj_to_primitive()
+    freed = usage_after(claimed, placement, free=True)
+    assert freed.obj_to_primitive() == usage(claimed, placement, free=True).obj_to_primitive()
+    assert ft.host_state(freed) == before == ft.host_state(host)  # the input never changes
+    used = {cell.id for cell in placement.cells}
+    for old, new in zip(host.cells, claimed.cells, strict=True):
+        in_pool = placement.emulator_pool_cpu in (old.emulator_pool_cpus or ())
+        # A cell the guest does not touch is the host's own; a touched one is new, and
+        # so are its page pools (a claim changes them), never the input's.
+        assert (new is old) == (old.id not in used and not in_pool)
+        if new is not old:
+            assert not {id(p) for p in new.mempages} & {id(p) for p in old.mempages}
+
+
+def test_a_shared_claim_refuses_what_the_copying_claim_refuses_and_changes_nothing():
+    host = ft.a1_host()
+    placement = fit(host, ft.guest([2, 2], emulator="isolate"))
+    claimed = usage_after(host, placement)
+    state = ft.host_state(claimed)
+    with pytest.raises(exception.CPUPinningInvalid):
+        usage_after(claimed, placement)
+    with pytest.raises(exception.CPUUnpinningInvalid):
+        usage_after(host, placement, free=True)
+    assert ft.host_state(claimed) == state
+    assert ft.host_state(host) == ft.host_state(ft.a1_host())
+    assert usage_after(host, None) is host

@@ -25,6 +25,8 @@ def numa_usage_from_instance_numa(
     host_topology: objects.NUMATopology,
     instance_topology: objects.InstanceNUMATopology | None,
     free: bool = False,
+    *,
+    share: bool = False,
 ) -> objects.NUMATopology: ...
 
 
@@ -33,6 +35,8 @@ def numa_usage_from_instance_numa(
     host_topology: None,
     instance_topology: objects.InstanceNUMATopology | None,
     free: bool = False,
+    *,
+    share: bool = False,
 ) -> None: ...
 
 
@@ -40,6 +44,8 @@ def numa_usage_from_instance_numa(
     host_topology: objects.NUMATopology | None,
     instance_topology: objects.InstanceNUMATopology | None,
     free: bool = False,
+    *,
+    share: bool = False,
 ) -> objects.NUMATopology | None:
     """A new host topology with ``instance_topology`` claimed (or released with ``free``).
 
@@ -66,10 +72,31 @@ def numa_usage_from_instance_numa(
         host cell's emulator pool.
     :raises EmulatorPoolCPUInvalid: that pool pCPU is full (claim) or holds no
         guest (release).
+
+    ``share`` is for callers that never change a topology in place, such as the
+    resource tracker: the same checks, errors and values, but the result shares with
+    ``host_topology`` every host cell the guest does not touch and, in the cells it
+    touches, the fields the claim does not change (CPU sets, siblings, distances...);
+    only what changes is built anew, so a claim costs less the more cells the host
+    has. ``instance_topology`` None then gives ``host_topology`` itself. Both the
+    result and ``host_topology`` must then be treated as read-only (``obj_clone``
+    one to change it). Without ``share`` the result shares nothing mutable.
     """
     if host_topology is None:
         return None
+    if share and instance_topology is None:
+        return host_topology
+    return _claimed(host_topology, instance_topology, free, share)
+
+
+def _claimed(
+    host_topology: objects.NUMATopology,
+    instance_topology: objects.InstanceNUMATopology | None,
+    free: bool,
+    share: bool,
+) -> objects.NUMATopology:
     guests: dict[int, list] = {}
+    pool_cpu = None
     if instance_topology is not None:
         known = {cell.id for cell in host_topology.cells}
         for guest_cell in instance_topology.cells:
@@ -79,24 +106,29 @@ def numa_usage_from_instance_numa(
                     f"(host cells: {sorted(known)})"
                 )
             guests.setdefault(guest_cell.id, []).append(guest_cell)
+        pool_cpu = getattr(instance_topology, "emulator_pool_cpu", None)
     sign = -1 if free else 1
     cells = []
     for host_cell in host_topology.cells:
-        values = _cell_values(host_cell)
-        for guest_cell in guests.get(values["id"], ()):
+        touched = guests.get(host_cell.id)
+        if share and not touched and (pool_cpu is None or not _in_pool(host_cell, pool_cpu)):
+            cells.append(host_cell)
+            continue
+        values = _cell_values(host_cell, share)
+        for guest_cell in touched or ():
             _account(values, guest_cell, sign)
         cells.append(new_object(objects.NUMACell, values))
-    if instance_topology is not None:
-        _account_emulator_pool(cells, instance_topology, free)
+    if pool_cpu is not None:
+        _account_emulator_pool(cells, pool_cpu, free)
     return new_object(objects.NUMATopology, {"cells": cells})
 
 
-def _account_emulator_pool(
-    cells: list[objects.NUMACell], instance_topology: objects.InstanceNUMATopology, free: bool
-) -> None:
-    cpu = getattr(instance_topology, "emulator_pool_cpu", None)
-    if cpu is None:
-        return
+def _in_pool(cell: objects.NUMACell, cpu: int) -> bool:
+    # Nova's NUMACell has no emulator pool; neither has a cell from an older primitive.
+    return cpu in (getattr(cell, "emulator_pool_cpus", None) or ())
+
+
+def _account_emulator_pool(cells: list[objects.NUMACell], cpu: int, free: bool) -> None:
     for cell in cells:
         if cpu in cell.emulator_pool_cpus:
             (cell.release_emulator_pool if free else cell.claim_emulator_pool)(cpu)
@@ -105,9 +137,11 @@ def _account_emulator_pool(
     raise exception.EmulatorPoolCPUUnknown(cpu=cpu, pool=cpuset.format_cpu_spec(pool) or "none")
 
 
-def _cell_values(cell: objects.NUMACell) -> dict:
+def _cell_values(cell: objects.NUMACell, share: bool = False) -> dict:
     """The stored field values of ``cell`` with new containers, so that a cell built from
-    them shares nothing mutable with the input.
+    them shares nothing mutable with the input; with ``share``, only the page pools are
+    new (the claim changes them in place) and every other container is the input's
+    (the claim replaces ``pinned_cpus``, never changes it).
 
     Read from the stored (already coerced) values and later built with
     :func:`~os_numa.objects.fast.new_object`: going through the fields' setters
@@ -121,6 +155,8 @@ def _cell_values(cell: objects.NUMACell) -> dict:
         value = raw[attr]
         if name == "mempages":
             value = [_copy_pages(pages) for pages in value]
+        elif share:
+            pass
         elif name == "siblings":
             value = [set(group) for group in value]
         elif isinstance(value, (set, frozenset, dict, list)):

@@ -188,13 +188,15 @@ def apply_placement(
 ) -> NUMATopology:
     """A new host topology with ``placement`` claimed (or released with ``free``).
 
+    It shares what the claim does not change with ``host`` (``share``, see
+    :func:`os_numa.usage.numa_usage_from_instance_numa`): the tracker never changes a
+    topology in place.
+
     :raises CPUPinningInvalid, CPUPinningUnknown, CPUUnpinningInvalid,
         CPUUnpinningUnknown: from :func:`os_numa.hardware.numa_usage_from_instance_numa`;
         ``host`` is never changed.
     """
-    if placement is None:
-        return host
-    return usage.numa_usage_from_instance_numa(host, placement, free=free)
+    return usage.numa_usage_from_instance_numa(host, placement, free=free, share=True)
 
 
 def rebuild_orders(items: Sequence[Any], placement_of: Callable[[Any], Any]) -> list[list[Any]]:
