@@ -32,8 +32,9 @@ def checker() -> ovo_fixture.ObjectVersionChecker:
 #
 # This test fails when an object's fields change but its VERSION does not. To change an
 # object: add or change the field, bump VERSION (minor), add the field to the version
-# history in the class docstring, drop or convert it in obj_make_compatible() for older
-# versions (and bump every parent object whose obj_relationships carry it), then run
+# history in the class docstring, drop it (obj_added_fields) or convert it in
+# obj_make_compatible() for older versions (and bump every parent object whose
+# obj_relationships carry it), then run
 #   .venv/bin/python -m pytest tests/objects/test_base.py -k fingerprint
 # and copy the new "X.Y-hash" from the failure message here. Only the entry of the
 # object you changed (and of parents you bumped) may change; a new object adds a line.
@@ -294,3 +295,28 @@ def test_import_is_silent_and_leaves_the_warning_filters_alone():
         check=False,
     )
     assert (result.returncode, result.stderr) == (0, "")
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split("."))
+
+
+@pytest.mark.parametrize("name", sorted(os_numa_classes()))
+def test_added_fields_name_fields_of_later_versions(name):
+    """obj_added_fields (what a downgrade drops) names real fields, added after 1.0 and
+    no later than the class's VERSION."""
+    cls = os_numa_classes()[name][0]
+    for version, names in cls.obj_added_fields.items():
+        assert set(names) <= set(cls.fields), (version, names)
+        assert (1, 0) < _version(version) <= _version(cls.VERSION), version
+
+
+def test_a_downgrade_drops_the_fields_added_after_its_version():
+    cell = o.NUMACell(
+        id=0, cpuset={0}, pcpuset={1}, memory=512, socket=0, physnets=["a"], cache_banks=[{1}]
+    )
+    data = cell.obj_to_primitive(target_version="1.3")["os_numa_object.data"]
+    assert "socket" in data and "emulator_pool_cpus" in data
+    assert not {"physnets", "distances", "tunneled", "cache_banks"} & set(data)
+    data = cell.obj_to_primitive(target_version="1.1")["os_numa_object.data"]
+    assert not {"socket", "emulator_pool_cpus", "emulator_pool_guests"} & set(data)

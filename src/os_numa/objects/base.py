@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, cast
 
 #: Warnings that oslo.versionedobjects' own imports raise (oslo.messaging ->
 #: oslo.service -> eventlet: "Eventlet is deprecated"). They concern our
@@ -18,6 +19,7 @@ IMPORT_CHAIN_WARNINGS = (
 with warnings.catch_warnings():
     for _message in IMPORT_CHAIN_WARNINGS:
         warnings.filterwarnings("ignore", message=_message)
+    from oslo_utils import versionutils
     from oslo_versionedobjects import base as ovo_base
     from oslo_versionedobjects import fields as ovo_fields
 
@@ -42,6 +44,20 @@ class OsNumaObject(ovo_base.VersionedObject, ovo_base.ComparableVersionedObject)
 
     OBJ_PROJECT_NAMESPACE = "os_numa"
     OBJ_SERIAL_NAMESPACE = "os_numa_object"
+
+    #: The fields added after 1.0, by the version that added them (``{"1.2": ("socket",)}``):
+    #: :meth:`obj_make_compatible` drops them from a primitive for an older version. What
+    #: a downgrade converts or refuses stays in the class's own ``obj_make_compatible``.
+    #: (Typed by a cast, not an annotation: the class annotations are the fields'.)
+    obj_added_fields = cast(Mapping[str, tuple[str, ...]], {})
+
+    def obj_make_compatible(self, primitive: dict[str, Any], target_version: str) -> None:
+        super().obj_make_compatible(primitive, target_version)
+        target = versionutils.convert_version_to_tuple(target_version)
+        for version, names in self.obj_added_fields.items():
+            if target < versionutils.convert_version_to_tuple(version):
+                for name in names:
+                    primitive.pop(name, None)
 
     @classmethod
     def obj_name(cls) -> str:

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from oslo_utils import versionutils
-
 from os_numa import cpuset, exception
 from os_numa.objects import base, fields
 
@@ -78,27 +76,19 @@ class ImageMetaProps(base.OsNumaObject):
     hw_cpu_max_threads: int
     hw_numa_memory_policy: str
 
-    #: Fields added in 1.3, dropped when downgrading.
-    _ADDED_1_3 = (
-        "hw_cpu_sockets",
-        "hw_cpu_cores",
-        "hw_cpu_threads",
-        "hw_cpu_max_sockets",
-        "hw_cpu_max_cores",
-        "hw_cpu_max_threads",
-        "hw_numa_memory_policy",
-    )
-
-    def obj_make_compatible(self, primitive: dict[str, Any], target_version: str) -> None:
-        super().obj_make_compatible(primitive, target_version)
-        if versionutils.convert_version_to_tuple(target_version) < (1, 3):
-            for name in self._ADDED_1_3:
-                primitive.pop(name, None)
-        if versionutils.convert_version_to_tuple(target_version) < (1, 2):
-            primitive.pop("hw_pci_numa_affinity_policy", None)
-        if versionutils.convert_version_to_tuple(target_version) < (1, 1):
-            primitive.pop("traits_required", None)
-            primitive.pop("hw_emulator_threads_mask", None)
+    obj_added_fields = {
+        "1.1": ("traits_required", "hw_emulator_threads_mask"),
+        "1.2": ("hw_pci_numa_affinity_policy",),
+        "1.3": (
+            "hw_cpu_sockets",
+            "hw_cpu_cores",
+            "hw_cpu_threads",
+            "hw_cpu_max_sockets",
+            "hw_cpu_max_cores",
+            "hw_cpu_max_threads",
+            "hw_numa_memory_policy",
+        ),
+    }
 
     def get(self, name: str, default: Any = None) -> Any:
         if name in self.fields and self.obj_attr_is_set(name):

@@ -69,6 +69,8 @@ class InstanceNUMACell(base.OsNumaObject):
         if cpu_pinning is not None:
             self.cpu_pinning = cpu_pinning
 
+    obj_added_fields = {"1.1": ("cpuset_reserved",)}
+
     def obj_make_compatible(self, primitive: dict[str, Any], target_version: str) -> None:
         super().obj_make_compatible(primitive, target_version)
         target = versionutils.convert_version_to_tuple(target_version)
@@ -80,8 +82,6 @@ class InstanceNUMACell(base.OsNumaObject):
             pcpuset = primitive.pop("pcpuset", None)
             if pcpuset:
                 primitive["cpuset"] = tuple(sorted(set(primitive.get("cpuset", ())) | set(pcpuset)))
-        if target < (1, 1):
-            primitive.pop("cpuset_reserved", None)
 
     # cpu_pinning is stored with string keys (oslo dict fields); expose int keys.
     @property
@@ -182,30 +182,28 @@ class InstanceNUMATopology(base.OsNumaObject):
         super().__init__(**kwargs)
         self.obj_set_defaults()
 
+    obj_added_fields = {
+        "1.1": ("emulator_threads_policy",),
+        "1.4": ("pci_devices",),
+        "1.5": ("emulator_threads_count", "emulator_threads_mask"),
+        "1.6": ("realtime_vcpus",),
+        "1.7": ("emulator_pool_cpu",),
+        "1.8": ("iothreads", "iothreads_policy"),
+    }
+
     def obj_make_compatible(self, primitive: dict[str, Any], target_version: str) -> None:
-        super().obj_make_compatible(primitive, target_version)
-        target = versionutils.convert_version_to_tuple(target_version)
-        if target < (1, 8):
-            primitive.pop("iothreads", None)
-            primitive.pop("iothreads_policy", None)
-        if target < (1, 7):
-            primitive.pop("emulator_pool_cpu", None)
-        if target < (1, 6):
-            primitive.pop("realtime_vcpus", None)
-        if target < (1, 5):
-            if primitive.get("emulator_threads_policy") == _EMULATOR.POOL:
-                raise exception.InternalError(
-                    err=(
-                        f"InstanceNUMATopology {target_version} cannot carry "
-                        "emulator_threads_policy 'pool'"
-                    )
+        # Refused before the added fields (emulator_threads_policy among them) are dropped.
+        if (
+            versionutils.convert_version_to_tuple(target_version) < (1, 5)
+            and primitive.get("emulator_threads_policy") == _EMULATOR.POOL
+        ):
+            raise exception.InternalError(
+                err=(
+                    f"InstanceNUMATopology {target_version} cannot carry "
+                    "emulator_threads_policy 'pool'"
                 )
-            primitive.pop("emulator_threads_count", None)
-            primitive.pop("emulator_threads_mask", None)
-        if versionutils.convert_version_to_tuple(target_version) < (1, 4):
-            primitive.pop("pci_devices", None)
-        if versionutils.convert_version_to_tuple(target_version) < (1, 1):
-            primitive.pop("emulator_threads_policy", None)
+            )
+        super().obj_make_compatible(primitive, target_version)
 
     @property
     def iothread_pcpus(self) -> int:

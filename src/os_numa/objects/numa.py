@@ -40,10 +40,7 @@ class NUMAPagesTopology(base.OsNumaObject):
         super().__init__(**kwargs)
         self.obj_set_defaults()
 
-    def obj_make_compatible(self, primitive: dict[str, Any], target_version: str) -> None:
-        super().obj_make_compatible(primitive, target_version)
-        if versionutils.convert_version_to_tuple(target_version) < (1, 1):
-            primitive.pop("reserved", None)
+    obj_added_fields = {"1.1": ("reserved",)}
 
     @property
     def free(self) -> int:
@@ -167,20 +164,16 @@ class NUMACell(base.OsNumaObject):
         super().__init__(**kwargs)
         self.obj_set_defaults()
 
+    obj_added_fields = {
+        "1.2": ("socket",),
+        "1.3": ("emulator_pool_cpus", "emulator_pool_guests", "emulator_pool_overcommit"),
+        "1.4": ("distances", "physnets", "tunneled"),
+        "1.5": ("cache_banks",),
+    }
+
     def obj_make_compatible(self, primitive: dict[str, Any], target_version: str) -> None:
         super().obj_make_compatible(primitive, target_version)
-        target = versionutils.convert_version_to_tuple(target_version)
-        if target < (1, 5):
-            primitive.pop("cache_banks", None)
-        if target < (1, 4):
-            for name in ("distances", "physnets", "tunneled"):
-                primitive.pop(name, None)
-        if target < (1, 3):
-            for name in ("emulator_pool_cpus", "emulator_pool_guests", "emulator_pool_overcommit"):
-                primitive.pop(name, None)
-        if target < (1, 2):
-            primitive.pop("socket", None)
-        if target < (1, 1):
+        if versionutils.convert_version_to_tuple(target_version) < (1, 1):
             # Before pcpuset, one set held every usable CPU.
             pcpuset = primitive.pop("pcpuset", None)
             if pcpuset is not None:
