@@ -311,6 +311,18 @@ def test_pack_and_spread(pack, free, fields, request_, host_id):
     assert result.cells[0].id == host_id
 
 
+def test_options_follow_overrides_made_after_a_fit():
+    # The fit reads options through oslo.config's cached lookup: an override made
+    # later must still be seen (oslo drops its cache on every override).
+    conf = os_numa_conf.make_conf()
+    host, request_ = _cells_with([3, 2, 4]), ft.guest([1])
+    assert fit(host, request_, conf=conf).cells[0].id == 2  # spread: most free
+    conf.set_override("packing_host_numa_cells_allocation_strategy", True, "compute")
+    assert fit(host, request_, conf=conf).cells[0].id == 1  # pack: fewest free
+    conf.clear_override("packing_host_numa_cells_allocation_strategy", "compute")
+    assert fit(host, request_, conf=conf).cells[0].id == 2
+
+
 def test_as_many_host_cells_as_guest_cells_keeps_id_order():
     host = _cells_with([2, 4])
     assert [c.id for c in fit(host, ft.guest([1, 1])).cells] == [0, 1]

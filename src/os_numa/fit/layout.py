@@ -18,7 +18,8 @@ sibling layouts for each.
 from __future__ import annotations
 
 import functools
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
+from types import MappingProxyType
 from typing import NamedTuple
 
 from os_numa import smt
@@ -38,6 +39,8 @@ class Layout(NamedTuple):
     split: frozenset[smt.Core]
     #: Threads of the largest real core (1 without SMT), shared CPUs included.
     threads: int
+    #: The core of each pCPU.
+    core_of: Mapping[int, smt.Core]
 
 
 @functools.lru_cache(maxsize=CELLS)
@@ -49,8 +52,9 @@ def _known(pcpuset: frozenset[int]) -> list[tuple[list[frozenset[int]], Layout]]
 def layout_of(siblings: Iterable[Collection[int]], pcpuset: frozenset[int]) -> Layout:
     """The :class:`Layout` of a cell with these sibling groups and pinnable pCPUs.
 
-    Equal to ``Layout(*smt.split_cores_of(siblings, pcpuset))``, computed once
-    per distinct value; the answer is immutable and shared.
+    The cores, split cores and threads of :func:`os_numa.smt.split_cores_of` with
+    the core of each pCPU, computed once per distinct value; the answer is shared
+    and never changed (``core_of`` is a read-only mapping).
     """
     if not isinstance(siblings, list):
         siblings = list(siblings)
@@ -60,7 +64,9 @@ def layout_of(siblings: Iterable[Collection[int]], pcpuset: frozenset[int]) -> L
         if groups == siblings:
             return layout
     groups = [frozenset(group) for group in siblings]
-    layout = Layout(*smt.split_cores_of(groups, pcpuset))
+    cores, split, threads = smt.split_cores_of(groups, pcpuset)
+    core_of = MappingProxyType({cpu: core for core in cores for cpu in core})
+    layout = Layout(cores, split, threads, core_of)
     # Concurrent fits may both insert: harmless, the list stays bounded.
     known.insert(0, (groups, layout))
     del known[LAYOUTS_PER_CELL:]

@@ -34,12 +34,14 @@ def fit_memory(host: HostCell, guest: GuestCell) -> int | None | Shortfall:
     memory_kb = guest.memory * 1024
     if guest.pagesize is not None:
         return _requested_pagesize(host, guest.pagesize, memory_kb)
-    if host.pages:
-        smallest = host.pages[0]
-        if _fits(smallest, memory_kb, guest.pinning):
-            return None
-        needed = memory_kb // smallest.size_kb
+    pages = host.pages
+    if pages:
+        smallest = pages[0]
         avail = smallest.free if guest.pinning else smallest.usable
+        size_kb = smallest.size_kb
+        if memory_kb % size_kb == 0 and memory_kb <= avail * size_kb:  # _fits, inline
+            return None
+        needed = memory_kb // size_kb
         return Shortfall("pages", needed, avail, _pages_text(smallest, memory_kb, guest.pinning))
     avail = host.avail_memory if guest.pinning else host.memory
     if guest.memory <= avail:

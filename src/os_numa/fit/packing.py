@@ -68,9 +68,9 @@ def _smt_aware_reserve(
     realtime_pcpus = {pcpu for vcpu, pcpu in pinning if vcpu in realtime}
     noisy: set[int] = set()
     if realtime_pcpus:
-        for core in host.cores:
-            if not realtime_pcpus.isdisjoint(core):
-                noisy.update(core)
+        core_of = host.core_of
+        for pcpu in realtime_pcpus:
+            noisy.update(core_of[pcpu])
     partly: list[int] = []
     whole: list[int] = []
     for part, whole_core in host.free_parts:
@@ -143,23 +143,25 @@ def _beside_housekeeping(
     return tuple(sorted(pairs)), tuple(reserved)
 
 
-def _take(cores: list[smt.Core], per_core: int, count: int) -> tuple[int, ...] | None:
-    """The first ``per_core`` threads of each core, the first ``count`` of them, or None."""
-    if per_core * len(cores) < count:
-        return None
+def _take(cores: tuple[smt.Core, ...], per_core: int, count: int) -> tuple[int, ...] | None:
+    """The first ``per_core`` threads of each core with that many, the first ``count`` of
+    them (cores in order, looked at only until there are enough), or None."""
     taken: list[int] = []
     for core in cores:
-        taken += core[:per_core]
-        if len(taken) >= count:
-            break
-    return tuple(taken[:count])
+        if len(core) >= per_core:
+            taken += core[:per_core]
+            if len(taken) >= count:
+                return tuple(taken[:count])
+    return None
 
 
 def _prefer_threads(free_cores: tuple[smt.Core, ...], count: int) -> tuple[int, ...]:
     """Siblings first: the most threads per core that still fit, then any free pCPUs."""
+    if count == 0:
+        return ()
     most = max(map(len, free_cores), default=1)
     for per_core in range(most, 0, -1):
-        pcpus = _take([c for c in free_cores if len(c) >= per_core], per_core, count)
+        pcpus = _take(free_cores, per_core, count)
         if pcpus is not None:
             return pcpus
     # Not enough cores even one thread each: every free pCPU, core by core.
@@ -179,11 +181,10 @@ def _sibling_threads(
         )
     best = 0
     for per_core in range(host.threads, 1, -1):
-        usable = [c for c in free_cores if len(c) >= per_core]
-        pcpus = _take(usable, per_core, count)
+        pcpus = _take(free_cores, per_core, count) if count else ()
         if pcpus is not None:
             return pcpus
-        best = max(best, per_core * len(usable))
+        best = max(best, per_core * sum(len(core) >= per_core for core in free_cores))
     return Shortfall(
         "sibling_threads",
         count,

@@ -6,10 +6,11 @@ instead and builds objects only for its final answer.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import NamedTuple
 
 from os_numa import exception, smt
-from os_numa.fit.layout import layout_of
+from os_numa.fit.layout import Layout, layout_of
 from os_numa.objects import fields
 from os_numa.objects.fast import FieldReader
 
@@ -67,6 +68,7 @@ class HostCell:
         "memory",
         "memory_usage",
         "_cell",
+        "_layout",
         "_cores",
         "_free",
         "_split",
@@ -88,6 +90,7 @@ class HostCell:
         self.memory: int = memory
         self.memory_usage: int = memory_usage
         self._cell = cell
+        self._layout: Layout | None = None
         self._cores: tuple[smt.Core, ...] | None = None
         self._free: smt.FreeCores | None = None
         self._split: frozenset[smt.Core] = frozenset()
@@ -131,9 +134,21 @@ class HostCell:
         # Threads of the real cores, shared CPUs included (as Nova counts them):
         # a pCPU whose sibling is a shared CPU is on a two-thread core.
         # (Derived once per distinct siblings and pcpuset: see os_numa.fit.layout.)
-        cores, self._split, self._threads = layout_of(siblings, self.pcpuset)
-        self._cores = cores
+        layout = self._layout = layout_of(siblings, self.pcpuset)
+        cores = self._cores = layout.cores
+        self._split = layout.split
+        self._threads = layout.threads
         return cores
+
+    @property
+    def core_of(self) -> Mapping[int, smt.Core]:
+        """The core of each pCPU of ``pcpuset``."""
+        layout = self._layout
+        if layout is None:
+            self._read_cores()
+            layout = self._layout
+            assert layout is not None
+        return layout.core_of
 
     @property
     def split_cores(self) -> frozenset[smt.Core]:
