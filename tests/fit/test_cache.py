@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from os_numa import conf as os_numa_conf
 from os_numa import exception, hardware, objects
 from os_numa.cmd.render_picture import render_host
-from os_numa.virt.libvirt import cache, config
+from os_numa.virt.libvirt import cache_banks, config
 from os_numa.virt.libvirt import host as host_mod
 
 AMD = (
@@ -81,7 +81,7 @@ def test_bad_bank_is_refused():
         AMD.replace("<bank id='0' level='3'", "<bank id='0' level='x'")
     )
     with pytest.raises(exception.InvalidXML, match="cache bank"):
-        cache.last_level_banks(caps)
+        cache_banks.last_level_banks(caps)
 
 
 @settings(max_examples=80, deadline=None)

@@ -73,7 +73,7 @@ class Painter:
         return f"\x1b[{_SGR[style]}m{text}\x1b[0m"
 
 
-def cores_of(cell: NUMACell) -> list[list[int]]:
+def cell_cores(cell: NUMACell) -> list[list[int]]:
     """The cell's cores as sorted thread lists, ordered by lowest CPU id.
 
     CPUs the siblings list does not mention are cores of their own, so a host
@@ -94,7 +94,7 @@ def mark_cpus(
     """Label every CPU of one host cell (``cell`` holds usage *before* the guest).
 
     ``cores`` lists every online CPU of the cell by core (default: the cell's own
-    CPUs, see :func:`cores_of`). ``taken`` are the CPUs the guest's claim holds
+    CPUs, see :func:`cell_cores`). ``taken`` are the CPUs the guest's claim holds
     without running on them (see :func:`taken_siblings`).
     """
     taken = set(taken)
@@ -110,7 +110,7 @@ def mark_cpus(
     io_cpus = _iothread_cpus(placement)
     pool = _pool_cpus(cell)
     marks: dict[int, Mark] = {}
-    for core in cores if cores is not None else cores_of(cell):
+    for core in cores if cores is not None else cell_cores(cell):
         for cpu in core:
             if cpu in guest_pins:
                 mark = Mark(f"v{guest_pins[cpu]}", "vcpu")
@@ -259,7 +259,7 @@ def render_cell(
     offline: Iterable[int] = (),
 ) -> list[str]:
     """The lines for one host cell: header, cores in rows, floating vCPUs if any."""
-    cores = cores if cores is not None else cores_of(cell)
+    cores = cores if cores is not None else cell_cores(cell)
     marks = mark_cpus(cell, placement, emulatorpin, cores, taken, offline)
     guest_cells = [c for c in placement.cells if c.id == cell.id] if placement else []
     guest_mb = sum(c.memory for c in guest_cells)
@@ -405,14 +405,14 @@ def render_host(
     paint = Painter(color)
     emulator_cpus = set(emulatorpin)
     offline = set(offline)
-    layout = {cell.id: (cores or {}).get(cell.id) or cores_of(cell) for cell in host.cells}
+    layout = {cell.id: (cores or {}).get(cell.id) or cell_cores(cell) for cell in host.cells}
     for cell in host.cells:
         # Offline pCPUs (power management) are in the cell but not in the capabilities.
         drawn = {cpu for core in layout[cell.id] for cpu in core}
         missing = sorted((set(cell.pcpuset) | set(cell.cpuset)) - drawn)
         if missing:
             layout[cell.id] = list(layout[cell.id]) + [[cpu] for cpu in missing]
-    every_cpu = [cpu for cell_cores in layout.values() for core in cell_cores for cpu in core]
+    every_cpu = [cpu for cores_of_cell in layout.values() for core in cores_of_cell for cpu in core]
     cpu_width = len(str(max(every_cpu, default=0)))
     taken = taken_siblings(host, placement)
     lines: list[str] = []

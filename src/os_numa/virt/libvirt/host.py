@@ -16,7 +16,7 @@ from oslo_config import cfg
 from os_numa import conf as os_numa_conf
 from os_numa import cpuset as cpuset_mod
 from os_numa import exception, objects
-from os_numa.virt.libvirt import cache, config, power, reserved
+from os_numa.virt.libvirt import cache_banks, config, power, reserved
 
 CPUSetLike = str | Iterable[int]
 
@@ -226,7 +226,7 @@ def host_topology_from_capabilities(
     - ``distances``: libvirt's distance to every cell (``<distances>``);
       ``physnets``/``tunneled``: the Neutron networks local to the cell
       (:func:`network_affinity`); ``cache_banks``: the cell's CPUs of each
-      last-level cache bank (:mod:`os_numa.virt.libvirt.cache`);
+      last-level cache bank (:mod:`os_numa.virt.libvirt.cache_banks`);
     - with ``[libvirt] cpu_power_management`` (``cpu_state``), dedicated pCPUs
       that power management took offline (absent from the capabilities) stay in
       their cell, as one-thread cores (:func:`os_numa.virt.libvirt.power.offline_dedicated`);
@@ -277,7 +277,7 @@ def host_topology_from_capabilities(
         ),
     )
     network = network_affinity(conf, cell_ids)
-    banks = cache.last_level_banks(caps)
+    banks = cache_banks.last_level_banks(caps)
     host_memory = reserved.parse_reserved_memory(conf, cell_ids)
     reserved.check_nodes(
         host_memory,
@@ -322,7 +322,7 @@ def host_topology_from_capabilities(
                     name for name, nodes in network.physnets.items() if cell.id in nodes
                 ),
                 tunneled=cell.id in network.tunnel,
-                cache_banks=cache.cell_cache_banks(banks, cpus),
+                cache_banks=cache_banks.cell_cache_banks(banks, cpus),
             )
         )
     return objects.NUMATopology(cells=result)
