@@ -187,7 +187,7 @@ _GUEST_CELL = FieldReader(
     "pagesize",
     "pcpuset",
     optional=True,
-)
+).read
 
 
 def _account(values: dict, guest_cell: objects.InstanceNUMACell, sign: int) -> None:

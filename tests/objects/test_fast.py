@@ -3,7 +3,7 @@
 import pytest
 
 from os_numa import exception, objects
-from os_numa.objects.fast import clone, copy_fields, new_object, read_fields
+from os_numa.objects.fast import FieldReader, clone, copy_fields, new_object, read_fields
 from os_numa.objects.numa import pinned_after, siblings_of
 from tests import fixtures_topology as ft
 
@@ -138,3 +138,15 @@ def test_unset_fields_read_as_their_default():
     del topology.emulator_threads_count  # leave it unset
     assert not topology.obj_attr_is_set("emulator_threads_count")
     assert read_fields(topology, "emulator_threads_count") == (None,)
+
+
+def test_field_reader_read_is_the_reader_as_a_function():
+    cell = ft.a3_host().cells[0]
+    names = ("id", "pcpuset", "siblings")
+    reader = FieldReader(*names)
+    assert reader.read(cell) == reader(cell) == tuple(getattr(cell, n) for n in names)
+    assert FieldReader("id").read(cell) == (cell.id,)
+    assert FieldReader().read(cell) == ()
+    topology = objects.InstanceNUMATopology(cells=[])
+    del topology.emulator_threads_count  # unset: the default, through the property
+    assert FieldReader("cells", "emulator_threads_count").read(topology) == ([], None)

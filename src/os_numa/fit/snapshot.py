@@ -19,14 +19,15 @@ _PINNED_POLICIES = frozenset(
 )
 
 
+#: Field readers as plain functions (FieldReader.read), bound once.
 _HOST_CELL = FieldReader(
     "id", "cpuset", "pcpuset", "pinned_cpus", "cpu_usage", "memory", "memory_usage"
-)
-_SIBLINGS = FieldReader("siblings")
-_BANKS = FieldReader("cache_banks", optional=True)
-_MEMPAGES = FieldReader("mempages")
-_PAGES = FieldReader("size_kb", "total", "used", "reserved")
-_CELLS = FieldReader("cells")
+).read
+_SIBLINGS = FieldReader("siblings").read
+_BANKS = FieldReader("cache_banks", optional=True).read
+_MEMPAGES = FieldReader("mempages").read
+_PAGES = FieldReader("size_kb", "total", "used", "reserved").read
+_CELLS = FieldReader("cells").read
 _EMULATOR = FieldReader(
     "emulator_threads_policy",
     "emulator_threads_count",
@@ -34,10 +35,10 @@ _EMULATOR = FieldReader(
     "iothreads",
     "iothreads_policy",
     optional=True,
-)
+).read
 _GUEST_CELL = FieldReader(
     "cpu_policy", "cpu_thread_policy", "pcpuset", "cpuset", "memory", "pagesize"
-)
+).read
 
 
 class Pages(NamedTuple):
