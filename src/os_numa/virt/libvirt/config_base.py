@@ -34,7 +34,6 @@ import copy
 import dataclasses
 import re
 import reprlib
-from collections.abc import Iterator
 from dataclasses import field
 from typing import Any, ClassVar, TypeVar
 
@@ -277,10 +276,6 @@ class Node:
         """The child tags this node writes in its element."""
         return ()
 
-    def nodes(self) -> Iterator[Node]:
-        """This node and every node inside it."""
-        yield self
-
 
 class _Value(Node):
     """A node holding one field's value (attribute or text)."""
@@ -462,11 +457,6 @@ class _Group(Node):
         for node in self.members:
             node.parse(el, kids, values)
 
-    def nodes(self):
-        yield self
-        for node in self.members:
-            yield from node.nodes()
-
     def member_attrs(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(a for node in self.members for a in node.attrs()))
 
@@ -489,8 +479,17 @@ class Element(_Group):
         self.tag = tag
         self.always = always
         self.required = required
+        # Made only of values (<uuid>, <topology .../>): none set, nothing to write.
+        plain = all(isinstance(n, _Value) and getattr(n, "const", None) is None for n in members)
+        self._unless_set = self.fields if plain and not always else ()
 
     def format(self, obj, el):
+        if self._unless_set:
+            for name in self._unless_set:
+                if getattr(obj, name) is not None:
+                    break
+            else:
+                return False
         sub = etree.SubElement(el, self.tag)
         if self.format_members(obj, sub) or self.always:
             return True
@@ -649,10 +648,12 @@ def _required_int(el: etree._Element, attr: str) -> int:
     return _to_int(el, value, attr)
 
 
-def cpu_topology(*, within: str = "topology") -> Element:
+def cpu_topology() -> Element:
     """``<topology sockets= dies= cores= threads=/>`` from the fields of those names
     (the guest's and the host's ``<cpu>`` write it alike)."""
-    return Element(within, *(Attr(n, kind=INT) for n in ("sockets", "dies", "cores", "threads")))
+    return Element(
+        "topology", *(Attr(n, kind=INT) for n in ("sockets", "dies", "cores", "threads"))
+    )
 
 
 def serialize(el: etree._Element) -> str:
@@ -698,6 +699,7 @@ class LibvirtConfigObject:
     known_children: ClassVar[tuple[str, ...]] = ()
     known_attrs: ClassVar[tuple[str, ...]] = ()
     _root: ClassVar[_Group] = _Group(())
+    _writers: ClassVar[tuple[Any, ...]] = ()
 
     extra_attrs: dict[str, str] = field(default_factory=dict, kw_only=True)
     extra_children: list[tuple[str | None, str]] = field(default_factory=list, kw_only=True)
@@ -708,6 +710,7 @@ class LibvirtConfigObject:
             cls._root = _Group(cls.layout)
             cls.known_attrs = cls._root.member_attrs()
             cls.known_children = cls._root.member_tags()
+            cls._writers = tuple(node.format for node in cls.layout)
 
     @classmethod
     def declared_fields(cls) -> tuple[str, ...]:
@@ -719,8 +722,8 @@ class LibvirtConfigObject:
     def format_dom(self) -> etree._Element:
         """This element as a new lxml element, unknown parts included."""
         el = etree.Element(self.root_name)
-        for node in self._root.members:
-            node.format(self, el)
+        for write in self._writers:
+            write(self, el)
         if self.extra_attrs:
             for name in sorted(self.extra_attrs):
                 if el.get(name) is None:
@@ -801,12 +804,6 @@ class LibvirtConfigObject:
         return cls.parse_dom(xmlutil.parse(xml, max_bytes=max_bytes))
 
 
-def layout_nodes(cls: type[LibvirtConfigObject]) -> Iterator[Node]:
-    """Every node of ``cls``'s layout, nested ones included, in document order."""
-    for node in cls.layout:
-        yield from node.nodes()
-
-
 __all__ = [
     "CPUS",
     "INT",
@@ -832,6 +829,5 @@ __all__ = [
     "Text",
     "cpu_topology",
     "element_of",
-    "layout_nodes",
     "serialize",
 ]
