@@ -212,10 +212,12 @@ def test_a_shared_claim_gives_what_the_copying_claim_gives(case):
     for old, new in zip(host.cells, claimed.cells, strict=True):
         in_pool = placement.emulator_pool_cpu in (old.emulator_pool_cpus or ())
         # A cell the guest does not touch is the host's own; a touched one is new, and
-        # so are its page pools (a claim changes them), never the input's.
+        # so is the page pool the claim changes (the input's is never changed).
         assert (new is old) == (old.id not in used and not in_pool)
         if new is not old:
-            assert not {id(p) for p in new.mempages} & {id(p) for p in old.mempages}
+            assert new.mempages is not old.mempages
+            for old_pages, new_pages in zip(old.mempages, new.mempages, strict=True):
+                assert (new_pages is old_pages) == (new_pages.used == old_pages.used)
 
 
 def test_a_shared_claim_refuses_what_the_copying_claim_refuses_and_changes_nothing():

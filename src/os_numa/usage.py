@@ -95,22 +95,25 @@ def _claimed(
     free: bool,
     share: bool,
 ) -> objects.NUMATopology:
+    (host_cells,) = _CELLS(host_topology)
     guests: dict[int, list] = {}
     pool_cpu = None
     if instance_topology is not None:
-        known = {cell.id for cell in host_topology.cells}
-        for guest_cell in instance_topology.cells:
-            if guest_cell.id not in known:
+        known = {_ID(cell)[0] for cell in host_cells}
+        (guest_cells,) = _CELLS(instance_topology)
+        for guest_cell in guest_cells:
+            (cell_id,) = _ID(guest_cell)
+            if cell_id not in known:
                 raise exception.NotFound(
-                    f"guest cell placed on host cell {guest_cell.id}, which does not exist "
+                    f"guest cell placed on host cell {cell_id}, which does not exist "
                     f"(host cells: {sorted(known)})"
                 )
-            guests.setdefault(guest_cell.id, []).append(guest_cell)
-        pool_cpu = getattr(instance_topology, "emulator_pool_cpu", None)
+            guests.setdefault(cell_id, []).append(guest_cell)
+        (pool_cpu,) = _POOL_CPU(instance_topology)
     sign = -1 if free else 1
     cells = []
-    for host_cell in host_topology.cells:
-        touched = guests.get(host_cell.id)
+    for host_cell in host_cells:
+        touched = guests.get(_ID(host_cell)[0])
         if share and not touched and (pool_cpu is None or not _in_pool(host_cell, pool_cpu)):
             cells.append(host_cell)
             continue
@@ -121,6 +124,11 @@ def _claimed(
     if pool_cpu is not None:
         _account_emulator_pool(cells, pool_cpu, free)
     return new_object(objects.NUMATopology, {"cells": cells})
+
+
+_CELLS = FieldReader("cells")
+_ID = FieldReader("id")
+_POOL_CPU = FieldReader("emulator_pool_cpu", optional=True)
 
 
 def _in_pool(cell: objects.NUMACell, cpu: int) -> bool:
@@ -139,9 +147,9 @@ def _account_emulator_pool(cells: list[objects.NUMACell], cpu: int, free: bool) 
 
 def _cell_values(cell: objects.NUMACell, share: bool = False) -> dict:
     """The stored field values of ``cell`` with new containers, so that a cell built from
-    them shares nothing mutable with the input; with ``share``, only the page pools are
-    new (the claim changes them in place) and every other container is the input's
-    (the claim replaces ``pinned_cpus``, never changes it).
+    them shares nothing mutable with the input; with ``share``, only the list of page
+    pools is new and every other container, page pools included, is the input's (the
+    claim replaces ``pinned_cpus`` and the page pool it changes, never changes them).
 
     Read from the stored (already coerced) values and later built with
     :func:`~os_numa.objects.fast.new_object`: going through the fields' setters
@@ -154,7 +162,7 @@ def _cell_values(cell: objects.NUMACell, share: bool = False) -> dict:
             continue
         value = raw[attr]
         if name == "mempages":
-            value = [_copy_pages(pages) for pages in value]
+            value = list(value) if share else [_copy_pages(pages) for pages in value]
         elif share:
             pass
         elif name == "siblings":
@@ -168,12 +176,11 @@ def _cell_values(cell: objects.NUMACell, share: bool = False) -> dict:
     return values
 
 
-def _copy_pages(pages: objects.NUMAPagesTopology) -> objects.NUMAPagesTopology:
+def _copy_pages(pages: objects.NUMAPagesTopology, **changes: int) -> objects.NUMAPagesTopology:
     raw = vars(pages)
-    return new_object(
-        objects.NUMAPagesTopology,
-        {name: raw[attr] for name, attr, _ in layout(objects.NUMAPagesTopology) if attr in raw},
-    )
+    values = {name: raw[attr] for name, attr, _ in layout(objects.NUMAPagesTopology) if attr in raw}
+    values.update(changes)
+    return new_object(objects.NUMAPagesTopology, values)
 
 
 #: What the claim reads of a guest cell (a placement from the fit).
@@ -248,22 +255,29 @@ def _account_pages(values: dict, memory: int, pagesize: int | None, sign: int) -
     counting them would let pinned guests overcommit the cell's memory."""
     mempages = values["mempages"]
     if pagesize and pagesize > 0:
-        pool = next((pages for pages in mempages if pages.size_kb == pagesize), None)
-        if pool is None:
+        index = next((i for i, pages in enumerate(mempages) if pages.size_kb == pagesize), None)
+        if index is None:
             raise exception.MemoryPageSizeNotSupported(pagesize=f"{pagesize} KiB")
     elif mempages:
-        pool = min(mempages, key=lambda pages: pages.size_kb)
+        index = min(range(len(mempages)), key=lambda i: mempages[i].size_kb)
     else:
         return
-    count = memory * 1024 // pool.size_kb
-    pool.used = _moved(
+    pool = mempages[index]
+    size_kb, used = _PAGES(pool)
+    after = _moved(
         exception.MemoryUsageInvalid,
         values["id"],
-        f"{pool.size_kb} KiB pages used",
-        pool.used,
-        sign * count,
+        f"{size_kb} KiB pages used",
+        used,
+        sign * (memory * 1024 // size_kb),
         "pages",
     )
+    # A new pool in the cell's new list: the input's pool (shared, see _cell_values)
+    # is never changed.
+    mempages[index] = _copy_pages(pool, used=after)
+
+
+_PAGES = FieldReader("size_kb", "used")
 
 
 def _moved(
