@@ -5,9 +5,9 @@ import dataclasses
 import pytest
 from hypothesis import given, settings
 
-from os_numa.explain import explain_fit, explain_problem
+from os_numa.explain import explain_fit, report
 from os_numa.fit import numa_fit_instance_to_host as fit
-from os_numa.fit.fit import make_problem, solve
+from os_numa.fit.fit import attempt, make_problem
 from tests import fixtures_topology as ft
 from tests.fit.test_fit_properties import LIMITS, hosts, requests
 
@@ -125,11 +125,12 @@ def test_explanation_agrees_with_the_fit(host, request, limits):
 @settings(max_examples=40, deadline=None)
 @given(hosts(), requests(), LIMITS)
 def test_explaining_a_solved_problem_is_explaining_afresh(host, request, limits):
-    """What host_passes and claims do (solve, then explain the same problem) reports
-    exactly what explain_fit reports from scratch."""
+    """What fit_or_explain does (attempt, then explain the attempt) reports exactly
+    what explain_fit reports from scratch."""
     problem = make_problem(host, request, limits)
-    placement = solve(problem, host, request)
-    reused = explain_problem(problem, host, request)
+    tried = attempt(problem, host, request)
+    placement = tried.placement
+    reused = report(tried)
     fresh = explain_fit(host, request, limits=limits)
     assert (placement is not None) == reused.fits == fresh.fits
     assert str(reused) == str(fresh)

@@ -1,9 +1,12 @@
 """``explain_fit``: the fit's own search, plus why it failed, per host cell and guest cell.
 
-Nova only logs "does not fit". The report here runs the very same
-:class:`~os_numa.fit.fit.Problem` as :func:`numa_fit_instance_to_host` and then
-reads the per-pair answers it cached (computing the missing ones), so the
-explanation cannot disagree with the fit.
+Nova only logs "does not fit". The report here is built from the fit's own
+result (:class:`~os_numa.fit.fit.FitAttempt`: the stage that refused the guest,
+the assignment chosen, the device search's result) and the per-pair answers its
+:class:`~os_numa.fit.fit.Problem` cached (computing the missing ones), so the
+explanation cannot disagree with the fit and never runs its steps again.
+:func:`os_numa.verdict.fit_or_explain` is the verb callers use to fit and, on
+failure only, explain.
 """
 
 from __future__ import annotations
@@ -15,8 +18,7 @@ from typing import Any
 from oslo_config import cfg
 
 from os_numa import cpuset, objects
-from os_numa.fit import affinity, device_reasons, devices, search
-from os_numa.fit.fit import Problem, build_placement, fit_devices, make_problem, pool_shortfall
+from os_numa.fit import affinity, device_reasons, devices, fit, search
 from os_numa.fit.outcome import Shortfall
 from os_numa.pci.request import PciRequest
 from os_numa.pci.stats import PciDeviceStats
@@ -109,6 +111,14 @@ class FitReport:
         return "\n".join(lines)
 
 
+#: The report when the host or the request has no NUMA topology to fit.
+NO_TOPOLOGY_REPORT = FitReport(
+    fits=False,
+    placement=None,
+    reason="fitting needs both a host NUMA topology and a requested one",
+)
+
+
 def explain_fit(
     host_topology: objects.NUMATopology | None,
     instance_topology: objects.InstanceNUMATopology | None,
@@ -135,12 +145,8 @@ def explain_fit(
     ``distance`` holds the NUMA distance of the cells chosen.
     """
     if host_topology is None or instance_topology is None:
-        return FitReport(
-            fits=False,
-            placement=None,
-            reason="fitting needs both a host NUMA topology and a requested one",
-        )
-    problem = make_problem(
+        return NO_TOPOLOGY_REPORT
+    problem = fit.make_problem(
         host_topology,
         instance_topology,
         limits,
@@ -149,24 +155,24 @@ def explain_fit(
         cell_mapping=cell_mapping,
         network_metadata=network_metadata,
     )
-    return explain_problem(problem, host_topology, instance_topology, pci_requests, pci_stats)
+    return report(fit.attempt(problem, host_topology, instance_topology, pci_requests, pci_stats))
 
 
-def explain_problem(
-    problem: Problem,
-    host_topology: objects.NUMATopology,
-    instance_topology: objects.InstanceNUMATopology,
-    pci_requests: Sequence[PciRequest] | None = None,
-    pci_stats: PciDeviceStats | None = None,
-) -> FitReport:
-    """:func:`explain_fit` for a problem already made from the same topologies
-    (:func:`~os_numa.fit.fit.make_problem`), reusing the answers it has cached."""
+def report(attempt: fit.FitAttempt) -> FitReport:
+    """The :class:`FitReport` of a fit already run (:func:`os_numa.fit.fit.attempt`).
+
+    Built from the attempt alone: its stage, its assignment or the facts of its
+    failure, and the per-cell answers its problem cached (the verdicts of pairs
+    the search never needed are worked out here, once). Nothing is fitted again.
+    """
+    problem = attempt.problem
     k, n = len(problem.guests), len(problem.hosts)
     host_ids = tuple(problem.hosts[h].id for h in problem.order)
-    pool_reason = pool_shortfall(problem)
-    if pool_reason is not None:
-        return FitReport(fits=False, placement=None, host_order=host_ids, reason=pool_reason)
-    if k > n:
+    if attempt.stage == fit.POOL:
+        return FitReport(
+            fits=False, placement=None, host_order=host_ids, reason=attempt.pool_reason
+        )
+    if attempt.stage == fit.CELLS:
         return FitReport(
             fits=False,
             placement=None,
@@ -176,42 +182,31 @@ def explain_problem(
                 "each guest cell needs a host cell of its own"
             ),
         )
-    assignment = problem.assignment()
-    verdicts = []
-    for guest in range(k):
-        for host in problem.order:
-            outcome = problem.outcome(guest, host)
-            shortfall = outcome if isinstance(outcome, Shortfall) else None
-            verdicts.append(CellVerdict(guest, problem.hosts[host].id, shortfall))
-    pci_placement = None
-    if pci_requests and assignment is not None:
-        # PCI devices couple the guest cells (os_numa.fit.devices); explain them when they
-        # fail, with the per-cell verdicts that show where the guest cells could go instead.
-        served = fit_devices(problem, host_topology, pci_requests, pci_stats)
-        if served is None:
-            return FitReport(
-                fits=False,
-                placement=None,
-                host_order=host_ids,
-                verdicts=tuple(verdicts),
-                reason=device_reasons.devices_reason(
-                    devices.host_infos(host_topology), assignment, pci_requests, pci_stats
-                ),
-            )
-        pci_placement = build_placement(instance_topology, problem, served.assignment)
-        pci_placement.pci_devices = devices.device_objects(served, host_topology)
-    if assignment is not None:
+    verdicts = tuple(_verdicts(problem))
+    if attempt.stage == fit.DEVICES:
+        # With the per-cell verdicts that show where the guest cells could go instead.
+        return FitReport(
+            fits=False,
+            placement=None,
+            host_order=host_ids,
+            verdicts=verdicts,
+            reason=device_reasons.devices_reason(
+                devices.host_infos(attempt.host_topology),
+                attempt.cpu_assignment,
+                attempt.pci_requests,
+                attempt.pci_stats,
+            ),
+        )
+    if attempt.assignment is not None:
         return FitReport(
             fits=True,
-            placement=pci_placement
-            if pci_placement is not None
-            else build_placement(instance_topology, problem, assignment),
+            placement=attempt.placement,
             host_order=host_ids,
-            verdicts=tuple(verdicts),
+            verdicts=verdicts,
             distance=(
                 None
                 if problem.distances is None
-                else affinity.set_distance(assignment, problem.distances) // 2
+                else affinity.set_distance(attempt.assignment, problem.distances) // 2
             ),
         )
     unplaceable = tuple(
@@ -232,11 +227,20 @@ def explain_problem(
         fits=False,
         placement=None,
         host_order=host_ids,
-        verdicts=tuple(verdicts),
+        verdicts=verdicts,
         unplaceable=unplaceable,
         obstacle=obstacle,
         reason=reason,
     )
+
+
+def _verdicts(problem: fit.Problem):
+    """Every guest cell on every host cell, guest cells in order, host cells in search order."""
+    for guest in range(len(problem.guests)):
+        for host in problem.order:
+            outcome = problem.outcome(guest, host)
+            shortfall = outcome if isinstance(outcome, Shortfall) else None
+            yield CellVerdict(guest, problem.hosts[host].id, shortfall)
 
 
 def _group_by_reason(verdicts) -> list[tuple[str, list[int]]]:

@@ -30,6 +30,7 @@ from os_numa.constraints import (
 from os_numa.explain import CellVerdict, FitReport, explain_fit
 from os_numa.fit import numa_fit_instance_to_host
 from os_numa.usage import numa_usage_from_instance_numa
+from os_numa.verdict import FitVerdict, fit_or_explain
 
 __all__ = [
     "MEMPAGES_ANY",
@@ -54,7 +55,9 @@ __all__ = [
     "parse_page_size",
     "CellVerdict",
     "FitReport",
+    "FitVerdict",
     "explain_fit",
+    "fit_or_explain",
     "numa_fit_instance_to_host",
     "numa_usage_from_instance_numa",
 ]

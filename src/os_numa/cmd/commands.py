@@ -16,7 +16,7 @@ from typing import Any, TextIO, cast
 from oslo_config import cfg
 
 from os_numa import conf as conf_mod
-from os_numa import exception, explain, hardware
+from os_numa import exception, hardware
 from os_numa.cmd import args as cli_args
 from os_numa.cmd import (
     audit,
@@ -33,12 +33,11 @@ from os_numa.cmd import (
     terminal,
 )
 from os_numa.cmd.status import EXIT_FITS, EXIT_NO_FIT
-from os_numa.fit import device_reasons, fit
-from os_numa.fit import devices as fit_devices
 from os_numa.objects.flavor import Flavor
 from os_numa.objects.image_meta import ImageMeta
 from os_numa.objects.instance_numa import InstanceNUMATopology
 from os_numa.pci import request as pci_request
+from os_numa.verdict import fit_or_explain
 from os_numa.virt.libvirt import driver, power
 
 #: Largest --config-file accepted, in bytes (a full nova.conf sample is ~400 KiB).
@@ -158,25 +157,19 @@ def compute_placement(options: argparse.Namespace) -> Outcome:
     outcome = Outcome(flavor=flavor, image_meta=image_meta, host=view, request=request)
     outcome.offline = power.CPUPowerManager(conf).offline()
     pci = _pci_arguments(options, flavor, image_meta, view, conf)
+    network = {
+        "physnets": getattr(options, "physnet", None) or [],
+        "tunneled": bool(getattr(options, "tunneled", False)),
+    }
+    # A guest with no NUMA request has no cells to be local to: its devices are any
+    # free matching ones (as in Nova).
+    verdict = fit_or_explain(host, request, conf=conf, network_metadata=network, **pci)
+    if not verdict.fits:
+        outcome.explanation = str(verdict.explanation)
+        return outcome
+    outcome.placement = verdict.placement
     if request is None and pci:
-        # No guest cells to be local to: NUMA policies cannot apply (as in Nova).
-        devices = fit_devices.assign_without_numa(pci["pci_requests"], pci["pci_stats"], host)
-        if devices is None:
-            outcome.explanation = device_reasons.without_numa_reason(
-                pci["pci_requests"], pci["pci_stats"], host
-            )
-            return outcome
-        outcome.unplaced_pci = InstanceNUMATopology(cells=[], pci_devices=devices)
-    if request is not None:
-        network = {
-            "physnets": getattr(options, "physnet", None) or [],
-            "tunneled": bool(getattr(options, "tunneled", False)),
-        }
-        problem = fit.make_problem(host, request, conf=conf, network_metadata=network)
-        outcome.placement = fit.solve(problem, host, request, **pci)
-        if outcome.placement is None:
-            outcome.explanation = str(explain.explain_problem(problem, host, request, **pci))
-            return outcome
+        outcome.unplaced_pci = InstanceNUMATopology(cells=[], pci_devices=verdict.pci_devices)
     outcome.numa_config = driver.get_guest_numa_config(
         outcome.placement, flavor, image_meta, host_topology=host, conf=conf
     )

@@ -15,12 +15,12 @@ import argparse
 import sys
 from typing import TextIO
 
-from os_numa import exception, explain, hardware
+from os_numa import exception, hardware
 from os_numa.cmd import args as cli_args
 from os_numa.cmd import commands, hostsource, inputfile, render_json
 from os_numa.cmd.status import EXIT_FITS, EXIT_NO_FIT
 from os_numa.compute.move import shape_request
-from os_numa.fit import fit
+from os_numa.verdict import fit_or_explain
 from os_numa.virt.libvirt import domain_placement, driver, migration
 
 
@@ -90,11 +90,11 @@ def compute_migration(options: argparse.Namespace) -> tuple[commands.Outcome, st
     drift: list[domain_placement.Drift | str] = list(read.drift)
     if request is not None:
         network = {"physnets": options.physnet or [], "tunneled": bool(options.tunneled)}
-        problem = fit.make_problem(host, request, conf=conf, network_metadata=network)
-        outcome.placement = fit.solve(problem, host, request, **pci)
-        if outcome.placement is None:
-            outcome.explanation = str(explain.explain_problem(problem, host, request, **pci))
+        verdict = fit_or_explain(host, request, conf=conf, network_metadata=network, **pci)
+        if not verdict.fits:
+            outcome.explanation = str(verdict.explanation)
             return outcome, None, drift
+        outcome.placement = verdict.placement
     numa = driver.get_guest_numa_config(outcome.placement, flavor, image_meta, host, conf)
     outcome.numa_config = numa
     outcome.memory_backing = driver.get_guest_memory_backing_config(

@@ -12,12 +12,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from os_numa import exception, explain, usage
+from os_numa import exception, usage
 from os_numa.compute.instance import Resources
-from os_numa.fit import device_reasons, fit
-from os_numa.fit import devices as fit_devices
 from os_numa.objects import InstanceNUMATopology, NUMATopology, NUMATopologyLimits, fast, fields
 from os_numa.pci.devices import PciAddress
+from os_numa.verdict import FitVerdict, fit_or_explain
 
 _PINNED = (fields.CPUAllocationPolicy.DEDICATED, fields.CPUAllocationPolicy.MIXED)
 
@@ -78,6 +77,20 @@ def make_claim(
     )
 
 
+def granted(verdict: FitVerdict) -> FitVerdict:
+    """``verdict`` itself when the guest fits.
+
+    :raises ComputeResourcesUnavailable: it does not; the message is the
+        verdict's reason: the summary of the fit's
+        :class:`~os_numa.explain.FitReport` (which host cell lacked what, or
+        which PCI alias could not be served), or, for a guest without a NUMA
+        request, the sentence naming each alias short of devices.
+    """
+    if not verdict.fits:
+        raise exception.ComputeResourcesUnavailable(reason=verdict.reason)
+    return verdict
+
+
 def fit_instance(
     host: NUMATopology,
     request: InstanceNUMATopology,
@@ -87,7 +100,8 @@ def fit_instance(
     pci_stats: Any = None,
     cell_mapping: Sequence[int] | None = None,
 ) -> InstanceNUMATopology:
-    """Fit ``request`` on ``host`` as it is used now (``conf``: options, default ``CONF``).
+    """The placement of ``request`` on ``host`` as it is used now (``conf``: options,
+    default ``CONF``): :func:`os_numa.verdict.fit_or_explain`, granted or raised.
 
     ``cell_mapping`` (one host cell id per guest cell) holds each guest cell
     to the host cell a scheduler allocated for it in Placement.
@@ -95,17 +109,13 @@ def fit_instance(
     With ``pci_requests`` the devices are part of the fit (served from
     ``pci_stats``) and recorded in the placement's ``pci_devices``.
 
-    :raises ComputeResourcesUnavailable: nothing fits; the message is the
-        human summary of :func:`os_numa.hardware.explain_fit`, which says
-        which host cell lacked what, or which PCI alias could not be served.
+    :raises ComputeResourcesUnavailable: nothing fits (see :func:`granted`).
     """
-    pci = {"pci_requests": pci_requests or None, "pci_stats": pci_stats}
-    problem = fit.make_problem(host, request, limits, conf, cell_mapping=cell_mapping)
-    placement = fit.solve(problem, host, request, **pci)
-    if placement is None:
-        # Explained from the answers the search already cached, not fitted again.
-        report = explain.explain_problem(problem, host, request, **pci)
-        raise exception.ComputeResourcesUnavailable(reason=report.summary())
+    verdict = fit_or_explain(
+        host, request, limits, pci_requests, pci_stats, conf, cell_mapping=cell_mapping
+    )
+    placement = granted(verdict).placement
+    assert placement is not None  # a NUMA request that fits has a placement
     return placement
 
 
@@ -121,34 +131,20 @@ def place(
     """(placement, host with it claimed, PCI devices) of one guest on ``host`` as used now.
 
     ``request`` None (no NUMA request) gives no placement, ``host`` itself and,
-    with ``pci_requests``, any free matching devices. ``cell_mapping``: see
+    with ``pci_requests``, any free matching devices (as in Nova: no guest
+    cells for a NUMA policy to apply to). ``cell_mapping``: see
     :func:`fit_instance`. Nothing is mutated.
 
-    :raises ComputeResourcesUnavailable: see :func:`fit_instance` and
-        :func:`assign_pci_without_numa`.
+    :raises ComputeResourcesUnavailable: nothing fits, or too few free
+        matching devices (see :func:`granted`).
     """
-    if request is None:
-        if not pci_requests:
-            return None, host, []
-        return None, host, assign_pci_without_numa(pci_requests, pci_stats, host)
-    placement = fit_instance(
-        host, request, limits, conf, pci_requests, pci_stats, cell_mapping=cell_mapping
+    verdict = granted(
+        fit_or_explain(
+            host, request, limits, pci_requests, pci_stats, conf, cell_mapping=cell_mapping
+        )
     )
-    devices = list(placement.pci_devices) if pci_requests else []
-    return placement, apply_placement(host, placement), devices
-
-
-def assign_pci_without_numa(pci_requests: Any, pci_stats: Any, host: NUMATopology) -> list:
-    """Devices for a guest without a NUMA request (any free matching ones, as in Nova).
-
-    :raises ComputeResourcesUnavailable: too few free matching devices; the
-        message names each alias short of devices.
-    """
-    devices = fit_devices.assign_without_numa(pci_requests, pci_stats, host)
-    if devices is None:
-        reason = device_reasons.without_numa_reason(pci_requests, pci_stats, host)
-        raise exception.ComputeResourcesUnavailable(reason=reason)
-    return devices
+    placement = verdict.placement
+    return placement, apply_placement(host, placement), verdict.pci_devices
 
 
 def copied(devices: Any) -> tuple:

@@ -1,4 +1,12 @@
-"""``numa_fit_instance_to_host``: guest cells onto host cells, vCPUs onto pCPUs."""
+"""``numa_fit_instance_to_host``: guest cells onto host cells, vCPUs onto pCPUs.
+
+:func:`make_problem` snapshots the inputs, :func:`attempt` runs the fit's
+stages on that :class:`Problem` and returns a :class:`FitAttempt` (the
+assignment, or the stage that refused the guest with the facts of the failure);
+the versioned placement is built from it only when asked for.
+:func:`os_numa.explain.report` words a failure from the same attempt, and
+:func:`os_numa.verdict.fit_or_explain` is the verb that does both.
+"""
 
 from __future__ import annotations
 
@@ -280,7 +288,111 @@ def numa_fit_instance_to_host(
         cell_mapping=cell_mapping,
         network_metadata=network_metadata,
     )
-    return solve(problem, host_topology, instance_topology, pci_requests, pci_stats)
+    return attempt(problem, host_topology, instance_topology, pci_requests, pci_stats).placement
+
+
+#: The stages of a fit, in the order it runs them; :attr:`FitAttempt.stage` is the one
+#: that refused the guest (or :data:`FITS`).
+POOL, CELLS, ASSIGNMENT, DEVICES, FITS = "pool", "cells", "assignment", "devices", "fits"
+
+
+@dataclass(slots=True, eq=False)
+class FitAttempt:
+    """What one fit came to: the assignment it chose, or the facts of its failure.
+
+    ``stage`` is :data:`FITS`, or the stage that refused the guest:
+    :data:`POOL` (a ``pool`` guest finds the emulator pool full or absent:
+    ``pool_reason`` says so), :data:`CELLS` (more guest cells than host cells),
+    :data:`ASSIGNMENT` (no host cell per guest cell fits), :data:`DEVICES` (the
+    guest fits, ``cpu_assignment``, but no such set of host cells serves the
+    PCI requests). ``assignment`` is the host cell index per guest cell chosen,
+    ``device_fit`` the device search's result (with PCI requests). Every per-cell
+    answer the search worked out stays cached in ``problem``, so an explanation
+    (:func:`os_numa.explain.report`) reads them instead of fitting again.
+
+    The versioned :attr:`placement` is built the first time a caller asks for
+    it: a scheduler filter that only needs pass or fail never builds it. Treat
+    an attempt as read-only (slots, not frozen: it is made once per host a
+    scheduler filter checks, and a frozen dataclass costs three times as much to make).
+    """
+
+    problem: Problem
+    host_topology: objects.NUMATopology
+    instance_topology: objects.InstanceNUMATopology
+    stage: str
+    assignment: tuple[int, ...] | None = None
+    cpu_assignment: tuple[int, ...] | None = None
+    device_fit: devices.PciFit | None = None
+    pool_reason: str | None = None
+    pci_requests: tuple[PciRequest, ...] = ()
+    pci_stats: PciDeviceStats | None = None
+    _placement: objects.InstanceNUMATopology | None = field(default=None, init=False, repr=False)
+
+    @property
+    def fits(self) -> bool:
+        return self.stage == FITS
+
+    @property
+    def placement(self) -> objects.InstanceNUMATopology | None:
+        """The placement (new objects, built once), or None when the guest does not fit."""
+        if self._placement is None and self.assignment is not None:
+            placement = build_placement(self.instance_topology, self.problem, self.assignment)
+            if self.device_fit is not None:
+                placement.pci_devices = devices.device_objects(self.device_fit, self.host_topology)
+            self._placement = placement
+        return self._placement
+
+
+def attempt(
+    problem: Problem,
+    host_topology: objects.NUMATopology,
+    instance_topology: objects.InstanceNUMATopology,
+    pci_requests: Sequence[PciRequest] | None = None,
+    pci_stats: PciDeviceStats | None = None,
+) -> FitAttempt:
+    """Run the fit of :func:`numa_fit_instance_to_host` on a problem already made from
+    the same topologies (see :func:`make_problem`): its stages in order, the first that
+    refuses the guest ending it. Nothing versioned is built (see :class:`FitAttempt`)."""
+    requests = tuple(pci_requests or ())
+    facts: dict[str, Any] = {"pci_requests": requests, "pci_stats": pci_stats}
+    pool_reason = pool_shortfall(problem)
+    if pool_reason is not None:
+        return FitAttempt(
+            problem, host_topology, instance_topology, POOL, pool_reason=pool_reason, **facts
+        )
+    if len(problem.guests) > len(problem.hosts):
+        return FitAttempt(problem, host_topology, instance_topology, CELLS, **facts)
+    if requests:
+        # PCI devices couple the guest cells: os_numa.fit.devices searches with coverage rules.
+        served = fit_devices(problem, host_topology, requests, pci_stats)
+        if served is not None:
+            return FitAttempt(
+                problem,
+                host_topology,
+                instance_topology,
+                FITS,
+                assignment=served.assignment,
+                device_fit=served,
+                **facts,
+            )
+        # The devices refused the guest only if it fits without them.
+        alone = problem.assignment()
+        stage = ASSIGNMENT if alone is None else DEVICES
+        return FitAttempt(
+            problem, host_topology, instance_topology, stage, cpu_assignment=alone, **facts
+        )
+    assignment = problem.assignment()
+    if assignment is None:
+        return FitAttempt(problem, host_topology, instance_topology, ASSIGNMENT, **facts)
+    return FitAttempt(
+        problem,
+        host_topology,
+        instance_topology,
+        FITS,
+        assignment=assignment,
+        cpu_assignment=assignment,
+        **facts,
+    )
 
 
 def solve(
@@ -291,26 +403,9 @@ def solve(
     pci_stats: PciDeviceStats | None = None,
 ) -> objects.InstanceNUMATopology | None:
     """The placement of :func:`numa_fit_instance_to_host` for a problem already made
-    from the same topologies (see :func:`make_problem`), or None.
-
-    A caller that explains a failure passes the same ``problem`` on to
-    :func:`os_numa.explain.explain_problem`, which then reuses every per-cell
-    answer the search cached instead of snapshotting and fitting again.
-    """
-    if pool_shortfall(problem) is not None:
-        return None
-    if pci_requests:
-        # PCI devices couple the guest cells: os_numa.fit.devices searches with coverage rules.
-        found = fit_devices(problem, host_topology, pci_requests, pci_stats)
-        if found is None:
-            return None
-        placement = build_placement(instance_topology, problem, found.assignment)
-        placement.pci_devices = devices.device_objects(found, host_topology)
-        return placement
-    assignment = problem.assignment()
-    if assignment is None:
-        return None
-    return build_placement(instance_topology, problem, assignment)
+    from the same topologies (see :func:`make_problem`), or None: :func:`attempt`'s
+    placement."""
+    return attempt(problem, host_topology, instance_topology, pci_requests, pci_stats).placement
 
 
 def fit_devices(

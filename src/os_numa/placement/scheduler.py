@@ -7,7 +7,7 @@ For each guest, :meth:`Scheduler.schedule`
 2. fits the guest on each candidate's host in Placement's order, held to the
    host cells the candidate names for each guest cell (its ``mappings``: what
    Nova calls the ``provider_mapping``) with
-   :func:`os_numa.scheduler.host_passes`; a candidate that the fit rejects
+   :func:`os_numa.verdict.fit_or_explain`; a candidate that the fit rejects
    after Placement said yes is counted, with the fit's explanation;
 3. writes the candidate's allocation with ``PUT /allocations/{consumer}``
    (a new consumer: ``consumer_generation`` null), the ``pool`` unit moved to
@@ -35,7 +35,7 @@ from os_numa.placement import tree as tree_mod
 from os_numa.placement.client import PlacementClient
 from os_numa.placement.request import PlacementRequest, placement_requests
 from os_numa.placement.sync import SyncResult, sync_tree
-from os_numa.scheduler import host_passes
+from os_numa.verdict import fit_or_explain
 from os_numa.virt.driver import ComputeDriver
 
 #: Project and user of the allocations os-numa writes when the caller names none.
@@ -286,16 +286,16 @@ class Scheduler:
         """A (placement, allocations) pair, a :class:`Rejection`, or None when the PUT lost."""
         mapping, cells = _cells_of(host.tree, request, candidate)
         topology = host.tracker.host_topology
-        verdict = host_passes(
+        verdict = fit_or_explain(
             topology,
             request.topology,
             self.limits,
-            self.conf,
+            conf=self.conf,
             host_cells=cells if mapping is None else None,
             cell_mapping=mapping,
         )
-        if not verdict:
-            return Rejection(host.name, _named(mapping, cells), _text(verdict.explanation))
+        if not verdict.fits:
+            return Rejection(host.name, _named(mapping, cells), str(verdict.reason))
         allocations = _allocations(host.tree, topology, candidate["allocations"], verdict.placement)
         try:
             self.client.put_allocations(
@@ -369,11 +369,6 @@ def _named(mapping: list[int] | None, cells: set[int] | None) -> tuple[int, ...]
     if mapping is not None:
         return tuple(mapping)
     return tuple(sorted(cells or ()))
-
-
-def _text(explanation: Any) -> str:
-    summary = getattr(explanation, "summary", None)
-    return summary() if callable(summary) else str(explanation)
 
 
 __all__ = [

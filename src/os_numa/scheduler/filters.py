@@ -1,40 +1,29 @@
 """A NUMA host filter: does a guest's NUMA request fit on a candidate host?
 
 :func:`host_passes` is the decision Nova's ``NUMATopologyFilter`` makes, plus
-the reason when the answer is no (:func:`os_numa.hardware.explain_fit`), so a
-scheduler can tell its user why no host was found.
+the reason when the answer is no, so a scheduler can tell its user why no host
+was found. It is :func:`os_numa.verdict.fit_or_explain` on the request the
+filter reads from a flavor, an instance or a request spec: the fit runs once,
+and neither the placement nor the explanation is built unless asked for.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from os_numa import explain
 from os_numa.compute.instance import flavor_and_image, requested_topology
-from os_numa.fit import device_reasons, devices, fit
 from os_numa.objects import InstanceNUMATopology, NUMATopology, NUMATopologyLimits
 from os_numa.pci import request as pci_request
+from os_numa.verdict import FitVerdict, fit_or_explain
 
-
-@dataclass(frozen=True)
-class HostPassResult:
-    """The filter's verdict for one host.
-
-    ``placement`` is the fitted topology when the host passes with a NUMA
-    request (None without one); ``explanation`` is the
-    :class:`~os_numa.hardware.FitReport` when it fails (None when it passes),
-    or, for a guest without a NUMA request that the host's PCI devices cannot
-    serve, the sentence naming each alias short of devices.
-    """
-
-    passed: bool
-    placement: InstanceNUMATopology | None = None
-    explanation: Any = None
-
-    def __bool__(self) -> bool:
-        return self.passed
+#: The filter's verdict for one host: the verb's :class:`~os_numa.verdict.FitVerdict`.
+#: ``passed`` (also its truth value); ``placement``, the fitted topology when the host
+#: passes with a NUMA request (None without one), built only when read; ``explanation``,
+#: None when it passes, else the :class:`~os_numa.explain.FitReport`, or, for a guest
+#: without a NUMA request that the host's PCI devices cannot serve, the sentence naming
+#: each alias short of devices.
+HostPassResult = FitVerdict
 
 
 def requested_pci(request: Any, conf: Any = None) -> list:
@@ -83,28 +72,16 @@ def host_passes(
     :raises Invalid: the flavor or image in ``request`` is invalid, or its PCI
         alias request (a bad request is not a host failure).
     """
-    wanted = requested_topology(request)
     pci = None
     if pci_stats is not None:
-        pci = requested_pci(request, conf) if pci_requests is None else list(pci_requests)
-    if wanted is None:
-        if not pci:
-            return HostPassResult(passed=True)
-        if devices.assign_without_numa(pci, pci_stats, host_topology) is not None:
-            return HostPassResult(passed=True)
-        reason = device_reasons.without_numa_reason(pci, pci_stats, host_topology)
-        return HostPassResult(passed=False, explanation=reason)
-    extra: dict[str, Any] = {"pci_requests": pci or None, "pci_stats": pci_stats}
-    cells: dict[str, Any] = {"host_cells": host_cells, "cell_mapping": cell_mapping}
-    if host_topology is None or not host_topology.cells:
-        report = explain.explain_fit(
-            host_topology, wanted, limits=limits, conf=conf, **extra, **cells
-        )
-        return HostPassResult(passed=False, explanation=report)
-    problem = fit.make_problem(host_topology, wanted, limits, conf, **cells)
-    placement = fit.solve(problem, host_topology, wanted, **extra)
-    if placement is not None:
-        return HostPassResult(passed=True, placement=placement)
-    # Only a failure is explained, from the answers the search already cached.
-    report = explain.explain_problem(problem, host_topology, wanted, **extra)
-    return HostPassResult(passed=False, explanation=report)
+        pci = requested_pci(request, conf) if pci_requests is None else pci_requests
+    return fit_or_explain(
+        host_topology,
+        requested_topology(request),
+        limits,
+        pci,
+        pci_stats,
+        conf,
+        host_cells=host_cells,
+        cell_mapping=cell_mapping,
+    )
