@@ -50,7 +50,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("constraints", ("os_numa.constraints",)),
     ("device model", ("os_numa.pci",)),
     ("fit", ("os_numa.fit",)),
-    ("claim and explanation", ("os_numa.usage", "os_numa.explain")),
+    ("claim and explanation", ("os_numa.usage", "os_numa.explain", "os_numa.verdict")),
     ("compute", ("os_numa.compute",)),
     ("drivers and scheduler", ("os_numa.virt", "os_numa.scheduler")),
     ("placement", ("os_numa.placement",)),
