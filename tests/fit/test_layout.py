@@ -29,6 +29,8 @@ def test_equals_split_cores_of():
         6: (2, 6),
         3: (3,),
     }
+    assert found.all_free == smt.free_by_core(found.cores, pcpus, found.split)
+    assert found.all_free.whole == ((0, 4), (1, 5), (2, 6))  # (3,) is split: never whole
     with pytest.raises(TypeError):
         found.core_of[7] = (7,)  # type: ignore[index]  # shared: read-only
 

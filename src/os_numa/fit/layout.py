@@ -41,6 +41,8 @@ class Layout(NamedTuple):
     threads: int
     #: The core of each pCPU.
     core_of: Mapping[int, smt.Core]
+    #: The free cores of the cell with nothing pinned (:func:`os_numa.smt.free_by_core`).
+    all_free: smt.FreeCores
 
 
 @functools.lru_cache(maxsize=CELLS)
@@ -53,8 +55,9 @@ def layout_of(siblings: Iterable[Collection[int]], pcpuset: frozenset[int]) -> L
     """The :class:`Layout` of a cell with these sibling groups and pinnable pCPUs.
 
     The cores, split cores and threads of :func:`os_numa.smt.split_cores_of` with
-    the core of each pCPU, computed once per distinct value; the answer is shared
-    and never changed (``core_of`` is a read-only mapping).
+    the core of each pCPU and the free cores of an empty cell, computed once per
+    distinct value; the answer is shared and never changed (``core_of`` is a
+    read-only mapping).
     """
     if not isinstance(siblings, list):
         siblings = list(siblings)
@@ -66,7 +69,8 @@ def layout_of(siblings: Iterable[Collection[int]], pcpuset: frozenset[int]) -> L
     groups = [frozenset(group) for group in siblings]
     cores, split, threads = smt.split_cores_of(groups, pcpuset)
     core_of = MappingProxyType({cpu: core for core in cores for cpu in core})
-    layout = Layout(cores, split, threads, core_of)
+    all_free = smt.free_by_core(cores, pcpuset, split)
+    layout = Layout(cores, split, threads, core_of, all_free)
     # Concurrent fits may both insert: harmless, the list stays bounded.
     known.insert(0, (groups, layout))
     del known[LAYOUTS_PER_CELL:]

@@ -42,4 +42,4 @@ def host_order(
         usage = sign * len(h.free) if pinning else -sign * h.cpu_usage
         return pci_sign * devices.get(h.id, 0), usage, sign * h.avail_memory, h.id
 
-    return tuple(h.index for h in sorted(hosts, key=key))
+    return tuple([h.index for h in sorted(hosts, key=key)])

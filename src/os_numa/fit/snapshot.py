@@ -68,6 +68,7 @@ class HostCell:
         "cpu_usage",
         "memory",
         "memory_usage",
+        "avail_memory",
         "_cell",
         "_layout",
         "_cores",
@@ -90,6 +91,7 @@ class HostCell:
         self.cpu_usage: int = cpu_usage
         self.memory: int = memory
         self.memory_usage: int = memory_usage
+        self.avail_memory: int = memory - memory_usage
         self._cell = cell
         self._layout: Layout | None = None
         self._cores: tuple[smt.Core, ...] | None = None
@@ -98,10 +100,6 @@ class HostCell:
         self._threads = 0
         self._pages: tuple[Pages, ...] | None = None
         self._banks: tuple[frozenset[int], ...] | None = None
-
-    @property
-    def avail_memory(self) -> int:
-        return self.memory - self.memory_usage
 
     @property
     def cache_banks(self) -> tuple[frozenset[int], ...]:
@@ -177,7 +175,14 @@ class HostCell:
         return (self._free or self._read_free()).whole
 
     def _read_free(self) -> smt.FreeCores:
-        result = self._free = smt.free_by_core(self.cores, self.free, self.split_cores)
+        if self._layout is None:
+            self._read_cores()
+        layout = self._layout
+        assert layout is not None
+        if len(self.free) == len(self.pcpuset):  # nothing pinned: the layout knows
+            result = self._free = layout.all_free
+        else:
+            result = self._free = smt.free_by_core(layout.cores, self.free, layout.split)
         return result
 
     @property
