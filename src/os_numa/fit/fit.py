@@ -354,44 +354,35 @@ def attempt(
     the same topologies (see :func:`make_problem`): its stages in order, the first that
     refuses the guest ending it. Nothing versioned is built (see :class:`FitAttempt`)."""
     requests = tuple(pci_requests or ())
-    facts: dict[str, Any] = {"pci_requests": requests, "pci_stats": pci_stats}
+    assignment = alone = served = None
     pool_reason = pool_shortfall(problem)
     if pool_reason is not None:
-        return FitAttempt(
-            problem, host_topology, instance_topology, POOL, pool_reason=pool_reason, **facts
-        )
-    if len(problem.guests) > len(problem.hosts):
-        return FitAttempt(problem, host_topology, instance_topology, CELLS, **facts)
-    if requests:
+        stage = POOL
+    elif len(problem.guests) > len(problem.hosts):
+        stage = CELLS
+    elif requests:
         # PCI devices couple the guest cells: os_numa.fit.devices searches with coverage rules.
         served = fit_devices(problem, host_topology, requests, pci_stats)
         if served is not None:
-            return FitAttempt(
-                problem,
-                host_topology,
-                instance_topology,
-                FITS,
-                assignment=served.assignment,
-                device_fit=served,
-                **facts,
-            )
-        # The devices refused the guest only if it fits without them.
-        alone = problem.assignment()
-        stage = ASSIGNMENT if alone is None else DEVICES
-        return FitAttempt(
-            problem, host_topology, instance_topology, stage, cpu_assignment=alone, **facts
-        )
-    assignment = problem.assignment()
-    if assignment is None:
-        return FitAttempt(problem, host_topology, instance_topology, ASSIGNMENT, **facts)
+            stage, assignment = FITS, served.assignment
+        else:
+            # The devices refused the guest only if it fits without them.
+            alone = problem.assignment()
+            stage = ASSIGNMENT if alone is None else DEVICES
+    else:
+        assignment = alone = problem.assignment()
+        stage = ASSIGNMENT if assignment is None else FITS
     return FitAttempt(
         problem,
         host_topology,
         instance_topology,
-        FITS,
-        assignment=assignment,
-        cpu_assignment=assignment,
-        **facts,
+        stage,
+        assignment,
+        alone,
+        served,
+        pool_reason,
+        requests,
+        pci_stats,
     )
 
 
