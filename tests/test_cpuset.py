@@ -217,3 +217,10 @@ def test_garbage_only_ever_raises_invalid_cpu_spec(spec):
         assert str(exc).startswith("Invalid CPU spec")
     else:
         assert all(0 <= c < cpuset.MAX_CPU_ID for c in result)
+
+
+def test_describe_cpus_names_an_empty_set():
+    # Error messages say "(none)" rather than an empty spec.
+    assert cpuset.describe_cpus({3, 1, 2, 7}) == "1-3,7"
+    assert cpuset.describe_cpus(iter([5])) == "5"
+    assert cpuset.describe_cpus(set()) == "(none)"
