@@ -126,9 +126,10 @@ def _claimed(
     return new_object(objects.NUMATopology, {"cells": cells})
 
 
-_CELLS = FieldReader("cells")
-_ID = FieldReader("id")
-_POOL_CPU = FieldReader("emulator_pool_cpu", optional=True)
+#: Field readers as plain functions (FieldReader.read), bound once.
+_CELLS = FieldReader("cells").read
+_ID = FieldReader("id").read
+_POOL_CPU = FieldReader("emulator_pool_cpu", optional=True).read
 
 
 def _in_pool(cell: objects.NUMACell, cpu: int) -> bool:
@@ -277,7 +278,7 @@ def _account_pages(values: dict, memory: int, pagesize: int | None, sign: int) -
     mempages[index] = _copy_pages(pool, used=after)
 
 
-_PAGES = FieldReader("size_kb", "used")
+_PAGES = FieldReader("size_kb", "used").read
 
 
 def _moved(
