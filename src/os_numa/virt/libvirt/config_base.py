@@ -355,11 +355,18 @@ class Attr(_Value):
         self.check = check
         if const is not None:
             self.fields = ()
+        # Written as str(value) with nothing to check: the common case, kept short.
+        self._plain = type(kind) in (Kind, _Int) and not self.omit
 
     def format(self, obj, el):
         if self.const is not None:
             el.set(self.name, self.const)
             return True
+        if self._plain:
+            value = getattr(obj, self.field)
+            if value is not None:
+                el.set(self.name, str(value))
+                return True
         text = self._text(obj, el, self.name)
         if text is None:
             return False
