@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import libvirt
 import pytest
 from hypothesis import given, settings
@@ -9,7 +11,7 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from os_numa import conf, hardware
-from os_numa.cmd import hostsource, render_xml, specs
+from os_numa.cmd import args, commands, hostsource, render_xml, specs
 from os_numa.objects.flavor import Flavor
 from os_numa.virt.libvirt import driver
 
@@ -30,11 +32,8 @@ def domain_for(flavor_text: str) -> tuple[etree._Element, object]:
     request = hardware.numa_get_constraints(flavor, None)
     placement = hardware.numa_fit_instance_to_host(host, request) if request else None
     cfg = conf.make_conf()
-    numa = driver.get_guest_numa_config(placement, flavor, None, host_topology=host, conf=cfg)
-    backing = driver.get_guest_memory_backing_config(
-        placement, flavor, None, host_topology=host, conf=cfg
-    )
-    text = render_xml.domain_xml(flavor, numa, backing)
+    name = render_xml.domain_name(flavor.name)
+    text = driver.build_guest(placement, flavor, None, host, cfg, name=name).to_xml()
     return etree.fromstring(text.encode()), flavor
 
 
@@ -110,7 +109,7 @@ def test_the_reported_alias_comment_is_well_formed():
 @given(HOSTILE_TEXT)
 def test_a_domain_of_any_flavor_name_validates(name):
     flavor = Flavor(vcpus=2, memory_mb=1024, extra_specs={}, name=name or None)
-    text = render_xml.domain_xml(flavor, driver.GuestNumaConfig(None, None, None, None), None)
+    text = driver.build_guest(None, flavor, None, name=render_xml.domain_name(flavor.name)).to_xml()
     domain = etree.fromstring(text.encode())
     assert SCHEMA.validate(domain), (name, SCHEMA.error_log)
     assert "/" not in domain.findtext("name") and "\n" not in domain.findtext("name")
@@ -120,3 +119,24 @@ def test_a_flavor_name_with_a_newline_keeps_its_words():
     assert render_xml.domain_name("web\nserver/1") == "web_server_1"
     assert render_xml.domain_name(" \n ") == render_xml.DEFAULT_NAME
     assert render_xml.domain_name("plain name") == "plain name"
+
+
+def test_the_command_prints_build_guests_domain():
+    """``os-numa place --format xml`` is build_guest's domain, named for the flavor."""
+    flavor_text = FLAVORS["realtime-2-nodes"] + ",hw:cpu_realtime_priority=9,name=rt/1"
+    options = args.build_parser().parse_args(["place", "--format", "xml", "--flavor", flavor_text])
+    outcome = commands.compute_placement(options)
+    out = io.StringIO()
+
+    commands.print_placement(outcome, "xml", False, out)
+
+    expected = driver.build_guest(
+        outcome.placement,
+        outcome.flavor,
+        None,
+        outcome.host.topology,
+        conf.make_conf(),
+        name=render_xml.domain_name(outcome.flavor.name),
+    ).to_xml()
+    assert out.getvalue() == expected
+    assert "<name>rt_1</name>" in expected and 'priority="9"' in expected

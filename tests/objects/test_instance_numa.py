@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from os_numa import exception
@@ -230,6 +232,9 @@ TOPOLOGY_ADDED = {
     "emulator_pool_cpu": "1.7",
     "iothreads": "1.8",
     "iothreads_policy": "1.8",
+    "realtime_priority": "1.9",
+    "locked_memory": "1.9",
+    "memory_policy": "1.9",
 }
 # The InstanceNUMACell version each InstanceNUMATopology version carries.
 TOPOLOGY_CELL_VERSION = {
@@ -242,6 +247,7 @@ TOPOLOGY_CELL_VERSION = {
     "1.6": "1.3",
     "1.7": "1.3",
     "1.8": "1.3",
+    "1.9": "1.3",
 }
 
 
@@ -380,3 +386,20 @@ def test_emulator_count_and_mask_round_trip_and_drop_below_1_5():
     old = data(t.obj_to_primitive(target_version="1.4"))
     assert "emulator_threads_count" not in old and "emulator_threads_mask" not in old
     assert old["emulator_threads_policy"] == "isolate"
+
+
+def test_xml_policy_fields_round_trip_and_are_dropped_below_1_9():
+    t = acceptance_topology()
+    t.realtime_vcpus = {1}
+    t.realtime_priority = 50
+    t.locked_memory = True
+    t.memory_policy = "interleave"
+    back = o.InstanceNUMATopology.obj_from_primitive(json.loads(json.dumps(t.obj_to_primitive())))
+    assert (back.realtime_priority, back.locked_memory, back.memory_policy) == (
+        50,
+        True,
+        "interleave",
+    )
+    old = data(t.obj_to_primitive(target_version="1.8"))
+    assert not {"realtime_priority", "locked_memory", "memory_policy"} & set(old)
+    assert old["realtime_vcpus"] == (1,) and t.realtime_priority == 50

@@ -170,14 +170,8 @@ def compute_placement(options: argparse.Namespace) -> Outcome:
     outcome.placement = verdict.placement
     if request is None and pci:
         outcome.unplaced_pci = InstanceNUMATopology(cells=[], pci_devices=verdict.pci_devices)
-    outcome.numa_config = driver.get_guest_numa_config(
-        outcome.placement, flavor, image_meta, host_topology=host, conf=conf
-    )
-    outcome.memory_backing = driver.get_guest_memory_backing_config(
-        outcome.placement, flavor, image_meta, host_topology=host, conf=conf
-    )
-    outcome.cpu_topology = driver.get_guest_cpu_topology(
-        outcome.placement, flavor, image_meta, host_topology=host, conf=conf
+    outcome.numa_config, outcome.memory_backing, outcome.cpu_topology = driver.guest_parts(
+        outcome.placement, flavor, image_meta, host, conf
     )
     cputune = outcome.numa_config.cputune
     if cputune is not None:
@@ -235,15 +229,17 @@ def print_placement(outcome: Outcome, fmt: str, color: bool, out: TextIO) -> Non
         out.write(render_json.dumps(placement_json(outcome)) + "\n")
     elif fmt == "xml":
         if outcome.fits:
-            out.write(
-                render_xml.domain_xml(
-                    outcome.flavor,
-                    outcome.numa_config,
-                    outcome.memory_backing,
-                    outcome.pci_holder,
-                    cpu_topology=outcome.cpu_topology,
-                )
+            parts = driver.GuestParts(
+                outcome.numa_config, outcome.memory_backing, outcome.cpu_topology
             )
+            guest = driver.build_guest(
+                outcome.pci_holder,
+                outcome.flavor,
+                outcome.image_meta,
+                name=render_xml.domain_name(outcome.flavor.name),
+                parts=parts,
+            )
+            out.write(guest.to_xml())
         else:
             out.write(render_xml.comment(f"does not fit:\n{outcome.explanation or ''}") + "\n")
     else:

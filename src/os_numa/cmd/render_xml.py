@@ -1,20 +1,17 @@
-"""``os-numa place --format xml``: the placement as a minimal libvirt domain.
+"""``os-numa place --format xml``: the names and comments around the domain.
 
-The NUMA elements (``<vcpu cpuset>``, ``<cputune>``, ``<numatune>``,
-``<cpu><numa>``, ``<memoryBacking>``) sit in the smallest ``<domain>`` libvirt
-accepts, so the output parses as one document, validates against libvirt's
-domain schema, and can be defined as is; a driver merges the NUMA elements
-into its own domain.
+The domain itself is :func:`os_numa.virt.libvirt.driver.build_guest`'s, the
+library's one domain builder: the NUMA elements (``<vcpu cpuset>``,
+``<cputune>``, ``<numatune>``, ``<cpu><numa>``, ``<memoryBacking>``) in the
+smallest ``<domain>`` libvirt accepts, so the output parses as one document,
+validates against libvirt's domain schema, and can be defined as is; a driver
+merges the NUMA elements into its own domain. This module gives it a valid
+``<name>`` (:func:`domain_name`) and writes what does not fit as a comment.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
-
-from os_numa.objects.flavor import Flavor
-from os_numa.virt.libvirt import config
-from os_numa.virt.libvirt.guest_pci import get_guest_pci_config
 
 #: Domain name used when the flavor has none.
 DEFAULT_NAME = "os-numa-guest"
@@ -53,56 +50,3 @@ def domain_name(name: str | None) -> str:
     if not name or not name.strip():
         return DEFAULT_NAME
     return _NOT_IN_NAME.sub("_", name)
-
-
-def build_domain(
-    flavor: Flavor,
-    numa_config: Any,
-    memory_backing: Any,
-    placement: Any = None,
-    cpu_topology: Any = None,
-) -> config.LibvirtConfigGuest:
-    """A :class:`LibvirtConfigGuest` carrying the guest NUMA configuration.
-
-    PCI devices the placement holds become ``<hostdev>`` elements behind a
-    ``pcie-expander-bus`` per guest cell (see :mod:`os_numa.virt.libvirt.guest_pci`),
-    which needs the q35 machine type.
-    """
-    devices = list(getattr(placement, "pci_devices", None) or [])
-    pci = get_guest_pci_config(devices, guest_cells=len(placement.cells)) if devices else None
-    cputune = numa_config.cputune
-    iothreads = len(cputune.iothreadpin) if cputune is not None else 0
-    cpu = None
-    sizes = {}
-    if cpu_topology is not None:
-        sizes = {n: getattr(cpu_topology, n) for n in ("sockets", "cores", "threads")}
-    if numa_config.numaconfig is not None or sizes:
-        cpu = config.LibvirtConfigGuestCPU(numa=numa_config.numaconfig, **sizes)
-    has_backing = memory_backing is not None and (
-        memory_backing.hugepages or memory_backing.locked or not memory_backing.sharedpages
-    )
-    return config.LibvirtConfigGuest(
-        name=domain_name(flavor.name),
-        memory=flavor.memory_mb * 1024,
-        vcpus=flavor.vcpus,
-        cpuset=numa_config.cpuset,
-        iothreads=iothreads,
-        membacking=memory_backing if has_backing else None,
-        cputune=cputune,
-        numatune=numa_config.numatune,
-        cpu=cpu,
-        os_machine="q35" if pci is not None else None,
-        devices=pci.devices if pci is not None else [],
-    )
-
-
-def domain_xml(
-    flavor: Flavor,
-    numa_config: Any,
-    memory_backing: Any,
-    placement: Any = None,
-    cpu_topology: Any = None,
-) -> str:
-    """The domain document as pretty-printed text (``cpu_topology``: a VirtCPUTopology
-    for ``<cpu><topology>``, or None)."""
-    return build_domain(flavor, numa_config, memory_backing, placement, cpu_topology).to_xml()

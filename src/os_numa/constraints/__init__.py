@@ -10,8 +10,9 @@ emulator pCPU count, dedicated mask, the Placement form), :mod:`.emulator`
 (the emulator mask), :mod:`.realtime` (incl. priority), :mod:`.pages`,
 :mod:`.numa` (node count and split), :mod:`.cpu_topology` (the guest's
 sockets, cores and threads), :mod:`.memory_policy` (the ``<numatune>`` mode),
-:mod:`.iothreads` (I/O thread count and placement)
-and :mod:`.topology` (the assembly).
+:mod:`.iothreads` (I/O thread count and placement),
+:mod:`.topology` (the assembly) and :mod:`.placement_policy` (the XML policy
+fields of a placement made elsewhere, filled from its flavor and image).
 See ``doc/source/extra-specs.rst`` for every key.
 """
 

@@ -64,8 +64,12 @@ def numa_get_constraints(flavor: Any, image_meta: Any) -> objects.InstanceNUMATo
     ``cpu_thread_policy`` are the same in every cell, and the topology carries
     ``emulator_threads_policy``, ``emulator_threads_count`` (set only by
     ``hw:emulator_threads_count``) and ``emulator_threads_mask`` (the guest
-    vCPUs named by ``hw:emulator_threads_mask``, or None). The realtime set is not stored: see
-    :func:`~os_numa.constraints.realtime.get_realtime_cpu_constraint`.
+    vCPUs named by ``hw:emulator_threads_mask``, or None), and what the guest XML
+    needs beyond the placement's CPUs: ``realtime_vcpus``
+    (:func:`~os_numa.constraints.realtime.get_realtime_cpu_constraint`),
+    ``realtime_priority``, ``locked_memory``, ``memory_policy``, ``iothreads`` and
+    ``iothreads_policy``. The fit copies them into the placement, which is then the
+    libvirt XML stage's only policy input.
 
     The guest CPU topology keys (``hw:cpu_sockets`` ..., see
     :mod:`~os_numa.constraints.cpu_topology`) are checked first, as Nova's API
@@ -109,13 +113,13 @@ def numa_get_constraints(flavor: Any, image_meta: Any) -> objects.InstanceNUMATo
     cpu.check_pinning_required(policies, flavor_v, realtime_cpus)
     pinned = _pinned_vcpus(flavor_v, props, policies, realtime_cpus)
     emulator_mask = emulator.emulator_mask_set(flavor_v, props, policies, pinned, realtime_cpus)
-    realtime.get_realtime_priority_constraint(flavor_v)
+    priority = realtime.get_realtime_priority_constraint(flavor_v)
     io = iothreads.get_iothreads_constraint(flavor_v)
     iothreads.check_iothreads_pinning(io, bool(pinned), policies.cpu_policy)
 
     nodes = numa.get_numa_nodes_constraint(flavor_v, image_v)
     pagesize = pages.get_mem_page_size_constraint(flavor_v, image_v)
-    pages.get_locked_memory_constraint(flavor_v, image_v)
+    locked = pages.get_locked_memory_constraint(flavor_v, image_v)
     mem_policy = memory_policy.get_numa_memory_policy_constraint(flavor_v, image_v)
 
     wants_numa = (
@@ -158,6 +162,9 @@ def numa_get_constraints(flavor: Any, image_meta: Any) -> objects.InstanceNUMATo
             "realtime_vcpus": set(realtime_cpus) if realtime_cpus is not None else None,
             "iothreads": io.count,
             "iothreads_policy": io.policy,
+            "realtime_priority": priority,
+            "locked_memory": locked,
+            "memory_policy": mem_policy,
         },
     )
     if topology_keys:

@@ -21,6 +21,7 @@ from nova.virt.libvirt import driver as nova_driver
 
 from os_numa import conf as os_numa_conf
 from os_numa import objects
+from os_numa.constraints import placement_policy
 from os_numa.nova import objects as bridge
 from os_numa.nova.errors import as_nova
 from os_numa.nova.hardware import _get, _specs
@@ -39,11 +40,16 @@ def get_guest_numa_config(original, driver: Any, instance_numa_topology, flavor,
     if result.cputune is None or instance_numa_topology is None:
         return result
     topology = bridge.instance_topology_from_nova(instance_numa_topology)
+    guest_flavor = _guest_flavor(flavor, topology)
+    image = bridge.image_meta_from_nova(image_meta)
     with as_nova():
+        # Nova's placement has no realtime vCPUs, priority, locked memory or memory
+        # policy: this edge holds the flavor and image, and fills them once.
+        topology = placement_policy.with_flavor_policy(topology, guest_flavor, image)
         ours = os_numa_driver.get_guest_numa_config(
             topology,
-            _guest_flavor(flavor, topology),
-            bridge.image_meta_from_nova(image_meta),
+            guest_flavor,
+            image,
             host_topology=bridge.host_topology_from_nova(driver._get_host_numa_topology()),
             conf=os_numa_conf.CONF,
         )

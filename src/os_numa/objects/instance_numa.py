@@ -143,9 +143,14 @@ class InstanceNUMATopology(base.OsNumaObject):
     * 1.8: iothreads (``hw:iothreads``; None means one) and iothreads_policy
       (``hw:iothreads_policy``; None means ``share``); dropped when downgrading,
       which leaves isolated I/O thread pCPUs in guest cell 0's cpuset_reserved
+    * 1.9: realtime_priority (``hw:cpu_realtime_priority``; None: ``[libvirt]
+      realtime_scheduler_priority``), locked_memory (``hw:locked_memory``; None:
+      not asked) and memory_policy (``hw:numa_memory_policy``; None: ``strict``),
+      the last policy inputs of the guest XML, so the XML stage reads the placement
+      only; dropped when downgrading (an older reader re-reads them from the flavor)
     """
 
-    VERSION = "1.8"
+    VERSION = "1.9"
 
     fields = {
         "cells": fields.ListOfObjectsField("OsNumaInstanceNUMACell"),
@@ -159,6 +164,9 @@ class InstanceNUMATopology(base.OsNumaObject):
         "emulator_pool_cpu": fields.IntegerField(nullable=True, default=None),
         "iothreads": fields.IntegerField(nullable=True, default=None),
         "iothreads_policy": fields.StringField(nullable=True, default=None),
+        "realtime_priority": fields.IntegerField(nullable=True, default=None),
+        "locked_memory": fields.BooleanField(nullable=True, default=None),
+        "memory_policy": fields.StringField(nullable=True, default=None),
     }
 
     # The fields as attributes, for type checkers: oslo.versionedobjects makes them
@@ -172,6 +180,9 @@ class InstanceNUMATopology(base.OsNumaObject):
     emulator_pool_cpu: int | None
     iothreads: int | None
     iothreads_policy: str | None
+    realtime_priority: int | None
+    locked_memory: bool | None
+    memory_policy: str | None
 
     obj_relationships = {
         "cells": [("1.0", "1.0"), ("1.1", "1.1"), ("1.2", "1.2"), ("1.3", "1.3")],
@@ -189,6 +200,7 @@ class InstanceNUMATopology(base.OsNumaObject):
         "1.6": ("realtime_vcpus",),
         "1.7": ("emulator_pool_cpu",),
         "1.8": ("iothreads", "iothreads_policy"),
+        "1.9": ("realtime_priority", "locked_memory", "memory_policy"),
     }
 
     def obj_make_compatible(self, primitive: dict[str, Any], target_version: str) -> None:

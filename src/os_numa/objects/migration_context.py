@@ -27,9 +27,11 @@ class MigrationContext(base.OsNumaObject):
     Version 1.0: instance_uuid, migration_id, old_numa_topology,
     new_numa_topology, old_pci_devices, new_pci_devices
     Version 1.1: the topologies are InstanceNUMATopology 1.8 (I/O threads)
+    Version 1.2: the topologies are InstanceNUMATopology 1.9 (realtime priority,
+    locked memory, memory policy)
     """
 
-    VERSION = "1.1"
+    VERSION = "1.2"
 
     fields = {
         "instance_uuid": fields.StringField(),
@@ -54,8 +56,8 @@ class MigrationContext(base.OsNumaObject):
     new_pci_devices: list[InstancePCIDevice]
 
     obj_relationships = {
-        "old_numa_topology": [("1.0", "1.7"), ("1.1", "1.8")],
-        "new_numa_topology": [("1.0", "1.7"), ("1.1", "1.8")],
+        "old_numa_topology": [("1.0", "1.7"), ("1.1", "1.8"), ("1.2", "1.9")],
+        "new_numa_topology": [("1.0", "1.7"), ("1.1", "1.8"), ("1.2", "1.9")],
         "old_pci_devices": [("1.0", "1.0")],
         "new_pci_devices": [("1.0", "1.0")],
     }

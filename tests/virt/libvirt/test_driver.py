@@ -22,6 +22,7 @@ import pytest
 
 from os_numa import conf as os_numa_conf
 from os_numa import exception, hardware, objects
+from os_numa.constraints import placement_policy
 from os_numa.virt import driver as base_driver
 from os_numa.virt.libvirt import config, driver
 from tests import fixtures_topology as ft
@@ -154,8 +155,11 @@ def test_realtime_priority_comes_from_the_option():
 
 
 def test_image_realtime_mask_wins():
-    host, flavor, conf, placement = place(EXAMPLES["B1"])
+    """The constraints read the image's mask; the placement carries it to the XML."""
+    host, flavor, conf, _ = place(EXAMPLES["B1"])
     image = objects.ImageMeta.from_dict({"properties": {"hw_cpu_realtime_mask": "^0-1"}})
+    request = hardware.numa_get_constraints(flavor, image)
+    placement = hardware.numa_fit_instance_to_host(host, request, conf=conf)
 
     numa = driver.get_guest_numa_config(placement, flavor, image, host, conf)
 
@@ -382,6 +386,9 @@ def test_realtime_vcpus_must_be_pinned():
         memory_mb=2048,
         extra_specs={**EXAMPLES["D2"].specs, "hw:cpu_realtime_mask": "^1"},
     )
+
+    # The edge that holds the flavor fills the placement's realtime vCPUs from it.
+    placement = placement_policy.with_flavor_policy(placement, flavor, None)
 
     with pytest.raises(exception.InvalidGuestPlacement, match=r"realtime vCPU\(s\) 0 float"):
         driver.get_guest_numa_config(placement, flavor, None, host, conf)

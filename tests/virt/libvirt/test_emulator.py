@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from os_numa import conf as os_numa_conf
 from os_numa import exception, hardware, objects
-from os_numa.virt.libvirt import driver, emulator
+from os_numa.fit import emulator_pin as emulator
+from os_numa.virt.libvirt import driver
 from tests import fixtures_topology as ft
 from tests.virt.libvirt.examples import EXAMPLES, place, pool_host
 

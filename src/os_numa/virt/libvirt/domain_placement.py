@@ -244,6 +244,7 @@ def read_domain(
             emulator_pool_cpu=emulator.pool_cpu,
             iothreads=guest.iothreads if guest.iothreads > 1 else None,
             iothreads_policy="isolate" if io_reserved else None,
+            **_xml_policy(guest, realtime),
         )
         exclusive |= _apply_hints(root, placement, host, reading)
     return DomainPlacement(
@@ -297,6 +298,27 @@ def _vcpu_pins(guest: config.LibvirtConfigGuest) -> dict[int, frozenset[int]]:
 def _realtime_vcpus(guest: config.LibvirtConfigGuest) -> set[int]:
     scheds = guest.cputune.vcpusched if guest.cputune is not None else ()
     return {v for s in scheds if (s.scheduler or "") in REALTIME_SCHEDULERS for v in s.vcpus}
+
+
+def _xml_policy(guest: config.LibvirtConfigGuest, realtime: set[int]) -> dict[str, object]:
+    """The placement's XML policy fields as the domain shows them: the realtime
+    priority, locked memory (beyond what realtime locks) and the memory mode
+    (None for ``strict``, the default), so the XML built from the placement read
+    back is the domain's own."""
+    scheds = guest.cputune.vcpusched if guest.cputune is not None else ()
+    priorities = [
+        s.priority
+        for s in scheds
+        if (s.scheduler or "") in REALTIME_SCHEDULERS and s.priority is not None
+    ]
+    backing = guest.membacking
+    numatune = guest.numatune
+    mode = numatune.memory.mode if numatune is not None and numatune.memory is not None else None
+    return {
+        "realtime_priority": priorities[0] if realtime and priorities else None,
+        "locked_memory": True if backing is not None and backing.locked and not realtime else None,
+        "memory_policy": mode if mode in MEMORY_MODES and mode != "strict" else None,
+    }
 
 
 def _memnodes(

@@ -7,6 +7,13 @@
 into ``<memoryBacking>``. Both are pure: they read their arguments and the
 options, and build new element objects (:mod:`os_numa.virt.libvirt.config`).
 
+The placement is their only policy input: the realtime vCPUs and priority, the
+emulator policy, mask and pCPUs, locked memory, page sizes and the memory
+policy are its fields, set by the constraints and the fit. The flavor gives the
+vCPU count the pins are checked against and the domain's sizes; it is not read
+for policy (a placement made elsewhere gets its fields where the flavor is at
+hand: :func:`os_numa.constraints.placement_policy.with_flavor_policy`).
+
 The rules are Nova's (``_get_guest_numa_config``):
 
 - one ``<vcpupin>`` per vCPU, by vCPU id: a pinned vCPU's pCPU, or for a
@@ -14,7 +21,8 @@ The rules are Nova's (``_get_guest_numa_config``):
 - ``<emulatorpin>``: with ``hw:emulator_threads_policy=isolate`` the reserved
   pCPU(s); with ``share`` and ``[compute] cpu_shared_set`` that set (online CPUs
   only); otherwise the pCPUs of the guest's non-realtime vCPUs. Beyond Nova
-  (:mod:`os_numa.virt.libvirt.emulator`): ``hw:emulator_threads_mask`` pins
+  (:mod:`os_numa.fit.emulator_pin`, the one home of the decision):
+  ``hw:emulator_threads_mask`` pins
   them with the named vCPUs, ``pool`` on the pool pCPU the fit chose, and
   ``share`` keeps to the guest's own host cells' shared CPUs unless
   ``[os_numa] emulator_share_locality = host``;
@@ -47,12 +55,13 @@ from typing import Any, NamedTuple
 from oslo_config import cfg
 
 from os_numa import conf as os_numa_conf
-from os_numa import constraints, exception, objects
+from os_numa import exception, objects
 from os_numa.constraints import cpu_topology, memory_policy, source
 from os_numa.cpuset import describe_cpus
+from os_numa.fit import emulator_pin
 from os_numa.objects import fields
 from os_numa.virt import driver as base_driver
-from os_numa.virt.libvirt import config, emulator
+from os_numa.virt.libvirt import config
 from os_numa.virt.libvirt.guest_pci import get_guest_pci_config
 from os_numa.virt.libvirt.overhead import emulator_overhead_vcpus
 
@@ -290,48 +299,6 @@ def _online_shared_set(
     return usable
 
 
-def emulatorpin_cpuset(
-    placed: list[PlacedCell],
-    emulator_policy: str | None,
-    realtime_vcpus: set[int],
-    shared_cpus: set[int] | None,
-) -> set[int]:
-    """The host CPUs of the emulator threads (and the I/O thread).
-
-    ``isolate``: the pCPU(s) reserved with guest cell 0. ``share`` with
-    ``cpu_shared_set``: ``shared_cpus``. Otherwise: the CPUs of every
-    non-realtime vCPU's ``<vcpupin>``.
-
-    :raises EmulatorPinEmpty: isolate without a reserved pCPU in guest cell 0,
-        or every vCPU realtime with nowhere else to go (realtime + share
-        without ``cpu_shared_set``); Nova writes ``cpuset=""`` for both.
-    """
-    if emulator_policy == _EMULATOR.ISOLATE:
-        if not placed or not placed[0].reserved:
-            raise exception.EmulatorPinEmpty(
-                reason="hw:emulator_threads_policy=isolate, but guest cell 0 has no "
-                "cpuset_reserved; pass the placement numa_fit_instance_to_host returned"
-            )
-        return set().union(*(cell.reserved for cell in placed))
-    if emulator_policy == _EMULATOR.SHARE and shared_cpus is not None:
-        return set(shared_cpus)
-    cpus = {
-        cpu
-        for cell in placed
-        for vcpu, pin in cell.pins.items()
-        if vcpu not in realtime_vcpus
-        for cpu in pin
-    }
-    if not cpus:
-        raise exception.EmulatorPinEmpty(
-            reason="every vCPU is realtime and hw:emulator_threads_policy="
-            f"{emulator_policy or 'unset'} has no [compute] cpu_shared_set to send the "
-            "emulator threads to; set cpu_shared_set, use hw:emulator_threads_policy="
-            "isolate, or leave a vCPU out of hw:cpu_realtime_mask"
-        )
-    return cpus
-
-
 def _small_page_kb(host_topology: objects.NUMATopology | None, host_cell_id: int) -> int:
     cells = host_topology.cells if host_topology is not None else ()
     sizes = [p.size_kb for cell in cells if cell.id == host_cell_id for p in cell.mempages]
@@ -430,32 +397,33 @@ def get_guest_numa_config(
     checked against the host; without it only pinned vCPUs can be written.
     ``conf`` defaults to :data:`os_numa.conf.CONF`.
 
+    ``flavor`` gives the vCPU count; ``image_meta`` is not read (the placement
+    carries what the image asked for).
+
     :raises EmulatorPinEmpty: the emulator threads would get no CPU.
-    :raises InvalidGuestPlacement: see :func:`place_cells`.
-    :raises RealtimeMaskNotFoundOrInvalid, RealtimeConfigurationInvalid: bad
-        realtime extra specs (from :func:`os_numa.hardware.get_realtime_cpu_constraint`).
+    :raises InvalidGuestPlacement: see :func:`place_cells`; also a realtime vCPU
+        that floats, and see :func:`os_numa.fit.emulator_pin.emulator_cpus`.
     """
     conf = _conf(conf)
     online = _online_cpus(host_topology)
     if instance_numa_topology is None or not instance_numa_topology.cells:
         return GuestNumaConfig(_floating_cpuset(conf, online), None, None, None)
 
-    placed = place_cells(instance_numa_topology, _flavor_vcpus(flavor), host_topology)
-    realtime = constraints.get_realtime_cpu_constraint(flavor, image_meta) or set()
-    _check_realtime_pinned(realtime, instance_numa_topology)
-    policy = instance_numa_topology.emulator_threads_policy
-    emulator_cpus = emulator.emulator_override(
-        placed, instance_numa_topology, realtime, host_topology
+    placement = instance_numa_topology
+    placed = place_cells(placement, _flavor_vcpus(flavor), host_topology)
+    realtime = set(placement.realtime_vcpus or ())
+    _check_realtime_pinned(realtime, placement)
+    shared = (
+        shared_emulator_cpus(conf, online)
+        if placement.emulator_threads_policy == _EMULATOR.SHARE
+        and not placement.emulator_threads_mask
+        else None
     )
-    if emulator_cpus is None:
-        shared = shared_emulator_cpus(conf, online) if policy == _EMULATOR.SHARE else None
-        if shared is not None:
-            shared = emulator.local_shared_cpus(
-                shared, placed, host_topology, conf.os_numa.emulator_share_locality
-            )
-        emulator_cpus = emulatorpin_cpuset(placed, policy, realtime, shared)
-    emulator_cpus, iothread_cpus = iothread_pins(placed, instance_numa_topology, emulator_cpus)
-    priority = constraints.get_realtime_priority_constraint(flavor)
+    emulator_cpus = emulator_pin.emulator_cpus(
+        placed, placement, shared, host_topology, conf.os_numa.emulator_share_locality
+    )
+    emulator_cpus, iothread_cpus = iothread_pins(placed, placement, emulator_cpus)
+    priority = placement.realtime_priority
 
     cputune = config.LibvirtConfigGuestCPUTune(
         vcpupin=[
@@ -493,9 +461,7 @@ def get_guest_numa_config(
             for cell in placed
         ]
     )
-    numatune = guest_numatune(
-        placed, constraints.get_numa_memory_policy_constraint(flavor, image_meta)
-    )
+    numatune = guest_numatune(placed, placement.memory_policy)
     return GuestNumaConfig(None, cputune, numaconfig, numatune)
 
 
@@ -539,8 +505,8 @@ def get_guest_memory_backing_config(
     """The ``<memoryBacking>`` of a guest, or None when it needs none.
 
     One ``<page size nodeset>`` per guest cell backed by huge pages (nodeset =
-    the guest cell's index); ``<nosharepages/><locked/>`` for realtime;
-    ``<locked/>`` for ``hw:locked_memory``.
+    the guest cell's index); ``<nosharepages/><locked/>`` for realtime (the
+    placement's ``realtime_vcpus``); ``<locked/>`` for its ``locked_memory``.
 
     :raises RealtimeMaskNotFoundOrInvalid: realtime with
         ``hw:emulator_threads_policy=share`` but no ``[compute] cpu_shared_set``
@@ -549,10 +515,12 @@ def get_guest_memory_backing_config(
     :raises InvalidGuestPlacement: see :func:`place_cells`.
     """
     conf = _conf(conf)
-    realtime = constraints.is_realtime_enabled(flavor)
+    placement = instance_numa_topology
+    realtime = placement is not None and bool(placement.realtime_vcpus)
     if (
-        realtime
-        and constraints.get_emulator_thread_policy_constraint(flavor) == _EMULATOR.SHARE
+        placement is not None
+        and realtime
+        and placement.emulator_threads_policy == _EMULATOR.SHARE
         and os_numa_conf.parse_cpu_set_option(conf, "compute", "cpu_shared_set") is None
     ):
         raise exception.RealtimeMaskNotFoundOrInvalid(
@@ -560,10 +528,10 @@ def get_guest_memory_backing_config(
             "[compute] cpu_shared_set for the emulator threads; set it, or use "
             "hw:emulator_threads_policy=isolate."
         )
-    locked = bool(constraints.get_locked_memory_constraint(flavor, image_meta))
+    locked = placement is not None and bool(placement.locked_memory)
     pages: list[config.LibvirtConfigGuestMemoryBackingPage] = []
-    if instance_numa_topology is not None and instance_numa_topology.cells:
-        placed = place_cells(instance_numa_topology, _flavor_vcpus(flavor), host_topology)
+    if placement is not None and placement.cells:
+        placed = place_cells(placement, _flavor_vcpus(flavor), host_topology)
         pages = [
             config.LibvirtConfigGuestMemoryBackingPage(size_kb=size, nodeset={index})
             for index, size in sorted(huge_page_sizes(placed, host_topology).items())
@@ -611,11 +579,37 @@ def get_guest_cpu_topology(
         or cpu_topology.topology_requested(flavor, image_meta)
     ):
         return None
-    return constraints.get_best_cpu_topology(
+    return cpu_topology.get_best_cpu_topology(
         flavor,
         image_meta,
         numa_topology=instance_numa_topology if cells else None,
         host_topology=host_topology,
+    )
+
+
+class GuestParts(NamedTuple):
+    """The placement-dependent parts of a domain, as :func:`build_guest` computes them."""
+
+    numa: GuestNumaConfig
+    membacking: config.LibvirtConfigGuestMemoryBacking | None
+    cpu_topology: objects.VirtCPUTopology | None
+
+
+def guest_parts(
+    instance_numa_topology: objects.InstanceNUMATopology | None,
+    flavor: Any,
+    image_meta: Any,
+    host_topology: objects.NUMATopology | None = None,
+    conf: cfg.ConfigOpts | None = None,
+) -> GuestParts:
+    """:func:`get_guest_numa_config`, :func:`get_guest_memory_backing_config` and
+    :func:`get_guest_cpu_topology` of one guest, together."""
+    return GuestParts(
+        get_guest_numa_config(instance_numa_topology, flavor, image_meta, host_topology, conf),
+        get_guest_memory_backing_config(
+            instance_numa_topology, flavor, image_meta, host_topology, conf
+        ),
+        get_guest_cpu_topology(instance_numa_topology, flavor, image_meta, host_topology, conf),
     )
 
 
@@ -629,8 +623,10 @@ def build_guest(
     name: str = "guest",
     virt_type: str = "kvm",
     pci_first_index: int = 1,
+    parts: GuestParts | None = None,
 ) -> config.LibvirtConfigGuest:
-    """A minimal ``<domain>`` carrying the guest's NUMA configuration.
+    """A minimal ``<domain>`` carrying the guest's NUMA configuration: os-numa's one
+    domain builder (the driver's, the tests' and ``os-numa place --format xml``'s).
 
     ``<cpu><topology>`` is :func:`get_guest_cpu_topology`'s.
     Memory and vCPU count come from the flavor; ``<iothreads>N</iothreads>``
@@ -639,17 +635,14 @@ def build_guest(
     ``pcie-expander-bus`` per guest NUMA cell (see
     :mod:`os_numa.virt.libvirt.guest_pci`; controller indexes count up from
     ``pci_first_index``, the domain's first free PCI controller index), and
-    the machine type is then ``q35``, which the expander needs. Callers add
-    what their guests need (``os_arch``, a CPU model, disks...) to the
-    returned object.
+    the machine type is then ``q35``, which the expander needs. ``parts`` are
+    the :func:`guest_parts` of the same arguments when the caller already has
+    them (nothing is computed twice). Callers add what their guests need
+    (``os_arch``, a CPU model, disks...) to the returned object.
     """
-    numa = get_guest_numa_config(instance_numa_topology, flavor, image_meta, host_topology, conf)
-    membacking = get_guest_memory_backing_config(
-        instance_numa_topology, flavor, image_meta, host_topology, conf
-    )
-    topology = get_guest_cpu_topology(
-        instance_numa_topology, flavor, image_meta, host_topology, conf
-    )
+    if parts is None:
+        parts = guest_parts(instance_numa_topology, flavor, image_meta, host_topology, conf)
+    numa = parts.numa
     flavor_v = source.flavor_view(flavor)
     pci_devices = list(getattr(instance_numa_topology, "pci_devices", None) or [])
     pci = None
@@ -663,10 +656,10 @@ def build_guest(
         vcpus=flavor_v.vcpus,
         cpuset=numa.cpuset,
         iothreads=len(numa.cputune.iothreadpin) if numa.cputune is not None else 0,
-        membacking=membacking,
+        membacking=parts.membacking,
         cputune=numa.cputune,
         numatune=numa.numatune,
-        cpu=_guest_cpu(numa.numaconfig, topology),
+        cpu=_guest_cpu(numa.numaconfig, parts.cpu_topology),
         os_machine=None if pci is None else "q35",
         devices=[] if pci is None else pci.devices,
     )

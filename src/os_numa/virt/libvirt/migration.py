@@ -36,7 +36,7 @@ from oslo_config import cfg
 
 from os_numa import cpuset as cpuset_mod
 from os_numa import exception, objects
-from os_numa.constraints import source
+from os_numa.constraints import placement_policy, source
 from os_numa.objects import fields
 from os_numa.pci.devices import PciAddress
 from os_numa.virt.libvirt import config, driver, xmledit
@@ -586,6 +586,8 @@ def update_numa_xml(
         raise exception.InvalidXML(reason=f"<{doc.root.tag}> is not a libvirt <domain>")
     if flavor is None:
         flavor = flavor_from_domain(doc.root, new_placement)
+    # This edge holds the flavor the guest is (re)built with: its policy is the XML's.
+    new_placement = placement_policy.with_flavor_policy(new_placement, flavor, image_meta)
     numa = driver.get_guest_numa_config(new_placement, flavor, image_meta, host_topology, conf)
     backing = driver.get_guest_memory_backing_config(
         new_placement, flavor, image_meta, host_topology, conf
@@ -661,6 +663,7 @@ def repin_domain(
     xml = dom.XMLDesc(0)
     if flavor is None:
         flavor = flavor_from_domain(xml, new_placement)
+    new_placement = placement_policy.with_flavor_policy(new_placement, flavor, image_meta)
     numa = driver.get_guest_numa_config(new_placement, flavor, image_meta, host_topology, conf)
     if numa.cputune is None or numa.cputune.emulatorpin is None:
         raise exception.InvalidGuestPlacement(reason="the placement pins nothing")
