@@ -475,7 +475,7 @@ class Element(_Group):
     """A plain sub-element ``<tag>`` made of more nodes.
 
     It is written when any of its nodes writes something (or always, with
-    ``always=True``), and read from the first ``<tag>`` child; when the
+    ``always=True`` or ``required=True``), and read from the first ``<tag>`` child; when the
     document lacks it, its nodes take their ``missing`` values (or raise,
     with ``required=True``). Unknown attributes and children of a plain
     sub-element are not kept.
@@ -484,11 +484,11 @@ class Element(_Group):
     def __init__(self, tag: str, *members: Node, always: bool = False, required: bool = False):
         super().__init__(members)
         self.tag = tag
-        self.always = always
+        self.always = always or required  # what every document must have is always written
         self.required = required
         # Made only of values (<uuid>, <topology .../>): none set, nothing to write.
         plain = all(isinstance(n, _Value) and getattr(n, "const", None) is None for n in members)
-        self._unless_set = self.fields if plain and not always else ()
+        self._unless_set = self.fields if plain and not self.always else ()
 
     def format(self, obj, el):
         if self._unless_set:
