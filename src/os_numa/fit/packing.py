@@ -65,12 +65,12 @@ def _smt_aware_reserve(
     vCPU; Nova allows it (bug 1746393). Threads of cores already partly used
     come first, so whole cores stay free for guests that need them.
     """
-    realtime_pcpus = {pcpu for vcpu, pcpu in pinning if vcpu in realtime}
     noisy: set[int] = set()
-    if realtime_pcpus:
+    if realtime:
         core_of = host.core_of
-        for pcpu in realtime_pcpus:
-            noisy.update(core_of[pcpu])
+        for vcpu, pcpu in pinning:
+            if vcpu in realtime:
+                noisy.update(core_of[pcpu])
     partly: list[int] = []
     whole: list[int] = []
     for part, whole_core in host.free_parts:
