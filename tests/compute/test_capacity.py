@@ -119,3 +119,33 @@ def test_a_rebuild_whose_overhead_exceeds_the_host_names_the_instance():
     assert "driver overhead" in str(raised.value)
     assert heavy.usage.instances == {"a"}
     assert tracker.usage == before
+
+
+def test_host_versions_the_tracker_shares_are_never_changed():
+    # The tracker's host topologies share the cells and CPU sets a claim leaves alone
+    # (numa_usage_from_instance_numa(share=True)): a claim refused after its fit, a
+    # failed block, a claim and the drops must leave every earlier version as it was.
+    host = ft.host(2, 8, memory=4096, huge_2m=512)
+    tracker = ResourceTracker(OverheadDriver(memory_mb=3000), host)  # 8192 MiB in all
+    with tracker.instance_claim(vm("a", vcpus=2, **DED)):
+        pass
+    versions = [tracker._host]
+    states = [ft.host_state(tracker._host)]
+    # Its cell has room; with the overhead the host does not (4024 + 6072 MiB).
+    with pytest.raises(exception.InsufficientHostCapacity):
+        with tracker.instance_claim(vm("too-big", vcpus=1, memory_mb=3072, **DED)):
+            pass
+    assert tracker._host is versions[0]
+    with pytest.raises(RuntimeError):
+        with tracker.instance_claim(vm("c", vcpus=3, **DED)):
+            raise RuntimeError("spawn failed")
+    with tracker.instance_claim(vm("b", vcpus=1, **{**DED, "hw:mem_page_size": "2048"})):
+        pass
+    versions.append(tracker._host)
+    states.append(ft.host_state(tracker._host))
+    tracker.drop("b")
+    tracker.drop("a")
+    assert [ft.host_state(version) for version in versions] == states
+    assert ft.host_state(tracker._host) == ft.host_state(host)
+    # Shared indeed: "b" took one cell, the other is the same object in both versions.
+    assert any(new is old for new, old in zip(versions[1].cells, versions[0].cells, strict=True))

@@ -21,6 +21,7 @@ from os_numa.objects import Flavor
 from os_numa.virt.libvirt.driver import LibvirtDriver
 from tests import fixtures_topology as ft
 from tests.compute.test_resource_tracker_stateful import CATALOGUE
+from tests.compute.test_resource_tracker_stateful import make_host as tracker_machine_host
 from tests.pci.builders import sample_devices
 
 HOSTS = ("h0", "h1", "h2")
@@ -33,17 +34,7 @@ def make_host():
     that pCPUs, not small pages, run out. (With 2 GiB, a floating guest's claim can take
     small pages that pinned guests' claims already hold, which a rebuild in another order
     then refuses: see the report of issue 14.)"""
-    return ft.host(
-        2,
-        3,
-        2,
-        memory=16384,
-        huge_2m=256,
-        shared={1, 7},
-        dedicated={2, 3, 4, 5, 8, 9, 10, 11},
-        pool={0, 6},
-        pool_overcommit=2,
-    )
+    return tracker_machine_host(memory=16384)
 
 
 def _primitive(obj):

@@ -36,15 +36,16 @@ CATALOGUE = [
 ]
 
 
-def make_host():
-    """2 cells x 3 cores x 2 threads, small so that it fills up; 2 GiB per cell, a quarter
-    in 2 MiB pages. Per cell, core 0 gives one thread to the emulator pool (2 guests per
-    pCPU) and one to floating vCPUs; the other cores are pinnable."""
+def make_host(memory: int = 2048):
+    """2 cells x 3 cores x 2 threads, small so that it fills up; 2 GiB per cell (or
+    ``memory`` MiB), 512 MiB in 2 MiB pages. Per cell, core 0 gives one thread to the
+    emulator pool (2 guests per pCPU) and one to floating vCPUs; the other cores are
+    pinnable."""
     return ft.host(
         2,
         3,
         2,
-        memory=2048,
+        memory=memory,
         huge_2m=256,
         shared={1, 7},
         dedicated={2, 3, 4, 5, 8, 9, 10, 11},
