@@ -6,14 +6,17 @@ there now? The hosts are 2 x 16 x 2 servers, each with a different, fixed share
 of its cores already pinned (0 to 15 of 16 per cell, so some hosts are full);
 the guest is the typical 4-vCPU dedicated guest with emulator isolate, its
 request built once, as a scheduler builds it once per boot. Printed: the median
-and minimum time of a whole pass, how many hosts passed, and the goal (issue 13:
-under 50 ms).
+and minimum time of a whole pass (wall clock, then the process's CPU time, which
+other processes on a shared machine do not inflate), how many hosts passed, and
+the goal (issue 13: under 50 ms).
 """
 
 from __future__ import annotations
 
 import random
+import statistics
 import sys
+import time
 import warnings
 from pathlib import Path
 
@@ -57,10 +60,19 @@ def main() -> int:
 
     passed = one_pass()
     median, least = timings(one_pass, 10, unit="ms")
+    # CPU time of the process too: on a shared machine the wall clock also counts the
+    # time other processes held the CPU, which says nothing about the filter.
+    cpu = []
+    for _ in range(10):
+        start = time.process_time()
+        one_pass()
+        cpu.append((time.process_time() - start) * 1000)
     flag = "" if median < GOAL_MS else "  MISSED"
     print(
         f"filter pass over {HOSTS} hosts (2x16x2, typical 4-vCPU isolate guest): "
-        f"median {median:.1f} ms, min {least:.1f} ms, {passed} passed, goal < {GOAL_MS} ms{flag}"
+        f"median {median:.1f} ms, min {least:.1f} ms (CPU time: median "
+        f"{statistics.median(cpu):.1f} ms, min {min(cpu):.1f} ms), {passed} passed, "
+        f"goal < {GOAL_MS} ms{flag}"
     )
     return 0 if median < GOAL_MS else 1
 
