@@ -5,11 +5,15 @@ import pytest
 from os_numa import exception, explain, hardware, objects
 from os_numa.compute import claims
 from os_numa.fit import device_reasons, devices, fit
-from os_numa.pci.devices import PciAddress
-from os_numa.pci.request import parse_alias_spec, parse_aliases
+from os_numa.pci.devices import PciAddress, PciDevice
+from os_numa.pci.request import PciRequest, parse_alias_spec, parse_aliases
+from os_numa.pci.stats import PciDeviceStats
 from os_numa.scheduler import HostPassResult, host_passes
 from os_numa.verdict import FitVerdict, fit_or_explain
 from tests import fixtures_topology as ft
+from tests.fit.test_affinity import amd
+from tests.fit.test_affinity import conf as affinity_conf
+from tests.fit.test_affinity import request as two_cells
 from tests.fit.test_pool import pool_host, pooled
 from tests.pci.builders import sample_stats
 
@@ -128,3 +132,26 @@ def test_the_filter_and_the_tracker_answer_with_the_verb():
     with pytest.raises(exception.ComputeResourcesUnavailable) as raised:
         claims.place(host, too_big)
     assert result.reason in str(raised.value)
+
+
+def test_the_distance_reported_is_that_of_the_cells_chosen_with_devices():
+    # AMD sample: cells 0-3 on socket 0, 4-7 on socket 1. Without devices the closest
+    # two cells are on one socket; one required device on cell 0 and one on cell 4 make
+    # the guest take both sockets, and the report says so.
+    cfg = affinity_conf(closest=True)
+    host = amd(cfg)
+    devices_ = [
+        PciDevice(PciAddress(0, 0x10 + i, 0, 0), "8086", "154c", node)
+        for i, node in enumerate((0, 4))
+    ]
+    requests = [PciRequest("nic", 2, (("8086", "154c"),), None, "required")]
+    without = explain.explain_fit(host, two_cells(), conf=cfg)
+    assert without.fits and without.distance is not None
+    verdict = fit_or_explain(
+        host, two_cells(), conf=cfg, pci_requests=requests, pci_stats=PciDeviceStats(devices_)
+    )
+    report = explain.report(verdict.attempt)
+    assert sorted(c.id for c in verdict.placement.cells) == [0, 4]
+    chosen = [c.id for c in verdict.placement.cells]
+    assert report.distance == host.cells[chosen[0]].distance_to(chosen[1])
+    assert report.distance > without.distance
