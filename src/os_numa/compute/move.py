@@ -166,7 +166,7 @@ class MoveClaimsMixin:
 
     The tracker provides ``_lock``, ``_host``, ``_pci``, ``_claims``,
     ``_pci_requests``, ``_pci_changed``, ``_fit_claim`` (the claim step that an
-    instance claim takes too), ``_reapply`` and ``_account``; this class keeps the
+    instance claim takes too), ``_reapply``, ``_account`` and ``_save``; this class keeps the
     destination side of each move in ``_moves`` (instance uuid -> :class:`Move`).
     """
 
@@ -179,31 +179,18 @@ class MoveClaimsMixin:
         _pci: PciDeviceStats | None
         _claims: dict[str, Claim]
 
-        def _pci_requests(self, instance: Any) -> list: ...
-
-        def _pci_changed(self, devices: Any, free: bool = False) -> PciDeviceStats | None: ...
-
+        # The tracker's methods this class calls, by their results (the arguments are
+        # ResourceTracker's own, which mypy checks there):
+        _pci_requests: Callable[..., list]  # (instance)
+        _pci_changed: Callable[..., PciDeviceStats | None]  # (devices, free=False)
         # (uuid, subject, request, resources, pci_requests, cell_mapping) ->
-        # (claim, placement, host, pci): see ResourceTracker._fit_claim.
+        # (claim, placement, host, pci)
         _fit_claim: Callable[
             ..., tuple[Claim, InstanceNUMATopology | None, NUMATopology, PciDeviceStats | None]
         ]
-
-        def _reapply(
-            self, claim: Claim, host: NUMATopology, pci: PciDeviceStats | None, why: str = ""
-        ) -> NUMATopology: ...
-
-        def _account(
-            self,
-            instance: Any,
-            host: NUMATopology,
-            seen: dict[str, Claim],
-            pci: PciDeviceStats | None = None,
-        ) -> tuple[Claim, NUMATopology]: ...
-
-        def _save(
-            self, claims: dict[str, Claim] | None = None, moves: dict | None = None
-        ) -> None: ...
+        _reapply: Callable[..., NUMATopology]  # (claim, host, pci, why="")
+        _account: Callable[..., tuple[Claim, NUMATopology]]  # (instance, host, seen, pci=None)
+        _save: Callable[..., None]  # (claims=None, moves=None)
 
     # -- public ----------------------------------------------------------------
 
