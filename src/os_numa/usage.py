@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import overload
 
+from oslo_versionedobjects import fields as ofields
+
 from os_numa import cpuset, exception, objects
 from os_numa.objects import fields
 from os_numa.objects.fast import FieldReader, layout, new_object
@@ -154,27 +156,54 @@ def _cell_values(cell: objects.NUMACell, share: bool = False) -> dict:
 
     Read from the stored (already coerced) values and later built with
     :func:`~os_numa.objects.fast.new_object`: going through the fields' setters
-    re-coerces every CPU id and would cost most of a claim.
+    re-coerces every CPU id and would cost most of a claim. The copies are the base
+    containers (``set``, ``dict``, ``list``; a copy of oslo's coercing container costs
+    three times as much to make and, detached from its object, coerces nothing).
     """
     raw = vars(cell)
     values = {}
-    for name, attr, _default in layout(objects.NUMACell):
+    for name, attr, how in _COPY_PLAN:
         if attr not in raw:
             continue
         value = raw[attr]
-        if name == "mempages":
+        if how is _PAGES_LIST:
             value = list(value) if share else [_copy_pages(pages) for pages in value]
-        elif share:
+        elif share or how is None:
             pass
-        elif name == "siblings":
+        elif how is _SETS_LIST:
             value = [set(group) for group in value]
-        elif isinstance(value, (set, frozenset, dict, list)):
-            value = type(value)(value)
+        else:
+            value = value.copy()
         values[name] = value
     for name in ("cpu_usage", "memory_usage", "pinned_cpus", "siblings", "mempages"):
         if name not in values:  # unset: the field's default, as the property would give
             values[name] = getattr(cell, name)
     return values
+
+
+_PAGES_LIST = "pages"
+_SETS_LIST = "sets"
+_SHALLOW = "copy"
+
+
+def _copy_kind(field_: object) -> str | None:
+    """How :func:`_cell_values` copies a field of this type (None: immutable value)."""
+    if isinstance(field_, ofields.ListOfObjectsField):
+        return _PAGES_LIST
+    if isinstance(field_, ofields.ListOfSetsOfIntegersField):
+        return _SETS_LIST
+    if isinstance(field_, ofields.AutoTypedField) and isinstance(
+        field_._type, (ofields.List, ofields.Set, ofields.Dict)
+    ):
+        return _SHALLOW  # a set, dict or list of ints or strings
+    return None
+
+
+#: (name, attribute, how to copy) of each field of a host cell, worked out once.
+_COPY_PLAN = tuple(
+    (name, attr, _copy_kind(objects.NUMACell.fields[name]))
+    for name, attr, _default in layout(objects.NUMACell)
+)
 
 
 def _copy_pages(pages: objects.NUMAPagesTopology, **changes: int) -> objects.NUMAPagesTopology:
