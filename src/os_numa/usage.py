@@ -157,8 +157,9 @@ def _cell_values(cell: objects.NUMACell, share: bool = False) -> dict:
     Read from the stored (already coerced) values and later built with
     :func:`~os_numa.objects.fast.new_object`: going through the fields' setters
     re-coerces every CPU id and would cost most of a claim. The copies are the base
-    containers (``set``, ``dict``, ``list``; a copy of oslo's coercing container costs
-    three times as much to make and, detached from its object, coerces nothing).
+    containers (``set``, ``dict``, ``list``, in the input's order; a copy of oslo's
+    coercing container costs three times as much to make and, detached from its
+    object, coerces nothing).
     """
     raw = vars(cell)
     values = {}
@@ -172,6 +173,8 @@ def _cell_values(cell: objects.NUMACell, share: bool = False) -> dict:
             pass
         elif how is _SETS_LIST:
             value = [set(group) for group in value]
+        elif how is _SET:
+            value = set(value)  # in the input's order, as the setter's copy iterates it
         else:
             value = value.copy()
         values[name] = value
@@ -183,6 +186,7 @@ def _cell_values(cell: objects.NUMACell, share: bool = False) -> dict:
 
 _PAGES_LIST = "pages"
 _SETS_LIST = "sets"
+_SET = "set"
 _SHALLOW = "copy"
 
 
@@ -192,10 +196,12 @@ def _copy_kind(field_: object) -> str | None:
         return _PAGES_LIST
     if isinstance(field_, ofields.ListOfSetsOfIntegersField):
         return _SETS_LIST
+    if isinstance(field_, ofields.AutoTypedField) and isinstance(field_._type, ofields.Set):
+        return _SET
     if isinstance(field_, ofields.AutoTypedField) and isinstance(
-        field_._type, (ofields.List, ofields.Set, ofields.Dict)
+        field_._type, (ofields.List, ofields.Dict)
     ):
-        return _SHALLOW  # a set, dict or list of ints or strings
+        return _SHALLOW  # a dict or list of ints or strings
     return None
 
 
