@@ -71,15 +71,28 @@ def _smt_aware_reserve(
         for vcpu, pcpu in pinning:
             if vcpu in realtime:
                 noisy.update(core_of[pcpu])
+    free = host.free_cores
+    parts = host.free_parts
+    # With every free part a whole core, the only partly used cores are those holding
+    # this guest's pCPUs: once they are all behind and enough whole cores are found,
+    # no later core can change the answer.
+    all_whole = len(host.whole_cores) == len(free)
+    unseen = len(used)
     partly: list[int] = []
     whole: list[int] = []
-    for part, whole_core in host.free_parts:
+    for part, whole_core in parts:
+        if used.isdisjoint(part):
+            if noisy and not noisy.isdisjoint(part):
+                continue
+            (whole if whole_core else partly).extend(part)
+            if all_whole and not unseen and len(whole) >= reserve:
+                break
+            continue
+        spare = [cpu for cpu in part if cpu not in used]
+        unseen -= len(part) - len(spare)
         if noisy and not noisy.isdisjoint(part):
             continue
-        if used.isdisjoint(part):
-            (whole if whole_core else partly).extend(part)
-        else:
-            partly += [cpu for cpu in part if cpu not in used]
+        partly += spare
         if len(partly) >= reserve:  # partly used cores come first: no need to look further
             break
     candidates = partly + whole
