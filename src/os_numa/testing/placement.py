@@ -29,6 +29,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import IO
 
 from os_numa import exception
 from os_numa.placement import PlacementClient
@@ -110,23 +111,27 @@ class PlacementService:
         command = [python, str(SERVER_SCRIPT), "--state-dir", str(state)]
         if randomize:
             command.append("--randomize")
-        log = open(state / "server.log", "wb")  # noqa: SIM115 - the child keeps it open
-        process = subprocess.Popen(
-            command,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=log,
-            cwd=state,
-            env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
-        )
-        log.close()
+        # The child keeps the log open; this process's copy is closed once it runs.
+        with open(state / "server.log", "wb") as log:
+            try:
+                process = subprocess.Popen(
+                    command,
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=log,
+                    cwd=state,
+                    env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+                )
+            except OSError as exc:
+                if owned:
+                    shutil.rmtree(state, ignore_errors=True)
+                raise exception.PlacementError(
+                    method="start", path=str(SERVER_SCRIPT), reason=f"cannot run {python}: {exc}"
+                ) from exc
         line = _read_line(process, timeout)
         if not line.startswith("listening "):
             process.kill()
-            process.wait()
-            for pipe in (process.stdin, process.stdout):
-                if pipe is not None:
-                    pipe.close()
+            _reap(process)
             tail = (state / "server.log").read_text(errors="replace")[-3000:]
             if owned:
                 shutil.rmtree(state, ignore_errors=True)
@@ -154,23 +159,29 @@ class PlacementService:
                 db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
 
     def stop(self) -> None:
-        """Stop the server (closing its standard input, then SIGTERM, then SIGKILL)."""
-        if self.process.poll() is None:
-            try:
-                if self.process.stdin is not None:
-                    self.process.stdin.close()
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.terminate()
+        """Stop the server (closing its standard input, then SIGTERM, then SIGKILL).
+
+        Whatever state the server is in (running, or gone already), its pipes are
+        closed and its exit status collected, so nothing is left for the garbage
+        collector to warn about (``ResourceWarning``) in a later test.
+        """
+        process = self.process
+        try:
+            if process.poll() is None:
+                # The server exits when its standard input ends.
+                _close(process.stdin)
                 try:
-                    self.process.wait(timeout=10)
+                    process.wait(timeout=10)
                 except subprocess.TimeoutExpired:
-                    self.process.kill()
-                    self.process.wait()
-        if self.process.stdout is not None:
-            self.process.stdout.close()
-        if self._owned:
-            shutil.rmtree(self.state_dir, ignore_errors=True)
+                    process.terminate()
+                    try:
+                        process.wait(timeout=10)
+                    except subprocess.TimeoutExpired:
+                        process.kill()
+        finally:
+            _reap(process)
+            if self._owned:
+                shutil.rmtree(self.state_dir, ignore_errors=True)
 
     def __enter__(self) -> PlacementService:
         return self
@@ -183,6 +194,22 @@ def _memory_dir() -> str | None:
     """/dev/shm when it is a writable folder (the database then lives in memory), else None."""
     shm = "/dev/shm"
     return shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else None
+
+
+def _close(pipe: IO[bytes] | None) -> None:
+    """Close one of the child's pipes; a child gone already may leave a broken pipe."""
+    if pipe is not None:
+        try:
+            pipe.close()
+        except OSError:
+            pass
+
+
+def _reap(process: subprocess.Popen) -> None:
+    """Close both pipes and wait for the (ended or killed) child's exit status."""
+    _close(process.stdin)
+    _close(process.stdout)
+    process.wait()
 
 
 def _read_line(process: subprocess.Popen, timeout: float) -> str:
