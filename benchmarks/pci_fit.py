@@ -20,8 +20,7 @@ warnings.simplefilter("ignore")  # eventlet's deprecation noise on import
 from measure import timings  # noqa: E402
 from tests import fixtures_topology as ft  # noqa: E402
 
-from os_numa.fit import devices as pci_fit  # noqa: E402
-from os_numa.fit import numa_fit_instance_to_host  # noqa: E402
+from os_numa.fit import device_search, numa_fit_instance_to_host  # noqa: E402
 from os_numa.pci.devices import PciAddress, PciDevice  # noqa: E402
 from os_numa.pci.request import PciRequest  # noqa: E402
 from os_numa.pci.stats import PciDeviceStats  # noqa: E402
@@ -106,8 +105,8 @@ def main() -> int:
     for name, host, guest, requests, stats, repeat in scenarios():
         n, k = len(host.cells), len(guest.cells)
         figures = []
-        for budget in (pci_fit.WITNESS_BUDGET, -1, 10**9):
-            saved, pci_fit.WITNESS_BUDGET = pci_fit.WITNESS_BUDGET, budget
+        for budget in (device_search.WITNESS_BUDGET, -1, 10**9):
+            saved, device_search.WITNESS_BUDGET = device_search.WITNESS_BUDGET, budget
             try:
                 _median, least = timings(
                     lambda h=host, g=guest, r=requests, s=stats: numa_fit_instance_to_host(
@@ -117,7 +116,7 @@ def main() -> int:
                     unit="ms",
                 )
             finally:
-                pci_fit.WITNESS_BUDGET = saved
+                device_search.WITNESS_BUDGET = saved
             figures.append(least)
         perms = math.perm(n, k)
         print(f"{name:70} " + " ".join(f"{f:8.2f}" for f in figures) + f" {perms:14,d}")

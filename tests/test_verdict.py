@@ -4,7 +4,7 @@ import pytest
 
 from os_numa import exception, explain, hardware, objects
 from os_numa.compute import claims
-from os_numa.fit import device_reasons, devices, fit
+from os_numa.fit import device_reasons, device_search, fit
 from os_numa.pci.devices import PciAddress, PciDevice
 from os_numa.pci.request import PciRequest, parse_alias_spec, parse_aliases
 from os_numa.pci.stats import PciDeviceStats
@@ -78,7 +78,7 @@ def test_the_explanation_never_fits_again(monkeypatch):
         (fit, "make_problem"),
         (fit, "attempt"),
         (fit, "fit_devices"),
-        (devices, "place"),
+        (device_search, "find_device_assignment"),
         (fit.Problem, "assignment"),
     ):
         monkeypatch.setattr(module, name, refuse)
@@ -130,7 +130,7 @@ def test_the_filter_and_the_tracker_answer_with_the_verb():
     result = host_passes(host, too_big)
     assert isinstance(result, FitVerdict) and HostPassResult is FitVerdict
     with pytest.raises(exception.ComputeResourcesUnavailable) as raised:
-        claims.place(host, too_big)
+        claims.fit_and_apply(host, too_big)
     assert result.reason in str(raised.value)
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from oslo_config import cfg
 
 from os_numa import cpuset, objects
-from os_numa.fit import affinity, device_reasons, devices, fit, search
+from os_numa.fit import affinity, device_reasons, device_search, fit, search
 from os_numa.fit.outcome import Shortfall
 from os_numa.pci.request import PciRequest
 from os_numa.pci.stats import PciDeviceStats
@@ -191,7 +191,7 @@ def report(attempt: fit.FitAttempt) -> FitReport:
             host_order=host_ids,
             verdicts=verdicts,
             reason=device_reasons.devices_reason(
-                devices.host_infos(attempt.host_topology),
+                device_search.host_infos(attempt.host_topology),
                 attempt.cpu_assignment,
                 attempt.pci_requests,
                 attempt.pci_stats,

@@ -2,7 +2,7 @@
 
 The command (``os-numa place``), the scheduler filter
 (:func:`os_numa.scheduler.host_passes`), the resource tracker's claims
-(:func:`os_numa.compute.claims.place`) and the fleet scheduler
+(:func:`os_numa.compute.claims.fit_and_apply`) and the fleet scheduler
 (:mod:`os_numa.placement.scheduler`) all ask one question of a host: does this
 guest fit here now, and if not, why? Each calls :func:`fit_or_explain`, which
 runs the fit once (:func:`os_numa.fit.fit.attempt`) and keeps its result. The
@@ -20,7 +20,7 @@ from typing import Any
 from oslo_config import cfg
 
 from os_numa import explain, objects
-from os_numa.fit import device_reasons, devices, fit
+from os_numa.fit import device_reasons, device_search, fit
 from os_numa.pci.request import PciRequest
 from os_numa.pci.stats import PciDeviceStats
 
@@ -125,7 +125,11 @@ def fit_or_explain(
     """
     requests = tuple(pci_requests or ())
     if request is None:
-        found = devices.assign_without_numa(requests, pci_stats, host_topology) if requests else []
+        found = (
+            device_search.assign_without_numa(requests, pci_stats, host_topology)
+            if requests
+            else []
+        )
         return FitVerdict(
             host_topology=host_topology,
             pci_requests=requests,

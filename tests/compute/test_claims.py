@@ -8,7 +8,7 @@ from os_numa import exception
 from os_numa.compute.claims import (
     Claim,
     apply_placement,
-    check_placement,
+    check_pins_recorded,
     fit_instance,
     rebuild_orders,
 )
@@ -28,16 +28,16 @@ def test_fit_instance_explains_a_failure():
     assert "5 pCPUs needed (4 vCPUs + 1 emulator)" in str(info.value)
 
 
-def test_check_placement_accepts_placements_and_shared_cells():
-    check_placement(fit_instance(ft.a1_host(), ft.guest([2, 2])))
-    check_placement(ft.guest([2], policy=None))  # floating cells carry no pins
+def test_check_pins_recorded_accepts_placements_and_shared_cells():
+    check_pins_recorded(fit_instance(ft.a1_host(), ft.guest([2, 2])))
+    check_pins_recorded(ft.guest([2], policy=None))  # floating cells carry no pins
 
 
-def test_check_placement_refuses_a_request():
+def test_check_pins_recorded_refuses_a_request():
     with pytest.raises(exception.Invalid, match=r"guest cell 1 .*\[2, 3\]"):
         request = ft.guest([2, 2])
         request.cells[0].cpu_pinning = {0: 0, 1: 1}
-        check_placement(request)
+        check_pins_recorded(request)
 
 
 def test_apply_then_release_restores_the_host():

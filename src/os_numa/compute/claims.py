@@ -119,7 +119,7 @@ def fit_instance(
     return placement
 
 
-def place(
+def fit_and_apply(
     host: NUMATopology,
     request: InstanceNUMATopology | None,
     limits: NUMATopologyLimits | None = None,
@@ -161,7 +161,7 @@ def pci_addresses(devices: Any) -> list:
     return [PciAddress.parse(device.address) for device in devices or ()]
 
 
-def check_placement(placement: InstanceNUMATopology) -> None:
+def check_pins_recorded(placement: InstanceNUMATopology) -> None:
     """Refuse a topology that was never fitted: pinned vCPUs without pins.
 
     :raises Invalid: a dedicated or mixed cell lacks a pCPU for some pinned vCPU.

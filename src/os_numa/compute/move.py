@@ -238,7 +238,7 @@ class MoveClaimsMixin:
         old = getattr(instance, "numa_topology", None)
         request: InstanceNUMATopology | None
         if new_flavor is None and old is not None:
-            claims_mod.check_placement(old)
+            claims_mod.check_pins_recorded(old)
             request = shape_request(old)
         else:
             request = constraints.numa_get_constraints(flavor, image)

@@ -277,7 +277,7 @@ class ResourceTracker(MoveClaimsMixin):
                             )
                         try:
                             if claim.placement is not None:
-                                claims_mod.check_placement(claim.placement)
+                                claims_mod.check_pins_recorded(claim.placement)
                                 # A fresh claim's rules, with the flavor's share it recorded.
                                 verify.check_placement(
                                     host,
@@ -440,7 +440,7 @@ class ResourceTracker(MoveClaimsMixin):
         :raises InsufficientHostCapacity: it fits, but not with the driver's overhead.
         :raises Invalid: the overhead estimate is not valid.
         """
-        placement, host, devices = claims_mod.place(
+        placement, host, devices = claims_mod.fit_and_apply(
             self._host,
             request,
             self.limits,
@@ -537,7 +537,7 @@ class ResourceTracker(MoveClaimsMixin):
         try:
             resources = flavor_resources(instance.flavor)
             if placement is not None:
-                claims_mod.check_placement(placement)
+                claims_mod.check_pins_recorded(placement)
                 verify.check_placement(
                     host, placement, instance=uuid, flavor=instance.flavor, limits=self.limits
                 )

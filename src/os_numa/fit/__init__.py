@@ -6,7 +6,7 @@
 - :mod:`~os_numa.fit.cellfit`: every check of one cell pair, in Nova's order;
 - :mod:`~os_numa.fit.order`: pack or spread order of host cells;
 - :mod:`~os_numa.fit.search`: the guest-cell to host-cell assignment (matching);
-- :mod:`~os_numa.fit.devices`: the PCI device search (which host cells serve the requests);
+- :mod:`~os_numa.fit.device_search`: the PCI device search (which host cells serve the requests);
 - :mod:`~os_numa.fit.transport`: the min-cost transport the device search solves;
 - :mod:`~os_numa.fit.device_reasons`: why the device search failed, in words;
 - :mod:`~os_numa.fit.fit`: ``numa_fit_instance_to_host`` itself;

@@ -1,6 +1,6 @@
 """Why the device search found no devices: one sentence per PCI request that fails.
 
-The search itself is :mod:`os_numa.fit.devices`; this module only words its
+The search itself is :mod:`os_numa.fit.device_search`; this module only words its
 failure, from the same model (requests against the host's pools of free
 devices), for :class:`os_numa.explain.FitReport` and for a guest without a
 NUMA request. Lines read like "alias nic1: 2 devices requested on the guest's
@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-from os_numa.fit.devices import (
+from os_numa.fit.device_search import (
     ANYWHERE,
     STRICT,
     HostCellInfo,
@@ -126,7 +126,7 @@ def devices_reason(
 def without_numa_reason(
     requests: Sequence[PciRequest], stats: PciDeviceStats | None, host_topology=None
 ) -> str:
-    """Why :func:`os_numa.fit.devices.assign_without_numa` found too few devices, as one
+    """Why :func:`os_numa.fit.device_search.assign_without_numa` found too few devices, as one
     sentence (no policy is named: without guest cells none applies)."""
     stats = stats if stats is not None else PciDeviceStats(())
     hosts = host_infos(host_topology) if host_topology is not None else ()

@@ -19,7 +19,7 @@ from oslo_config import cfg
 
 from os_numa import conf as os_numa_conf
 from os_numa import objects
-from os_numa.fit import affinity, devices, restrict, search
+from os_numa.fit import affinity, device_search, restrict, search
 from os_numa.fit.cellfit import cell_fit
 from os_numa.fit.order import host_order
 from os_numa.fit.outcome import CellFit, Shortfall
@@ -259,7 +259,7 @@ def numa_fit_instance_to_host(
     Neither argument is mutated. ``pci_requests`` (:class:`os_numa.pci.request.PciRequest` list)
     are served from ``pci_stats`` (:class:`os_numa.pci.stats.PciDeviceStats`;
     None: no devices) under their NUMA policies as part of the search, and the
-    placement's ``pci_devices`` records the devices chosen (see :mod:`os_numa.fit.devices`).
+    placement's ``pci_devices`` records the devices chosen (see :mod:`os_numa.fit.device_search`).
 
     ``host_cells`` (host cell ids) keeps every guest cell on those cells;
     ``cell_mapping`` (one host cell id per guest cell, in guest cell order)
@@ -322,7 +322,7 @@ class FitAttempt:
     stage: str
     assignment: tuple[int, ...] | None = None
     cpu_assignment: tuple[int, ...] | None = None
-    device_fit: devices.PciFit | None = None
+    device_fit: device_search.PciFit | None = None
     pool_reason: str | None = None
     pci_requests: tuple[PciRequest, ...] = ()
     pci_stats: PciDeviceStats | None = None
@@ -338,7 +338,9 @@ class FitAttempt:
         if self._placement is None and self.assignment is not None:
             placement = build_placement(self.instance_topology, self.problem, self.assignment)
             if self.device_fit is not None:
-                placement.pci_devices = devices.device_objects(self.device_fit, self.host_topology)
+                placement.pci_devices = device_search.device_objects(
+                    self.device_fit, self.host_topology
+                )
             self._placement = placement
         return self._placement
 
@@ -361,7 +363,7 @@ def attempt(
     elif len(problem.guests) > len(problem.hosts):
         stage = CELLS
     elif requests:
-        # PCI devices couple the guest cells: os_numa.fit.devices searches with coverage rules.
+        # PCI devices couple the guest cells: fit.device_search searches with coverage rules.
         served = fit_devices(problem, host_topology, requests, pci_stats)
         if served is not None:
             stage, assignment = FITS, served.assignment
@@ -404,12 +406,13 @@ def fit_devices(
     host_topology: objects.NUMATopology,
     pci_requests: Sequence[PciRequest],
     pci_stats: PciDeviceStats | None,
-) -> devices.PciFit | None:
-    """:func:`os_numa.fit.devices.place` on the problem (its order, cache and rules):
-    the first assignment whose host cells serve ``pci_requests``, with its devices."""
-    return devices.place(
+) -> device_search.PciFit | None:
+    """:func:`os_numa.fit.device_search.find_device_assignment` on the problem (its order,
+    cache and rules): the first assignment whose host cells serve ``pci_requests``, with
+    its devices."""
+    return device_search.find_device_assignment(
         len(problem.guests),
-        devices.host_infos(host_topology),
+        device_search.host_infos(host_topology),
         problem.order,
         problem.feasible,
         pci_requests,

@@ -1,6 +1,6 @@
 """Min-cost transport: serve every request's demand from pools of limited supply.
 
-The device search (:mod:`os_numa.fit.devices`) asks one question many times:
+The device search (:mod:`os_numa.fit.device_search`) asks one question many times:
 can these host cells serve the PCI requests, and if so with which pools,
 nearest first? That is a small transportation problem (requests -> pools,
 each edge priced by the pool's locality rank), solved here exactly by

@@ -34,7 +34,7 @@ FLAVOR_POLICY_KEY = "hw:pci_numa_affinity_policy"
 IMAGE_POLICY_KEY = "hw_pci_numa_affinity_policy"
 
 #: Most devices one alias may request, and one guest in total. They bound the
-#: placement search (see :mod:`os_numa.fit.devices`) and are far above any real host's
+#: placement search (see :mod:`os_numa.fit.device_search`) and are far above any real host's
 #: passthrough capacity per guest.
 MAX_COUNT_PER_ALIAS = 32
 #: Longest ``[pci] alias`` value accepted (one small JSON object).

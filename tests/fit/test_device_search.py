@@ -9,9 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from os_numa import hardware, objects
-from os_numa.fit import device_reasons
-from os_numa.fit import devices as pci_fit
-from os_numa.fit.devices import HostCellInfo
+from os_numa.fit import device_reasons, device_search
+from os_numa.fit.device_search import HostCellInfo
 from os_numa.pci.devices import PciAddress, PciDevice
 from os_numa.pci.request import PciRequest, parse_alias_spec, parse_aliases
 from os_numa.pci.stats import PciDeviceStats
@@ -121,7 +120,7 @@ SCENARIOS = {
         [(2, "A")],
         [_request("nic", 1, "required")],
         (2,),
-        pci_fit.STRICT,
+        device_search.STRICT,
     ),
     "required needs both device cells": (
         2,
@@ -130,7 +129,7 @@ SCENARIOS = {
         [(1, "A"), (3, "A")],
         [_request("nic", 2, "required")],
         (1, 3),
-        pci_fit.STRICT,
+        device_search.STRICT,
     ),
     "required impossible when the devices sit where the guest cannot": (
         1,
@@ -139,7 +138,7 @@ SCENARIOS = {
         [(2, "A")],
         [_request("nic", 1, "required")],
         None,
-        pci_fit.STRICT,
+        device_search.STRICT,
     ),
     "preferred falls back to any cell": (
         1,
@@ -148,7 +147,7 @@ SCENARIOS = {
         [(2, "A")],
         [_request("nic", 1, "preferred")],
         (0,),
-        pci_fit.ANYWHERE,
+        device_search.ANYWHERE,
     ),
     "preferred stays local when it can": (
         1,
@@ -157,7 +156,7 @@ SCENARIOS = {
         [(3, "A")],
         [_request("nic", 1, "preferred")],
         (3,),
-        pci_fit.STRICT,
+        device_search.STRICT,
     ),
     "legacy takes devices without NUMA information anywhere": (
         1,
@@ -166,7 +165,7 @@ SCENARIOS = {
         [(None, "A")],
         [_request("gpu", 1, "legacy")],
         (0,),
-        pci_fit.STRICT,
+        device_search.STRICT,
     ),
     "required refuses devices without NUMA information": (
         1,
@@ -175,7 +174,7 @@ SCENARIOS = {
         [(None, "A")],
         [_request("gpu", 1, "required")],
         None,
-        pci_fit.STRICT,
+        device_search.STRICT,
     ),
     "socket accepts the other cell of the socket": (
         1,
@@ -184,7 +183,7 @@ SCENARIOS = {
         [(3, "A")],
         [_request("nic", 1, "socket")],
         (2,),
-        pci_fit.STRICT,
+        device_search.STRICT,
     ),
     "socket pulls the guest onto the device's socket": (
         1,
@@ -193,7 +192,7 @@ SCENARIOS = {
         [(3, "A")],
         [_request("nic", 1, "socket")],
         (2,),
-        pci_fit.STRICT,
+        device_search.STRICT,
     ),
     "socket refuses the other socket": (
         1,
@@ -202,7 +201,7 @@ SCENARIOS = {
         [(3, "A")],
         [_request("nic", 1, "socket")],
         None,
-        pci_fit.STRICT,
+        device_search.STRICT,
     ),
     "a larger witness can give an earlier assignment": (
         2,
@@ -211,7 +210,7 @@ SCENARIOS = {
         [(0, "A"), (1, "A"), (2, "A"), (2, "A")],
         [_request("nic", 2, "required")],
         (0, 1),
-        pci_fit.STRICT,
+        device_search.STRICT,
     ),
     "preferred keeps a NIC local beside a GPU without NUMA information": (
         1,
@@ -220,7 +219,7 @@ SCENARIOS = {
         [(None, "B"), (1, "A")],
         [_request("gpu", 1, "preferred", "B"), _request("nic", 1, "preferred", "A")],
         (1,),
-        pci_fit.NO_NUMA_OK,
+        device_search.NO_NUMA_OK,
     ),
     "preferred goes anywhere only when no-NUMA devices are not enough": (
         1,
@@ -229,7 +228,7 @@ SCENARIOS = {
         [(None, "B"), (3, "B"), (1, "A")],
         [_request("gpu", 2, "preferred", "B"), _request("nic", 1, "preferred", "A")],
         (0,),
-        pci_fit.ANYWHERE,
+        device_search.ANYWHERE,
     ),
     "two aliases on two cells couple the guest cells": (
         2,
@@ -238,7 +237,7 @@ SCENARIOS = {
         [(1, "A"), (2, "B")],
         [_request("a", 1, "required", "A"), _request("b", 1, "required", "B")],
         (1, 2),
-        pci_fit.STRICT,
+        device_search.STRICT,
     ),
 }
 
@@ -250,11 +249,13 @@ METHODS = {"hall": -1, "witnesses": 10**9}
 @pytest.mark.parametrize("method", sorted(METHODS))
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
 def test_scenarios(name, method, monkeypatch):
-    monkeypatch.setattr(pci_fit, "WITNESS_BUDGET", METHODS[method])
+    monkeypatch.setattr(device_search, "WITNESS_BUDGET", METHODS[method])
     k, hosts, feasible, layout, requests, expected, relaxed = SCENARIOS[name]
     devices = _devices(layout)
     order = tuple(range(len(hosts)))
-    got = pci_fit.place(k, hosts, order, feasible, requests, PciDeviceStats(devices))
+    got = device_search.find_device_assignment(
+        k, hosts, order, feasible, requests, PciDeviceStats(devices)
+    )
     reference = brute_force(k, hosts, order, feasible, requests, devices)
     assert (reference[0] if reference else None) == expected
     if expected is None:
@@ -267,22 +268,26 @@ def test_scenarios(name, method, monkeypatch):
 def test_guest_cell_of_same_socket_device_and_unknown_node():
     devices = _devices([(3, "A"), (None, "B")])
     requests = [_request("nic", 1, "socket", "A"), _request("gpu", 1, "legacy", "B")]
-    got = pci_fit.place(
+    got = device_search.find_device_assignment(
         2, TWO_SOCKETS, (0, 1, 2, 3), _everything, requests, PciDeviceStats(devices)
     )
     # Guest cells land on 0 and 1 (socket 0); the NIC on cell 3 needs socket 1: guest cell 1
     # moves to cell 2, and the NIC is local to guest cell 1 through its socket.
     assert got.assignment == (0, 2)
     nic, gpu = got.devices
-    assert (nic.guest_cell, nic.locality) == (1, pci_fit.SAME_SOCKET)
-    assert (gpu.guest_cell, gpu.host_index, gpu.locality) == (None, None, pci_fit.NO_NUMA_INFO)
+    assert (nic.guest_cell, nic.locality) == (1, device_search.SAME_SOCKET)
+    assert (gpu.guest_cell, gpu.host_index, gpu.locality) == (
+        None,
+        None,
+        device_search.NO_NUMA_INFO,
+    )
 
 
 def test_devices_are_picked_lowest_address_first_and_inputs_untouched():
     devices = _devices([(0, "A"), (0, "A"), (0, "A")])
     stats = PciDeviceStats(devices)
     stats.claim([devices[0].address])
-    got = pci_fit.place(
+    got = device_search.find_device_assignment(
         1, TWO_SOCKETS, (0, 1, 2, 3), _everything, [_request("nic", 1, "required")], stats
     )
     assert [a.device.address for a in got.devices] == [devices[1].address]
@@ -302,12 +307,19 @@ def test_pf_and_own_vf_never_given_together():
     pf_req = PciRequest("pf", 1, (("8086", "1572"),), "type-PF", "required")
     vf_req = PciRequest("vf", 1, (("8086", "154c"),), "type-VF", "required")
     stats = PciDeviceStats([pf, vf])
-    one = pci_fit.place(1, TWO_SOCKETS, (0, 1, 2, 3), _everything, [vf_req], stats)
+    one = device_search.find_device_assignment(
+        1, TWO_SOCKETS, (0, 1, 2, 3), _everything, [vf_req], stats
+    )
     assert [a.device.address for a in one.devices] == [vf.address]
-    assert pci_fit.place(1, TWO_SOCKETS, (0, 1, 2, 3), _everything, [pf_req, vf_req], stats) is None
+    assert (
+        device_search.find_device_assignment(
+            1, TWO_SOCKETS, (0, 1, 2, 3), _everything, [pf_req, vf_req], stats
+        )
+        is None
+    )
     # A second PF without free VFs: the guest gets it whole, and the first PF's VF.
     spare = PciDevice(PciAddress(0, 0x18, 0, 1), "8086", "1572", 0, "type-PF")
-    both = pci_fit.place(
+    both = device_search.find_device_assignment(
         1, TWO_SOCKETS, (0, 1, 2, 3), _everything, [pf_req, vf_req], PciDeviceStats([pf, vf, spare])
     )
     assert [a.device.address for a in both.devices] == [spare.address, vf.address]
@@ -367,7 +379,7 @@ def _compare(problem):
         return matrix[g][h]
 
     stats = PciDeviceStats(devices, used=used)
-    got = pci_fit.place(k, hosts, order, feasible, requests, stats)
+    got = device_search.find_device_assignment(k, hosts, order, feasible, requests, stats)
     free = [d for d in devices if d.address not in used]
     reference = brute_force(k, hosts, order, feasible, requests, free)
     assert stats.used == used  # the search claims nothing
@@ -391,7 +403,7 @@ def test_place_matches_brute_force(problem):
 @given(problem=problems())
 def test_each_method_matches_brute_force(method, problem):
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(pci_fit, "WITNESS_BUDGET", METHODS[method])
+        patch.setattr(device_search, "WITNESS_BUDGET", METHODS[method])
         _compare(problem)
 
 
@@ -491,11 +503,13 @@ def test_explain_device_without_numa_node_under_required():
 
 def test_guest_without_numa_topology_gets_any_devices():
     requests = parse_alias_spec("vf:5", ALIASES, "required")  # policy cannot apply: no cells
-    got = pci_fit.assign_without_numa(requests, sample_stats(), sample_host())
+    got = device_search.assign_without_numa(requests, sample_stats(), sample_host())
     assert len(got) == 5 and {d.guest_cell for d in got} == {None}
     assert len({d.address for d in got}) == 5
-    assert pci_fit.assign_without_numa(parse_alias_spec("vf:9", ALIASES), sample_stats()) is None
-    assert pci_fit.assign_without_numa(requests, None) is None
+    assert (
+        device_search.assign_without_numa(parse_alias_spec("vf:9", ALIASES), sample_stats()) is None
+    )
+    assert device_search.assign_without_numa(requests, None) is None
     short = parse_alias_spec("vf:9", ALIASES, "required")
     assert device_reasons.without_numa_reason(short, sample_stats(), sample_host()) == (
         "the PCI devices cannot be served: alias vf: 9 devices requested, 8 free on the whole "

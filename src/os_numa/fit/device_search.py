@@ -391,7 +391,7 @@ def _pick(
     return tuple(sorted(picked, key=lambda a: (order[a.alias], a.device.address)))
 
 
-def place(
+def find_device_assignment(
     k: int,
     hosts: Sequence[HostCellInfo],
     order: Sequence[int],
@@ -400,7 +400,8 @@ def place(
     stats: PciDeviceStats | None,
     search: FindAssignment | None = None,
 ) -> PciFit | None:
-    """Nova's first assignment of ``k`` guest cells whose host cells serve ``requests``.
+    """Nova's first assignment of ``k`` guest cells whose host cells serve ``requests``,
+    with the devices each request gets (a :class:`PciFit`); None when there is none.
 
     ``hosts`` lists the host cells by index, ``order`` is the search's
     preference order of host indices, ``feasible(g, h)`` the CPU/memory fit of
@@ -501,6 +502,6 @@ __all__ = [
     "assign_without_numa",
     "build_model",
     "device_objects",
+    "find_device_assignment",
     "host_infos",
-    "place",
 ]
