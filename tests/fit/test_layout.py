@@ -72,3 +72,29 @@ def test_bounded():
     for n in range(layout.CELLS + 10):
         layout_of([], frozenset({n}))
     assert layout._known.cache_info().currsize == layout.CELLS
+
+
+def test_free_cores_equal_free_by_core_and_shared_by_value():
+    siblings = [{0, 4}, {1, 5}, {2, 6}, {3, 7}]
+    pcpus = frozenset({0, 1, 2, 4, 5, 6, 3})
+    found = layout_of(siblings, pcpus)
+    free = frozenset({0, 4, 1, 3})
+    first = layout.free_cores(found, free)
+    assert first == smt.free_by_core(found.cores, free, found.split)
+    assert first.parts == (((0, 4), True), ((1,), False), ((3,), False))
+    # An equal set built anew (the next fit's read of an unchanged host) hits.
+    assert layout.free_cores(found, frozenset(sorted(free))) is first
+    # Another free set, or the same set in another layout, is a miss, never stale.
+    assert layout.free_cores(found, frozenset({0, 4, 1})).cores == ((0, 4), (1,))
+    other = layout_of([{0, 1}, {2, 3}, {4, 5}, {6}], pcpus)
+    assert layout.free_cores(other, free) == smt.free_by_core(other.cores, free, other.split)
+    assert layout.free_cores(other, free).cores == ((0, 1), (3,), (4,))
+
+
+def test_free_cores_bounded_and_cleared():
+    found = layout_of([{n} for n in range(16)], frozenset(range(16)))
+    for n in range(layout.FREE_SETS + 10):
+        layout.free_cores(found, frozenset({n % 16, 16 + n}))
+    assert layout._free_cores.cache_info().currsize == layout.FREE_SETS
+    layout.clear()
+    assert layout._free_cores.cache_info().currsize == 0

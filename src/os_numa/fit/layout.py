@@ -13,6 +13,15 @@ pCPU set is the key, and the sibling groups are compared in full against a priva
 frozen copy, so a changed topology is a miss, never a stale answer. It is bounded:
 :data:`CELLS` pCPU sets (least recently used dropped first), :data:`LAYOUTS_PER_CELL`
 sibling layouts for each.
+
+The free cores of a cell with some pCPUs pinned (:func:`free_cores`) are
+remembered the same way, by value: the key is the layout (an immutable answer of
+this module, held by the key, so never mistaken for another) and the frozen set
+of free pCPUs, compared in full. A host state the fit has seen (the scheduler
+filtering one fleet for request after request, until a claim changes a host) is
+not derived again; a new one (the tracker after every claim) costs the key's
+hash and a miss. Bounded: :data:`FREE_SETS` (layout, free pCPUs) pairs, least
+recently used dropped first.
 """
 
 from __future__ import annotations
@@ -28,6 +37,23 @@ from os_numa import smt
 CELLS = 1024
 #: Distinct sibling layouts remembered per pCPU set.
 LAYOUTS_PER_CELL = 4
+#: Distinct (layout, free pCPUs) pairs whose free cores are remembered (two cells
+#: of each of 1,000 scheduler candidate hosts take 2,000).
+FREE_SETS = 4096
+
+
+class _Cores:
+    """A layout's cores and split cores, as a memo key: equal only to itself.
+
+    Layouts are never changed and each is made once per distinct value, so
+    identity is value here; the memo's key holds it, so its id is never reused.
+    """
+
+    __slots__ = ("cores", "split")
+
+    def __init__(self, cores: tuple[smt.Core, ...], split: frozenset[smt.Core]) -> None:
+        self.cores = cores
+        self.split = split
 
 
 class Layout(NamedTuple):
@@ -43,6 +69,8 @@ class Layout(NamedTuple):
     core_of: Mapping[int, smt.Core]
     #: The free cores of the cell with nothing pinned (:func:`os_numa.smt.free_by_core`).
     all_free: smt.FreeCores
+    #: The key of this layout's free cores in :func:`free_cores`'s memo.
+    key: _Cores
 
 
 @functools.lru_cache(maxsize=CELLS)
@@ -70,13 +98,33 @@ def layout_of(siblings: Iterable[Collection[int]], pcpuset: frozenset[int]) -> L
     cores, split, threads = smt.split_cores_of(groups, pcpuset)
     core_of = MappingProxyType({cpu: core for core in cores for cpu in core})
     all_free = smt.free_by_core(cores, pcpuset, split)
-    layout = Layout(cores, split, threads, core_of, all_free)
+    layout = Layout(cores, split, threads, core_of, all_free, _Cores(cores, split))
     # Concurrent fits may both insert: harmless, the list stays bounded.
     known.insert(0, (groups, layout))
     del known[LAYOUTS_PER_CELL:]
     return layout
 
 
+def free_cores(layout: Layout, free: frozenset[int]) -> smt.FreeCores:
+    """:func:`os_numa.smt.free_by_core` of ``layout``'s cores with ``free`` free.
+
+    Derived once per distinct pair of values (see the module's docstring); the
+    answer is shared and immutable.
+    """
+    return _free_cores(layout.key, free)
+
+
+@functools.lru_cache(maxsize=FREE_SETS)
+def _free_cores(key: _Cores, free: frozenset[int]) -> smt.FreeCores:
+    return smt.free_by_core(key.cores, free, key.split)
+
+
+def clear_free_cores() -> None:
+    """Forget every free-core answer, keeping the layouts (as if every host state were new)."""
+    _free_cores.cache_clear()
+
+
 def clear() -> None:
-    """Forget every layout (for tests and memory-conscious callers)."""
+    """Forget every layout and free-core answer (for tests and memory-conscious callers)."""
     _known.cache_clear()
+    _free_cores.cache_clear()

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import NamedTuple
 
 from os_numa import exception, smt
-from os_numa.fit.layout import Layout, layout_of
+from os_numa.fit.layout import Layout, free_cores, layout_of
 from os_numa.objects import fields
 from os_numa.objects.fast import FieldReader
 
@@ -182,7 +182,7 @@ class HostCell:
         if len(self.free) == len(self.pcpuset):  # nothing pinned: the layout knows
             result = self._free = layout.all_free
         else:
-            result = self._free = smt.free_by_core(layout.cores, self.free, layout.split)
+            result = self._free = free_cores(layout, self.free)
         return result
 
     @property
