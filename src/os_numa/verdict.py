@@ -2,8 +2,9 @@
 
 The command (``os-numa place``), the scheduler filter
 (:func:`os_numa.scheduler.host_passes`), the resource tracker's claims
-(:func:`os_numa.compute.claims.fit_and_apply`) and the fleet scheduler
-(:mod:`os_numa.placement.scheduler`) all ask one question of a host: does this
+(:func:`os_numa.compute.claims.fit_and_apply`), the fleet scheduler
+(:mod:`os_numa.placement.scheduler`) and the Nova scheduler filter
+(:func:`os_numa.nova.hardware.fit_or_explain`) all ask one question of a host: does this
 guest fit here now, and if not, why? Each calls :func:`fit_or_explain`, which
 runs the fit once (:func:`os_numa.fit.fit.attempt`) and keeps its result. The
 versioned placement and the explanation are built from that result only when a
@@ -13,7 +14,7 @@ host that passes, and an explanation can never disagree with the fit it explains
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -112,6 +113,8 @@ def fit_or_explain(
     host_cells: Collection[int] | None = None,
     cell_mapping: Sequence[int] | None = None,
     network_metadata: Any = None,
+    pci_devices: Mapping[int, int] | None = None,
+    pci_requested: bool = False,
 ) -> FitVerdict:
     """Fit ``request`` on ``host_topology`` as it is used now, or say why not.
 
@@ -119,7 +122,11 @@ def fit_or_explain(
     one difference: ``request`` None (the flavor asks for no NUMA placement)
     fits any host, and its ``pci_requests`` are served by any free matching
     devices, as in Nova (no guest cells to be local to). A request with NUMA
-    needs does not fit a host without a NUMA topology. Nothing is mutated.
+    needs does not fit a host without a NUMA topology. ``pci_devices`` and
+    ``pci_requested`` order the host cells by their free PCI devices when the
+    devices themselves are judged elsewhere (Nova's pools, in
+    :mod:`os_numa.nova.hardware`; see :func:`os_numa.fit.fit.make_problem`).
+    Nothing is mutated.
 
     :raises InvalidRequest, BadRequirementEmulatorThreadsPolicy: as the fit.
     """
@@ -146,6 +153,8 @@ def fit_or_explain(
         host_cells=host_cells,
         cell_mapping=cell_mapping,
         network_metadata=network_metadata,
+        pci_devices=pci_devices,
+        pci_requested=pci_requested,
     )
     return FitVerdict(
         attempt=fit.attempt(problem, host_topology, request, requests, pci_stats),

@@ -106,6 +106,19 @@ def test_errors_are_novas_classes(nova_python):
     assert got[0][1] == got[1][1] == "os_numa.exception"
 
 
+#: A snippet for nova_python: the filter's log lines, kept in the list ``logged``.
+KEEP_FILTER_LOG = """
+        import logging
+        logged = []
+        class Keep(logging.Handler):
+            def emit(self, record):
+                logged.append(record.getMessage())
+        filter_log = logging.getLogger('os_numa.nova.filters')
+        filter_log.addHandler(Keep())
+        filter_log.setLevel(logging.DEBUG)
+"""
+
+
 def test_filter_loads_through_available_filters_and_explains(nova_python):
     got = nova_python(
         """
@@ -138,18 +151,73 @@ def test_filter_loads_through_available_filters_and_explains(nova_python):
             'numa_topology': host_topo, 'pci_stats': None,
             'cpu_allocation_ratio': 16.0, 'ram_allocation_ratio': 1.5,
             'allocation_candidates': [{'mappings': {}}]})
+        """
+        + KEEP_FILTER_LOG
+        + """
         f = ours[0]()
         fits = f.host_passes(host, spec(4))
         too_big = f.host_passes(host, spec(5))
-        from os_numa.nova import filters as ours_module
-        why = ours_module._explanation(host_topo, spec(5).numa_topology)
+        (why,) = [line for line in logged if 'fails NUMA topology requirements' in line]
         print(json.dumps([len(ours), ours[0].__name__, fits, too_big,
                           type(host.limits.get('numa_topology')).__name__, why]))
         """
     )
     assert got[:5] == [1, "NUMATopologyFilter", True, False, "NUMATopologyLimits"]
     # What the filter logs for a host that fails: os-numa's explanation.
+    assert got[5].startswith("host1, node1 fails NUMA topology requirements: ")
     assert "host cell 0: 5 pCPUs needed, the cell has 4 pinnable pCPUs" in got[5]
+
+
+def test_the_filter_explains_from_the_fit_it_ran(nova_python):
+    """One fit per allocation candidate, and the logged reason is that fit's own result
+    (os-numa's explain_fit, which would fit again, is never called)."""
+    got = nova_python(
+        """
+        import json
+        import nova.conf
+        from nova import objects
+        objects.register_all()
+        from nova.objects import fields
+        from nova.tests.unit.scheduler import fakes
+        nova.conf.CONF([], project='nova', default_config_files=[])
+        from os_numa import explain
+        from os_numa.fit import fit
+        from os_numa.nova import filters
+        def refuse(*args, **kwargs):
+            raise AssertionError('the filter fitted again to explain')
+        explain.explain_fit = refuse
+        runs = []
+        attempt = fit.attempt
+        def counted(*args, **kwargs):
+            runs.append(1)
+            return attempt(*args, **kwargs)
+        fit.attempt = counted
+        """
+        + KEEP_FILTER_LOG
+        + """
+        cell = objects.NUMACell(
+            id=0, cpuset=set(), pcpuset={0, 1, 2, 3}, memory=2048, cpu_usage=0,
+            memory_usage=0, pinned_cpus={0, 1}, siblings=[{0}, {1}, {2}, {3}], mempages=[])
+        request = objects.InstanceNUMATopology(cells=[objects.InstanceNUMACell(
+            id=0, cpuset=set(), pcpuset={0, 1, 2}, memory=512,
+            cpu_policy=fields.CPUAllocationPolicy.DEDICATED)])
+        spec = objects.RequestSpec(numa_topology=request, pci_requests=None,
+            flavor=objects.Flavor(extra_specs={}),
+            image=objects.ImageMeta(properties=objects.ImageMetaProps()))
+        host = fakes.FakeHostState('host1', 'node1', {
+            'numa_topology': objects.NUMATopology(cells=[cell]), 'pci_stats': None,
+            'cpu_allocation_ratio': 16.0, 'ram_allocation_ratio': 1.5,
+            'allocation_candidates': [{'mappings': {}}, {'mappings': {}}]})
+        passed = filters.NUMATopologyFilter().host_passes(host, spec)
+        reasons = [line for line in logged if 'fails NUMA topology requirements' in line]
+        print(json.dumps([passed, len(runs), reasons]))
+        """
+    )
+    assert got[0] is False
+    assert got[1] == 2  # one fit per candidate, none to explain
+    (reason,) = got[2]
+    assert reason.startswith("host1, node1 fails NUMA topology requirements: ")
+    assert "host cell 0" in reason and "free" in reason, reason
 
 
 def test_launcher_refuses_an_unknown_service_without_importing_nova(capsys):

@@ -11,7 +11,8 @@ in place of Nova's ``NUMATopologyFilter`` (both have the same name; Nova matches
 ``enabled_filters`` against class names, so list only one of them as available). It does
 what Nova's filter does, per allocation candidate of the host (honouring the candidate's
 provider mapping for PCI devices), with :func:`os_numa.nova.hardware.numa_fit_instance_to_host`,
-and when a host fails it logs os-numa's explanation (per host cell, per constraint).
+and when a host fails it logs os-numa's explanation (per host cell, per constraint), worded
+from the fit's own result (:func:`os_numa.nova.hardware.fit_or_explain`).
 """
 
 from __future__ import annotations
@@ -20,9 +21,7 @@ from nova.scheduler.filters import numa_topology_filter
 from oslo_log import log as logging
 
 from nova import objects as nova_objects
-from os_numa import explain
 from os_numa.nova import hardware
-from os_numa.nova import objects as bridge
 
 LOG = logging.getLogger(__name__)
 
@@ -59,38 +58,46 @@ class NUMATopologyFilter(numa_topology_filter.NUMATopologyFilter):
             limits.network_metadata = spec_obj.network_metadata
         pci_requests = spec_obj.pci_requests.requests if spec_obj.pci_requests else None
 
+        last: list[hardware.NovaFit] = []  # the last candidate's answer
+
         def fits(candidate) -> bool:
             # os-numa never writes into the request, so no clone is needed.
-            return (
-                hardware.numa_fit_instance_to_host(
-                    host,
-                    request,
-                    candidate["mappings"],
-                    limits=limits,
-                    pci_requests=pci_requests,
-                    pci_stats=host_state.pci_stats,
-                )
-                is not None
+            answer = hardware.fit_or_explain(
+                host,
+                request,
+                candidate["mappings"],
+                limits=limits,
+                pci_requests=pci_requests,
+                pci_stats=host_state.pci_stats,
             )
+            last[:] = [answer]
+            return answer.placement is not None
 
         if not self.filter_candidates(host_state, fits):
             LOG.debug(
                 "%s, %s fails NUMA topology requirements: %s",
                 host_state.host,
                 host_state.nodename,
-                _explanation(host, request),
+                _Reason(last),
             )
             return False
         host_state.limits["numa_topology"] = limits
         return True
 
 
-def _explanation(host, request) -> str:
-    """os-numa's account of why ``request`` does not fit ``host`` (Nova objects)."""
-    try:
-        report = explain.explain_fit(
-            bridge.host_topology_from_nova(host), bridge.instance_topology_from_nova(request)
-        )
-    except Exception as error:  # noqa: BLE001 - an explanation must never fail the filter
-        return f"no explanation ({error})"
-    return str(report)
+class _Reason:
+    """The last candidate's reason, worded only when the debug line is written: the fit's
+    own result (:func:`os_numa.nova.hardware.fit_or_explain`), never a second fit."""
+
+    __slots__ = ("last",)
+
+    def __init__(self, last: list[hardware.NovaFit]) -> None:
+        self.last = last
+
+    def __str__(self) -> str:
+        if not self.last:
+            return "the host has no allocation candidate left"
+        try:
+            return str(self.last[0].reason)
+        except Exception as error:  # noqa: BLE001 - an explanation must never fail the filter
+            return f"no explanation ({error})"

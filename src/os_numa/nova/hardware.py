@@ -15,15 +15,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from nova.virt import hardware as nova_hardware
 
 from os_numa import hardware, objects
+from os_numa import verdict as os_numa_verdict
 from os_numa.constraints import realtime, source
 from os_numa.fit import fit as os_numa_fit
 from os_numa.nova import objects as bridge
 from os_numa.nova.errors import as_nova, raises_nova
+from os_numa.verdict import FitVerdict
 
 LOG = logging.getLogger(__name__)
 
@@ -130,8 +133,56 @@ def numa_fit_instance_to_host(
     (``pci_stats.support_requests`` with ``provider_mapping``, and the physnet/tunnel
     affinity) and the first accepted wins, as in Nova.
     """
+    return fit_or_explain(
+        host_topology, instance_topology, provider_mapping, limits, pci_requests, pci_stats
+    ).placement
+
+
+@dataclass(frozen=True)
+class NovaFit:
+    """:func:`fit_or_explain`'s answer: Nova's placement, or None and why not.
+
+    ``verdict`` is os-numa's :class:`~os_numa.verdict.FitVerdict` of the CPU and
+    memory fit (None when the host or the request has no NUMA topology); when it
+    fits but Nova's PCI pools or network affinity refuse every assignment,
+    ``refused_by`` names which (``"PCI devices"``, ``"network affinity"``, or both).
+    """
+
+    placement: Any = None
+    verdict: FitVerdict | None = None
+    refused_by: str | None = None
+
+    @property
+    def reason(self) -> str | None:
+        """Why the guest does not fit, from the fit's own result (os-numa's
+        :class:`~os_numa.explain.FitReport` as text); None when it fits."""
+        if self.placement is not None:
+            return None
+        if self.verdict is None:
+            return "the host or the guest has no NUMA topology"
+        if not self.verdict.fits:
+            # The whole report (per host cell, per constraint): what an operator debugs with.
+            return str(self.verdict.explanation)
+        return f"no assignment of guest cells to host cells passes Nova's {self.refused_by} check"
+
+
+def fit_or_explain(
+    host_topology,
+    instance_topology,
+    provider_mapping,
+    limits=None,
+    pci_requests=None,
+    pci_stats=None,
+) -> NovaFit:
+    """:func:`numa_fit_instance_to_host` (Nova's arguments and objects), with the reason
+    when the guest does not fit (:attr:`NovaFit.reason`).
+
+    The fit runs once, through :func:`os_numa.verdict.fit_or_explain`; the reason
+    is built from its result, only when asked for (the scheduler filter's debug
+    line). Nothing is mutated.
+    """
     if not (host_topology and instance_topology):
-        return None
+        return NovaFit()
     host = bridge.host_topology_from_nova(host_topology)
     request = bridge.instance_topology_from_nova(instance_topology)
     assert host is not None and request is not None  # neither was None above
@@ -140,17 +191,28 @@ def numa_fit_instance_to_host(
         network_metadata = limits.network_metadata
     pci_devices = _pci_devices_per_cell(pci_stats) if pci_stats else None
     with as_nova():
-        problem = os_numa_fit.make_problem(
+        verdict = os_numa_verdict.fit_or_explain(
             host,
             request,
             bridge.limits_from_nova(limits),
             pci_devices=pci_devices,
             pci_requested=bool(pci_requests),
         )
-        if not ((pci_requests and pci_stats) or network_metadata):
-            placement = os_numa_fit.solve(problem, host, request)
+        judged = [
+            what
+            for what, given in (
+                ("PCI devices", pci_requests and pci_stats),
+                ("network affinity", network_metadata),
+            )
+            if given
+        ]
+        if not judged or not verdict.fits:
+            placement = verdict.placement
             _log_pinning(host, placement)
-            return bridge.instance_topology_to_nova(placement, base=instance_topology)
+            nova_placement = bridge.instance_topology_to_nova(placement, base=instance_topology)
+            return NovaFit(nova_placement, verdict)
+        assert verdict.attempt is not None  # a request on a host with a topology
+        problem = verdict.attempt.problem
         for assignment in _assignments(problem):
             placement = os_numa_fit.build_placement(request, problem, assignment)
             candidate = bridge.instance_topology_to_nova(placement, base=instance_topology)
@@ -167,8 +229,8 @@ def numa_fit_instance_to_host(
                 ):
                     continue
             _log_pinning(host, placement)
-            return candidate
-    return None
+            return NovaFit(candidate, verdict)
+    return NovaFit(None, verdict, " and ".join(judged))
 
 
 def _log_pinning(host: objects.NUMATopology, placement) -> None:
