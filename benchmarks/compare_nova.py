@@ -16,11 +16,12 @@ Printed per scenario: each side's median in microseconds (over all rounds) and
 the ratio Nova / os-numa of the medians, with the goal from issue 13 (claim at
 least 5x, fit at least 4x). os-numa's fits are timed twice: warm, on the host
 state the previous fits saw (a scheduler filtering one fleet for request after
-request), and cold, with the memo of free cores by host state
-(:func:`os_numa.fit.layout.free_cores`) cleared before every call, outside the
-timer (a host state never seen, as the tracker's after every claim); both ratios
-are printed, each against the same Nova median (Nova keeps no such memo). Both
-sides' placements are printed when they differ.
+request), and cold, with the memos by host state (free cores,
+:func:`os_numa.fit.layout.free_cores`, and pins, :func:`os_numa.fit.packing.pack`)
+cleared before every call, outside the timer (a host state never seen, as the
+tracker's after every claim); both ratios are printed, each against the same
+Nova median (Nova keeps no such memo). Both sides' placements are printed when
+they differ.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from pathlib import Path
 warnings.simplefilter("ignore")  # eventlet's deprecation noise on import
 
 from os_numa import objects  # noqa: E402
-from os_numa.fit import layout  # noqa: E402
+from os_numa.fit import layout, packing  # noqa: E402
 from os_numa.hardware import (  # noqa: E402
     numa_fit_instance_to_host,
     numa_get_constraints,
@@ -191,7 +192,9 @@ def run_os_numa(scenario: dict) -> dict:
             samples.append(time.perf_counter_ns() - start)
         cold = []
         for inst in [request(scenario["flavor"]) for _ in range(scenario["repeat"])]:
-            layout.clear_free_cores()  # a host state never seen (the tracker after a claim)
+            # A host state never seen (the tracker's after a claim): nothing remembered.
+            layout.clear_free_cores()
+            packing.clear()
             start = time.perf_counter_ns()
             numa_fit_instance_to_host(host, inst)
             cold.append(time.perf_counter_ns() - start)
@@ -266,7 +269,7 @@ def main() -> int:
         name = scenario["name"]
         nova_median = statistics.median(theirs[name])
         # A fit is timed twice: warm, on a host state seen before (a scheduler filtering
-        # one fleet for request after request), and cold, the free-core memo cleared
+        # one fleet for request after request), and cold, the host-state memos cleared
         # before each call (a host state never seen: the tracker after a claim).
         rows = [(name, ours[name])]
         if name + " cold" in ours:

@@ -500,3 +500,31 @@ def test_pack_is_pure_and_deterministic():
     first = pack(host, vcpus(3), PREFER, 1, frozenset({1, 2}), True)
     assert first == pack(host, vcpus(3), PREFER, 1, frozenset({1, 2}), True)
     assert set(host.free) == free
+
+
+def test_equal_cell_states_share_one_answer_and_a_changed_one_is_a_miss():
+    from os_numa.fit import packing
+
+    packing.clear()
+    first = pack(a3(pinned={0}), vcpus(2), PREFER, 1)
+    # Another snapshot of an equal state (the next fit's read of an unchanged host) hits.
+    assert pack(a3(pinned={0}), vcpus(2), PREFER, 1) is first
+    assert first == packing.pack.__wrapped__(a3(pinned={0}), vcpus(2), PREFER, 1)
+    # Another free set, request or configuration is another key, never a stale answer.
+    assert pack(a3(pinned={0, 1}), vcpus(2), PREFER, 1) == (((0, 2), (1, 3)), (4,))
+    assert pack(a3(pinned={0}), vcpus(2), PREFER, 2) == (((0, 2), (1, 3)), (1, 4))
+    assert pack(a3(pinned={0}), vcpus(2), ISOLATE, 1) == (((0, 2), (1, 4)), (6,))
+    packing.clear()
+    assert not packing._PACKED
+
+
+def test_remembered_answers_are_bounded(monkeypatch):
+    from os_numa.fit import packing
+
+    packing.clear()
+    monkeypatch.setattr(packing, "PACKS", 3)
+    for reserve in range(6):
+        pack(a3(), vcpus(1), PREFER, reserve)
+    assert len(packing._PACKED) == 3
+    assert pack(a3(), vcpus(1), PREFER, 2) == (((0, 0),), (1, 2))
+    packing.clear()

@@ -2,11 +2,21 @@
 
 Every choice takes cores in order of their lowest pCPU and threads lowest first,
 so the same host and request always give the same pins.
+
+:func:`pack` is a pure function of the cell's layout, its free pCPUs, whether it
+is configured new-style (``cpu_dedicated_set``) and the request's values, so its
+answers are remembered by those values (the layout stands for its value: each is
+made once per value, immutable, and held by the key): a host state the fit has
+seen, asked the same, is not packed again. Bounded: :data:`PACKS` answers, the
+oldest dropped first.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from itertools import chain, islice
+from typing import ParamSpec
 
 from os_numa import smt
 from os_numa.fit.outcome import Shortfall, pcpus_needed
@@ -16,8 +26,44 @@ from os_numa.objects import fields
 _THREADS = fields.CPUThreadAllocationPolicy
 
 Pins = tuple[tuple[int, int], ...]
+Packed = tuple[Pins, tuple[int, ...]] | Shortfall
+P = ParamSpec("P")
+
+#: Distinct (cell state, request) pairs whose packing is remembered.
+PACKS = 4096
+#: Answers by value; a dict's get and set are atomic, and an entry is set complete.
+_PACKED: dict[tuple, Packed] = {}
 
 
+def _remembered(work: Callable[P, Packed]) -> Callable[P, Packed]:
+    """``work(host, ...)`` remembered by the host cell's state and the other arguments."""
+
+    @functools.wraps(work)
+    def remembered(*args: P.args, **kwargs: P.kwargs) -> Packed:
+        host: HostCell = args[0]  # type: ignore[assignment]  # pack's first parameter
+        key = (host.layout.key, host.free, host.new_style, *args[1:])
+        if kwargs:
+            key += tuple(kwargs.items())
+        answer = _PACKED.get(key)
+        if answer is None:
+            answer = work(*args, **kwargs)
+            if len(_PACKED) >= PACKS:
+                try:
+                    del _PACKED[next(iter(_PACKED))]
+                except (KeyError, RuntimeError, StopIteration):  # another thread was quicker
+                    pass
+            _PACKED[key] = answer
+        return answer
+
+    return remembered
+
+
+def clear() -> None:
+    """Forget every remembered packing (for tests and benchmarks)."""
+    _PACKED.clear()
+
+
+@_remembered
 def pack(
     host: HostCell,
     vcpus: tuple[int, ...],
@@ -33,7 +79,8 @@ def pack(
     ``realtime`` vCPUs' pCPUs (see :func:`_smt_aware_reserve`), moving
     housekeeping vCPUs beside them when that is the only way
     (:func:`_beside_housekeeping`). Returns
-    ``(pinning, reserved)`` or the Shortfall of the thread policy.
+    ``(pinning, reserved)`` or the Shortfall of the thread policy (immutable,
+    and shared by fits of equal values).
     """
     if thread_policy == _THREADS.ISOLATE:
         return _pack_isolate(host, vcpus, reserve)

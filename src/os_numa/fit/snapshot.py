@@ -140,6 +140,16 @@ class HostCell:
         return cores
 
     @property
+    def layout(self) -> Layout:
+        """The cell's core layout (:func:`os_numa.fit.layout.layout_of`), read on first use."""
+        layout = self._layout
+        if layout is None:
+            self._read_cores()
+            layout = self._layout
+            assert layout is not None
+        return layout
+
+    @property
     def core_of(self) -> Mapping[int, smt.Core]:
         """The core of each pCPU of ``pcpuset``."""
         layout = self._layout
