@@ -289,3 +289,43 @@ def test_nova_loads_what_the_bridge_writes(nova_python):
         1,
         "0000:81:00.0",
     ]
+
+
+def test_when_the_cells_fit_but_nova_refuses_every_assignment_the_reason_says_which(
+    nova_python,
+):
+    # Cell 0 has the guest's physnet but only 2 pCPUs; cell 1 has 4 pCPUs but not the physnet.
+    got = nova_python(
+        """
+        import json
+        from nova import objects
+        objects.register_all()
+        from nova.objects import fields
+        from os_numa.nova import hardware
+        def cell(id, pcpus, physnets):
+            return objects.NUMACell(
+                id=id, cpuset=set(), pcpuset=pcpus, memory=2048, cpu_usage=0,
+                memory_usage=0, pinned_cpus=set(), siblings=[{c} for c in pcpus],
+                mempages=[], network_metadata=objects.NetworkMetadata(
+                    physnets=physnets, tunneled=False))
+        host = objects.NUMATopology(cells=[cell(0, {0, 1}, {'foo'}), cell(1, {2, 3, 4, 5}, set())])
+        request = objects.InstanceNUMATopology(cells=[objects.InstanceNUMACell(
+            id=0, cpuset=set(), pcpuset={0, 1, 2}, memory=512,
+            cpu_policy=fields.CPUAllocationPolicy.DEDICATED)])
+        limits = objects.NUMATopologyLimits(cpu_allocation_ratio=1.0, ram_allocation_ratio=1.0,
+            network_metadata=objects.NetworkMetadata(physnets={'foo'}, tunneled=False))
+        refused = hardware.fit_or_explain(host, request, {}, limits)
+        plain = hardware.fit_or_explain(host, request, {})
+        print(json.dumps([refused.placement is None, refused.verdict.fits, refused.reason,
+                          hardware.numa_fit_instance_to_host(host, request, {}, limits) is None,
+                          plain.reason, [c.id for c in plain.placement.cells],
+                          plain.placement.cells[0].cpu_pinning_raw]))
+        """
+    )
+    refused, cells_fit, reason, nova_none, plain_reason, cells, pins = got
+    assert refused and cells_fit and nova_none
+    assert reason == (
+        "no assignment of guest cells to host cells passes Nova's network affinity check"
+    )
+    assert plain_reason is None and cells == [1]  # the placement names its host cell
+    assert sorted(int(p) for p in pins.values()) == [2, 3, 4]
