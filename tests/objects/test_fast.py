@@ -3,7 +3,14 @@
 import pytest
 
 from os_numa import exception, objects
-from os_numa.objects.fast import FieldReader, clone, copy_fields, new_object, read_fields
+from os_numa.objects.fast import (
+    FieldReader,
+    clone,
+    copy_fields,
+    derive,
+    new_object,
+    read_fields,
+)
 from os_numa.objects.numa import pinned_after, siblings_of
 from tests import fixtures_topology as ft
 
@@ -52,6 +59,46 @@ def test_copy_fields_copies_the_set_fields_outside_skip():
     assert request.realtime_vcpus == {1} and request.pci_devices == []
     rebuilt = new_object(objects.InstanceNUMATopology, dict(values, cells=[]))
     assert rebuilt.emulator_threads_policy == "isolate" and rebuilt.iothreads is None
+
+
+def _request(**extra):
+    cell = objects.InstanceNUMACell(
+        id=0, cpuset=set(), pcpuset={0, 1}, memory=1024, cpu_policy="dedicated"
+    )
+    return objects.InstanceNUMATopology(
+        cells=[cell], realtime_vcpus={1}, emulator_threads_policy="isolate", **extra
+    )
+
+
+@pytest.mark.parametrize("unset", [None, "iothreads", "realtime_vcpus"])
+def test_derive_equals_new_object_of_the_copied_fields(unset):
+    request = _request(emulator_pool_cpu=3)
+    if unset:
+        delattr(request, unset)  # an incomplete object takes the field-by-field way
+    changes = {"cells": [], "emulator_pool_cpu": None}
+    derived = derive(request, changes)
+    expected = new_object(
+        objects.InstanceNUMATopology, copy_fields(request, frozenset(changes)) | changes
+    )
+    assert derived.obj_to_primitive() == expected.obj_to_primitive()
+    assert derived.obj_what_changed() == expected.obj_what_changed()
+    assert derived._context is None and type(derived) is objects.InstanceNUMATopology
+
+
+def test_derive_copies_containers_and_leaves_its_input_alone():
+    request = _request()
+    derived = derive(request, {"emulator_threads_count": 2})
+    derived.realtime_vcpus.add(5)
+    derived.cells.append(None)
+    derived.pci_devices.append(None)
+    assert request.realtime_vcpus == {1} and len(request.cells) == 1
+    assert request.pci_devices == [] and request.emulator_threads_count is None
+    assert derived.cells[0] is request.cells[0]  # one level deep, as copy_fields
+
+
+def test_derive_refuses_unknown_names():
+    with pytest.raises(KeyError):
+        derive(_request(), {"colour": "red"})
 
 
 def test_defaults_are_fresh_containers():

@@ -35,7 +35,7 @@ from os_numa.fit.snapshot import (
 )
 from os_numa.fit.snapshot import host_cells as snapshot_host_cells
 from os_numa.objects import fields
-from os_numa.objects.fast import copy_fields, new_object
+from os_numa.objects.fast import derive
 from os_numa.pci.request import PciRequest
 from os_numa.pci.stats import PciDeviceStats
 
@@ -421,23 +421,6 @@ def fit_devices(
     )
 
 
-#: Fields a fit writes or reads into its snapshot; any other field is copied as it is.
-_CELL_FIELDS = frozenset(
-    (
-        "id",
-        "cpuset",
-        "pcpuset",
-        "memory",
-        "pagesize",
-        "cpu_pinning_raw",
-        "cpuset_reserved",
-        "cpu_policy",
-        "cpu_thread_policy",
-    )
-)
-_TOPOLOGY_FIELDS = frozenset(("cells", "emulator_pool_cpu"))
-
-
 def build_placement(
     instance_topology: objects.InstanceNUMATopology, problem: Problem, assignment: tuple[int, ...]
 ) -> objects.InstanceNUMATopology:
@@ -447,8 +430,7 @@ def build_placement(
         fit = problem.outcome(index, host)
         assert isinstance(fit, CellFit)
         guest = problem.guests[index]
-        values = copy_fields(cell, _CELL_FIELDS)
-        values |= {
+        choices = {
             "id": problem.hosts[host].id,
             "cpuset": set(guest.floating_vcpus),
             "pcpuset": set(guest.pinned),
@@ -462,11 +444,10 @@ def build_placement(
             "cpu_policy": guest.policy,
             "cpu_thread_policy": guest.thread_policy,
         }
-        cells.append(new_object(objects.InstanceNUMACell, values))
-    values = copy_fields(instance_topology, _TOPOLOGY_FIELDS)
-    values["cells"] = cells
-    if problem.pool is not None:
-        values["emulator_pool_cpu"] = problem.pool.choose(
-            [problem.hosts[host].id for host in assignment]
-        )
-    return new_object(objects.InstanceNUMATopology, values)
+        cells.append(derive(cell, choices))
+    pool = (
+        None
+        if problem.pool is None
+        else problem.pool.choose([problem.hosts[host].id for host in assignment])
+    )
+    return derive(instance_topology, {"cells": cells, "emulator_pool_cpu": pool})

@@ -44,7 +44,7 @@ def layout(cls: type[ovo_base.VersionedObject]) -> tuple[tuple[str, str, Any], .
 
 
 class _Plan(NamedTuple):
-    """How :func:`new_object` fills a class's fields, worked out once per class."""
+    """How :func:`new_object` and :func:`derive` fill a class's fields, worked out once."""
 
     #: Field name -> instance attribute.
     attrs: dict[str, str]
@@ -54,13 +54,28 @@ class _Plan(NamedTuple):
     containers: tuple[tuple[str, str, Any], ...]
     #: The fields with a default, which the constructor marks changed.
     defaulted: frozenset[str]
+    #: Every field's name.
+    names: frozenset[str]
+    #: The instance attributes of an object with every field set, and nothing else.
+    complete: frozenset[str]
+    #: (name, attribute) of the fields that may hold a list, set or dict (copied by
+    #: :func:`derive`).
+    mutable: tuple[tuple[str, str], ...]
+
+
+#: oslo's field types whose values are containers.
+_CONTAINER_TYPES = (ovo_fields.List, ovo_fields.Set, ovo_fields.Dict)
 
 
 @cache_by_class
 def _plan(cls: type[ovo_base.VersionedObject]) -> _Plan:
-    attrs, constants, containers, defaulted = {}, {}, [], set()
+    attrs, constants, containers, defaulted, mutable = {}, {}, [], set(), []
     for name, attr, default in layout(cls):
         attrs[name] = attr
+        if isinstance(getattr(cls.fields[name], "_type", None), _CONTAINER_TYPES) or isinstance(
+            default, (set, dict, list)
+        ):
+            mutable.append((name, attr))
         if default is ovo_fields.UnspecifiedDefault:
             continue
         defaulted.add(name)
@@ -68,7 +83,15 @@ def _plan(cls: type[ovo_base.VersionedObject]) -> _Plan:
             containers.append((name, attr, default))
         else:
             constants[attr] = default
-    return _Plan(attrs, constants, tuple(containers), frozenset(defaulted))
+    return _Plan(
+        attrs,
+        constants,
+        tuple(containers),
+        frozenset(defaulted),
+        frozenset(attrs),
+        frozenset(attrs.values()) | {"_context", "_changed_fields"},
+        tuple(mutable),
+    )
 
 
 def new_object(cls: type[_O], values: dict[str, Any]) -> _O:
@@ -111,6 +134,37 @@ def copy_fields(obj: ovo_base.VersionedObject, skip: frozenset[str]) -> dict[str
                 value = type(value)(value)
             values[name] = value
     return values
+
+
+def derive(obj: _O, changes: dict[str, Any]) -> _O:
+    """A new object of ``obj``'s class: ``obj``'s set fields (containers copied one level
+    deep), then ``changes``, every field left unset at its default.
+
+    The same object as ``new_object(type(obj), copy_fields(obj, frozenset(changes)) |
+    changes)``; when ``obj`` has every field set (as the constructor of a class calling
+    ``obj_set_defaults`` leaves it) its attributes are copied in one step.
+
+    :raises KeyError: a name in ``changes`` is not a field of the class.
+    """
+    cls = type(obj)
+    plan = _plan(cls)
+    raw = vars(obj)
+    if len(raw) != len(plan.complete) or not raw.keys() >= plan.complete:
+        return new_object(cls, copy_fields(obj, frozenset(changes)) | changes)
+    new = cls.__new__(cls)
+    stored = vars(new)
+    stored.update(raw)
+    for name, attr in plan.mutable:
+        if name not in changes:
+            value = stored[attr]
+            if isinstance(value, _CONTAINERS):
+                stored[attr] = type(value)(value)
+    attrs = plan.attrs
+    for name, value in changes.items():
+        stored[attrs[name]] = value
+    stored["_context"] = None
+    stored["_changed_fields"] = set(plan.names)
+    return new
 
 
 _CONTAINERS = (set, frozenset, dict, list)
