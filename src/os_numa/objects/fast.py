@@ -149,6 +149,8 @@ def derive(obj: _O, changes: dict[str, Any]) -> _O:
     cls = type(obj)
     plan = _plan(cls)
     raw = vars(obj)
+    if len(changes) == len(plan.names):  # nothing of obj is kept
+        return new_object(cls, changes)
     if len(raw) != len(plan.complete) or not raw.keys() >= plan.complete:
         return new_object(cls, copy_fields(obj, frozenset(changes)) | changes)
     new = cls.__new__(cls)
@@ -159,9 +161,7 @@ def derive(obj: _O, changes: dict[str, Any]) -> _O:
             value = stored[attr]
             if isinstance(value, _CONTAINERS):
                 stored[attr] = type(value)(value)
-    attrs = plan.attrs
-    for name, value in changes.items():
-        stored[attrs[name]] = value
+    stored.update(zip(map(plan.attrs.__getitem__, changes), changes.values(), strict=True))
     stored["_context"] = None
     stored["_changed_fields"] = set(plan.names)
     return new
