@@ -12,6 +12,12 @@ first. Rounds alternate A B A B so that machine noise hits both alike. Nova's fi
 writes into its request, so every call of either library gets a fresh request made
 outside the timer.
 
+``--compiled DIR`` (default: ``$OS_NUMA_COMPILED_TREE``) also times os-numa's compiled
+build (setup.py ``OS_NUMA_COMPILE=1``; ``bash tools/dev.sh compiled`` makes one and prints
+DIR) in a third process that imports os-numa from DIR, in the same rounds: os-numa, its
+compiled build, Nova, again and again. It is checked to have loaded every module of
+setup.COMPILED from an extension.
+
 Printed per scenario: each side's median in microseconds (over all rounds) and
 the ratio Nova / os-numa of the medians, with the goal from issue 13 (claim at
 least 5x, fit at least 4x). os-numa's fits are timed twice: warm, on the host
@@ -27,8 +33,11 @@ they differ.
 from __future__ import annotations
 
 import argparse
+import importlib
+import importlib.machinery
 import json
 import os
+import runpy
 import statistics
 import subprocess
 import sys
@@ -209,20 +218,35 @@ def run_os_numa(scenario: dict) -> dict:
     return {"samples": samples, "result": result}
 
 
+def build() -> str:
+    """Which os-numa this process runs: "pure Python" or "compiled (N of M modules)"."""
+    listed = runpy.run_path(str(HERE.parent / "setup.py"), run_name="setup")["COMPILED"]
+    names = [path.removeprefix("src/").removesuffix(".py").replace("/", ".") for path in listed]
+    compiled = sum(
+        sys.modules[name].__file__.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES))
+        for name in names
+        if importlib.import_module(name)
+    )
+    return f"compiled ({compiled} of {len(names)} modules)" if compiled else "pure Python"
+
+
+def serve() -> int:
+    """Answer one scenario per line (the compiled build's process, see --compiled)."""
+    print(json.dumps({"build": build()}), flush=True)
+    for line in sys.stdin:
+        print(json.dumps(run_os_numa(json.loads(line))), flush=True)
+    return 0
+
+
 # --- the run ----------------------------------------------------------------------------
 
 
-class NovaSide:
-    """A long-lived Nova process answering one scenario per line."""
+class Side:
+    """A long-lived process answering one scenario per line (Nova's, or os-numa's compiled)."""
 
-    def __init__(self, python: str) -> None:
-        env = dict(os.environ, OS_NOVA_DISABLE_EVENTLET_PATCHING="1")
+    def __init__(self, command: list[str], env: dict[str, str]) -> None:
         self.proc = subprocess.Popen(
-            [python, str(HERE / "nova_side.py")],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            env=env,
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
         )
 
     def run(self, scenario: dict) -> dict:
@@ -231,7 +255,7 @@ class NovaSide:
         self.proc.stdin.flush()
         line = self.proc.stdout.readline()
         if not line:
-            raise SystemExit("the Nova side stopped (see its error above)")
+            raise SystemExit("a side stopped (see its error above)")
         return json.loads(line)
 
     def close(self) -> None:
@@ -244,25 +268,51 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nova-python", default=os.environ.get("OS_NUMA_OPENSTACK_PYTHON"))
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--compiled", default=os.environ.get("OS_NUMA_COMPILED_TREE"))
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve:
+        return serve()
     if not args.nova_python:
         parser.error("no Nova environment: give --nova-python or set OS_NUMA_OPENSTACK_PYTHON")
-    nova = NovaSide(args.nova_python)
+    nova = Side(
+        [args.nova_python, str(HERE / "nova_side.py")],
+        dict(os.environ, OS_NOVA_DISABLE_EVENTLET_PATCHING="1"),
+    )
+    compiled = None
+    print(f"os-numa: {build()}")
+    if args.compiled:
+        env = dict(os.environ, PYTHONPATH=args.compiled)
+        compiled = Side([sys.executable, str(Path(__file__).resolve()), "--serve"], env)
+        assert compiled.proc.stdout
+        shown = json.loads(compiled.proc.stdout.readline())["build"]
+        print(f"os-numa from {args.compiled}: {shown}")
+        if not shown.startswith("compiled"):
+            raise SystemExit(f"{args.compiled} holds no compiled os-numa")
     ours: dict[str, list[float]] = {}
     theirs: dict[str, list[float]] = {}
     results: dict[str, tuple] = {}
     for _ in range(args.rounds):
         for scenario in scenarios():
             a = run_os_numa(scenario)
+            runs = [("", a)]
+            if compiled is not None:
+                runs.append((" compiled", compiled.run(scenario)))
             b = nova.run(scenario)
-            ours.setdefault(scenario["name"], []).extend(s / 1e3 for s in a["samples"])
-            if "cold" in a:
-                ours.setdefault(scenario["name"] + " cold", []).extend(s / 1e3 for s in a["cold"])
+            for build_name, run in runs:
+                name = scenario["name"] + build_name
+                ours.setdefault(name, []).extend(s / 1e3 for s in run["samples"])
+                if "cold" in run:
+                    ours.setdefault(name + " cold", []).extend(s / 1e3 for s in run["cold"])
             # The Nova side reports medians only: weight each round equally.
             theirs.setdefault(scenario["name"], []).append(b["median_us"])
             theirs.setdefault(scenario["name"] + " min", []).append(b["min_us"])
             results[scenario["name"]] = (a["result"], b["result"])
+            if len(runs) > 1 and runs[1][1]["result"] != a["result"]:
+                raise SystemExit(f"{scenario['name']}: the compiled build placed differently")
     nova.close()
+    if compiled is not None:
+        compiled.close()
     print(f"{'scenario':64} {'os-numa us':>11} {'Nova us':>9} {'ratio':>6} {'goal':>5}")
     ok = True
     for scenario in scenarios():
@@ -271,10 +321,21 @@ def main() -> int:
         # A fit is timed twice: warm, on a host state seen before (a scheduler filtering
         # one fleet for request after request), and cold, the host-state memos cleared
         # before each call (a host state never seen: the tracker after a claim).
-        rows = [(name, ours[name])]
-        if name + " cold" in ours:
+        rows = []
+        for build_name in ("", " compiled"):
+            if name + build_name not in ours:
+                continue
+            label = build_name.strip() or ("pure" if compiled is not None else "")
+            prefix = f"  {label} " if label else "  "
+            if name + build_name + " cold" in ours:
+                rows += [
+                    (prefix + "warm", ours[name + build_name]),
+                    (prefix + "cold", ours[name + build_name + " cold"]),
+                ]
+            else:
+                rows.append((prefix.rstrip() if label else name, ours[name + build_name]))
+        if len(rows) > 1:
             print(name)
-            rows = [("  warm", ours[name]), ("  cold", ours[name + " cold"])]
         for shown, samples in rows:
             mine = statistics.median(samples)
             ratio = nova_median / mine

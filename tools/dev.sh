@@ -4,6 +4,8 @@
 #   bash tools/dev.sh test   set everything up, then run the whole test suite
 #   bash tools/dev.sh openstack-python   build the Nova 34/Placement 16 venv; print its python
 #   bash tools/dev.sh nova-suites        Nova 34's NUMA tests, stock and with os-numa
+#   bash tools/dev.sh compiled           build the compiled tree (mypyc, setup.py); print its path
+#   bash tools/dev.sh compiled-test      the fit's tests on the compiled tree
 # Set-up is idempotent: it installs only what is missing.
 set -euo pipefail
 
@@ -121,6 +123,41 @@ run_nova_suites() {
   return "$rc"
 }
 
+# The compiled build (setup.py, OS_NUMA_COMPILE=1: the fit's modules through mypyc), made
+# with the development venv's mypy into a cache directory named for the sources it was
+# built from; importable with PYTHONPATH=<it> from the development venv.
+ensure_compiled() {
+  local hash cache dir
+  hash=$(cat setup.py pyproject.toml $(find src -name '*.py' | LC_ALL=C sort) | sha256sum | cut -c1-16)
+  cache="${OS_NUMA_CACHE:-$HOME/.cache/os-numa}"
+  dir="$cache/compiled-$hash"
+  mkdir -p "$cache"
+  (
+    flock 9
+    if [ ! -f "$dir/.os-numa-complete" ]; then
+      log "compiling the fit's modules (mypyc) into $dir"
+      rm -rf "$dir"
+      OS_NUMA_COMPILE=1 "$VENV/bin/python" -m pip install -q --no-deps --no-build-isolation \
+        --target "$dir" "$ROOT" >"$cache/compiled-$hash.log" 2>&1 ||
+        { tail -20 "$cache/compiled-$hash.log" >&2; rm -rf "$dir"; exit 1; }
+      touch "$dir/.os-numa-complete"
+      find "$cache" -maxdepth 1 -name 'compiled-*' ! -name "compiled-$hash*" -exec rm -rf {} +
+    fi
+  ) 9>"$cache/compiled.lock"
+  COMPILED_TREE="$dir"
+}
+
+# The fit's tests again, on the compiled build (tests/test_compiled.py checks it is that).
+COMPILED_TESTS=(
+  tests/test_compiled.py tests/fit tests/objects tests/test_smt.py tests/test_hardware.py
+  tests/test_verdict.py tests/test_explain.py tests/test_usage.py tests/compute tests/scheduler
+)
+run_compiled_tests() {
+  ensure_compiled
+  PYTHONPATH="$COMPILED_TREE" OS_NUMA_EXPECT_COMPILED=1 \
+    "$VENV/bin/python" -m pytest -q -p no:cacheprovider "${COMPILED_TESTS[@]}" "$@"
+}
+
 setup() { ensure_apt; ensure_venv; setup_libvirt_host; }
 
 case "${1:-}" in
@@ -137,13 +174,32 @@ case "${1:-}" in
     export OS_NUMA_OPENSTACK_PYTHON="$OPENSTACK_VENV/bin/python"
     shift
     rc=0
-    if [ $# -eq 0 ] && [ "${OS_NUMA_NOVA_SUITES:-1}" != 0 ]; then
-      # The whole run also runs Nova's own NUMA suites, stock and with os-numa (issue 11);
-      # first, so that pytest's summary stays the last line. OS_NUMA_NOVA_SUITES=0 skips.
-      run_nova_suites || rc=$?
+    if [ $# -eq 0 ]; then
+      # The whole run also runs Nova's own NUMA suites, stock and with os-numa (issue 11),
+      # then with os-numa's compiled build, and the fit's tests on that build (setup.py);
+      # first, so that pytest's summary stays the last line. OS_NUMA_NOVA_SUITES=0 skips
+      # Nova's suites.
+      ensure_compiled
+      if [ "${OS_NUMA_NOVA_SUITES:-1}" != 0 ]; then
+        run_nova_suites || rc=$?
+        log "Nova's suites with os-numa's compiled build ($COMPILED_TREE)"
+        OS_NUMA_SOURCE="$COMPILED_TREE" run_nova_suites --only os-numa || rc=$?
+      fi
+      log "the fit's tests on os-numa's compiled build ($COMPILED_TREE)"
+      run_compiled_tests || rc=$?
     fi
     "$VENV/bin/python" -m pytest "$@" || rc=$?
     exit "$rc"
+    ;;
+  compiled)  # build the compiled tree if needed; print its path (PYTHONPATH=<it>)
+    setup
+    ensure_compiled
+    echo "$COMPILED_TREE"
+    ;;
+  compiled-test)  # the fit's tests on the compiled build
+    setup
+    shift
+    run_compiled_tests "$@"
     ;;
   nova-suites)  # Nova 34's NUMA unit and functional tests, stock and with os-numa
     setup
@@ -155,5 +211,5 @@ case "${1:-}" in
     ensure_openstack_venv
     echo "$OPENSTACK_VENV/bin/python"
     ;;
-  *) echo "usage: bash tools/dev.sh {run|test|setup|openstack-python|nova-suites} [args]" >&2; exit 2 ;;
+  *) echo "usage: bash tools/dev.sh {run|test|setup|openstack-python|nova-suites|compiled|compiled-test} [args]" >&2; exit 2 ;;
 esac

@@ -6,7 +6,8 @@ Run it with the Python of the Nova venv (``tools/dev.sh nova-suites`` does):
 
 For each suite it runs the tests that ship inside the ``nova`` wheel, unmodified, twice: on
 stock Nova, then in processes where ``os_numa.nova.install()`` replaced Nova's NUMA functions
-(this checkout's ``src/`` first on ``PYTHONPATH``). It prints, per suite, the number of tests,
+(this checkout's ``src/`` first on ``PYTHONPATH``, or ``$OS_NUMA_SOURCE``: the compiled
+build of ``tools/dev.sh compiled``, for example). It prints, per suite, the number of tests,
 how many pass stock, how many pass with os-numa, and the differences, and exits non-zero when
 
 * a test fails on stock Nova (the environment is broken, nothing is proven), or
@@ -85,8 +86,12 @@ def worker(modules: list[str], ids_file: str, out_file: str, with_os_numa: bool)
     # Nova's test packages monkey-patch eventlet on import: load them before os-numa.
     suite = unittest.TestLoader().loadTestsFromNames(modules)
     if with_os_numa:
+        import os_numa.fit.fit
         import os_numa.nova
 
+        source = os.environ.get("OS_NUMA_SOURCE")
+        if source and not os_numa.fit.fit.__file__.startswith(source):
+            sys.exit(f"os-numa loaded from {os_numa.fit.fit.__file__}, not from {source}")
         os_numa.nova.install()
     chosen = unittest.TestSuite(t for t in _flatten(suite) if t.id() in wanted)
     with open(out_file, "wb") as stream:
@@ -135,9 +140,8 @@ def _env(with_os_numa: bool) -> dict[str, str]:
     env = dict(os.environ, **NOVA_TEST_ENV)
     if with_os_numa:
         env["OS_NUMA_NOVA_BRIDGE_CHECK"] = "1"  # every topology must round-trip (objects.py)
-        env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (str(ROOT / "src"), env.get("PYTHONPATH")) if p
-        )
+        source = os.environ.get("OS_NUMA_SOURCE") or str(ROOT / "src")
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (source, env.get("PYTHONPATH")) if p)
     else:
         env.pop("PYTHONPATH", None)
     return env

@@ -50,6 +50,29 @@ class Pages(NamedTuple):
     usable: int
 
 
+#: HostCell's attributes (a name of its own: the class is compiled, see doc/source/speed.rst).
+_HOST_CELL_SLOTS = (
+    "index",
+    "id",
+    "cpuset_size",
+    "pcpuset",
+    "free",
+    "new_style",
+    "cpu_usage",
+    "memory",
+    "memory_usage",
+    "avail_memory",
+    "_cell",
+    "_layout",
+    "_cores",
+    "_free",
+    "_split",
+    "_threads",
+    "_pages",
+    "_banks",
+)
+
+
 class HostCell:
     """A host cell: ``index`` is its position in ``NUMATopology.cells``, ``id`` its NUMA id.
 
@@ -58,26 +81,7 @@ class HostCell:
     Nothing here changes after it is read.
     """
 
-    __slots__ = (
-        "index",
-        "id",
-        "cpuset_size",
-        "pcpuset",
-        "free",
-        "new_style",
-        "cpu_usage",
-        "memory",
-        "memory_usage",
-        "avail_memory",
-        "_cell",
-        "_layout",
-        "_cores",
-        "_free",
-        "_split",
-        "_threads",
-        "_pages",
-        "_banks",
-    )
+    __slots__ = _HOST_CELL_SLOTS
 
     def __init__(self, index: int, cell) -> None:
         cell_id, cpuset, pcpuset, pinned, cpu_usage, memory, memory_usage = _HOST_CELL(cell)
@@ -113,8 +117,8 @@ class HostCell:
     def restricted(self, cpus: frozenset[int]) -> HostCell:
         """This cell with only ``cpus`` free (the rest as if pinned), for a search that
         must stay inside some CPUs (a cache bank); cores and pages are shared."""
-        copy = HostCell.__new__(HostCell)
-        for name in HostCell.__slots__:
+        copy = HostCell(self.index, self._cell)
+        for name in _HOST_CELL_SLOTS:
             setattr(copy, name, getattr(self, name))
         copy.free = self.free & cpus
         copy._free = None
