@@ -221,13 +221,13 @@ def run_os_numa(scenario: dict) -> dict:
 def build() -> str:
     """Which os-numa this process runs: "pure Python" or "compiled (N of M modules)"."""
     listed = runpy.run_path(str(HERE.parent / "setup.py"), run_name="setup")["COMPILED"]
-    names = [path.removeprefix("src/").removesuffix(".py").replace("/", ".") for path in listed]
-    compiled = sum(
-        sys.modules[name].__file__.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES))
-        for name in names
-        if importlib.import_module(name)
-    )
-    return f"compiled ({compiled} of {len(names)} modules)" if compiled else "pure Python"
+    modules = [
+        importlib.import_module(path.removeprefix("src/").removesuffix(".py").replace("/", "."))
+        for path in listed
+    ]
+    suffixes = tuple(importlib.machinery.EXTENSION_SUFFIXES)
+    compiled = sum(str(module.__file__).endswith(suffixes) for module in modules)
+    return f"compiled ({compiled} of {len(modules)} modules)" if compiled else "pure Python"
 
 
 def serve() -> int:

@@ -141,7 +141,10 @@ ensure_compiled() {
         --target "$dir" "$ROOT" >"$cache/compiled-$hash.log" 2>&1 ||
         { tail -20 "$cache/compiled-$hash.log" >&2; rm -rf "$dir"; exit 1; }
       touch "$dir/.os-numa-complete"
-      find "$cache" -maxdepth 1 -name 'compiled-*' ! -name "compiled-$hash*" -exec rm -rf {} +
+      # Keep the four newest trees (other clones may be testing theirs), drop the rest.
+      ls -1dt "$cache"/compiled-*/ | tail -n +5 | while read -r old; do
+        rm -rf "$old" "${old%/}.log"
+      done
     fi
   ) 9>"$cache/compiled.lock"
   COMPILED_TREE="$dir"
