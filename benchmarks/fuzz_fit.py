@@ -5,7 +5,9 @@ Run from the repository root: ``.venv/bin/python benchmarks/fuzz_fit.py [--cases
 offline CPUs, ``cpu_dedicated_set``/``cpu_shared_set`` splitting cores, an
 emulator pool, other guests' usage), a random flavor, fits it, and checks the
 placement with :mod:`tests.fit.fuzz` (written from the rules, not from the
-fit's code) and by claiming it. Prints the counts and the time; exits 1 when a
+fit's code) and by claiming it. Prints the counts, a digest of every case's outcome
+(equal for two runs with one seed exactly when they place alike, case for case: the
+pure and the compiled build, say) and the time; exits 1 when a
 placement is invalid or unclaimable (issue 10's "done when": 0 and 0 in 100,000).
 """
 
@@ -43,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"unclaimable placements     {tally.unclaimable}")
     print(f"  of which thread isolate  {tally.isolate_fits}")
     print(f"  on hosts splitting cores {tally.split_host_fits}")
+    print(f"outcomes digest            {tally.digest.hexdigest()[:16]}")
     per_case = elapsed / max(tally.cases, 1) * 1e3
     print(f"time                       {elapsed:.1f} s ({per_case:.2f} ms/case)")
     for example in tally.examples:

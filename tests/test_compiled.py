@@ -4,6 +4,7 @@
 the compiled tree with ``OS_NUMA_EXPECT_COMPILED=1``: there every module of setup.COMPILED
 must be an extension module; anywhere else none may be. The second half is also the guard
 against a stale extension in ``src/``, which Python would load instead of the edited ``.py``.
+Both builds place alike, case for case, on the fuzz harness's random hosts and flavors.
 """
 
 from __future__ import annotations
@@ -11,10 +12,15 @@ from __future__ import annotations
 import importlib
 import importlib.machinery
 import os
+import random
 import runpy
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+
+from tests.fit import fuzz
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPILED: tuple[str, ...] = runpy.run_path(str(ROOT / "setup.py"), run_name="setup")["COMPILED"]
@@ -43,3 +49,37 @@ def test_the_source_tree_holds_no_extension_module():
         str(p.relative_to(ROOT)) for p in (ROOT / "src").rglob("*") if p.name.endswith(suffixes)
     ]
     assert stale == [], "delete these (an editable install is never compiled: setup.py)"
+
+
+_DIGEST = """
+import random, sys
+import os_numa.fit.fit
+from tests.fit import fuzz
+assert os_numa.fit.fit.__file__.endswith(".py"), os_numa.fit.fit.__file__
+rng, tally = random.Random(int(sys.argv[1])), fuzz.Tally()
+for _ in range(int(sys.argv[2])):
+    fuzz.run_case(rng, tally)
+print(tally.digest.hexdigest())
+"""
+
+
+def test_the_pure_build_in_another_process_places_alike():
+    """300 random cases here (the compiled build under OS_NUMA_EXPECT_COMPILED, else the
+    pure one) and in a pure-Python process with another hash seed: the same outcomes."""
+    seed, cases = 20261205, 300
+    rng, tally = random.Random(seed), fuzz.Tally()
+    for _ in range(cases):
+        fuzz.run_case(rng, tally)
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), PYTHONHASHSEED="4242")
+    env.pop("OS_NUMA_EXPECT_COMPILED", None)
+    pure = subprocess.run(
+        [sys.executable, "-W", "ignore", "-c", _DIGEST, str(seed), str(cases)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    assert tally.fits > 10 and tally.no_fits > 10
+    assert pure.stdout.strip() == tally.digest.hexdigest()

@@ -35,8 +35,10 @@ that raises.
 
 from __future__ import annotations
 
+import hashlib
 import random
 from dataclasses import dataclass, field
+from typing import Any
 
 from os_numa import conf as os_numa_conf
 from os_numa import exception, hardware
@@ -404,6 +406,28 @@ class Tally:
     isolate_fits: int = 0
     split_host_fits: int = 0
     examples: list[str] = field(default_factory=list)
+    #: Every case's outcome in order (:func:`outcome_text`), hashed: two runs with one
+    #: seed place alike, case for case, exactly when their digests are equal.
+    digest: Any = field(default_factory=hashlib.sha256)
+
+
+def outcome_text(placement) -> str:
+    """A placement in a canonical text (sorted sets and pins), or "none"."""
+    if placement is None:
+        return "none"
+    cells = [
+        (
+            cell.id,
+            sorted(cell.cpuset),
+            sorted(cell.pcpuset),
+            sorted((cell.cpu_pinning or {}).items()),
+            sorted(cell.cpuset_reserved or ()),
+            cell.memory,
+            cell.pagesize,
+        )
+        for cell in placement.cells
+    ]
+    return repr((cells, placement.emulator_pool_cpu))
 
 
 def run_case(rng: random.Random, tally: Tally) -> None:
@@ -430,6 +454,7 @@ def judge(truth: TrueHost, topology, flavor: Flavor, tally: Tally) -> None:
     except exception.Invalid:
         tally.invalid_flavors += 1
         return
+    tally.digest.update(outcome_text(placement).encode())
     if placement is None:
         tally.no_fits += 1
         return

@@ -87,3 +87,19 @@ def test_the_checker_sees_a_core_split_between_the_sets():
     placement.cells[0].cpu_pinning = {0: cpu}
     problems = fuzz.check(truth, topology, request, placement, flavor)
     assert any("isolate" in problem for problem in problems), problems
+
+
+def _digest(seed: int, cases: int = 60) -> tuple[str, fuzz.Tally]:
+    rng, tally = random.Random(seed), fuzz.Tally()
+    for _ in range(cases):
+        fuzz.run_case(rng, tally)
+    return tally.digest.hexdigest(), tally
+
+
+def test_the_outcomes_digest_tells_runs_apart_exactly_by_their_placements():
+    first, tally = _digest(7)
+    again, _ = _digest(7)
+    other, _ = _digest(8)
+    assert tally.fits and tally.no_fits  # both kinds of outcome went into it
+    assert first == again and first != other
+    assert fuzz.outcome_text(None) == "none"
