@@ -3,8 +3,8 @@
 ``OS_NUMA_COMPILE=1`` compiles the modules of the fit's hot path (:data:`COMPILED`) to C
 extensions with mypyc (mypy's compiler, from their own type hints) beside the pure-Python
 package; without it (the default) the package is pure Python. The compiled build places
-the same guests in the same way, about 1.7 times as fast (doc/source/speed.rst). It needs
-mypy and a C compiler in the build environment::
+the same guests in the same way, about 1.7 times as fast (doc/source/install.rst, "The
+compiled build"). It needs mypy and a C compiler in the build environment::
 
     pip install "mypy>=2.4,<2.5" setuptools
     OS_NUMA_COMPILE=1 pip install --no-build-isolation .

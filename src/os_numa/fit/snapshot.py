@@ -50,7 +50,8 @@ class Pages(NamedTuple):
     usable: int
 
 
-#: HostCell's attributes (a name of its own: the class is compiled, see doc/source/speed.rst).
+#: HostCell's attributes, named here because a compiled class (the compiled build, see
+#: doc/source/install.rst) does not expose ``__slots__`` to its own methods.
 _HOST_CELL_SLOTS = (
     "index",
     "id",
@@ -117,7 +118,7 @@ class HostCell:
     def restricted(self, cpus: frozenset[int]) -> HostCell:
         """This cell with only ``cpus`` free (the rest as if pinned), for a search that
         must stay inside some CPUs (a cache bank); cores and pages are shared."""
-        copy = HostCell(self.index, self._cell)
+        copy = HostCell(self.index, self._cell)  # compiled, a class has no bare __new__
         for name in _HOST_CELL_SLOTS:
             setattr(copy, name, getattr(self, name))
         copy.free = self.free & cpus
